@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class DeployTokensConfig(AppConfig):
+    name = "deploy_tokens"

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class PersonalTokensConfig(AppConfig):
+    name = "personal_tokens"

@@ -1,0 +1,172 @@
+"""Live servers and real programs for the end-to-end tests.
+
+`site_server` runs the site under gunicorn (the README's server) in its own processes, against
+the test database, on a free loopback port, and stops it after the test. The tests drive it with
+the real programs users run (Chromium through Playwright, git, pip, ...). A missing program skips
+its tests, unless TOKENS_E2E_REQUIRED=1 (CI sets it), which turns the skip into a failure.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
+# between browser steps are still plain synchronous calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+SERVER_START_TIMEOUT_SECONDS = 30
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def require_program(path_or_name: str) -> str:
+    found = shutil.which(path_or_name)
+    if found:
+        return found
+    message = f"{path_or_name} is not installed (Debian package; see README, Tests)"
+    if os.environ.get("TOKENS_E2E_REQUIRED") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url() -> str:
+    """The URL of the database this test run uses (the test database), for other processes."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    user = db["USER"] or ""
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    auth = f"{user}{password}@" if user else ""
+    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def host(self) -> str:
+        return self.url.removeprefix("http://")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    log_path = tmp_path / f"gunicorn-{port}.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tokens_site.test_settings",
+        "DATABASE_URL": database_url(),
+        "REPOSITORIES_ROOT": str(settings.REPOSITORIES_ROOT),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "tokens_site/gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "tokens_site.wsgi",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited at start:\n{server.log()}")
+        try:
+            urllib.request.urlopen(f"{server.url}/users/sign_in", timeout=2)  # noqa: S310
+            return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.2)
+    stop_server(server)
+    raise RuntimeError(f"gunicorn did not answer within {SERVER_START_TIMEOUT_SECONDS}s")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
+
+
+@pytest.fixture
+def site_server(transactional_db, tmp_path):
+    """The site under gunicorn, sharing this test's (committed) database."""
+    cache.clear()
+    server = start_server(tmp_path)
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    require_program(CHROMIUM)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def sign_in(page, server: LiveServer, username: str, password: str) -> None:
+    page.goto(f"{server.url}/users/sign_in")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{server.url}/")
+
+
+@pytest.fixture
+def page(chromium_browser):
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()

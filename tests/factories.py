@@ -1,0 +1,77 @@
+"""factory-boy factories. Groups and projects are made through the services, so every test
+object is what the site itself would make (a project always has its repository on disk)."""
+
+import factory
+from django.contrib.auth import get_user_model
+
+from tokens_site import services
+from tokens_site.models import AccessLevel, Group, Membership, Project
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+
+
+class AdminFactory(UserFactory):
+    username = factory.Sequence(lambda n: f"admin{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class GroupFactory(factory.django.DjangoModelFactory):
+    """A top-level group is created by `owner` (a new user unless given), who becomes its
+    Owner. A subgroup (`parent=`) is created by an Owner of its top-level group; `owner`, if
+    given, is added as an Owner of the subgroup."""
+
+    class Meta:
+        model = Group
+
+    name = factory.Sequence(lambda n: f"Group {n}")
+    path = factory.Sequence(lambda n: f"group-{n}")
+    parent = None
+
+    @classmethod
+    def _create(cls, model_class, *, owner=None, parent=None, **kwargs) -> Group:
+        if parent is None:
+            return services.group_create(actor=owner or UserFactory(), **kwargs)
+        parent_owner = (
+            Membership.objects.filter(
+                group_id__in=parent.ancestor_ids, access_level=AccessLevel.OWNER
+            )
+            .select_related("user")
+            .first()
+        )
+        actor = parent_owner.user if parent_owner else AdminFactory()
+        group = services.group_create(actor=actor, parent=parent, **kwargs)
+        if owner is not None:
+            Membership.objects.create(user=owner, group=group, access_level=AccessLevel.OWNER)
+        return group
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    path = factory.Sequence(lambda n: f"project-{n}")
+    group = factory.SubFactory(GroupFactory)
+
+    @classmethod
+    def _create(cls, model_class, *, group, **kwargs) -> Project:
+        return services.project_create(actor=AdminFactory(), group=group, **kwargs)
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(UserFactory)
+    access_level = AccessLevel.DEVELOPER

@@ -1,0 +1,129 @@
+"""The Django admin: search, filters, read-only audit log, memberships through the services."""
+
+import pytest
+from django.core.management import call_command
+
+from tests.factories import (
+    AdminFactory,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+)
+from tokens_site.models import AccessLevel, AuditAction, AuditEvent, InstanceSettings, Membership
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(AdminFactory())
+    return client
+
+
+def test_group_and_project_search_and_filters(admin_client):
+    top = GroupFactory(path="tanuki")
+    ProjectFactory(group=top, path="awesome")
+    ProjectFactory(group=GroupFactory(path="other"), path="boring")
+    page = admin_client.get("/admin/tokens_site/project/?q=tanuki").content.decode()
+    assert "tanuki/awesome" in page and "other/boring" not in page
+    page = admin_client.get("/admin/tokens_site/group/?parent__isempty=1").content.decode()
+    assert "tanuki" in page and "other" in page
+    assert (
+        admin_client.get("/admin/tokens_site/group/?visibility__exact=private").status_code == 200
+    )
+    assert admin_client.get("/admin/tokens_site/project/add/").status_code == 403
+
+
+def test_membership_search_by_user_and_path(admin_client):
+    group = GroupFactory(path="tanuki")
+    MembershipFactory(
+        user=UserFactory(username="zoe"), group=group, access_level=AccessLevel.REPORTER
+    )
+    page = admin_client.get("/admin/tokens_site/membership/?q=zoe").content.decode()
+    assert "zoe" in page
+    page = admin_client.get("/admin/tokens_site/membership/?q=tanuki&access_level__exact=20")
+    assert "zoe" in page.content.decode()
+
+
+def test_admin_cannot_remove_the_last_owner(admin_client):
+    GroupFactory(path="tanuki", owner=UserFactory(username="solo"))
+    owner = Membership.objects.get(user__username="solo")
+    response = admin_client.post(
+        f"/admin/tokens_site/membership/{owner.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert "is the last Owner of tanuki" in response.content.decode()
+    assert Membership.objects.filter(pk=owner.pk).exists()
+
+
+def test_admin_role_change_is_audited(admin_client):
+    group = GroupFactory()
+    member = MembershipFactory(group=group, access_level=AccessLevel.GUEST)
+    response = admin_client.post(
+        f"/admin/tokens_site/membership/{member.pk}/change/",
+        {"access_level": AccessLevel.DEVELOPER},
+    )
+    assert response.status_code == 302
+    member.refresh_from_db()
+    assert member.access_level == AccessLevel.DEVELOPER
+    event = AuditEvent.objects.get(action=AuditAction.MEMBER_CHANGE)
+    assert event.details == {"from": AccessLevel.GUEST, "to": AccessLevel.DEVELOPER}
+
+
+def test_audit_events_are_read_only_and_searchable(admin_client):
+    GroupFactory(path="audited")
+    event = AuditEvent.objects.get(action=AuditAction.GROUP_CREATE)
+    page = admin_client.get("/admin/tokens_site/auditevent/?q=audited").content.decode()
+    assert "audited" in page
+    assert (
+        admin_client.get("/admin/tokens_site/auditevent/?action__exact=group.create").status_code
+        == 200
+    )
+    assert admin_client.get("/admin/tokens_site/auditevent/add/").status_code == 403
+    admin_client.post(f"/admin/tokens_site/auditevent/{event.pk}/delete/", {"post": "yes"})
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+    page = admin_client.get(f"/admin/tokens_site/auditevent/{event.pk}/change/").content.decode()
+    assert 'name="action"' not in page  # shown, not editable
+
+
+def test_instance_settings_open_as_one_row(admin_client):
+    response = admin_client.get("/admin/tokens_site/instancesettings/")
+    assert response.status_code == 302
+    assert response["Location"].endswith("/admin/tokens_site/instancesettings/1/change/")
+    form = admin_client.get(response["Location"]).content.decode()
+    assert "maximum personal access token lifetime" in form.lower()
+    data = {
+        "external_authorization_enabled": "on",
+        "git_password_authentication_enabled": "on",
+        "personal_access_token_max_lifetime_days": "30",
+        "personal_access_token_prefix": "glpat-",
+        "failed_auth_ban_enabled": "on",
+        "failed_auth_ban_limit": "30",
+        "failed_auth_ban_period_seconds": "180",
+        "failed_auth_ban_duration_seconds": "3600",
+    }
+    admin_client.post(response["Location"], data)
+    current = InstanceSettings.current()
+    assert current.external_authorization_enabled
+    assert current.personal_access_token_max_lifetime_days == 30
+    assert InstanceSettings.objects.count() == 1
+
+
+def test_non_staff_users_are_kept_out_of_the_admin(client):
+    client.force_login(UserFactory())
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_bootstrap_admin_creates_the_first_administrator_once(monkeypatch, capsys):
+    monkeypatch.delenv("INITIAL_ROOT_PASSWORD", raising=False)
+    call_command("bootstrap_admin")
+    out = capsys.readouterr().out
+    assert "Created the administrator 'root'." in out and "Password: " in out
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.get(username="root")
+    password = out.split("Password: ")[1].split()[0]
+    assert root.is_superuser and root.check_password(password)
+    call_command("bootstrap_admin")
+    assert "nothing to do" in capsys.readouterr().out

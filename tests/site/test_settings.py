@@ -1,0 +1,94 @@
+"""Configuration from the environment: production refuses to start without its secrets and
+passes Django's deployment checks."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean_env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(Path.home()),
+        "ENV_FILE": "",
+        "DJANGO_SETTINGS_MODULE": "tokens_site.settings",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+PRODUCTION = {
+    "DEBUG": "off",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "TOKEN_DIGEST_KEY": secrets.token_urlsafe(50),
+    "TOKEN_ENCRYPTION_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "tokens.example.com",
+}
+
+
+def test_production_settings_pass_the_deployment_checks(tmp_path):
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **PRODUCTION,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_production_without_a_secret_stops_with_a_message_naming_it(tmp_path):
+    env = {k: v for k, v in PRODUCTION.items() if k != "TOKEN_DIGEST_KEY"}
+    result = manage("check", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **env)
+    assert result.returncode == 1
+    assert (
+        "Configuration error: The environment variable TOKEN_DIGEST_KEY is not set."
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_development_needs_no_configuration(tmp_path):
+    result = manage("check", DEBUG="on", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    assert result.returncode == 0, result.stderr
+
+
+def test_database_url_selects_postgresql_and_redis_url_the_cache():
+    code = (
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default']['ENGINE']); "
+        "print(settings.CACHES['default']['BACKEND'])"
+    )
+    result = manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        code,
+        DEBUG="on",
+        DATABASE_URL="postgres://user:pw@db.internal:5432/tokens",
+        REDIS_URL="redis://127.0.0.1:6379/0",
+    )
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "django.core.cache.backends.redis.RedisCache",
+    ], result.stderr
+
+
+def test_default_cache_is_shared_between_processes_through_the_database():
+    from django.conf import settings
+
+    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"

@@ -1,0 +1,340 @@
+"""Every page of the site against every kind of visitor: anonymous, non-member, Guest ... Owner,
+administrator. What one may not see answers 404 (anonymous visitors are sent to sign in); what
+one may see but not change answers 403."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import (
+    AdminFactory,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+)
+from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
+
+pytestmark = pytest.mark.django_db
+
+ROLES = [
+    "anonymous",
+    "non_member",
+    "guest",
+    "reporter",
+    "developer",
+    "maintainer",
+    "owner",
+    "admin",
+]
+LEVELS = {
+    "guest": AccessLevel.GUEST,
+    "reporter": AccessLevel.REPORTER,
+    "developer": AccessLevel.DEVELOPER,
+    "maintainer": AccessLevel.MAINTAINER,
+    "owner": AccessLevel.OWNER,
+}
+SIGN_IN = "sign_in"
+
+
+@pytest.fixture
+def world():
+    """A private group tanuki / backend with the project api in backend. The roles are
+    memberships of tanuki, so on backend and api they are inherited."""
+    top = GroupFactory(path="tanuki", owner=UserFactory(username="founder"))
+    backend = GroupFactory(parent=top, path="backend")
+    project = ProjectFactory(group=backend, path="api")
+    users = {"non_member": UserFactory(username="stranger"), "admin": AdminFactory()}
+    for role, level in LEVELS.items():
+        users[role] = UserFactory(username=role)
+        MembershipFactory(user=users[role], group=top, access_level=level)
+    target = MembershipFactory(
+        user=UserFactory(username="target"), group=backend, access_level=AccessLevel.GUEST
+    )
+    project_target = MembershipFactory(
+        user=UserFactory(username="ptarget"), project=project, access_level=AccessLevel.GUEST
+    )
+    UserFactory(username="newcomer")
+    return {
+        "top": top,
+        "group": backend,
+        "project": project,
+        "users": users,
+        "target": target,
+        "project_target": project_target,
+    }
+
+
+def visit(client, world, role, method, url, data=None):
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    return getattr(client, method)(url, data or {})
+
+
+def outcome(response) -> int | str:
+    if response.status_code == 302 and reverse(SIGN_IN) in response["Location"]:
+        return SIGN_IN
+    return response.status_code
+
+
+# Expected outcome per role, in the order of ROLES.
+SEE_PRIVATE = [SIGN_IN, 404, 200, 200, 200, 200, 200, 200]
+CHANGE_MEMBERS = [SIGN_IN, 404, 403, 403, 403, 302, 302, 302]
+
+
+@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, SEE_PRIVATE, strict=True)))
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/groups/tanuki/backend",
+        "/groups/tanuki/backend/-/group_members",
+        "/tanuki/backend/api",
+        "/tanuki/backend/api/-/project_members",
+    ],
+)
+def test_private_pages_are_seen_by_members_only(client, world, role, expected, url):
+    assert outcome(visit(client, world, role, "get", url)) == expected
+
+
+@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+def test_adding_group_members_needs_maintainer(client, world, role, expected):
+    response = visit(
+        client,
+        world,
+        role,
+        "post",
+        "/groups/tanuki/backend/-/group_members",
+        {"username": "newcomer", "access_level": AccessLevel.REPORTER},
+    )
+    assert outcome(response) == expected
+    added = Membership.objects.filter(user__username="newcomer", group=world["group"]).exists()
+    assert added == (expected == 302)
+
+
+@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+def test_adding_project_members_needs_maintainer(client, world, role, expected):
+    response = visit(
+        client,
+        world,
+        role,
+        "post",
+        "/tanuki/backend/api/-/project_members",
+        {"username": "newcomer", "access_level": AccessLevel.DEVELOPER},
+    )
+    assert outcome(response) == expected
+    added = Membership.objects.filter(user__username="newcomer", project=world["project"]).exists()
+    assert added == (expected == 302)
+
+
+@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+def test_changing_a_role_needs_maintainer(client, world, role, expected):
+    target = world["target"]
+    url = f"/groups/tanuki/backend/-/group_members/{target.pk}"
+    response = visit(client, world, role, "post", url, {"access_level": AccessLevel.REPORTER})
+    assert outcome(response) == expected
+    target.refresh_from_db()
+    assert (target.access_level == AccessLevel.REPORTER) == (expected == 302)
+
+
+@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+def test_removing_a_project_member_needs_maintainer(client, world, role, expected):
+    target = world["project_target"]
+    url = f"/tanuki/backend/api/-/project_members/{target.pk}/remove"
+    assert outcome(visit(client, world, role, "post", url)) == expected
+    assert Membership.objects.filter(pk=target.pk).exists() == (expected != 302)
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    list(zip(ROLES, [SIGN_IN, 404, 403, 403, 403, 200, 200, 200], strict=True)),
+)
+def test_new_subgroup_page_needs_maintainer_of_the_parent(client, world, role, expected):
+    url = f"/groups/new?parent_id={world['group'].pk}"
+    assert outcome(visit(client, world, role, "get", url)) == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "created"),
+    list(zip(ROLES, [False, False, False, False, False, True, True, True], strict=True)),
+)
+def test_new_project_only_in_groups_one_maintains(client, world, role, created):
+    response = visit(
+        client,
+        world,
+        role,
+        "post",
+        "/projects/new",
+        {
+            "name": "New",
+            "path": "new-project",
+            "group": world["group"].pk,
+            "visibility": Visibility.PRIVATE,
+        },
+    )
+    exists = Project.objects.filter(full_path="tanuki/backend/new-project").exists()
+    assert exists == created
+    if role == "anonymous":
+        assert outcome(response) == SIGN_IN
+    elif not created:
+        assert response.status_code == 200
+        assert "Select a valid choice" in response.content.decode()
+
+
+def test_member_rows_offer_only_what_the_user_may_do(client, world):
+    client.force_login(world["users"]["maintainer"])
+    response = client.get("/groups/tanuki/-/group_members")
+    rows = {row["membership"].user.username: row["can_manage"] for row in response.context["rows"]}
+    # Maintainers manage everyone below Owner (themselves included), never an Owner.
+    assert rows == {
+        "founder": False,
+        "owner": False,
+        "maintainer": True,
+        "developer": True,
+        "reporter": True,
+        "guest": True,
+    }
+    page = response.content.decode()
+    assert page.count("Change role") == 4
+    assert '<option value="50"' not in page
+
+
+def test_non_member_sees_404_not_403_for_hidden_things(client, world):
+    client.force_login(world["users"]["non_member"])
+    assert client.get("/groups/tanuki").status_code == 404
+    assert client.get("/tanuki/backend/api").status_code == 404
+    assert client.get("/tanuki/backend/nothing-here").status_code == 404
+
+
+def test_anonymous_sign_in_redirect_does_not_reveal_existence(client, world):
+    existing = client.get("/tanuki/backend/api")
+    missing = client.get("/tanuki/backend/nothing-here")
+    assert outcome(existing) == outcome(missing) == SIGN_IN
+
+
+def test_public_project_is_open_to_anonymous_visitors(client):
+    group = GroupFactory(path="open", visibility=Visibility.PUBLIC)
+    ProjectFactory(group=group, path="lib", visibility=Visibility.PUBLIC)
+    assert client.get("/open/lib").status_code == 200
+    assert client.get("/groups/open").status_code == 200
+    assert client.get("/open/lib/-/project_members").status_code == 200
+    assert b"open/lib.git" in client.get("/open/lib").content
+
+
+def test_group_path_without_prefix_redirects_to_the_group(client, world):
+    client.force_login(world["users"]["guest"])
+    response = client.get("/tanuki/backend")
+    assert response.status_code == 302 and response["Location"] == "/groups/tanuki/backend"
+
+
+def test_project_page_shows_the_http_clone_url(client, world):
+    client.force_login(world["users"]["reporter"])
+    page = client.get("/tanuki/backend/api").content.decode()
+    assert 'value="http://testserver/tanuki/backend/api.git"' in page
+
+
+def test_form_errors_for_bad_group_input_keep_what_was_typed(client):
+    client.force_login(UserFactory())
+    response = client.post(
+        "/groups/new", {"name": "My group", "path": "bad path", "visibility": "private"}
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "is not a valid path" in page and 'value="My group"' in page
+    assert not Group.objects.filter(name="My group").exists()
+
+
+def test_member_forms_show_errors_for_unknown_user_and_duplicates(client, world):
+    client.force_login(world["users"]["owner"])
+    url = "/groups/tanuki/backend/-/group_members"
+    page = client.post(url, {"username": "ghost", "access_level": 10}).content.decode()
+    assert "There is no user with the username &#x27;ghost&#x27;." in page
+    page = client.post(url, {"username": "target", "access_level": 10}).content.decode()
+    assert "already a member" in page
+
+
+def test_maintainer_asking_for_owner_gets_a_form_error(client, world):
+    client.force_login(world["users"]["maintainer"])
+    response = client.post(
+        "/groups/tanuki/backend/-/group_members", {"username": "newcomer", "access_level": 50}
+    )
+    assert "Only Owners can grant the Owner role." in response.content.decode()
+    assert not Membership.objects.filter(user__username="newcomer").exists()
+
+
+def test_removing_the_last_owner_shows_a_message(client, world):
+    client.force_login(world["users"]["admin"])
+    founder = Membership.objects.get(user__username="founder")
+    Membership.objects.filter(group=world["top"], user__username="owner").delete()
+    response = client.post(f"/groups/tanuki/-/group_members/{founder.pk}/remove", follow=True)
+    assert "is the last Owner of tanuki" in response.content.decode()
+    assert Membership.objects.filter(pk=founder.pk).exists()
+
+
+def test_member_action_urls_are_post_only(client, world):
+    client.force_login(world["users"]["owner"])
+    target = world["target"]
+    url = f"/groups/tanuki/backend/-/group_members/{target.pk}/remove"
+    assert client.get(url).status_code == 405
+    assert Membership.objects.filter(pk=target.pk).exists()
+
+
+def test_membership_id_of_another_group_is_not_found(client, world):
+    """Editing the id in the URL cannot reach a membership of some other group."""
+    other = GroupFactory(owner=world["users"]["owner"])
+    foreign = MembershipFactory(group=other, access_level=AccessLevel.GUEST)
+    client.force_login(world["users"]["maintainer"])
+    url = f"/groups/tanuki/backend/-/group_members/{foreign.pk}/remove"
+    assert client.post(url).status_code == 404
+    assert Membership.objects.filter(pk=foreign.pk).exists()
+
+
+def test_dashboard_lists_own_groups_and_projects(client, world):
+    client.force_login(world["users"]["developer"])
+    page = client.get("/").content.decode()
+    assert "tanuki/backend/api" in page and ">tanuki<" in page
+    assert client.get("/").status_code == 200
+
+
+def test_dashboard_needs_sign_in(client):
+    assert outcome(client.get("/")) == SIGN_IN
+
+
+def test_sign_in_and_sign_out(client):
+    UserFactory(username="zed")
+    response = client.post("/users/sign_in", {"username": "zed", "password": "wrong"})
+    assert "Invalid username or password." in response.content.decode()
+    from tests.factories import PASSWORD
+
+    response = client.post("/users/sign_in", {"username": "zed", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert client.get("/users/sign_out").status_code == 405  # sign-out is a POST
+    client.post("/users/sign_out")
+    assert outcome(client.get("/")) == SIGN_IN
+
+
+def test_blocked_user_cannot_sign_in(client):
+    from tests.factories import PASSWORD
+
+    UserFactory(username="blocked", is_active=False)
+    response = client.post("/users/sign_in", {"username": "blocked", "password": PASSWORD})
+    assert (
+        response.status_code == 200 and "Invalid username or password." in response.content.decode()
+    )
+
+
+def test_profile_page_is_where_edit_profile_leads(client):
+    user = UserFactory()
+    client.force_login(user)
+    assert 'href="/-/user_settings/profile">Edit profile' in client.get("/").content.decode()
+    response = client.post(
+        "/-/user_settings/profile",
+        {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"},
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.get_full_name() == "Ann Lee"
+
+
+def test_bad_parent_id_is_a_clear_error(client):
+    client.force_login(UserFactory())
+    assert client.get("/groups/new?parent_id=abc").status_code == 403
+    assert client.get("/groups/new?parent_id=999999").status_code == 404

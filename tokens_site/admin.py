@@ -1,0 +1,161 @@
+"""Django admin for the site-wide domain. Groups and projects are created on the site's own
+pages (they need a path check and, for projects, a repository on disk); here administrators
+find, inspect, rename and delete them, manage memberships and the instance settings, and read
+the audit log."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.models import Group as AuthGroup
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from tokens_site import services
+from tokens_site.audit import client_ip
+from tokens_site.models import AuditEvent, Group, InstanceSettings, Membership, Project
+
+# Django's permission groups are not used; hiding them avoids confusion with our groups.
+admin.site.unregister(AuthGroup)
+
+
+@admin.register(Group)
+class GroupAdmin(admin.ModelAdmin):
+    list_display = ["full_path", "name", "visibility", "parent", "created_at"]
+    list_filter = ["visibility", ("parent", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["full_path", "name", "description"]
+    fields = ["name", "description", "full_path", "parent", "visibility", "created_at"]
+    readonly_fields = ["full_path", "parent", "visibility", "created_at"]
+    list_select_related = ["parent"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["full_path", "name", "visibility", "group", "created_at"]
+    list_filter = ["visibility", "created_at"]
+    search_fields = ["full_path", "name", "description"]
+    fields = ["name", "description", "full_path", "group", "visibility", "created_at"]
+    readonly_fields = ["full_path", "group", "visibility", "created_at"]
+    list_select_related = ["group"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+class MembershipAdminForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["access_level"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Changes go through the same services as the members pages, so the last Owner of a
+    group stays and every change is audited."""
+
+    form = MembershipAdminForm
+    list_display = ["user", "access_level", "group", "project", "created_at"]
+    list_filter = [
+        "access_level",
+        ("group", admin.EmptyFieldListFilter),
+        ("project", admin.EmptyFieldListFilter),
+    ]
+    search_fields = ["user__username", "user__email", "group__full_path", "project__full_path"]
+    readonly_fields = ["user", "group", "project", "created_at"]
+    fields = ["user", "group", "project", "access_level", "created_at"]
+    list_select_related = ["user", "group", "project"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        level = obj.access_level
+        obj.access_level = form.initial["access_level"]
+        try:
+            services.member_update(
+                actor=request.user,
+                membership=obj,
+                access_level=level,
+                ip_address=client_ip(request),
+            )
+        except (ValidationError, PermissionDenied) as error:
+            self.message_user(request, " ".join(_messages(error)), messages.ERROR)
+
+    def delete_model(self, request, obj) -> None:
+        self.delete_queryset(request, Membership.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for membership in queryset.select_related("user", "group", "project"):
+            try:
+                services.member_remove(
+                    actor=request.user, membership=membership, ip_address=client_ip(request)
+                )
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(request, " ".join(_messages(error)), messages.ERROR)
+
+
+def _messages(error: Exception) -> list[str]:
+    return error.messages if isinstance(error, ValidationError) else [str(error)]
+
+
+@admin.register(InstanceSettings)
+class InstanceSettingsAdmin(admin.ModelAdmin):
+    """One row: the list page opens it directly."""
+
+    fieldsets = [
+        (
+            "Authentication",
+            {"fields": ["external_authorization_enabled", "git_password_authentication_enabled"]},
+        ),
+        (
+            "Personal access tokens",
+            {
+                "fields": [
+                    "personal_access_token_max_lifetime_days",
+                    "personal_access_token_prefix",
+                ]
+            },
+        ),
+        (
+            "Failed-authentication ban",
+            {
+                "fields": [
+                    "failed_auth_ban_enabled",
+                    "failed_auth_ban_limit",
+                    "failed_auth_ban_period_seconds",
+                    "failed_auth_ban_duration_seconds",
+                ]
+            },
+        ),
+    ]
+
+    def changelist_view(self, request, extra_context=None):
+        current = InstanceSettings.current()
+        return redirect(reverse("admin:tokens_site_instancesettings_change", args=[current.pk]))
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by the services, never edited."""
+
+    list_display = ["created_at", "actor_username", "action", "target_label", "ip_address"]
+    list_filter = ["action", "target_type", "created_at"]
+    search_fields = ["actor_username", "target_label", "target_id", "ip_address"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class TokensSiteConfig(AppConfig):
+    name = "tokens_site"
+    verbose_name = "Site"
+
+    def ready(self) -> None:
+        from tokens_site import signals  # noqa: F401  (connects the receivers)

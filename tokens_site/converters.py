@@ -1,0 +1,15 @@
+"""URL converters for the GitLab-style paths of groups and projects."""
+
+SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
+
+
+class FullPathConverter:
+    """`tanuki/backend/api`: path segments, never the `-` that starts our sub-pages."""
+
+    regex = rf"{SEGMENT}(?:/{SEGMENT})*"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

@@ -1,0 +1,69 @@
+from django import forms
+
+from tokens_site.access import Access, visibility_choices_within
+from tokens_site.models import VISIBILITY_HELP, AccessLevel, Group, Visibility
+from tokens_site.paths import PATH_RULES, validate_path
+
+
+class NamespaceForm(forms.Form):
+    """Fields shared by the new-group and new-project forms."""
+
+    name = forms.CharField(max_length=255)
+    path = forms.CharField(
+        label="URL path",
+        max_length=255,
+        validators=[validate_path],
+        help_text=PATH_RULES,
+        widget=forms.TextInput(attrs={"data-slug-from": "id_name"}),
+    )
+    visibility = forms.ChoiceField(widget=forms.RadioSelect, initial=Visibility.PRIVATE)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def set_parent(self, parent: Group | None) -> None:
+        self.fields["visibility"].choices = [
+            (value, f"{label} — {VISIBILITY_HELP[value]}")
+            for value, label in visibility_choices_within(parent)
+        ]
+
+
+class GroupForm(NamespaceForm):
+    def __init__(self, *args, parent: Group | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].label = "Group name"
+        self.fields["path"].label = "Group URL"
+        self.set_parent(parent)
+
+
+class ProjectForm(NamespaceForm):
+    group = forms.ModelChoiceField(
+        label="Group", queryset=Group.objects.none(), empty_label="Pick a group"
+    )
+    field_order = ["name", "group", "path", "visibility", "description"]
+
+    def __init__(self, *args, groups, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["name"].label = "Project name"
+        self.fields["path"].label = "Project slug"
+        self.fields["group"].queryset = groups
+        self.set_parent(None)
+
+
+class MemberUpdateForm(forms.Form):
+    """Any role is accepted here; the service says which ones this user may grant. Only the
+    grantable ones are offered."""
+
+    access_level = forms.TypedChoiceField(label="Role", coerce=int, choices=AccessLevel.choices)
+
+    def __init__(self, *args, access: Access, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["access_level"].widget.choices = [
+            (level.value, level.label) for level in access.grantable_levels()
+        ]
+
+
+class MemberAddForm(MemberUpdateForm):
+    username = forms.CharField(max_length=150)
+    field_order = ["username", "access_level"]
+
+    def clean_username(self) -> str:
+        return self.cleaned_data["username"].strip().removeprefix("@")

@@ -1,0 +1,357 @@
+"""The site-wide domain: groups, projects, memberships, instance settings, audit events."""
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import models
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Lower
+from django.db.models.lookups import StartsWith
+from django.urls import reverse
+from django.utils import timezone
+
+from tokens_site.paths import validate_path
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    INTERNAL = "internal", "Internal"
+    PUBLIC = "public", "Public"
+
+
+# How open each visibility is; a child may not be more open than its parent group.
+VISIBILITY_RANK = {Visibility.PRIVATE: 0, Visibility.INTERNAL: 10, Visibility.PUBLIC: 20}
+
+VISIBILITY_HELP = {
+    Visibility.PRIVATE: "Access must be granted explicitly to each user.",
+    Visibility.INTERNAL: "Any signed-in user can see it.",
+    Visibility.PUBLIC: "Anyone can see it, without signing in.",
+}
+
+
+class AccessLevel(models.IntegerChoices):
+    """GitLab's role numbers."""
+
+    GUEST = 10, "Guest"
+    REPORTER = 20, "Reporter"
+    DEVELOPER = 30, "Developer"
+    MAINTAINER = 40, "Maintainer"
+    OWNER = 50, "Owner"
+
+
+NO_ACCESS = 0
+
+
+def visible_visibilities(user) -> list[str]:
+    """The visibilities open to this user without any membership."""
+    if user.is_authenticated:
+        return [Visibility.PUBLIC, Visibility.INTERNAL]
+    return [Visibility.PUBLIC]
+
+
+class GroupQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "GroupQuerySet":
+        """Groups the user may see: open ones, ones they (or an ancestor) belong to, and the
+        ancestors of anything they belong to, so they can navigate down to it."""
+        if user.is_authenticated and not user.is_active:
+            return self.none()
+        if user.is_authenticated and user.is_superuser:
+            return self
+        condition = Q(visibility__in=visible_visibilities(user))
+        if user.is_authenticated:
+            mine = Membership.objects.filter(user=user)
+            condition |= Exists(
+                mine.filter(StartsWith(OuterRef("traversal"), F("group__traversal")))
+            )
+            condition |= Exists(
+                mine.filter(StartsWith(F("group__traversal"), OuterRef("traversal")))
+            )
+            condition |= Exists(
+                mine.filter(StartsWith(F("project__group__traversal"), OuterRef("traversal")))
+            )
+        return self.filter(condition)
+
+    def member_of(self, user) -> "GroupQuerySet":
+        """Groups where the user holds a membership of their own (the dashboard's list)."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(pk__in=Membership.objects.filter(user=user).values("group_id"))
+
+    def maintained_by(self, user) -> "GroupQuerySet":
+        """Groups where the user may create projects: Maintainer or above, directly or
+        through an ancestor group."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        return self.filter(
+            Exists(
+                Membership.objects.filter(
+                    StartsWith(OuterRef("traversal"), F("group__traversal")),
+                    user=user,
+                    access_level__gte=AccessLevel.MAINTAINER,
+                )
+            )
+        )
+
+
+class Group(models.Model):
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=255, validators=[validate_path])
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="subgroups"
+    )
+    full_path = models.CharField(max_length=1024, unique=True, editable=False)
+    # Ids from the top-level group down to this one, as "/1/5/9/": one prefix test answers
+    # "is X an ancestor of Y" in Python and in SQL, at any depth.
+    traversal = models.CharField(max_length=1024, editable=False, db_index=True)
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = GroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["full_path"]
+        constraints = [
+            models.UniqueConstraint(Lower("full_path"), name="group_full_path_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_path
+
+    def get_absolute_url(self) -> str:
+        return reverse("group", kwargs={"full_path": self.full_path})
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        """This group's id and its ancestors', top-level first."""
+        return [int(part) for part in self.traversal.strip("/").split("/")]
+
+    def ancestors(self) -> "GroupQuerySet":
+        """This group and its ancestors, top-level first."""
+        return Group.objects.filter(pk__in=self.ancestor_ids).order_by("traversal")
+
+    def descendants(self) -> "GroupQuerySet":
+        """This group and every subgroup below it, at any depth."""
+        return Group.objects.filter(traversal__startswith=self.traversal)
+
+    def is_ancestor_of(self, other: "Group") -> bool:
+        """True for the group itself and for any group above `other`."""
+        return other.traversal.startswith(self.traversal)
+
+
+class ProjectQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "ProjectQuerySet":
+        """Projects the user may see: open ones and ones they belong to, directly or
+        through any ancestor group."""
+        if user.is_authenticated and not user.is_active:
+            return self.none()
+        if user.is_authenticated and user.is_superuser:
+            return self
+        condition = Q(visibility__in=visible_visibilities(user))
+        if user.is_authenticated:
+            condition |= Q(pk__in=Membership.objects.filter(user=user).values("project_id"))
+            condition |= Exists(
+                Membership.objects.filter(user=user).filter(
+                    StartsWith(OuterRef("group__traversal"), F("group__traversal"))
+                )
+            )
+        return self.filter(condition)
+
+    def member_of(self, user) -> "ProjectQuerySet":
+        """Projects the user belongs to, directly or through a group (the dashboard's list)."""
+        if not user.is_authenticated:
+            return self.none()
+        mine = Membership.objects.filter(user=user)
+        return self.filter(
+            Q(pk__in=mine.values("project_id"))
+            | Exists(mine.filter(StartsWith(OuterRef("group__traversal"), F("group__traversal"))))
+        )
+
+
+def repository_relative_path(project_id: int) -> str:
+    """GitLab's hashed storage: the path never changes when the project is renamed."""
+    digest = hashlib.sha256(str(project_id).encode()).hexdigest()
+    return f"@hashed/{digest[:2]}/{digest[2:4]}/{digest}.git"
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=255)
+    path = models.CharField(max_length=255, validators=[validate_path])
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="projects")
+    full_path = models.CharField(max_length=1024, unique=True, editable=False)
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["full_path"]
+        constraints = [
+            models.UniqueConstraint(Lower("full_path"), name="project_full_path_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_path
+
+    def get_absolute_url(self) -> str:
+        return reverse("project", kwargs={"full_path": self.full_path})
+
+    @property
+    def repository_path(self) -> Path:
+        return Path(settings.REPOSITORIES_ROOT) / repository_relative_path(self.pk)
+
+
+class Membership(models.Model):
+    """A user's access level on exactly one group or one project."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="memberships"
+    )
+    access_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-access_level", "user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(group__isnull=False, project__isnull=True)
+                | Q(group__isnull=True, project__isnull=False),
+                name="membership_group_xor_project",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "group"],
+                condition=Q(group__isnull=False),
+                name="membership_unique_user_group",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "project"],
+                condition=Q(project__isnull=False),
+                name="membership_unique_user_project",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_access_level_display()} of {self.source}"
+
+    @property
+    def source(self) -> Group | Project:
+        return self.group or self.project
+
+
+class InstanceSettings(models.Model):
+    """The instance's one row of settings, edited in the Django admin."""
+
+    SINGLETON_ID = 1
+    CACHE_KEY = "instance-settings:v1"
+
+    external_authorization_enabled = models.BooleanField(
+        "external authorization",
+        default=False,
+        help_text="When on, deploy tokens are refused for Git, packages and the registry.",
+    )
+    git_password_authentication_enabled = models.BooleanField(
+        "password authentication for Git over HTTP",
+        default=True,
+        help_text="When off, Git over HTTP accepts only tokens, never account passwords.",
+    )
+    personal_access_token_max_lifetime_days = models.PositiveIntegerField(
+        "maximum personal access token lifetime (days)",
+        null=True,
+        blank=True,
+        help_text="Empty: no limit. When set, every new token needs an expiry date "
+        "no later than today plus this many days.",
+    )
+    personal_access_token_prefix = models.CharField(
+        max_length=20,
+        default="glpat-",
+        help_text="Prefix of new personal access tokens; tokens made with an earlier "
+        "prefix keep working.",
+    )
+    failed_auth_ban_enabled = models.BooleanField(
+        "ban IPs after failed authentication", default=True
+    )
+    failed_auth_ban_limit = models.PositiveIntegerField("failed attempts before a ban", default=30)
+    failed_auth_ban_period_seconds = models.PositiveIntegerField(
+        "within this many seconds", default=180
+    )
+    failed_auth_ban_duration_seconds = models.PositiveIntegerField(
+        "ban duration (seconds)", default=3600
+    )
+
+    class Meta:
+        verbose_name = "instance settings"
+        verbose_name_plural = "instance settings"
+
+    def __str__(self) -> str:
+        return "Instance settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = self.SINGLETON_ID
+        super().save(*args, **kwargs)
+        cache.delete(self.CACHE_KEY)
+
+    @classmethod
+    def current(cls) -> "InstanceSettings":
+        """The settings row, read from the shared cache when it is there."""
+        found = cache.get(cls.CACHE_KEY)
+        if found is None:
+            found, _ = cls.objects.get_or_create(pk=cls.SINGLETON_ID)
+            cache.set(cls.CACHE_KEY, found, timeout=None)
+        return found
+
+
+class AuditAction(models.TextChoices):
+    DEPLOY_TOKEN_CREATE = "deploy_token.create", "Deploy token created"
+    DEPLOY_TOKEN_REVOKE = "deploy_token.revoke", "Deploy token revoked"
+    PERSONAL_TOKEN_CREATE = "personal_token.create", "Personal access token created"
+    PERSONAL_TOKEN_REVOKE = "personal_token.revoke", "Personal access token revoked"
+    PERSONAL_TOKEN_ROTATE = "personal_token.rotate", "Personal access token rotated"
+    MEMBER_ADD = "member.add", "Member added"
+    MEMBER_CHANGE = "member.change", "Member access level changed"
+    MEMBER_REMOVE = "member.remove", "Member removed"
+    GROUP_CREATE = "group.create", "Group created"
+    PROJECT_CREATE = "project.create", "Project created"
+    IP_BAN = "ip.ban", "IP address banned"
+
+
+class AuditEvent(models.Model):
+    """Who did what to which token, membership or address, from where, when. Append-only."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept as text too, so the record survives the actor's deletion.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=1024)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        who = self.actor_username or "system"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.get_action_display()}"

@@ -1,0 +1,53 @@
+"""GitLab's rules for the URL path of a group or project."""
+
+import re
+
+from django.core.exceptions import ValidationError
+
+PATH_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+FORBIDDEN_ENDINGS = (".git", ".atom")
+
+# First segments our own URLs use; a top-level group may not take them.
+RESERVED_TOP_LEVEL_PATHS = frozenset(
+    {
+        "-",
+        "admin",
+        "api",
+        "assets",
+        "dashboard",
+        "explore",
+        "groups",
+        "help",
+        "jwt",
+        "media",
+        "new",
+        "projects",
+        "search",
+        "static",
+        "uploads",
+        "users",
+        "v2",
+    }
+)
+
+PATH_RULES = (
+    "Use letters, digits, '_', '-' and '.', starting with a letter or digit "
+    "and not ending in '.git' or '.atom'."
+)
+
+
+def validate_path(value: str) -> None:
+    if not PATH_PATTERN.fullmatch(value):
+        raise ValidationError(f"'{value}' is not a valid path. {PATH_RULES}", code="invalid")
+    if value.lower().endswith(FORBIDDEN_ENDINGS):
+        raise ValidationError(
+            f"A path cannot end in '.git' or '.atom'. {PATH_RULES}", code="invalid"
+        )
+
+
+def validate_top_level_path(value: str) -> None:
+    if value.lower() in RESERVED_TOP_LEVEL_PATHS:
+        raise ValidationError(
+            f"'{value}' is reserved for the site's own pages; choose another path.",
+            code="reserved",
+        )

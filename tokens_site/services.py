@@ -1,0 +1,292 @@
+"""Writes to the site-wide domain. Every function checks who may act, validates, writes in one
+transaction and records the audit event; views and the API call these and nothing else."""
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from tokens_site.access import Access, group_access, project_access
+from tokens_site.audit import audit_event_record
+from tokens_site.models import (
+    VISIBILITY_RANK,
+    AccessLevel,
+    AuditAction,
+    Group,
+    Membership,
+    Project,
+    Visibility,
+)
+from tokens_site.paths import validate_top_level_path
+from tokens_site.repositories import RepositoryError, repository_create, repository_remove
+
+logger = logging.getLogger(__name__)
+
+PATH_TAKEN_RACE = "That path was taken a moment ago; choose another."
+
+
+def _namespace_taken(full_path: str) -> bool:
+    """Subgroups and projects of one group share one namespace (their URLs do)."""
+    return (
+        Group.objects.filter(full_path__iexact=full_path).exists()
+        or Project.objects.filter(full_path__iexact=full_path).exists()
+    )
+
+
+def _validate_placement(*, parent: Group | None, path: str, visibility: str, kind: str) -> None:
+    errors: dict[str, list[str]] = {}
+    if parent is None:
+        try:
+            validate_top_level_path(path)
+        except ValidationError as error:
+            errors["path"] = error.messages
+    full_path = f"{parent.full_path}/{path}" if parent else path
+    if "path" not in errors and _namespace_taken(full_path):
+        where = f"in {parent.full_path}" if parent else "at the top level"
+        errors["path"] = [f"The path '{path}' is already taken {where}; choose another."]
+    if parent is not None and VISIBILITY_RANK[visibility] > VISIBILITY_RANK[parent.visibility]:
+        errors["visibility"] = [
+            f"A {kind} cannot be more visible than its group: {parent.full_path} is "
+            f"{parent.get_visibility_display().lower()}."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def group_create(
+    *,
+    actor,
+    name: str,
+    path: str,
+    parent: Group | None = None,
+    visibility: str = Visibility.PRIVATE,
+    description: str = "",
+    ip_address: str | None = None,
+) -> Group:
+    """Create a group (or a subgroup of `parent`); the creator becomes its Owner unless they
+    already own it through an ancestor."""
+    if parent is not None:
+        access = group_access(actor, parent)
+        access.require(
+            access.can_maintain,
+            f"You need at least the Maintainer role in {parent.full_path} to create subgroups.",
+        )
+    group = Group(
+        name=name.strip(),
+        path=path,
+        parent=parent,
+        visibility=visibility,
+        description=description,
+        full_path=f"{parent.full_path}/{path}" if parent else path,
+        traversal="/",  # replaced once the id is known
+    )
+    group.full_clean(validate_unique=False, validate_constraints=False)
+    _validate_placement(parent=parent, path=path, visibility=visibility, kind="subgroup")
+    try:
+        with transaction.atomic():
+            group.save()
+            parent_traversal = parent.traversal if parent else "/"
+            group.traversal = f"{parent_traversal}{group.pk}/"
+            group.save(update_fields=["traversal"])
+            owns_already = (
+                parent is not None
+                and Membership.objects.filter(
+                    user=actor, group_id__in=parent.ancestor_ids, access_level=AccessLevel.OWNER
+                ).exists()
+            )
+            if not owns_already:
+                Membership.objects.create(user=actor, group=group, access_level=AccessLevel.OWNER)
+            audit_event_record(
+                action=AuditAction.GROUP_CREATE, actor=actor, target=group, ip_address=ip_address
+            )
+    except IntegrityError as error:
+        raise ValidationError({"path": [PATH_TAKEN_RACE]}) from error
+    return group
+
+
+def project_create(
+    *,
+    actor,
+    group: Group,
+    name: str,
+    path: str,
+    visibility: str = Visibility.PRIVATE,
+    description: str = "",
+    ip_address: str | None = None,
+) -> Project:
+    """Create a project and its bare repository: both exist afterwards, or neither does."""
+    access = group_access(actor, group)
+    access.require(
+        access.can_maintain,
+        f"You need at least the Maintainer role in {group.full_path} to create projects.",
+    )
+    project = Project(
+        group=group,
+        name=name.strip(),
+        path=path,
+        visibility=visibility,
+        description=description,
+        full_path=f"{group.full_path}/{path}",
+    )
+    project.full_clean(validate_unique=False, validate_constraints=False)
+    _validate_placement(parent=group, path=path, visibility=visibility, kind="project")
+    created_repository = None
+    try:
+        with transaction.atomic():
+            project.save()
+            repository_create(project.repository_path)
+            created_repository = project.repository_path
+            audit_event_record(
+                action=AuditAction.PROJECT_CREATE,
+                actor=actor,
+                target=project,
+                ip_address=ip_address,
+            )
+    except BaseException as error:
+        if created_repository is not None:
+            repository_remove(created_repository)
+        if isinstance(error, IntegrityError):
+            raise ValidationError({"path": [PATH_TAKEN_RACE]}) from error
+        if isinstance(error, RepositoryError):
+            logger.error("Project %s not created: %s", project.full_path, error)
+            raise ValidationError(
+                "The project's repository could not be created on disk, so the project was not "
+                "created. Try again; if it keeps failing, ask an administrator to check the "
+                "server log and REPOSITORIES_ROOT."
+            ) from error
+        raise
+    return project
+
+
+def _access_on(actor, source: Group | Project) -> Access:
+    return (
+        group_access(actor, source) if isinstance(source, Group) else project_access(actor, source)
+    )
+
+
+def _inherited_level(user, source: Group | Project) -> int:
+    """The user's highest level on `source` from memberships other than a direct one."""
+    group_ids = source.ancestor_ids[:-1] if isinstance(source, Group) else source.group.ancestor_ids
+    levels = Membership.objects.filter(user=user, group_id__in=group_ids).values_list(
+        "access_level", flat=True
+    )
+    return max(levels, default=0)
+
+
+def _validate_level(*, access: Access, user, source: Group | Project, access_level: int) -> None:
+    if access_level not in AccessLevel.values:
+        raise ValidationError({"access_level": ["Choose one of the listed roles."]})
+    if access_level not in access.grantable_levels():
+        raise ValidationError({"access_level": ["Only Owners can grant the Owner role."]})
+    inherited = _inherited_level(user, source)
+    if access_level < inherited:
+        raise ValidationError(
+            {
+                "access_level": [
+                    f"{user.username} already has the {AccessLevel(inherited).label} role "
+                    f"through a parent group; choose that role or a higher one."
+                ]
+            }
+        )
+
+
+def _ensure_an_owner_remains(membership: Membership) -> None:
+    """A group keeps at least one Owner, direct or inherited."""
+    if membership.group_id is None or membership.access_level != AccessLevel.OWNER:
+        return
+    others = Membership.objects.filter(
+        group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER
+    ).exclude(pk=membership.pk)
+    if not others.exists():
+        raise ValidationError(
+            f"{membership.user.username} is the last Owner of {membership.group.full_path}. "
+            f"Make someone else an Owner first."
+        )
+
+
+def member_add(
+    *,
+    actor,
+    source: Group | Project,
+    username: str,
+    access_level: int,
+    ip_address: str | None = None,
+) -> Membership:
+    access = _access_on(actor, source)
+    access.require(access.can_maintain, "You need at least the Maintainer role to add members.")
+    user = get_user_model().objects.filter(username=username.strip()).first()
+    if user is None:
+        raise ValidationError({"username": [f"There is no user with the username '{username}'."]})
+    if source.memberships.filter(user=user).exists():
+        raise ValidationError(
+            {"username": [f"{user.username} is already a member; change their role in the list."]}
+        )
+    _validate_level(access=access, user=user, source=source, access_level=access_level)
+    field = "group" if isinstance(source, Group) else "project"
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                user=user, access_level=access_level, **{field: source}
+            )
+            audit_event_record(
+                action=AuditAction.MEMBER_ADD,
+                actor=actor,
+                target=membership,
+                ip_address=ip_address,
+                details={"access_level": access_level},
+            )
+    except IntegrityError as error:
+        raise ValidationError({"username": [f"{user.username} is already a member."]}) from error
+    return membership
+
+
+def member_update(
+    *, actor, membership: Membership, access_level: int, ip_address: str | None = None
+) -> Membership:
+    access = _access_on(actor, membership.source)
+    access.require(
+        access.can_manage_member(membership.access_level),
+        "Only Owners can change the role of an Owner."
+        if access.can_maintain
+        else "You need at least the Maintainer role to manage members.",
+    )
+    _validate_level(
+        access=access, user=membership.user, source=membership.source, access_level=access_level
+    )
+    if access_level < AccessLevel.OWNER:
+        _ensure_an_owner_remains(membership)
+    previous = membership.access_level
+    with transaction.atomic():
+        membership.access_level = access_level
+        membership.save(update_fields=["access_level"])
+        audit_event_record(
+            action=AuditAction.MEMBER_CHANGE,
+            actor=actor,
+            target=membership,
+            ip_address=ip_address,
+            details={"from": previous, "to": access_level},
+        )
+    return membership
+
+
+def member_remove(*, actor, membership: Membership, ip_address: str | None = None) -> None:
+    """Remove a membership. Members may always leave; the last Owner of a group may not."""
+    if membership.user_id != actor.pk:
+        access = _access_on(actor, membership.source)
+        access.require(
+            access.can_manage_member(membership.access_level),
+            "Only Owners can remove an Owner."
+            if access.can_maintain
+            else "You need at least the Maintainer role to manage members.",
+        )
+    _ensure_an_owner_remains(membership)
+    with transaction.atomic():
+        audit_event_record(
+            action=AuditAction.MEMBER_REMOVE,
+            actor=actor,
+            target=membership,
+            ip_address=ip_address,
+            details={"access_level": membership.access_level},
+        )
+        membership.delete()

@@ -1,0 +1,33 @@
+// Small enhancements; every page works without them.
+"use strict";
+
+// Copy buttons: <button class="copy-button" data-copy-target="element-id">.
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest(".copy-button");
+  if (!button) return;
+  const target = document.getElementById(button.dataset.copyTarget);
+  if (!target) return;
+  const text = "value" in target ? target.value : target.textContent;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    target.select?.();
+    document.execCommand("copy");
+  }
+  button.dataset.copied = "";
+  button.setAttribute("aria-label", "Copied");
+  setTimeout(() => delete button.dataset.copied, 2000);
+});
+
+// Fill a path field from a name field until the user edits the path themselves.
+document.querySelectorAll("[data-slug-from]").forEach((pathInput) => {
+  const nameInput = document.getElementById(pathInput.dataset.slugFrom);
+  if (!nameInput) return;
+  let edited = pathInput.value !== "";
+  pathInput.addEventListener("input", () => { edited = true; });
+  nameInput.addEventListener("input", () => {
+    if (edited) return;
+    pathInput.value = nameInput.value.trim().toLowerCase()
+      .replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "").replace(/-+$/, "");
+  });
+});

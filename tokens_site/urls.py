@@ -1,0 +1,63 @@
+"""Root URLs, GitLab-style: `/groups/<full_path>` for groups, `/<full_path>` for projects, and
+`/-/` separating a group's or project's sub-pages from its path."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path, register_converter
+
+from tokens_site import views
+from tokens_site.converters import FullPathConverter
+
+register_converter(FullPathConverter, "fullpath")
+
+admin.site.site_header = "Tokens administration"
+admin.site.site_title = "Tokens admin"
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path("explore", views.ExploreView.as_view(), name="explore"),
+    path(
+        "users/sign_in",
+        auth_views.LoginView.as_view(
+            template_name="tokens_site/sign_in.html", redirect_authenticated_user=True
+        ),
+        name="sign_in",
+    ),
+    path("users/sign_out", auth_views.LogoutView.as_view(), name="sign_out"),
+    path("-/user_settings/profile", views.ProfileView.as_view(), name="profile"),
+    path("admin/", admin.site.urls),
+    path("groups/new", views.GroupCreateView.as_view(), name="group_new"),
+    path("projects/new", views.ProjectCreateView.as_view(), name="project_new"),
+    path(
+        "groups/<fullpath:full_path>/-/group_members",
+        views.GroupMembersView.as_view(),
+        name="group_members",
+    ),
+    path(
+        "groups/<fullpath:full_path>/-/group_members/<int:member_id>",
+        views.GroupMemberActionView.as_view(action="update"),
+        name="group_member_update",
+    ),
+    path(
+        "groups/<fullpath:full_path>/-/group_members/<int:member_id>/remove",
+        views.GroupMemberActionView.as_view(action="remove"),
+        name="group_member_remove",
+    ),
+    path("groups/<fullpath:full_path>", views.GroupView.as_view(), name="group"),
+    path(
+        "<fullpath:full_path>/-/project_members",
+        views.ProjectMembersView.as_view(),
+        name="project_members",
+    ),
+    path(
+        "<fullpath:full_path>/-/project_members/<int:member_id>",
+        views.ProjectMemberActionView.as_view(action="update"),
+        name="project_member_update",
+    ),
+    path(
+        "<fullpath:full_path>/-/project_members/<int:member_id>/remove",
+        views.ProjectMemberActionView.as_view(action="remove"),
+        name="project_member_remove",
+    ),
+    path("<fullpath:full_path>", views.namespace_view, name="project"),
+]

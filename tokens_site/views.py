@@ -1,0 +1,308 @@
+"""Pages of the site: dashboard, groups, projects, members, profile. Views stay thin: they
+resolve the object for the user (mixins), call a service, and render."""
+
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.views import View
+from django.views.generic import FormView, TemplateView, UpdateView
+
+from tokens_site import services
+from tokens_site.access import group_access
+from tokens_site.audit import client_ip
+from tokens_site.forms import GroupForm, MemberAddForm, MemberUpdateForm, ProjectForm
+from tokens_site.mixins import GroupMixin, ProjectMixin
+from tokens_site.models import Group, Membership, Project
+
+
+def apply_service_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: field errors on fields, the rest on top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+class DashboardView(LoginRequiredMixin, TemplateView):
+    template_name = "tokens_site/dashboard.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            groups=Group.objects.member_of(user),
+            projects=Project.objects.member_of(user).select_related("group"),
+            **kwargs,
+        )
+
+
+class ExploreView(TemplateView):
+    template_name = "tokens_site/explore.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            groups=Group.objects.visible_to(user).filter(parent=None),
+            projects=Project.objects.visible_to(user).select_related("group"),
+            **kwargs,
+        )
+
+
+class ProfileView(LoginRequiredMixin, UpdateView):
+    """User settings > Profile: the page the avatar menu's "Edit profile" opens."""
+
+    template_name = "tokens_site/profile.html"
+    fields = ["first_name", "last_name", "email"]
+
+    def get_object(self, queryset=None):
+        return self.request.user
+
+    def form_valid(self, form):
+        messages.success(self.request, "Profile was updated.")
+        return super().form_valid(form)
+
+    def get_success_url(self) -> str:
+        return reverse("profile")
+
+
+class GroupCreateView(LoginRequiredMixin, FormView):
+    """New top-level group, or a subgroup with `?parent_id=<id>` (Maintainer of the parent)."""
+
+    template_name = "tokens_site/group_new.html"
+    form_class = GroupForm
+
+    def dispatch(self, request, *args, **kwargs):
+        self.parent = None
+        parent_id = request.GET.get("parent_id", "")
+        if request.user.is_authenticated and parent_id:
+            if not parent_id.isdigit():
+                raise PermissionDenied("parent_id must be the number of a group.")
+            self.parent = get_object_or_404(Group.objects.visible_to(request.user), pk=parent_id)
+            access = group_access(request.user, self.parent)
+            access.require(
+                access.can_maintain,
+                f"You need at least the Maintainer role in {self.parent.full_path} "
+                f"to create subgroups.",
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "parent": self.parent}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(parent=self.parent, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            group = services.group_create(
+                actor=self.request.user,
+                parent=self.parent,
+                ip_address=client_ip(self.request),
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Group '{group.name}' was created.")
+        return redirect("group", full_path=group.full_path)
+
+
+class ProjectCreateView(LoginRequiredMixin, FormView):
+    """New project in a group the user maintains; `?namespace_id=<id>` preselects it."""
+
+    template_name = "tokens_site/project_new.html"
+    form_class = ProjectForm
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["groups"] = Group.objects.maintained_by(self.request.user)
+        return kwargs
+
+    def get_initial(self):
+        namespace_id = self.request.GET.get("namespace_id", "")
+        return {"group": namespace_id} if namespace_id.isdigit() else {}
+
+    def form_valid(self, form):
+        try:
+            project = services.project_create(
+                actor=self.request.user, ip_address=client_ip(self.request), **form.cleaned_data
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Project '{project.name}' was created.")
+        return redirect("project", full_path=project.full_path)
+
+
+class GroupView(GroupMixin, TemplateView):
+    template_name = "tokens_site/group.html"
+
+    def get_context_data(self, **kwargs):
+        user = self.request.user
+        return super().get_context_data(
+            subgroups=Group.objects.visible_to(user).filter(parent=self.group),
+            projects=Project.objects.visible_to(user).filter(group=self.group),
+            **kwargs,
+        )
+
+
+class ProjectView(ProjectMixin, TemplateView):
+    template_name = "tokens_site/project.html"
+
+    def get_context_data(self, **kwargs):
+        clone_url = self.request.build_absolute_uri(f"/{self.project.full_path}.git")
+        return super().get_context_data(clone_url=clone_url, **kwargs)
+
+
+def namespace_view(request, full_path: str):
+    """`/<full_path>`: a project's page, or a group's (whose canonical URL is /groups/...)."""
+    if Group.objects.visible_to(request.user).filter(full_path=full_path).exists():
+        return redirect("group", full_path=full_path)
+    return ProjectView.as_view()(request, full_path=full_path)
+
+
+class MembersMixin:
+    """Members of a group or project: shared by both members pages. Whoever may see the group
+    or project may see its members; the services decide who may change them."""
+
+    @property
+    def source(self) -> Group | Project:
+        raise NotImplementedError
+
+    def members_url(self) -> str:
+        raise NotImplementedError
+
+    def inherited_memberships(self) -> QuerySet:
+        group_ids = (
+            self.source.ancestor_ids[:-1]
+            if isinstance(self.source, Group)
+            else self.source.group.ancestor_ids
+        )
+        return Membership.objects.filter(group_id__in=group_ids).select_related("user", "group")
+
+
+class MembersView(MembersMixin, FormView):
+    template_name = "tokens_site/members.html"
+    form_class = MemberAddForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "access": self.access}
+
+    def get_context_data(self, **kwargs):
+        direct = self.source.memberships.select_related("user")
+        rows = [
+            {
+                "membership": membership,
+                "can_manage": self.access.can_manage_member(membership.access_level),
+                "is_self": membership.user_id == self.request.user.pk,
+                "form": MemberUpdateForm(
+                    access=self.access, initial={"access_level": membership.access_level}
+                ),
+            }
+            for membership in direct
+        ]
+        return super().get_context_data(
+            source=self.source,
+            rows=rows,
+            inherited=self.inherited_memberships(),
+            members_url=self.members_url(),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        self.access.require(
+            self.access.can_maintain, "You need at least the Maintainer role to add members."
+        )
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            membership = services.member_add(
+                actor=self.request.user,
+                source=self.source,
+                ip_address=client_ip(self.request),
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            f"{membership.user.username} was added as {membership.get_access_level_display()}.",
+        )
+        return redirect(self.members_url())
+
+
+class MemberActionView(MembersMixin, View):
+    """POST-only change of one direct membership (`action` is "update" or "remove")."""
+
+    http_method_names = ["post"]
+    action = "update"
+
+    def post(self, request, *args, member_id: int, **kwargs):
+        membership = get_object_or_404(self.source.memberships.select_related("user"), pk=member_id)
+        left = False
+        try:
+            if self.action == "remove":
+                services.member_remove(
+                    actor=request.user, membership=membership, ip_address=client_ip(request)
+                )
+                messages.success(request, f"{membership.user.username} was removed.")
+                left = membership.user_id == request.user.pk
+            else:
+                form = MemberUpdateForm(request.POST, access=self.access)
+                if not form.is_valid():
+                    raise ValidationError("Choose one of the listed roles.")
+                services.member_update(
+                    actor=request.user,
+                    membership=membership,
+                    ip_address=client_ip(request),
+                    **form.cleaned_data,
+                )
+                messages.success(
+                    request,
+                    f"{membership.user.username} is now {membership.get_access_level_display()}.",
+                )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+        if left:
+            return redirect("dashboard")
+        return redirect(self.members_url())
+
+
+class GroupMembersMixin(GroupMixin):
+    @property
+    def source(self) -> Group:
+        return self.group
+
+    def members_url(self) -> str:
+        return reverse("group_members", kwargs={"full_path": self.group.full_path})
+
+
+class ProjectMembersMixin(ProjectMixin):
+    @property
+    def source(self) -> Project:
+        return self.project
+
+    def members_url(self) -> str:
+        return reverse("project_members", kwargs={"full_path": self.project.full_path})
+
+
+class GroupMembersView(GroupMembersMixin, MembersView):
+    pass
+
+
+class ProjectMembersView(ProjectMembersMixin, MembersView):
+    pass
+
+
+class GroupMemberActionView(GroupMembersMixin, MemberActionView):
+    pass
+
+
+class ProjectMemberActionView(ProjectMembersMixin, MemberActionView):
+    pass
