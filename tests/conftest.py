@@ -16,3 +16,6 @@ def pytest_sessionfinish(session, exitstatus):
 
     if getattr(settings, "TEST_RUN_DIR_CREATED", False):
         shutil.rmtree(settings.TEST_RUN_DIR, ignore_errors=True)
+
+
+from tests.roles import world  # noqa: E402,F401  (the permission-matrix fixture)

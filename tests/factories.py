@@ -75,3 +75,13 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(UserFactory)
     access_level = AccessLevel.DEVELOPER
+
+
+def make_deploy_token(owner, *, scopes=("read_repository",), creator=None, **kwargs):
+    """A deploy token made through the service: returns (token, plaintext)."""
+    from deploy_tokens.services import deploy_token_create
+
+    kwargs.setdefault("name", "deploy")
+    return deploy_token_create(
+        actor=creator or AdminFactory(), owner=owner, scopes=list(scopes), **kwargs
+    )

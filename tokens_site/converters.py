@@ -1,5 +1,7 @@
 """URL converters for the GitLab-style paths of groups and projects."""
 
+from django.urls import register_converter
+
 SEGMENT = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 
 
@@ -13,3 +15,6 @@ class FullPathConverter:
 
     def to_url(self, value: str) -> str:
         return value
+
+
+register_converter(FullPathConverter, "fullpath")

@@ -3,12 +3,9 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path, register_converter
+from django.urls import include, path
 
-from tokens_site import views
-from tokens_site.converters import FullPathConverter
-
-register_converter(FullPathConverter, "fullpath")
+from tokens_site import converters, views  # noqa: F401  (converters registers `fullpath`)
 
 admin.site.site_header = "Tokens administration"
 admin.site.site_title = "Tokens admin"
@@ -59,5 +56,6 @@ urlpatterns = [
         views.ProjectMemberActionView.as_view(action="remove"),
         name="project_member_remove",
     ),
+    path("", include("deploy_tokens.urls")),
     path("<fullpath:full_path>", views.namespace_view, name="project"),
 ]

@@ -31,3 +31,11 @@ document.querySelectorAll("[data-slug-from]").forEach((pathInput) => {
       .replace(/[^a-z0-9_.-]+/g, "-").replace(/^[^a-z0-9]+/, "").replace(/-+$/, "");
   });
 });
+
+// Open the expandable settings section a link points at (e.g. ...#deploy-tokens).
+function openSectionFromHash() {
+  const section = location.hash && document.getElementById(location.hash.slice(1));
+  if (section && section.tagName === "DETAILS") section.open = true;
+}
+openSectionFromHash();
+window.addEventListener("hashchange", openSectionFromHash);

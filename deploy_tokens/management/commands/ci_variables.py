@@ -1,0 +1,34 @@
+"""`python manage.py ci_variables <project full_path>`: the CI/CD variables of a project's
+`gitlab-deploy-token`, in dotenv form, for a CI job to load. Prints nothing when the project has
+no active such token (at project level or in one of its groups)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from deploy_tokens.selectors import ci_deploy_token_for
+from tokens_site.models import Project
+from tokens_site.tokens import TokenDecryptionError, token_decrypt
+
+
+class Command(BaseCommand):
+    help = (
+        "Print CI_DEPLOY_USER and CI_DEPLOY_PASSWORD for the project's gitlab-deploy-token, "
+        "or nothing when it has none."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("project", help="the project's full path, e.g. tanuki/awesome_project")
+
+    def handle(self, *args, project: str, **options) -> None:
+        found = Project.objects.select_related("group").filter(full_path=project.strip("/")).first()
+        if found is None:
+            raise CommandError(
+                f"There is no project at '{project}'. Give its full path, e.g. group/project."
+            )
+        token = ci_deploy_token_for(found)
+        if token is None:
+            return
+        try:
+            password = token_decrypt(token.token_encrypted)
+        except TokenDecryptionError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"CI_DEPLOY_USER={token.username}\nCI_DEPLOY_PASSWORD={password}")

@@ -1,0 +1,136 @@
+"""Deploy tokens: a (username, token) pair that lets a machine clone a project's repository and
+use its registries, without a user account. A project token reaches that project; a group token
+reaches every project of the group and of all its subgroups."""
+
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from tokens_site.models import Group, Project
+from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
+
+PREFIX = "gldt-"
+DEFAULT_USERNAME_FORMAT = "gitlab+deploy-token-{n}"
+# The name that exposes a token to the project's CI jobs as CI_DEPLOY_USER / CI_DEPLOY_PASSWORD.
+GITLAB_DEPLOY_TOKEN_NAME = "gitlab-deploy-token"  # noqa: S105 (a name, not a secret)
+
+validate_username = RegexValidator(
+    r"\A[A-Za-z0-9_.+-]+\Z",
+    "A username may contain only letters, digits, '_', '-', '+' and '.'.",
+)
+
+
+class Scope(models.TextChoices):
+    READ_REPOSITORY = "read_repository", "Allows read-only access to the repository."
+    READ_REGISTRY = "read_registry", "Allows read-only access to registry images."
+    WRITE_REGISTRY = "write_registry", "Allows write access to registry images."
+    READ_PACKAGE_REGISTRY = (
+        "read_package_registry",
+        "Allows read-only access to the package registry.",
+    )
+    WRITE_PACKAGE_REGISTRY = (
+        "write_package_registry",
+        "Allows write access to the package registry.",
+    )
+
+
+class DeployTokenQuerySet(models.QuerySet):
+    def active(self, today: date | None = None) -> "DeployTokenQuerySet":
+        """Neither revoked nor expired (expired from 00:00 UTC on the expiry date)."""
+        today = today or utc_today()
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=today), revoked=False)
+
+    def reaching(self, project: Project) -> "DeployTokenQuerySet":
+        """Tokens of the project and of its group and every ancestor group."""
+        return self.filter(Q(project=project) | Q(group_id__in=project.group.ancestor_ids))
+
+
+class DeployToken(models.Model):
+    name = models.CharField(max_length=255)
+    username = models.CharField(max_length=255, validators=[validate_username])
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.CASCADE, related_name="deploy_tokens"
+    )
+    group = models.ForeignKey(
+        Group, null=True, blank=True, on_delete=models.CASCADE, related_name="deploy_tokens"
+    )
+    read_repository = models.BooleanField(default=False)
+    read_registry = models.BooleanField(default=False)
+    write_registry = models.BooleanField(default=False)
+    read_package_registry = models.BooleanField(default=False)
+    write_package_registry = models.BooleanField(default=False)
+    token_digest = models.CharField(max_length=DIGEST_LENGTH, unique=True, editable=False)
+    # Only for the `gitlab-deploy-token`, which CI jobs must be given in plaintext.
+    token_encrypted = models.TextField(blank=True, editable=False)
+    expires_at = models.DateField(null=True, blank=True)
+    revoked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Recorded for the audit trail only; never used to authorize anything.
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = DeployTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(group__isnull=False, project__isnull=True)
+                | Q(group__isnull=True, project__isnull=False),
+                name="deploy_token_group_xor_project",
+                violation_error_message="A deploy token belongs to either a project or a group.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"deploy token '{self.name}' ({self.username}) of {self.owner_label}"
+
+    def clean(self) -> None:
+        if not self.scopes:
+            raise ValidationError({"scopes": "Select at least one scope."})
+
+    @property
+    def scopes(self) -> list[str]:
+        return [scope for scope in Scope.values if getattr(self, scope)]
+
+    @scopes.setter
+    def scopes(self, values: list[str]) -> None:
+        for scope in Scope.values:
+            setattr(self, scope, scope in values)
+
+    @property
+    def owner(self) -> Group | Project:
+        return self.project or self.group
+
+    @property
+    def owner_label(self) -> str:
+        kind = "project" if self.project_id else "group"
+        return f"{kind} {self.owner.full_path}"
+
+    @property
+    def is_expired(self) -> bool:
+        return token_expired(self.expires_at)
+
+    @property
+    def expires_soon(self) -> bool:
+        return token_expires_soon(self.expires_at)
+
+    @property
+    def is_active(self) -> bool:
+        return not self.revoked and not self.is_expired
+
+    def reaches(self, project: Project) -> bool:
+        """Does this token work for `project`? Its own project, or any project below its group."""
+        if self.project_id is not None:
+            return self.project_id == project.pk
+        return self.group.is_ancestor_of(project.group)

@@ -1,0 +1,97 @@
+"""Create and revoke deploy tokens. Each returns the record; creation also returns the
+plaintext, which exists only in that return value (it is never stored, logged or cached)."""
+
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from deploy_tokens.models import (
+    DEFAULT_USERNAME_FORMAT,
+    GITLAB_DEPLOY_TOKEN_NAME,
+    PREFIX,
+    DeployToken,
+    Scope,
+)
+from tokens_site.access import Access, group_access, project_access
+from tokens_site.audit import audit_event_record
+from tokens_site.models import AuditAction, Group, Project
+from tokens_site.tokens import token_digest, token_encrypt, token_generate, validate_expiry_date
+
+
+def deploy_token_access(actor, owner: Group | Project) -> Access:
+    """Project tokens are managed by the project's Maintainers and Owners; group tokens only by
+    the group's Owners."""
+    if isinstance(owner, Project):
+        access = project_access(actor, owner)
+        access.require(
+            access.can_maintain,
+            "You need at least the Maintainer role in this project to manage its deploy tokens.",
+        )
+    else:
+        access = group_access(actor, owner)
+        access.require(
+            access.is_owner, "You need the Owner role in this group to manage its deploy tokens."
+        )
+    return access
+
+
+def deploy_token_create(
+    *,
+    actor,
+    owner: Group | Project,
+    name: str,
+    scopes: list[str],
+    expires_at: date | None = None,
+    username: str = "",
+    ip_address: str | None = None,
+) -> tuple[DeployToken, str]:
+    deploy_token_access(actor, owner)
+    unknown = sorted(set(scopes) - set(Scope.values))
+    if unknown:
+        raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
+    plaintext = token_generate(PREFIX)
+    token = DeployToken(
+        name=name.strip(),
+        username=username.strip() or DEFAULT_USERNAME_FORMAT.format(n="pending"),
+        expires_at=expires_at,
+        token_digest=token_digest(plaintext),
+        creator=actor if actor.is_authenticated else None,
+        **({"project": owner} if isinstance(owner, Project) else {"group": owner}),
+    )
+    token.scopes = scopes
+    if token.name == GITLAB_DEPLOY_TOKEN_NAME:
+        token.token_encrypted = token_encrypt(plaintext)
+    token.full_clean()
+    if expires_at is not None:
+        try:
+            validate_expiry_date(expires_at)
+        except ValidationError as error:
+            raise ValidationError({"expires_at": error.messages}) from error
+    with transaction.atomic():
+        token.save()
+        if not username.strip():
+            token.username = DEFAULT_USERNAME_FORMAT.format(n=token.pk)
+            token.save(update_fields=["username"])
+        audit_event_record(
+            action=AuditAction.DEPLOY_TOKEN_CREATE,
+            actor=actor,
+            target=token,
+            ip_address=ip_address,
+            details={"scopes": token.scopes, "expires_at": str(expires_at or "")},
+        )
+    return token, plaintext
+
+
+def deploy_token_revoke(*, actor, token: DeployToken, ip_address: str | None = None) -> None:
+    deploy_token_access(actor, token.owner)
+    with transaction.atomic():
+        # The conditional UPDATE makes a second revoke (a double click, two admins) a no-op
+        # that is reported, not a second audit event.
+        updated = DeployToken.objects.filter(pk=token.pk, revoked=False).update(revoked=True)
+        if not updated:
+            raise ValidationError(f"The deploy token '{token.name}' was already revoked.")
+        token.revoked = True
+        audit_event_record(
+            action=AuditAction.DEPLOY_TOKEN_REVOKE, actor=actor, target=token, ip_address=ip_address
+        )

@@ -1,0 +1,91 @@
+"""Deploy tokens in a real browser, following the seeds' steps: Settings > Repository, expand
+Deploy tokens, fill the form, create, save the token (shown once), revoke."""
+
+import pytest
+from playwright.sync_api import Error as PlaywrightError
+
+from deploy_tokens.models import DeployToken
+from tests.e2e.conftest import sign_in
+from tests.factories import PASSWORD, GroupFactory, ProjectFactory, UserFactory
+from tokens_site.tokens import token_digest
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def owner_and_project(transactional_db):
+    owner = UserFactory(username="olga")
+    group = GroupFactory(path="tanuki", owner=owner)
+    project = ProjectFactory(group=group, path="awesome_project", name="Awesome project")
+    return owner, group, project
+
+
+def create_token(page, *, name: str, scopes: list[str], username: str = "") -> tuple[str, str]:
+    page.get_by_role("link", name="Repository").click()
+    page.get_by_text("Expand").click()
+    page.get_by_label("Name", exact=True).fill(name)
+    if username:
+        page.get_by_label("Username").fill(username)
+    for scope in scopes:
+        page.get_by_label(scope).check()
+    page.get_by_role("button", name="Create deploy token").click()
+    panel = page.locator("#new-deploy-token")
+    assert panel.get_by_role("heading").inner_text() == "Your new deploy token"
+    return (
+        panel.get_by_label("Username").input_value(),
+        panel.get_by_label("Token").input_value(),
+    )
+
+
+def test_project_token_shown_once_copied_and_revoked(site_server, page, owner_and_project):
+    _, _, project = owner_and_project
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, site_server, "olga", PASSWORD)
+    page.goto(f"{site_server.url}/tanuki/awesome_project")
+    username, token = create_token(page, name="ci", scopes=["read_repository", "read_registry"])
+    assert username.startswith("gitlab+deploy-token-") and token.startswith("gldt-")
+    assert DeployToken.objects.get(project=project).token_digest == token_digest(token)
+
+    page.get_by_role("button", name="Copy deploy token").click()
+    assert page.evaluate("navigator.clipboard.readText()") == token
+
+    page.reload()
+    assert token not in page.content()
+    assert page.locator("#new-deploy-token").count() == 0
+    assert DeployToken.objects.count() == 1
+    page.goto(f"{site_server.url}/tanuki/awesome_project/-/settings/repository")
+    assert token not in page.content()
+
+    page.get_by_text("Expand").click()
+    row = page.locator("tr[data-token=ci]")
+    assert "read_repository, read_registry" in row.inner_text()
+    row.locator("summary", has_text="Revoke").click()
+    assert "This action cannot be undone." in row.inner_text()
+    row.get_by_role("button", name="Revoke ci").click()
+    assert page.get_by_role("status").inner_text() == "Revoked deploy token ci."
+    assert "This project has no active deploy tokens." in page.content()
+    assert DeployToken.objects.get(project=project).revoked
+
+
+def test_group_token_shown_once_and_back_does_not_show_it(site_server, page, owner_and_project):
+    _, group, _ = owner_and_project
+    sign_in(page, site_server, "olga", PASSWORD)
+    page.goto(f"{site_server.url}/groups/tanuki")
+    username, token = create_token(
+        page, name="registry", scopes=["write_registry"], username="pusher"
+    )
+    assert username == "pusher"
+    page.get_by_role("link", name="Group overview").click()
+    page.wait_for_url(f"{site_server.url}/groups/tanuki")
+    # Back to a no-store POST answer: Chromium will not show it from its cache...
+    with pytest.raises(PlaywrightError, match="ERR_CACHE_MISS"):
+        page.go_back()
+    page.get_by_text("Confirm Form Resubmission").wait_for()
+    assert token not in page.content()
+    # ...and confirming the resubmission (a reload) re-posts the used form: nothing new.
+    page.reload()
+    page.wait_for_load_state()
+    assert token not in page.content()
+    assert "That form was already submitted." in page.content()
+    assert "Active deploy tokens (1)" in page.content()
+    assert DeployToken.objects.filter(group=group).count() == 1

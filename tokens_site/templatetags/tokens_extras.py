@@ -1,0 +1,27 @@
+from datetime import date
+
+from django import template
+from django.utils.timesince import timeuntil
+
+from tokens_site.tokens import utc_today
+
+register = template.Library()
+
+DAYS_SHOWN_AS_DAYS = 60
+
+
+@register.filter
+def expires_in(value: date | None) -> str:
+    """How soon a token expires, in words: "today", "tomorrow", "in 5 days", "in 3 months"."""
+    if value is None:
+        return ""
+    days = (value - utc_today()).days
+    if days < 0:
+        return "expired"
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "tomorrow"
+    if days < DAYS_SHOWN_AS_DAYS:
+        return f"in {days} days"
+    return f"in {timeuntil(value, depth=1)}"

@@ -1,0 +1,133 @@
+"""Token format and storage, shared by every token kind.
+
+A token is `<prefix><body><checksum>`: the body is random (CSPRNG) base62, the checksum is
+CRC32 of prefix and body in base62. Secret scanners recognise the prefixes; the checksum lets a
+mistyped or forged token with a known prefix be refused without touching the database.
+
+Only a keyed digest of a token is stored (HMAC-SHA256 with TOKEN_DIGEST_KEY, not SECRET_KEY):
+one indexed lookup finds it, and a leaked database gives no usable token. The one token kind
+that must be recoverable (the `gitlab-deploy-token` handed to CI) is additionally kept
+encrypted with authenticated encryption under TOKEN_ENCRYPTION_KEY.
+"""
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import string
+import zlib
+from datetime import UTC, date, timedelta
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+BASE62 = string.digits + string.ascii_letters
+BODY_LENGTH = 26
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32: any CRC32 fits
+DIGEST_LENGTH = 64  # hex of SHA-256
+NONCE_BYTES = 12
+# Tokens expiring within this many days are highlighted and their owners emailed.
+EXPIRY_WARNING_DAYS = 7
+ENCRYPTION_CONTEXT = b"tokens-site:token:v1"
+
+
+def _base62(number: int, width: int) -> str:
+    digits = []
+    while number:
+        number, remainder = divmod(number, 62)
+        digits.append(BASE62[remainder])
+    return "".join(reversed(digits)).rjust(width, BASE62[0])
+
+
+def token_checksum(prefix_and_body: str) -> str:
+    return _base62(zlib.crc32(prefix_and_body.encode()), CHECKSUM_LENGTH)
+
+
+def token_generate(prefix: str) -> str:
+    body = "".join(secrets.choice(BASE62) for _ in range(BODY_LENGTH))
+    return f"{prefix}{body}{token_checksum(prefix + body)}"
+
+
+def token_is_well_formed(token: str, prefix: str) -> bool:
+    """True when `token` is exactly what `token_generate(prefix)` makes: checked in memory."""
+    if len(token) != len(prefix) + BODY_LENGTH + CHECKSUM_LENGTH or not token.startswith(prefix):
+        return False
+    body, checksum = token[len(prefix) : -CHECKSUM_LENGTH], token[-CHECKSUM_LENGTH:]
+    if not all(character in BASE62 for character in body):
+        return False
+    return hmac.compare_digest(checksum, token_checksum(prefix + body))
+
+
+def token_digest(token: str) -> str:
+    """The only form in which a token is stored."""
+    key = settings.TOKEN_DIGEST_KEY.encode()
+    return hmac.new(key, token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+
+
+def _cipher() -> AESGCM:
+    return AESGCM(hashlib.sha256(settings.TOKEN_ENCRYPTION_KEY.encode()).digest())
+
+
+def token_encrypt(token: str) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = _cipher().encrypt(nonce, token.encode(), ENCRYPTION_CONTEXT)
+    return base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+class TokenDecryptionError(Exception):
+    pass
+
+
+def token_decrypt(value: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(value.encode())
+        return _cipher().decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], ENCRYPTION_CONTEXT).decode()
+    except (ValueError, InvalidTag) as error:
+        raise TokenDecryptionError(
+            "A stored token could not be decrypted: TOKEN_ENCRYPTION_KEY differs from the key "
+            "it was encrypted with."
+        ) from error
+
+
+def utc_today() -> date:
+    return timezone.now().astimezone(UTC).date()
+
+
+def token_expired(expires_at: date | None, today: date | None = None) -> bool:
+    """A token whose expiry date is D stops working at 00:00 UTC at the start of D."""
+    return expires_at is not None and expires_at <= (today or utc_today())
+
+
+def token_expires_soon(expires_at: date | None, today: date | None = None) -> bool:
+    return expires_at is not None and (expires_at - (today or utc_today())).days <= (
+        EXPIRY_WARNING_DAYS
+    )
+
+
+def validate_expiry_date(value: date | None, *, max_lifetime_days: int | None = None) -> None:
+    """An expiry date must lie after today (UTC), and within the instance's maximum lifetime
+    when one is set (then a date is required)."""
+    today = utc_today()
+    if value is None:
+        if max_lifetime_days:
+            raise ValidationError(
+                f"Enter an expiration date: this instance allows tokens for at most "
+                f"{max_lifetime_days} days (until {today + timedelta(days=max_lifetime_days)}).",
+                code="required",
+            )
+        return
+    if value <= today:
+        raise ValidationError(
+            "Choose a date after today: a token stops working at 00:00 UTC on its expiration date.",
+            code="past",
+        )
+    if max_lifetime_days and value > today + timedelta(days=max_lifetime_days):
+        raise ValidationError(
+            f"Choose a date no later than {today + timedelta(days=max_lifetime_days)}: this "
+            f"instance allows tokens for at most {max_lifetime_days} days.",
+            code="too_late",
+        )
