@@ -3,16 +3,12 @@ No secret and no digest is ever shown."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import Q
 
 from deploy_tokens import services
 from deploy_tokens.forms import DeployTokenForm
 from deploy_tokens.models import DeployToken, Scope
-from tokens_site.admin_helpers import (
-    TokenStateFilter,
-    render_token_created,
-    revoke_each,
-    without_delete_selected,
-)
+from tokens_site.admin_helpers import ScopeFilter, TokenAdmin, TokenStateFilter
 from tokens_site.audit import client_ip
 
 
@@ -29,17 +25,11 @@ class KindFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ScopeFilter(admin.SimpleListFilter):
-    title = "scope"
-    parameter_name = "scope"
+class DeployScopeFilter(ScopeFilter):
+    scopes = Scope.values
 
-    def lookups(self, request, model_admin):
-        return [(scope, scope) for scope in Scope.values]
-
-    def queryset(self, request, queryset):
-        if self.value() in Scope.values:
-            return queryset.filter(**{self.value(): True})
-        return queryset
+    def match(self, scope: str) -> Q:
+        return Q(**{scope: True})  # one boolean column per scope
 
 
 class DeployTokenAdminForm(forms.ModelForm, DeployTokenForm):
@@ -56,7 +46,10 @@ class DeployTokenAdminForm(forms.ModelForm, DeployTokenForm):
 
 
 @admin.register(DeployToken)
-class DeployTokenAdmin(admin.ModelAdmin):
+class DeployTokenAdmin(TokenAdmin):
+    noun = "deploy token"
+    form = DeployTokenAdminForm
+    add_fields = ["project", "group", "name", "expires_at", "username", "scopes"]
     list_display = [
         "name",
         "kind",
@@ -68,11 +61,10 @@ class DeployTokenAdmin(admin.ModelAdmin):
         "revoked",
         "creator",
     ]
-    list_filter = [KindFilter, ScopeFilter, TokenStateFilter, "created_at"]
+    readonly_fields = list_display
+    list_filter = [KindFilter, DeployScopeFilter, TokenStateFilter, "created_at"]
     search_fields = ["name", "username", "project__full_path", "group__full_path"]
     list_select_related = ["project", "group", "creator"]
-    readonly_fields = list_display  # tokens are immutable: the detail page only shows
-    actions = ["revoke_selected"]
 
     @admin.display(description="kind")
     def kind(self, token: DeployToken) -> str:
@@ -86,25 +78,8 @@ class DeployTokenAdmin(admin.ModelAdmin):
     def scope_list(self, token: DeployToken) -> str:
         return ", ".join(token.scopes)
 
-    form = DeployTokenAdminForm
-
-    def get_fields(self, request, obj=None):
-        if obj is None:
-            return ["project", "group", "name", "expires_at", "username", "scopes"]
-        return self.readonly_fields
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else self.readonly_fields
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False  # tokens are immutable: create a new one, revoke the old
-
-    def get_actions(self, request):
-        return without_delete_selected(super().get_actions(request))
-
-    def save_model(self, request, obj, form, change) -> None:
-        data = form.cleaned_data
-        token, plaintext = services.deploy_token_create(
+    def create_token(self, request, data: dict) -> tuple:
+        return services.deploy_token_create(
             actor=request.user,
             owner=data["project"] or data["group"],
             name=data["name"],
@@ -113,27 +88,9 @@ class DeployTokenAdmin(admin.ModelAdmin):
             username=data["username"],
             ip_address=client_ip(request),
         )
-        obj.__dict__.update(token.__dict__)
-        request.new_token_plaintext = plaintext
 
-    def response_add(self, request, obj, post_url_continue=None):
-        return render_token_created(
-            request,
-            self,
-            obj,
-            title="Your new deploy token",
-            username=obj.username,
-            plaintext=request.new_token_plaintext,
-        )
+    def revoke_token(self, request, token) -> None:
+        services.deploy_token_revoke(actor=request.user, token=token, ip_address=client_ip(request))
 
-    @admin.action(description="Revoke selected tokens")
-    def revoke_selected(self, request, queryset) -> None:
-        revoke_each(
-            self,
-            request,
-            queryset.select_related("project__group", "group"),
-            revoke=lambda token: services.deploy_token_revoke(
-                actor=request.user, token=token, ip_address=client_ip(request)
-            ),
-            noun="deploy token",
-        )
+    def new_token_username(self, token) -> str:
+        return token.username

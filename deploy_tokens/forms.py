@@ -1,21 +1,8 @@
 from django import forms
-from django.utils.html import format_html
 
 from deploy_tokens.models import DEFAULT_USERNAME_FORMAT, Scope, validate_username
+from tokens_site.forms import DATE_FORMAT_HINT, scope_choices
 from tokens_site.tokens import validate_expiry_date
-
-DATE_FORMAT_HINT = "Enter a valid date as YYYY-MM-DD, e.g. 2030-01-31."
-
-
-def scope_choices(scopes) -> list[tuple[str, str]]:
-    """Checkbox labels: the scope's name, then what it allows."""
-    return [
-        (
-            scope.value,
-            format_html('<span class="scope-name">{}</span> {}', scope.value, scope.label),
-        )
-        for scope in scopes
-    ]
 
 
 class DeployTokenForm(forms.Form):

@@ -2,22 +2,19 @@
 use its registries, without a user account. A project token reaches that project; a group token
 reaches every project of the group and of all its subgroups."""
 
-from datetime import date
-
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
-from tokens_site.models import Group, Project
-from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
+from tokens_site.models import Group, Project, TokenQuerySet, TokenRecord
+from tokens_site.tokens import DEPLOY_TOKEN_PREFIX
 
-PREFIX = "gldt-"
+PREFIX = DEPLOY_TOKEN_PREFIX
 DEFAULT_USERNAME_FORMAT = "gitlab+deploy-token-{n}"
 # The name that exposes a token to the project's CI jobs as CI_DEPLOY_USER / CI_DEPLOY_PASSWORD.
-GITLAB_DEPLOY_TOKEN_NAME = "gitlab-deploy-token"  # noqa: S105 (a name, not a secret)
+GITLAB_DEPLOY_TOKEN_NAME = "gitlab-deploy-token"
 
 validate_username = RegexValidator(
     r"\A[A-Za-z0-9_.+-]+\Z",
@@ -39,19 +36,13 @@ class Scope(models.TextChoices):
     )
 
 
-class DeployTokenQuerySet(models.QuerySet):
-    def active(self, today: date | None = None) -> "DeployTokenQuerySet":
-        """Neither revoked nor expired (expired from 00:00 UTC on the expiry date)."""
-        today = today or utc_today()
-        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=today), revoked=False)
-
+class DeployTokenQuerySet(TokenQuerySet):
     def reaching(self, project: Project) -> "DeployTokenQuerySet":
         """Tokens of the project and of its group and every ancestor group."""
         return self.filter(Q(project=project) | Q(group_id__in=project.group.ancestor_ids))
 
 
-class DeployToken(models.Model):
-    name = models.CharField(max_length=255)
+class DeployToken(TokenRecord):
     username = models.CharField(max_length=255, validators=[validate_username])
     project = models.ForeignKey(
         Project, null=True, blank=True, on_delete=models.CASCADE, related_name="deploy_tokens"
@@ -64,12 +55,8 @@ class DeployToken(models.Model):
     write_registry = models.BooleanField(default=False)
     read_package_registry = models.BooleanField(default=False)
     write_package_registry = models.BooleanField(default=False)
-    token_digest = models.CharField(max_length=DIGEST_LENGTH, unique=True, editable=False)
     # Only for the `gitlab-deploy-token`, which CI jobs must be given in plaintext.
     token_encrypted = models.TextField(blank=True, editable=False)
-    expires_at = models.DateField(null=True, blank=True)
-    revoked = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
     # Recorded for the audit trail only; never used to authorize anything.
     creator = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -81,8 +68,7 @@ class DeployToken(models.Model):
 
     objects = DeployTokenQuerySet.as_manager()
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(TokenRecord.Meta):
         constraints = [
             models.CheckConstraint(
                 condition=Q(group__isnull=False, project__isnull=True)
@@ -116,18 +102,6 @@ class DeployToken(models.Model):
     def owner_label(self) -> str:
         kind = "project" if self.project_id else "group"
         return f"{kind} {self.owner.full_path}"
-
-    @property
-    def is_expired(self) -> bool:
-        return token_expired(self.expires_at)
-
-    @property
-    def expires_soon(self) -> bool:
-        return token_expires_soon(self.expires_at)
-
-    @property
-    def is_active(self) -> bool:
-        return not self.revoked and not self.is_expired
 
     def reaches(self, project: Project) -> bool:
         """Does this token work for `project`? Its own project, or any project below its group."""

@@ -85,3 +85,11 @@ def make_deploy_token(owner, *, scopes=("read_repository",), creator=None, **kwa
     return deploy_token_create(
         actor=creator or AdminFactory(), owner=owner, scopes=list(scopes), **kwargs
     )
+
+
+def make_personal_token(user=None, *, scopes=("api",), **kwargs):
+    """A personal access token made through the service: returns (token, plaintext)."""
+    from personal_tokens.services import personal_token_create
+
+    kwargs.setdefault("name", "token")
+    return personal_token_create(user=user or UserFactory(), scopes=list(scopes), **kwargs)

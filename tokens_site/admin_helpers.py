@@ -1,6 +1,4 @@
-"""Pieces the token admins share: the state filter, the shown-once page, revoking in bulk."""
-
-from collections.abc import Callable, Iterable
+"""What the admins of the token kinds share: the state filter and the TokenAdmin base."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,37 +30,89 @@ class TokenStateFilter(admin.SimpleListFilter):
         return queryset
 
 
-def without_delete_selected(actions: dict) -> dict:
-    """Tokens are revoked, not deleted: the rows stay for the audit trail."""
-    actions.pop("delete_selected", None)
-    return actions
+class ScopeFilter(admin.SimpleListFilter):
+    """Tokens with one scope. A subclass lists its `scopes` and says how to `match` one."""
+
+    title = "scope"
+    parameter_name = "scope"
+    scopes: list[str] = []
+
+    def match(self, scope: str) -> Q:
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        return [(scope, scope) for scope in self.scopes]
+
+    def queryset(self, request, queryset):
+        if self.value() in self.scopes:
+            return queryset.filter(self.match(self.value()))
+        return queryset
 
 
-def render_token_created(request, model_admin, obj, *, title: str, plaintext: str, username=""):
-    """The admin's answer to "add token": the value, once, never cached."""
-    opts = model_admin.model._meta
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "opts": opts,
-        "original": obj,
-        "username": username,
-        "plaintext": plaintext,
-    }
-    response = TemplateResponse(request, "admin/token_created.html", context)
-    return never_cache(lambda request: response)(request)
+class TokenAdmin(admin.ModelAdmin):
+    """The admin of a token kind. Rows are immutable (a token is revoked, never edited or
+    deleted in bulk); "add" goes through the kind's service and answers with the value, once,
+    never cached; "Revoke selected tokens" revokes through the service. A subclass supplies
+    `noun`, `add_fields`, `create_token()` and `revoke_token()`."""
 
+    noun = "token"
+    add_fields: list[str] = []
+    actions = ["revoke_selected"]
 
-def revoke_each(model_admin, request, tokens: Iterable, *, revoke: Callable, noun: str) -> None:
-    revoked, problems = 0, []
-    for token in tokens:
-        try:
-            revoke(token)
-            revoked += 1
-        except (ValidationError, PermissionDenied) as error:
-            problems.extend(error.messages if isinstance(error, ValidationError) else [str(error)])
-    if revoked:
-        plural = "" if revoked == 1 else "s"
-        model_admin.message_user(request, f"Revoked {revoked} {noun}{plural}.", messages.SUCCESS)
-    for problem in problems:
-        model_admin.message_user(request, problem, messages.WARNING)
+    def create_token(self, request, data: dict) -> tuple:
+        raise NotImplementedError
+
+    def revoke_token(self, request, token) -> None:
+        raise NotImplementedError
+
+    def new_token_username(self, token) -> str:
+        return ""
+
+    def get_fields(self, request, obj=None):
+        return self.add_fields if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # the rows stay, for the audit trail
+        return actions
+
+    def save_model(self, request, obj, form, change) -> None:
+        token, plaintext = self.create_token(request, form.cleaned_data)
+        obj.__dict__.update(token.__dict__)
+        # Kept on this request object only, for response_add below.
+        request.new_token_plaintext = plaintext
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Your new {self.noun}",
+            "opts": self.model._meta,
+            "original": obj,
+            "username": self.new_token_username(obj),
+            "plaintext": request.new_token_plaintext,
+        }
+        response = TemplateResponse(request, "admin/token_created.html", context)
+        return never_cache(lambda request: response)(request)
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke_selected(self, request, queryset) -> None:
+        revoked, problems = 0, []
+        for token in queryset:
+            try:
+                self.revoke_token(request, token)
+                revoked += 1
+            except (ValidationError, PermissionDenied) as error:
+                problems.extend(
+                    error.messages if isinstance(error, ValidationError) else [str(error)]
+                )
+        if revoked:
+            plural = "" if revoked == 1 else "s"
+            self.message_user(request, f"Revoked {revoked} {self.noun}{plural}.", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.WARNING)

@@ -1,8 +1,33 @@
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
 
 from tokens_site.access import Access, visibility_choices_within
 from tokens_site.models import VISIBILITY_HELP, AccessLevel, Group, Visibility
 from tokens_site.paths import PATH_RULES, validate_path
+
+
+def apply_service_errors(form, error: ValidationError) -> None:
+    """Put a service's ValidationError on the form: field errors on fields, the rest on top."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+DATE_FORMAT_HINT = "Enter a valid date as YYYY-MM-DD, e.g. 2030-01-31."
+
+
+def scope_choices(scopes) -> list[tuple[str, str]]:
+    """Checkbox labels for token scopes: the scope's name, then what it allows."""
+    return [
+        (
+            scope.value,
+            format_html('<span class="scope-name">{}</span> {}', scope.value, scope.label),
+        )
+        for scope in scopes
+    ]
 
 
 class NamespaceForm(forms.Form):

@@ -5,12 +5,16 @@ what the user may not see (anonymous visitors are sent to sign in instead, wheth
 thing exists) and 403 with `denied_message` for what they may see but not do.
 """
 
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import redirect
 
 from tokens_site.access import Access, group_access, project_access
+from tokens_site.forms import apply_service_errors
 from tokens_site.models import Group, Project
+from tokens_site.once import once_key_claim
 
 
 class ScopedObjectMixin:
@@ -65,3 +69,53 @@ class ProjectMixin(ScopedObjectMixin):
             project=self.project, access=self.access, crumbs=self.project.group.ancestors()
         )
         return context
+
+
+class TokenPageMixin:
+    """The two flows of a page that makes tokens shown once and revokes them. A view supplies
+    `noun`, `page_url()`, `render_page()`, `create_token(form)` and `revoke_token(token)`."""
+
+    noun = "token"
+
+    def page_url(self) -> str:
+        raise NotImplementedError
+
+    def render_page(self, *, form=None, new_token=None, plaintext=None):
+        raise NotImplementedError
+
+    def create_token(self, form):
+        raise NotImplementedError
+
+    def revoke_token(self, token) -> None:
+        raise NotImplementedError
+
+    def create_from(self, form):
+        """Create from a valid form whose single-use key is unclaimed, and show the value in
+        this one response; anything else shows the page without a value."""
+        if not form.is_valid():
+            return self.render_page(form=form)
+        if not once_key_claim(self.request):
+            messages.info(
+                self.request,
+                f"That form was already submitted. A {self.noun}'s value is shown only once, "
+                f"right after it is created; create a new token if you did not save it.",
+            )
+            return redirect(self.page_url())
+        try:
+            token, plaintext = self.create_token(form)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.render_page(form=form)
+        return self.render_page(new_token=token, plaintext=plaintext)
+
+    def revoke(self, token) -> HttpResponseRedirect:
+        try:
+            self.revoke_token(token)
+        except ValidationError as error:
+            messages.error(self.request, " ".join(error.messages))
+        else:
+            messages.success(self.request, f"Revoked {self.noun} {token.name}.")
+        # 303: the browser follows with a GET, and a reload does not repeat the POST.
+        response = redirect(self.page_url())
+        response.status_code = 303
+        return response

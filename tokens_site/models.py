@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
@@ -13,6 +14,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tokens_site.paths import validate_path
+from tokens_site.tokens import (
+    DIGEST_LENGTH,
+    PERSONAL_TOKEN_PREFIX,
+    token_expired,
+    token_expires_soon,
+    utc_today,
+)
 
 
 class Visibility(models.TextChoices):
@@ -278,7 +286,13 @@ class InstanceSettings(models.Model):
     )
     personal_access_token_prefix = models.CharField(
         max_length=20,
-        default="glpat-",
+        default=PERSONAL_TOKEN_PREFIX,
+        validators=[
+            RegexValidator(
+                r"\A[A-Za-z0-9_-]*-\Z",
+                "Use letters, digits, '_' and '-', ending in '-' (e.g. 'mycompany-glpat-').",
+            )
+        ],
         help_text="Prefix of new personal access tokens; tokens made with an earlier "
         "prefix keep working.",
     )
@@ -355,3 +369,37 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         who = self.actor_username or "system"
         return f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.get_action_display()}"
+
+
+class TokenQuerySet(models.QuerySet):
+    def active(self, today=None):
+        """Neither revoked nor expired (expired from 00:00 UTC on the expiry date)."""
+        today = today or utc_today()
+        return self.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=today), revoked=False)
+
+
+class TokenRecord(models.Model):
+    """What every token kind stores: a name, the digest of its value (never the value), an
+    optional expiry date, whether it was revoked, and when it was made."""
+
+    name = models.CharField(max_length=255)
+    token_digest = models.CharField(max_length=DIGEST_LENGTH, unique=True, editable=False)
+    expires_at = models.DateField(null=True, blank=True, db_index=True)
+    revoked = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def is_expired(self) -> bool:
+        return token_expired(self.expires_at)
+
+    @property
+    def expires_soon(self) -> bool:
+        return token_expires_soon(self.expires_at)
+
+    @property
+    def is_active(self) -> bool:
+        return not self.revoked and not self.is_expired

@@ -160,6 +160,12 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 
+# The site's address as users reach it (links in emails, registry realm).
+EXTERNAL_URL = env.str("EXTERNAL_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# A personal access token's "last used" time is written at most this often.
+LAST_USED_UPDATE_INTERVAL_SECONDS = env.int("LAST_USED_UPDATE_INTERVAL_SECONDS", default=600)
+
 # Bare git repositories of projects live here, one per project.
 REPOSITORIES_ROOT = Path(env.str("REPOSITORIES_ROOT", default=str(VAR_DIR / "repositories")))
 

@@ -26,6 +26,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 BASE62 = string.digits + string.ascii_letters
+DEPLOY_TOKEN_PREFIX = "gldt-"
+PERSONAL_TOKEN_PREFIX = "glpat-"  # the default; instance settings may choose another
+# Prefixes secret scanners know: a token that starts with one is always one we generated.
+FIXED_PREFIXES = (DEPLOY_TOKEN_PREFIX, PERSONAL_TOKEN_PREFIX)
 BODY_LENGTH = 26
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32: any CRC32 fits
 DIGEST_LENGTH = 64  # hex of SHA-256
@@ -60,6 +64,20 @@ def token_is_well_formed(token: str, prefix: str) -> bool:
     if not all(character in BASE62 for character in body):
         return False
     return hmac.compare_digest(checksum, token_checksum(prefix + body))
+
+
+def token_is_plausible(token: str) -> bool:
+    """False for a value that cannot be a valid token, decided in memory (no lookup): one that
+    starts with a fixed prefix or has the generated shape (`...-` and 32 base62 characters, as
+    with a custom prefix) but not a matching checksum. Anything else (a predetermined personal
+    token) may be valid and needs the lookup."""
+    for prefix in FIXED_PREFIXES:
+        if token.startswith(prefix):
+            return token_is_well_formed(token, prefix)
+    head, dash, tail = token.rpartition("-")
+    if dash and len(tail) == BODY_LENGTH + CHECKSUM_LENGTH and all(c in BASE62 for c in tail):
+        return token_is_well_formed(token, head + dash)
+    return True
 
 
 def token_digest(token: str) -> str:

@@ -56,6 +56,7 @@ urlpatterns = [
         views.ProjectMemberActionView.as_view(action="remove"),
         name="project_member_remove",
     ),
+    path("", include("personal_tokens.urls")),
     path("", include("deploy_tokens.urls")),
     path("<fullpath:full_path>", views.namespace_view, name="project"),
 ]

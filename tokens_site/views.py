@@ -13,18 +13,15 @@ from django.views.generic import FormView, TemplateView, UpdateView
 from tokens_site import services
 from tokens_site.access import group_access
 from tokens_site.audit import client_ip
-from tokens_site.forms import GroupForm, MemberAddForm, MemberUpdateForm, ProjectForm
+from tokens_site.forms import (
+    GroupForm,
+    MemberAddForm,
+    MemberUpdateForm,
+    ProjectForm,
+    apply_service_errors,
+)
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, Membership, Project
-
-
-def apply_service_errors(form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: field errors on fields, the rest on top."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):

@@ -18,15 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+
+from tests.processes import BASE_DIR, process_env
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
 # between browser steps are still plain synchronous calls.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT_SECONDS = 30
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -54,17 +53,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url() -> str:
-    """The URL of the database this test run uses (the test database), for other processes."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    user = db["USER"] or ""
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    auth = f"{user}{password}@" if user else ""
-    return f"postgres://{auth}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -82,15 +70,7 @@ class LiveServer:
 def start_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tokens_site.test_settings",
-        "DATABASE_URL": database_url(),
-        "REPOSITORIES_ROOT": str(settings.REPOSITORIES_ROOT),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "PYTHONUNBUFFERED": "1",
-        **(extra_env or {}),
-    }
+    env = process_env(**(extra_env or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [

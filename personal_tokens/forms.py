@@ -1,0 +1,77 @@
+from datetime import timedelta
+
+from django import forms
+
+from personal_tokens.models import Scope, scopes_offered_to
+from personal_tokens.services import personal_token_validate
+from tokens_site.forms import DATE_FORMAT_HINT, scope_choices
+from tokens_site.models import InstanceSettings
+from tokens_site.tokens import utc_today
+
+
+def add_rule_errors(form: forms.BaseForm, *, user) -> None:
+    """The service's rules for a new token of `user` (sudo, maximum lifetime, ...), checked on
+    the fields that parsed and reported on the form's fields."""
+    cleaned = form.cleaned_data
+    errors = personal_token_validate(
+        user=user,
+        name=cleaned.get("name", ""),
+        scopes=cleaned.get("scopes", []),
+        expires_at=cleaned.get("expires_at"),
+    )
+    for field, messages in errors.items():
+        if field not in form.errors:
+            form.add_error(field, messages)
+
+
+class PersonalAccessTokenForm(forms.Form):
+    name = forms.CharField(
+        label="Token name",
+        max_length=255,
+        help_text="For example, the application using the token or the purpose of the token.",
+    )
+    expires_at = forms.DateField(
+        label="Expiration date",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_FORMAT_HINT},
+    )
+    scopes = forms.MultipleChoiceField(
+        label="Select scopes",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Select at least one scope."},
+        help_text="Scopes set the permission levels granted to the token.",
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        self.fields["scopes"].choices = scope_choices(scopes_offered_to(user))
+        max_days = InstanceSettings.current().personal_access_token_max_lifetime_days
+        expires = self.fields["expires_at"]
+        expires.widget.attrs["min"] = str(utc_today() + timedelta(days=1))
+        if max_days:
+            latest = utc_today() + timedelta(days=max_days)
+            expires.required = True
+            expires.widget.attrs["max"] = str(latest)
+            expires.help_text = (
+                f"Required: this instance allows tokens for at most {max_days} days "
+                f"(until {latest})."
+            )
+            expires.error_messages["required"] = (
+                f"Enter an expiration date: this instance allows tokens for at most {max_days} "
+                f"days (until {latest})."
+            )
+        else:
+            expires.help_text = "Unless you enter a date, the token does not expire."
+
+    @classmethod
+    def initial_from_query(cls, query) -> dict:
+        """Prefill from `?name=...&scopes=a,b,c`; unknown scopes are ignored."""
+        scopes = [scope for scope in query.get("scopes", "").split(",") if scope in Scope.values]
+        return {"name": query.get("name", ""), "scopes": scopes}
+
+    def clean(self):
+        cleaned = super().clean()
+        add_rule_errors(self, user=self.user)
+        return cleaned

@@ -1,0 +1,54 @@
+"""`python manage.py create_personal_access_token --username automation-bot --name "Automation
+token" --scopes read_user,read_repository [--expires-at YYYY-MM-DD] [--token ...]`: prints the
+token. The same rules as the settings page apply (scopes, maximum lifetime, ...)."""
+
+from datetime import date
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from personal_tokens.services import personal_token_create
+
+
+def parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise CommandError(f"--expires-at must be a date as YYYY-MM-DD, not '{value}'.") from error
+
+
+class Command(BaseCommand):
+    help = "Create a personal access token for a user and print it."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--username", required=True)
+        parser.add_argument("--name", required=True, help="the token's name")
+        parser.add_argument(
+            "--scopes", required=True, help="comma-separated, e.g. read_user,read_repository"
+        )
+        parser.add_argument("--expires-at", help="YYYY-MM-DD; the token stops working that day")
+        parser.add_argument(
+            "--token", help="a predetermined token of at least 20 characters (else random)"
+        )
+
+    def handle(self, *args, username, name, scopes, expires_at, token, **options) -> None:
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"There is no user with the username '{username}'.")
+        try:
+            _, plaintext = personal_token_create(
+                user=user,
+                name=name,
+                scopes=[scope.strip() for scope in scopes.split(",") if scope.strip()],
+                expires_at=parse_date(expires_at) if expires_at else None,
+                token=token,
+            )
+        except ValidationError as error:
+            problems = [
+                f"{'--' + field.replace('_', '-') if field != '__all__' else ''} {message}".strip()
+                for field, messages in error.message_dict.items()
+                for message in messages
+            ]
+            raise CommandError("The token was not created:\n  " + "\n  ".join(problems)) from error
+        self.stdout.write(plaintext)

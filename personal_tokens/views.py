@@ -1,0 +1,65 @@
+"""User settings > Access tokens. A user sees and revokes only their own tokens; a new token's
+value appears in exactly one response: the one that creates it."""
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from personal_tokens import services
+from personal_tokens.forms import PersonalAccessTokenForm
+from tokens_site.audit import client_ip
+from tokens_site.mixins import TokenPageMixin
+from tokens_site.once import FIELD_NAME, once_key_issue
+
+
+@method_decorator(never_cache, name="dispatch")
+class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
+    """GET shows the page (prefilled from `?name=...&scopes=a,b`); POST creates a token and
+    shows it once; POST with `token_id` (the revoke URL) revokes one of the user's tokens."""
+
+    template_name = "personal_tokens/personal_access_tokens.html"
+    noun = "personal access token"
+    http_method_names = ["get", "post"]
+
+    def page_url(self) -> str:
+        return reverse("personal_tokens:index")
+
+    def render_page(self, *, form=None, new_token=None, plaintext=None):
+        user = self.request.user
+        initial = PersonalAccessTokenForm.initial_from_query(self.request.GET)
+        context = {
+            "form": form or PersonalAccessTokenForm(user=user, initial=initial),
+            "form_once": once_key_issue(self.request),
+            "form_once_field": FIELD_NAME,
+            "new_token": new_token,
+            "plaintext": plaintext,
+            "active_tokens": list(user.personal_access_tokens.active()),
+            "nav": "access_tokens",
+        }
+        return render(self.request, self.template_name, context)
+
+    def create_token(self, form):
+        return services.personal_token_create(
+            actor=self.request.user,
+            user=self.request.user,
+            ip_address=client_ip(self.request),
+            **form.cleaned_data,
+        )
+
+    def revoke_token(self, token) -> None:
+        services.personal_token_revoke(
+            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+        )
+
+    def get(self, request, token_id: int | None = None):
+        if token_id is not None:
+            return self.http_method_not_allowed(request)
+        return self.render_page()
+
+    def post(self, request, token_id: int | None = None):
+        if token_id is not None:
+            return self.revoke(get_object_or_404(request.user.personal_access_tokens, pk=token_id))
+        return self.create_from(PersonalAccessTokenForm(request.POST, user=request.user))

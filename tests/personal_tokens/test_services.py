@@ -1,0 +1,223 @@
+"""Personal access tokens as the service creates, revokes and touches them."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
+
+from personal_tokens.models import PersonalAccessToken
+from personal_tokens.selectors import personal_token_authenticate
+from personal_tokens.services import personal_token_create, personal_token_revoke
+from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
+from tokens_site.tokens import token_digest, token_generate, token_is_well_formed, utc_today
+
+pytestmark = pytest.mark.django_db
+
+
+def set_max_lifetime(days):
+    instance = InstanceSettings.current()
+    instance.personal_access_token_max_lifetime_days = days
+    instance.save()
+
+
+def test_token_has_the_instance_prefix_and_a_checksum():
+    _, plaintext = make_personal_token()
+    assert plaintext.startswith("glpat-") and token_is_well_formed(plaintext, "glpat-")
+    instance = InstanceSettings.current()
+    instance.personal_access_token_prefix = "acme-"
+    instance.save()
+    _, custom = make_personal_token()
+    assert custom.startswith("acme-") and token_is_well_formed(custom, "acme-")
+
+
+@pytest.mark.parametrize(
+    ("scopes", "message"),
+    [
+        ([], "Select at least one scope."),
+        (["api", "write_everything"], "Unknown scopes: write_everything."),
+        (["read_user", "sudo"], "Only administrators can have the sudo scope."),
+    ],
+)
+def test_scope_validation(scopes, message):
+    with pytest.raises(ValidationError) as raised:
+        make_personal_token(scopes=scopes)
+    assert raised.value.message_dict["scopes"] == [message]
+    assert not PersonalAccessToken.objects.exists()
+
+
+def test_administrators_may_have_sudo():
+    token, _ = make_personal_token(AdminFactory(), scopes=["api", "sudo"])
+    assert token.scopes == ["api", "sudo"]
+
+
+def test_scopes_are_stored_in_a_stable_order_and_read_back_as_a_list():
+    token, _ = make_personal_token(scopes=["read_user", "api", "self_rotate"])
+    assert PersonalAccessToken.objects.get(pk=token.pk).scopes == [
+        "api",
+        "read_user",
+        "self_rotate",
+    ]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 256])
+def test_bad_names_are_refused(name):
+    with pytest.raises(ValidationError) as raised:
+        make_personal_token(name=name)
+    assert "name" in raised.value.message_dict
+    assert not PersonalAccessToken.objects.exists()
+
+
+class TestMaximumLifetime:
+    def test_no_limit_allows_no_date(self):
+        token, _ = make_personal_token()
+        assert token.expires_at is None
+
+    def test_limit_requires_a_date(self):
+        set_max_lifetime(30)
+        with pytest.raises(ValidationError) as raised:
+            make_personal_token()
+        assert "at most 30 days" in raised.value.message_dict["expires_at"][0]
+
+    def test_limit_refuses_a_later_date_and_accepts_the_last_day(self):
+        set_max_lifetime(30)
+        with pytest.raises(ValidationError, match="no later than"):
+            make_personal_token(expires_at=utc_today() + timedelta(days=31))
+        token, _ = make_personal_token(expires_at=utc_today() + timedelta(days=30))
+        assert token.expires_at == utc_today() + timedelta(days=30)
+
+    def test_past_dates_are_refused(self):
+        with pytest.raises(ValidationError, match="Choose a date after today"):
+            make_personal_token(expires_at=utc_today())
+
+
+class TestPredeterminedTokens:
+    def test_predetermined_token_is_stored_as_its_digest(self):
+        token, plaintext = make_personal_token(token="token-string-here123")
+        assert plaintext == "token-string-here123"
+        assert token.token_digest == token_digest("token-string-here123")
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("too-short-12345", "at least 20 characters"),
+            ("has spaces in it 1234", "printable ASCII"),
+            ("glpat-not-a-real-generated-token", "checksum does not match"),
+            ("anything-" + "a" * 32, "checksum does not match"),
+        ],
+    )
+    def test_bad_predetermined_tokens_are_refused(self, value, message):
+        with pytest.raises(ValidationError) as raised:
+            make_personal_token(token=value)
+        assert message in raised.value.message_dict["token"][0]
+        assert not PersonalAccessToken.objects.exists()
+
+    def test_a_token_already_in_use_is_refused(self):
+        make_personal_token(token="token-string-here123")
+        with pytest.raises(ValidationError, match="already in use"):
+            make_personal_token(token="token-string-here123")
+        assert PersonalAccessToken.objects.count() == 1
+
+    def test_a_generated_value_may_be_given(self):
+        value = token_generate("glpat-")
+        _, plaintext = make_personal_token(token=value)
+        assert plaintext == value
+
+
+def test_users_manage_only_their_own_tokens_admins_any():
+    owner, other, admin = UserFactory(), UserFactory(), AdminFactory()
+    with pytest.raises(PermissionDenied):
+        personal_token_create(actor=other, user=owner, name="x", scopes=["api"])
+    token, _ = personal_token_create(actor=admin, user=owner, name="x", scopes=["api"])
+    with pytest.raises(PermissionDenied):
+        personal_token_revoke(actor=other, token=token)
+    personal_token_revoke(actor=admin, token=token)
+    assert PersonalAccessToken.objects.get(pk=token.pk).revoked
+
+
+def test_create_and_revoke_are_audited():
+    user = UserFactory()
+    token, _ = personal_token_create(
+        actor=user, user=user, name="laptop", scopes=["api"], ip_address="198.51.100.1"
+    )
+    personal_token_revoke(actor=user, token=token, ip_address="198.51.100.2")
+    events = list(
+        AuditEvent.objects.order_by("id").values_list("action", "actor", "target_id", "ip_address")
+    )
+    assert events == [
+        (AuditAction.PERSONAL_TOKEN_CREATE, user.pk, str(token.pk), "198.51.100.1"),
+        (AuditAction.PERSONAL_TOKEN_REVOKE, user.pk, str(token.pk), "198.51.100.2"),
+    ]
+
+
+def test_revoking_twice_is_refused_and_audited_once():
+    token, _ = make_personal_token()
+    personal_token_revoke(actor=None, token=token)
+    with pytest.raises(ValidationError, match="already revoked"):
+        personal_token_revoke(actor=None, token=token)
+    assert AuditEvent.objects.filter(action=AuditAction.PERSONAL_TOKEN_REVOKE).count() == 1
+
+
+def test_only_the_digest_is_stored():
+    _, plaintext = make_personal_token()
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            for row in cursor.fetchall():
+                assert not any(plaintext in str(value) for value in row), table
+
+
+class TestAuthenticationAndLastUsed:
+    def test_valid_token_authenticates_and_records_its_first_use(self, django_assert_num_queries):
+        token, plaintext = make_personal_token()
+        with django_assert_num_queries(2):  # the lookup, then the one UPDATE of last_used_at
+            found = personal_token_authenticate(plaintext)
+        assert found == token and found.user == token.user
+        assert PersonalAccessToken.objects.get(pk=token.pk).last_used_at is not None
+
+    def test_last_used_is_written_at_most_once_per_ten_minutes(self, django_assert_num_queries):
+        start = datetime(2030, 5, 1, 12, 0, tzinfo=UTC)
+        with time_machine.travel(start, tick=False):
+            token, plaintext = make_personal_token()
+            personal_token_authenticate(plaintext)
+        for minutes in (1, 5, 9):
+            # Within the interval: the lookup only, no write.
+            later = start + timedelta(minutes=minutes)
+            with time_machine.travel(later, tick=False), django_assert_num_queries(1):
+                personal_token_authenticate(plaintext)
+        later = start + timedelta(minutes=10)
+        with time_machine.travel(later, tick=False), django_assert_num_queries(2):
+            personal_token_authenticate(plaintext)
+        assert PersonalAccessToken.objects.get(pk=token.pk).last_used_at == start + timedelta(
+            minutes=10
+        )
+
+    def test_racing_writers_write_once(self):
+        """Two processes holding the same stale row: the conditional UPDATE lets one write."""
+        from personal_tokens.services import personal_token_touch
+
+        token, _ = make_personal_token()
+        first = PersonalAccessToken.objects.get(pk=token.pk)
+        second = PersonalAccessToken.objects.get(pk=token.pk)
+        assert personal_token_touch(first) is True
+        assert personal_token_touch(second) is False
+
+    def test_bad_checksum_is_refused_without_a_query(self, django_assert_num_queries):
+        _, plaintext = make_personal_token()
+        forged = plaintext[:-1] + ("x" if plaintext[-1] != "x" else "y")
+        with django_assert_num_queries(0):
+            assert personal_token_authenticate(forged) is None
+            assert personal_token_authenticate("glpat-short") is None
+
+    def test_revoked_expired_and_blocked_are_refused(self):
+        revoked, revoked_value = make_personal_token()
+        personal_token_revoke(actor=None, token=revoked)
+        with time_machine.travel(datetime(2030, 1, 1, tzinfo=UTC), tick=False):
+            _, expiring_value = make_personal_token(expires_at=datetime(2030, 1, 2).date())
+        blocked_user = UserFactory(is_active=False)
+        _, blocked_value = make_personal_token(blocked_user)
+        with time_machine.travel(datetime(2030, 1, 2, tzinfo=UTC), tick=False):
+            for value in (revoked_value, expiring_value, blocked_value, "unknown-token-value-123"):
+                assert personal_token_authenticate(value) is None

@@ -1,0 +1,161 @@
+"""User settings > Access tokens."""
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from personal_tokens.models import PersonalAccessToken
+from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tokens_site.models import InstanceSettings
+from tokens_site.once import FIELD_NAME
+from tokens_site.tokens import utc_today
+
+pytestmark = pytest.mark.django_db
+PAGE = "/-/user_settings/personal_access_tokens"
+
+
+@pytest.fixture
+def user_client(client):
+    user = UserFactory(username="pat")
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+def form_data(client, **overrides):
+    page = client.get(PAGE).content.decode()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    return {"name": "laptop", "scopes": ["api"], "expires_at": "", FIELD_NAME: key, **overrides}
+
+
+def test_page_needs_sign_in(client):
+    response = client.get(PAGE)
+    assert response.status_code == 302 and "/users/sign_in" in response["Location"]
+
+
+def test_edit_profile_leads_to_access_tokens(user_client):
+    page = user_client.get("/-/user_settings/profile").content.decode()
+    assert f'href="{PAGE}"' in page and ">Access tokens</a>" in page
+
+
+def test_old_address_redirects_and_keeps_the_query_string(user_client):
+    response = user_client.get(
+        "/-/profile/personal_access_tokens?name=Example+Access+token&scopes=api"
+    )
+    assert response.status_code in (301, 302)
+    assert response["Location"] == f"{PAGE}?name=Example+Access+token&scopes=api"
+
+
+def test_prefill_from_the_url_ignores_unknown_scopes(user_client):
+    response = user_client.get(
+        f"{PAGE}?name=Example+Access+token&scopes=api,read_user,bogus,read_registry"
+    )
+    form = response.context["form"]
+    assert form.initial == {
+        "name": "Example Access token",
+        "scopes": ["api", "read_user", "read_registry"],
+    }
+    page = response.content.decode()
+    assert 'value="Example Access token"' in page
+    for scope in ("api", "read_user", "read_registry"):
+        assert re.search(
+            rf'<input type="checkbox" name="scopes" value="{scope}"[^>]* checked', page
+        )
+    assert not re.search(r'value="read_api"[^>]* checked', page)
+
+
+def test_sudo_is_offered_only_to_administrators(client):
+    client.force_login(UserFactory())
+    assert 'value="sudo"' not in client.get(f"{PAGE}?scopes=sudo").content.decode()
+    client.force_login(AdminFactory())
+    assert 'value="sudo"' in client.get(PAGE).content.decode()
+
+
+def test_create_shows_the_token_once(user_client):
+    data = form_data(user_client, name="laptop", scopes=["read_api", "read_repository"])
+    response = user_client.post(PAGE, data)
+    page = response.content.decode()
+    plaintext = re.search(
+        r'id="new-personal-access-token-value" value="(glpat-[^"]+)"', page
+    ).group(1)
+    assert "Your new personal access token" in page
+    assert "Make sure you save it - you won't be able to access it again." in page
+    assert "no-store" in response["Cache-Control"]
+    assert plaintext not in str(dict(user_client.session))
+    token = PersonalAccessToken.objects.get(user=user_client.user)
+    assert token.scopes == ["read_api", "read_repository"]
+    again = user_client.post(PAGE, data, follow=True).content.decode()
+    assert plaintext not in again and "already submitted" in again
+    assert PersonalAccessToken.objects.count() == 1
+    later = user_client.get(PAGE).content.decode()
+    assert plaintext not in later and "Active personal access tokens (1)" in later
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"name": ""}, "This field is required."),
+        ({"scopes": []}, "Select at least one scope."),
+        ({"scopes": ["sudo"]}, "Select a valid choice. sudo is not one of the available choices."),
+        ({"expires_at": "2001-01-01"}, "Choose a date after today"),
+        ({"expires_at": "tomorrow"}, "Enter a valid date as YYYY-MM-DD"),
+    ],
+)
+def test_bad_input_is_a_form_error(user_client, overrides, message):
+    response = user_client.post(PAGE, form_data(user_client, **overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not PersonalAccessToken.objects.exists()
+
+
+def test_maximum_lifetime_on_the_page(user_client):
+    instance = InstanceSettings.current()
+    instance.personal_access_token_max_lifetime_days = 10
+    instance.save()
+    latest = utc_today() + timedelta(days=10)
+    page = user_client.get(PAGE).content.decode()
+    assert f'max="{latest}"' in page and "at most 10 days" in page
+    response = user_client.post(PAGE, form_data(user_client))
+    assert "Enter an expiration date: this instance allows tokens for at most 10 days" in (
+        response.content.decode()
+    )
+    response = user_client.post(PAGE, form_data(user_client, expires_at=str(latest + timedelta(1))))
+    assert "Choose a date no later than" in response.content.decode()
+    user_client.post(PAGE, form_data(user_client, expires_at=str(latest)))
+    assert PersonalAccessToken.objects.get().expires_at == latest
+
+
+def test_table_shows_only_own_active_tokens_with_last_used_and_expiry(user_client):
+    from django.utils import timezone
+
+    mine, _ = make_personal_token(
+        user_client.user, name="mine", expires_at=utc_today() + timedelta(3)
+    )
+    PersonalAccessToken.objects.filter(pk=mine.pk).update(
+        last_used_at=timezone.now() - timedelta(hours=2)
+    )
+    make_personal_token(user_client.user, name="fresh")
+    revoked, _ = make_personal_token(user_client.user, name="old")
+    revoked.revoke()
+    make_personal_token(UserFactory(), name="someone-elses")
+    page = user_client.get(PAGE).content.decode()
+    assert "Active personal access tokens (2)" in page
+    rows = dict(re.findall(r'<tr data-token="([^"]+)">(.*?)</tr>', page, re.DOTALL))
+    assert set(rows) == {"mine", "fresh"}
+    assert "2\xa0hours ago" in rows["mine"] and "(in 3 days)" in rows["mine"]
+    assert "Never" in rows["fresh"]
+
+
+def test_revoke_is_a_post_of_ones_own_token(user_client):
+    mine, _ = make_personal_token(user_client.user, name="mine")
+    theirs, _ = make_personal_token(UserFactory(), name="theirs")
+    url = f"{PAGE}/{theirs.pk}/revoke"
+    assert user_client.post(url).status_code == 404
+    assert not PersonalAccessToken.objects.get(pk=theirs.pk).revoked
+    assert user_client.get(f"{PAGE}/{mine.pk}/revoke").status_code == 405
+    response = user_client.post(f"{PAGE}/{mine.pk}/revoke", follow=True)
+    assert "Revoked personal access token mine." in response.content.decode()
+    assert PersonalAccessToken.objects.get(pk=mine.pk).revoked
+    again = user_client.post(f"{PAGE}/{mine.pk}/revoke", follow=True).content.decode()
+    assert "was already revoked" in again
