@@ -104,7 +104,8 @@ class DeployToken(TokenRecord):
         return f"{kind} {self.owner.full_path}"
 
     def reaches(self, project: Project) -> bool:
-        """Does this token work for `project`? Its own project, or any project below its group."""
+        """Does this token work for `project`? Its own project, or any project below its group
+        (the project's group traversal lists every group above it: no query)."""
         if self.project_id is not None:
             return self.project_id == project.pk
-        return self.group.is_ancestor_of(project.group)
+        return self.group_id in project.group.ancestor_ids

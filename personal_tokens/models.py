@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from tokens_site.models import TokenQuerySet, TokenRecord
-from tokens_site.tokens import token_digest, token_is_plausible
+from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_digest, token_is_plausible
 
 PREDETERMINED_MIN_LENGTH = 20
 PREDETERMINED_MAX_LENGTH = 255
@@ -101,6 +101,12 @@ def with_scope(scope: str) -> Q:
     )
 
 
+def could_be_personal_token(plaintext: str) -> bool:
+    """Decided in memory: a deploy token's prefix, or a known prefix or shape with a wrong
+    checksum, rules a value out without any lookup."""
+    return not plaintext.startswith(DEPLOY_TOKEN_PREFIX) and token_is_plausible(plaintext)
+
+
 def validate_predetermined_token(plaintext: str) -> None:
     if len(plaintext) < PREDETERMINED_MIN_LENGTH:
         raise ValidationError(
@@ -111,7 +117,7 @@ def validate_predetermined_token(plaintext: str) -> None:
             f"A predetermined token may contain only printable ASCII characters without spaces, "
             f"at most {PREDETERMINED_MAX_LENGTH}."
         )
-    if not token_is_plausible(plaintext):
+    if not could_be_personal_token(plaintext):
         raise ValidationError(
             "That value looks like a token this site generates (a known prefix, or '-' followed "
             "by 32 letters and digits) but its checksum does not match; choose another value."

@@ -31,6 +31,8 @@ def process_env(**extra: str) -> dict[str, str]:
         "REPOSITORIES_ROOT": str(settings.REPOSITORIES_ROOT),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PYTHONUNBUFFERED": "1",
+        # A test changes instance settings and expects the next request to see it.
+        "INSTANCE_SETTINGS_CACHE_SECONDS": "0",
         **extra,
     }
 

@@ -2,18 +2,38 @@
 
 import ipaddress
 
+from django.conf import settings
 from django.db import models
 
 from tokens_site.models import AuditAction, AuditEvent
 
 
-def client_ip(request) -> str | None:
-    """The address the request came from (the peer gunicorn saw)."""
-    address = request.META.get("REMOTE_ADDR", "")
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        return str(ipaddress.ip_address(address))
+        return ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+
+
+def _trusted(address, networks) -> bool:
+    return any(address in network for network in networks)
+
+
+def client_ip(request) -> str | None:
+    """The address the request came from: the peer gunicorn saw, or, when that peer is one of
+    TRUSTED_PROXIES, the nearest address in X-Forwarded-For that is not a trusted proxy."""
+    peer = _address(request.META.get("REMOTE_ADDR", ""))
+    networks = settings.TRUSTED_PROXY_NETWORKS
+    if peer is None or not networks or not _trusted(peer, networks):
+        return str(peer) if peer else None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    for hop in reversed(forwarded):
+        address = _address(hop)
+        if address is None:
+            break
+        if not _trusted(address, networks):
+            return str(address)
+    return str(peer)
 
 
 def audit_event_record(

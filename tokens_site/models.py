@@ -1,6 +1,7 @@
 """The site-wide domain: groups, projects, memberships, instance settings, audit events."""
 
 import hashlib
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -266,6 +267,8 @@ class InstanceSettings(models.Model):
 
     SINGLETON_ID = 1
     CACHE_KEY = "instance-settings:v1"
+    # This process's copy and when it was read (time.monotonic()), for the request path.
+    _memo: tuple["InstanceSettings", float] | None = None
 
     external_authorization_enabled = models.BooleanField(
         "external authorization",
@@ -318,15 +321,27 @@ class InstanceSettings(models.Model):
         self.pk = self.SINGLETON_ID
         super().save(*args, **kwargs)
         cache.delete(self.CACHE_KEY)
+        InstanceSettings.forget()
 
     @classmethod
     def current(cls) -> "InstanceSettings":
-        """The settings row, read from the shared cache when it is there."""
+        """The settings row: this process's copy if younger than
+        INSTANCE_SETTINGS_CACHE_SECONDS, else the shared cache's, else the database's. A change
+        reaches every server process within that many seconds, and most requests pay nothing."""
+        now = time.monotonic()
+        if cls._memo is not None and now - cls._memo[1] < settings.INSTANCE_SETTINGS_CACHE_SECONDS:
+            return cls._memo[0]
         found = cache.get(cls.CACHE_KEY)
         if found is None:
             found, _ = cls.objects.get_or_create(pk=cls.SINGLETON_ID)
             cache.set(cls.CACHE_KEY, found, timeout=None)
+        cls._memo = (found, now)
         return found
+
+    @classmethod
+    def forget(cls) -> None:
+        """Drop this process's copy (the next current() reads the shared one)."""
+        cls._memo = None
 
 
 class AuditAction(models.TextChoices):

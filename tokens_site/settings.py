@@ -5,6 +5,7 @@ With DEBUG off (production), a missing secret stops the process at start with a 
 naming the variable.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -101,7 +102,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A health check would cost a query per request; a connection that died is replaced at
+    # the end of the request that found it broken.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -112,7 +115,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tokens_site.cache.ReusingRedisCache",
             "LOCATION": REDIS_URL,
         }
     }
@@ -128,6 +131,14 @@ else:
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tokens@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# Who may a request be? A user's password (the web pages; Git over HTTP when the instance allows
+# it), a personal access token, a deploy token: one backend per credential kind.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "personal_tokens.backends.PersonalAccessTokenBackend",
+    "deploy_tokens.backends.DeployTokenBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -163,6 +174,13 @@ WHITENOISE_USE_FINDERS = DEBUG
 # The site's address as users reach it (links in emails, registry realm).
 EXTERNAL_URL = env.str("EXTERNAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 
+# How long a server process reuses its copy of the instance settings before reading them again.
+INSTANCE_SETTINGS_CACHE_SECONDS = env.float("INSTANCE_SETTINGS_CACHE_SECONDS", default=10)
+
+# How long a server process trusts its own "this address is not banned" before asking the
+# shared cache again (the failed-authentication ban reaches every process within this time).
+BAN_CHECK_CACHE_SECONDS = env.float("BAN_CHECK_CACHE_SECONDS", default=1)
+
 # A personal access token's "last used" time is written at most this often.
 LAST_USED_UPDATE_INTERVAL_SECONDS = env.int("LAST_USED_UPDATE_INTERVAL_SECONDS", default=600)
 
@@ -185,6 +203,11 @@ if HTTPS:
     SECURE_HSTS_SECONDS = 31_536_000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Reverse proxies in front of gunicorn (addresses or networks, comma-separated). Requests from
+# them are attributed to the client in X-Forwarded-For (audit log, failed-authentication ban).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(value, strict=False) for value in TRUSTED_PROXIES]
 
 LOGGING = {
     "version": 1,

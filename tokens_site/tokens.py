@@ -66,6 +66,17 @@ def token_is_well_formed(token: str, prefix: str) -> bool:
     return hmac.compare_digest(checksum, token_checksum(prefix + body))
 
 
+def token_looks_generated(token: str) -> bool:
+    """Starts with a fixed prefix, or has the generated shape ('-' and 32 base62 characters):
+    such a value is a token (valid or not), never a password."""
+    if token.startswith(FIXED_PREFIXES):
+        return True
+    _head, dash, tail = token.rpartition("-")
+    return (
+        bool(dash) and len(tail) == BODY_LENGTH + CHECKSUM_LENGTH and all(c in BASE62 for c in tail)
+    )
+
+
 def token_is_plausible(token: str) -> bool:
     """False for a value that cannot be a valid token, decided in memory (no lookup): one that
     starts with a fixed prefix or has the generated shape (`...-` and 32 base62 characters, as
@@ -74,9 +85,8 @@ def token_is_plausible(token: str) -> bool:
     for prefix in FIXED_PREFIXES:
         if token.startswith(prefix):
             return token_is_well_formed(token, prefix)
-    head, dash, tail = token.rpartition("-")
-    if dash and len(tail) == BODY_LENGTH + CHECKSUM_LENGTH and all(c in BASE62 for c in tail):
-        return token_is_well_formed(token, head + dash)
+    if token_looks_generated(token):
+        return token_is_well_formed(token, token.rpartition("-")[0] + "-")
     return True
 
 

@@ -13,6 +13,9 @@ admin.site.site_title = "Tokens admin"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("explore", views.ExploreView.as_view(), name="explore"),
+    path("-/liveness", views.liveness, name="liveness"),
+    path("-/readiness", views.readiness, name="readiness"),
+    path("-/whoami", views.whoami, name="whoami"),
     path(
         "users/sign_in",
         auth_views.LoginView.as_view(
@@ -56,6 +59,7 @@ urlpatterns = [
         views.ProjectMemberActionView.as_view(action="remove"),
         name="project_member_remove",
     ),
+    path("", include("tokens_site.git_http.urls")),
     path("", include("personal_tokens.urls")),
     path("", include("deploy_tokens.urls")),
     path("<fullpath:full_path>", views.namespace_view, name="project"),

@@ -4,7 +4,9 @@ resolve the object for the user (mixins), call a service, and render."""
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.db.models import QuerySet
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
@@ -20,8 +22,10 @@ from tokens_site.forms import (
     ProjectForm,
     apply_service_errors,
 )
+from tokens_site.http_auth import Ability, credential_required
+from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
-from tokens_site.models import Group, Membership, Project
+from tokens_site.models import Group, InstanceSettings, Membership, Project
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
@@ -151,7 +155,10 @@ class ProjectView(ProjectMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         clone_url = self.request.build_absolute_uri(f"/{self.project.full_path}.git")
-        return super().get_context_data(clone_url=clone_url, **kwargs)
+        scheme, _, rest = clone_url.partition("://")
+        return super().get_context_data(
+            clone_url=clone_url, clone_url_scheme=scheme, clone_url_rest=rest, **kwargs
+        )
 
 
 def namespace_view(request, full_path: str):
@@ -303,3 +310,39 @@ class GroupMemberActionView(GroupMembersMixin, MemberActionView):
 
 class ProjectMemberActionView(ProjectMembersMixin, MemberActionView):
     pass
+
+
+def liveness(request):
+    """`/-/liveness`: the process answers (no database, no cache)."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+_instance_settings_row = CompiledLookup(
+    lambda pk: InstanceSettings.objects.order_by().filter(pk=pk).values_list("pk"),
+    sentinel=-1,
+)
+
+
+def readiness(request):
+    """`/-/readiness`: the database answers (one primary-key lookup, compiled once like the
+    token lookups, so it is the floor any revocable credential check is measured against)."""
+    try:
+        _instance_settings_row.row(InstanceSettings.SINGLETON_ID)
+    except DatabaseError:
+        return HttpResponse("database unavailable\n", status=503, content_type="text/plain")
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+@credential_required(Ability.READ_API, load_project=None, passwords=True)
+def whoami(request, project, principal):
+    """`/-/whoami`: who the presented credential is, for checking a token from a script
+    (`curl -u <username>:<token> .../-/whoami`). Answers 401 for bad credentials."""
+    token = principal.token
+    return JsonResponse(
+        {
+            "kind": principal.kind.value,
+            "username": principal.username,
+            "scopes": sorted(principal.scopes),
+            "expires_at": token.expires_at.isoformat() if token and token.expires_at else None,
+        }
+    )

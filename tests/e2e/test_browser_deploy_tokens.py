@@ -21,7 +21,8 @@ def owner_and_project(transactional_db):
 
 
 def create_token(page, *, name: str, scopes: list[str], username: str = "") -> tuple[str, str]:
-    page.get_by_role("link", name="Repository").click()
+    # Left sidebar: Settings > Repository.
+    page.locator("nav.sidebar").get_by_role("link", name="Repository").click()
     page.get_by_text("Expand").click()
     page.get_by_label("Name", exact=True).fill(name)
     if username:

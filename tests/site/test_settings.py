@@ -84,7 +84,7 @@ def test_database_url_selects_postgresql_and_redis_url_the_cache():
     )
     assert result.stdout.split() == [
         "django.db.backends.postgresql",
-        "django.core.cache.backends.redis.RedisCache",
+        "tokens_site.cache.ReusingRedisCache",
     ], result.stderr
 
 

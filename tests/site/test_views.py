@@ -272,3 +272,17 @@ def test_bad_parent_id_is_a_clear_error(client):
     client.force_login(UserFactory())
     assert client.get("/groups/new?parent_id=abc").status_code == 403
     assert client.get("/groups/new?parent_id=999999").status_code == 404
+
+
+def test_project_page_shows_how_to_clone_with_each_token_kind(client, world):
+    client.force_login(world["users"]["maintainer"])
+    page = client.get("/tanuki/backend/api").content.decode()
+    assert (
+        "git clone http://&lt;username&gt;:&lt;deploy_token&gt;@testserver/tanuki/backend/api.git"
+        in page
+    )
+    assert (
+        "git clone http://oauth2:&lt;personal_access_token&gt;@testserver/tanuki/backend/api.git"
+        in page
+    )
+    assert "/tanuki/backend/api/-/settings/repository#deploy-tokens" in page

@@ -1,0 +1,232 @@
+"""The real `git` client against the site under gunicorn: clone, fetch and push over HTTP with
+deploy tokens, personal access tokens and passwords, and what it says when refused."""
+
+import gzip
+import http.client
+import os
+import subprocess
+import time
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+
+from deploy_tokens.models import DeployToken
+from tests.e2e.conftest import require_program, start_server, stop_server
+from tests.factories import (
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_deploy_token,
+    make_personal_token,
+)
+from tokens_site.models import AccessLevel, AuditAction, AuditEvent, Visibility
+from tokens_site.tokens import utc_today
+
+pytestmark = pytest.mark.e2e
+
+GIT_ENV = {
+    **os.environ,
+    "GIT_TERMINAL_PROMPT": "0",  # fail instead of asking for a password
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def git(*args, cwd=None, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def url(server, project, username=None, secret=None) -> str:
+    auth = f"{quote(username, safe='')}:{quote(secret, safe='')}@" if secret else ""
+    return f"http://{auth}{server.host}/{project.full_path}.git"
+
+
+@pytest.fixture(autouse=True)
+def git_installed():
+    require_program("git")
+
+
+@pytest.fixture
+def tanuki(transactional_db):
+    """tanuki/awesome_project with one commit on main, and tanuki/a/b/deep (two subgroups down)."""
+    top = GroupFactory(path="tanuki")
+    project = ProjectFactory(group=top, path="awesome_project")
+    deep = ProjectFactory(group=GroupFactory(parent=GroupFactory(parent=top, path="a"), path="b"))
+    for repository in (project, deep):
+        seed = repository.repository_path.parent / f"seed-{repository.pk}"
+        git("init", "-q", "-b", "main", str(seed))
+        (seed / "README.md").write_text(f"# {repository.name}\n")
+        git("add", "README.md", cwd=seed)
+        git("commit", "-q", "-m", "Initial commit", cwd=seed)
+        git("push", "-q", str(repository.repository_path), "main", cwd=seed)
+    return {"group": top, "project": project, "deep": deep}
+
+
+def test_clone_with_a_project_deploy_token(site_server, tanuki, tmp_path):
+    token, value = make_deploy_token(tanuki["project"], scopes=["read_repository"])
+    git("clone", url(site_server, tanuki["project"], token.username, value), str(tmp_path / "c"))
+    assert (tmp_path / "c" / "README.md").read_text() == f"# {tanuki['project'].name}\n"
+
+
+def test_clone_with_a_group_deploy_token_two_subgroups_down(site_server, tanuki, tmp_path):
+    token, value = make_deploy_token(tanuki["group"], scopes=["read_repository"])
+    git("clone", url(site_server, tanuki["deep"], token.username, value), str(tmp_path / "deep"))
+    assert (tmp_path / "deep" / "README.md").exists()
+
+
+def test_clone_fetch_and_big_push_with_a_personal_token(site_server, tanuki, tmp_path):
+    developer = UserFactory()
+    MembershipFactory(user=developer, group=tanuki["group"], access_level=AccessLevel.DEVELOPER)
+    token, value = make_personal_token(developer, scopes=["write_repository"])
+    work = tmp_path / "work"
+    git("clone", url(site_server, tanuki["project"], "anything", value), str(work))
+    # 3 MiB of new, incompressible objects: more than git's 1 MiB post buffer, so the push
+    # body goes out chunked.
+    for n in range(3):
+        (work / f"blob{n}.bin").write_bytes(os.urandom(1024 * 1024))
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", "Add 3 MiB", cwd=work)
+    pushed = subprocess.run(
+        ["git", "push", "origin", "main"],
+        cwd=work,
+        env={**GIT_ENV, "GIT_TRACE_CURL": "1", "GIT_TRACE_CURL_NO_DATA": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert "main -> main" in pushed.stderr
+    assert "Transfer-Encoding: chunked" in pushed.stderr
+    head = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    bare = git("--git-dir", str(tanuki["project"].repository_path), "rev-parse", "main")
+    assert bare.stdout.strip() == head
+    # And the objects come back with a fresh clone.
+    git("clone", url(site_server, tanuki["project"], "x", value), str(tmp_path / "again"))
+    assert (tmp_path / "again" / "blob2.bin").stat().st_size == 1024 * 1024
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+def test_push_refused_for_a_deploy_token_with_the_reason(site_server, tanuki, tmp_path):
+    token, value = make_deploy_token(tanuki["project"], scopes=["read_repository"])
+    work = tmp_path / "w"
+    git("clone", url(site_server, tanuki["project"], token.username, value), str(work))
+    git("commit", "-q", "--allow-empty", "-m", "nope", cwd=work)
+    refused = git("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0
+    assert "remote: Deploy tokens cannot push code: they only read the repository." in (
+        refused.stderr
+    )
+    assert "403" in refused.stderr
+
+
+def test_push_refused_for_a_reporter_with_the_reason(site_server, tanuki, tmp_path):
+    reporter = UserFactory()
+    MembershipFactory(user=reporter, group=tanuki["group"], access_level=AccessLevel.REPORTER)
+    _, value = make_personal_token(reporter, scopes=["write_repository"])
+    work = tmp_path / "w"
+    git("clone", url(site_server, tanuki["project"], "x", value), str(work))
+    git("commit", "-q", "--allow-empty", "-m", "nope", cwd=work)
+    refused = git("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0
+    assert (
+        "remote: You need at least the Developer role in this project to push code "
+        "(you have Reporter)." in refused.stderr
+    )
+
+
+def test_refused_after_revoke_and_after_the_expiry_date(site_server, tanuki, tmp_path):
+    token, value = make_deploy_token(tanuki["project"])
+    remote = url(site_server, tanuki["project"], token.username, value)
+    git("ls-remote", remote)
+    DeployToken.objects.filter(pk=token.pk).update(revoked=True)
+    revoked = git("ls-remote", remote, check=False)
+    assert revoked.returncode != 0 and "Authentication failed" in revoked.stderr
+    personal, personal_value = make_personal_token(
+        UserFactory(is_superuser=True), scopes=["read_repository"]
+    )
+    remote = url(site_server, tanuki["project"], "x", personal_value)
+    git("ls-remote", remote)
+    personal.__class__.objects.filter(pk=personal.pk).update(expires_at=utc_today())
+    expired = git("ls-remote", remote, check=False)
+    assert expired.returncode != 0 and "Authentication failed" in expired.stderr
+
+
+def test_deploy_token_with_a_wrong_username_is_refused(site_server, tanuki):
+    _, value = make_deploy_token(tanuki["project"])
+    refused = git("ls-remote", url(site_server, tanuki["project"], "someone", value), check=False)
+    assert refused.returncode != 0 and "Authentication failed" in refused.stderr
+
+
+def test_anonymous_clone_of_public_project_and_401_on_private(site_server, tmp_path):
+    group = GroupFactory(path="open", visibility=Visibility.PUBLIC)
+    public = ProjectFactory(group=group, path="lib", visibility=Visibility.PUBLIC)
+    private = ProjectFactory(group=group, path="secret")
+    git("clone", url(site_server, public), str(tmp_path / "lib"))
+    refused = git("ls-remote", url(site_server, private), check=False)
+    assert refused.returncode != 0
+    assert "could not read Username" in refused.stderr  # git was asked for credentials (401)
+
+
+def test_password_over_basic_when_allowed(site_server, tanuki):
+    user = UserFactory(username="alice")
+    MembershipFactory(user=user, project=tanuki["project"], access_level=AccessLevel.REPORTER)
+    from tests.factories import PASSWORD
+
+    git("ls-remote", url(site_server, tanuki["project"], "alice", PASSWORD))
+
+
+def test_gzip_encoded_upload_pack_request(site_server, tanuki):
+    """git gzips large fetch negotiations; the server must inflate them."""
+    token, value = make_deploy_token(tanuki["project"])
+    head = git("--git-dir", str(tanuki["project"].repository_path), "rev-parse", "main").stdout
+    request = f"0032want {head.strip()}\n".encode() + b"0000" + b"0009done\n"
+    connection = http.client.HTTPConnection(site_server.host, timeout=30)
+    import base64
+
+    credentials = base64.b64encode(f"{token.username}:{value}".encode()).decode()
+    connection.request(
+        "POST",
+        f"/{tanuki['project'].full_path}.git/git-upload-pack",
+        body=gzip.compress(request),
+        headers={
+            "Authorization": f"Basic {credentials}",
+            "Content-Type": "application/x-git-upload-pack-request",
+            "Content-Encoding": "gzip",
+        },
+    )
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "application/x-git-upload-pack-result"
+    assert b"PACK" in body
+
+
+def test_ban_holds_across_two_server_processes(site_server, tanuki, tmp_path):
+    token, value = make_deploy_token(tanuki["project"])
+    other = start_server(tmp_path)
+    try:
+        remote_other = url(other, tanuki["project"], token.username, value)
+        git("ls-remote", remote_other)
+        forged = url(site_server, tanuki["project"], "x", "glpat-" + "Z" * 32)
+        for _ in range(30):
+            git("ls-remote", forged, check=False)
+        time.sleep(settings.BAN_CHECK_CACHE_SECONDS)  # the other process asks again by then
+        banned = git("ls-remote", remote_other, check=False)
+        assert banned.returncode != 0
+        assert "remote: Too many failed authentication attempts" in banned.stderr
+        assert AuditEvent.objects.filter(
+            action=AuditAction.IP_BAN, target_label="127.0.0.1"
+        ).exists()
+    finally:
+        stop_server(other)

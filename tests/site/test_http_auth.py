@@ -1,0 +1,370 @@
+"""The HTTP authentication layer: every shape of credentials, who may do what, what it costs."""
+
+import base64
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from deploy_tokens.models import DeployToken
+from tests.factories import (
+    PASSWORD,
+    AdminFactory,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_deploy_token,
+    make_personal_token,
+)
+from tokens_site.http_auth import parse_basic
+from tokens_site.models import AccessLevel, AuditAction, AuditEvent, InstanceSettings, Visibility
+from tokens_site.tokens import utc_today
+
+pytestmark = pytest.mark.django_db
+
+CLONE = "/tanuki/app.git/info/refs?service=git-upload-pack"
+PUSH = "/tanuki/app.git/info/refs?service=git-receive-pack"
+LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def basic(username: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def project():
+    return ProjectFactory(group=GroupFactory(path="tanuki"), path="app")
+
+
+def get(client, url, authorization=None, **extra):
+    if authorization is not None:
+        extra["HTTP_AUTHORIZATION"] = authorization
+    return client.get(url, **extra)
+
+
+class TestHeaderShapes:
+    """Whatever the Authorization header holds: 401 with a challenge, never a 500."""
+
+    @pytest.mark.parametrize(
+        "header",
+        [
+            "Bearer glpat-abc",
+            "Basic",
+            "Basic !!!not-base64!!!",
+            "Basic " + base64.b64encode(b"no-colon-here").decode(),
+            "Basic " + base64.b64encode(b"user:").decode(),
+            "Basic " + base64.b64encode(b":").decode(),
+            "Basic " + base64.b64encode(b"user:\xff\xfe\xfd").decode(),
+            "Basic " + base64.b64encode(b"user:tok\x00en").decode(),
+            "Basic " + "A" * 65536,
+            "Basic " + base64.b64encode(b"user:" + b"x" * 65536).decode(),
+            "Basic \u00e9\u00e8",
+            basic("user", "glpat-" + "a" * 32),  # known prefix, wrong checksum
+            basic("user", "not-a-token-at-all-but-long"),
+        ],
+    )
+    def test_bad_credentials_get_a_challenge(self, client, project, header):
+        response = get(client, CLONE, header)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == 'Basic realm="Tokens"'
+        assert "Access denied" in response.content.decode()
+
+    def test_no_credentials_on_a_private_project_get_a_challenge(self, client, project):
+        response = get(client, CLONE)
+        assert response.status_code == 401 and "WWW-Authenticate" in response
+
+    def test_unknown_project_answers_like_a_private_one(self, client, project):
+        assert get(client, "/tanuki/nope.git/info/refs?service=git-upload-pack").status_code == 401
+
+    headers = st.one_of(
+        st.builds(
+            lambda scheme, raw: scheme + base64.b64encode(raw).decode(),
+            st.sampled_from(["Basic ", "basic ", "BASIC  ", "Bearer ", ""]),
+            st.binary(max_size=300),
+        ),
+        st.builds(
+            lambda user, secret: basic(user, secret),
+            st.text(max_size=40),
+            st.one_of(st.text(max_size=80), st.just("glpat-" + "x" * 32), st.just("gldt-")),
+        ),
+        st.text(alphabet=st.characters(max_codepoint=255), max_size=300),
+    )
+
+    @settings(
+        max_examples=2000,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(header=headers, on_git=st.booleans())
+    def test_no_header_ever_causes_a_500(self, client, project, header, on_git):
+        response = get(client, CLONE if on_git else "/-/whoami", header)
+        assert response.status_code in (401, 403)  # 403 once the ban starts
+
+    @settings(max_examples=1500, deadline=None)
+    @given(text=st.text(max_size=200))
+    def test_parser_never_raises(self, text):
+        result = parse_basic(text)
+        assert result is None or (isinstance(result[0], str) and result[1])
+
+
+class TestDeployTokens:
+    def test_project_token_clones_and_never_pushes(self, client, project):
+        token, value = make_deploy_token(project, scopes=["read_repository"])
+        assert get(client, CLONE, basic(token.username, value)).status_code == 200
+        response = get(client, PUSH, basic(token.username, value))
+        assert response.status_code == 403
+        assert response.content.decode() == (
+            "Deploy tokens cannot push code: they only read the repository.\n"
+        )
+
+    def test_wrong_username_is_refused_like_an_unknown_token(self, client, project):
+        token, value = make_deploy_token(project)
+        wrong = get(client, CLONE, basic("someone-else", value))
+        unknown = get(client, CLONE, basic(token.username, value[:-6] + "AAAAAA"))
+        assert wrong.status_code == unknown.status_code == 401
+        assert wrong.content == unknown.content
+
+    def test_token_of_another_project_gets_404(self, client, project):
+        token, value = make_deploy_token(ProjectFactory())
+        assert get(client, CLONE, basic(token.username, value)).status_code == 404
+
+    def test_group_token_reaches_a_project_two_subgroups_down(self, client):
+        top = GroupFactory(path="top")
+        deep = ProjectFactory(group=GroupFactory(parent=GroupFactory(parent=top)), path="deep")
+        token, value = make_deploy_token(top)
+        url = f"/{deep.full_path}.git/info/refs?service=git-upload-pack"
+        assert get(client, url, basic(token.username, value)).status_code == 200
+
+    def test_missing_scope_is_named(self, client, project):
+        token, value = make_deploy_token(project, scopes=["read_registry"])
+        response = get(client, CLONE, basic(token.username, value))
+        assert response.status_code == 403
+        assert "needs read_repository" in response.content.decode()
+
+    def test_revoked_and_expired_are_refused(self, client, project):
+        token, value = make_deploy_token(project)
+        DeployToken.objects.filter(pk=token.pk).update(revoked=True)
+        assert get(client, CLONE, basic(token.username, value)).status_code == 401
+        token2, value2 = make_deploy_token(project)
+        DeployToken.objects.filter(pk=token2.pk).update(expires_at=utc_today())
+        assert get(client, CLONE, basic(token2.username, value2)).status_code == 401
+
+    def test_refused_while_external_authorization_is_on(self, client, project):
+        token, value = make_deploy_token(project)
+        instance = InstanceSettings.current()
+        instance.external_authorization_enabled = True
+        instance.save()
+        response = get(client, CLONE, basic(token.username, value))
+        assert response.status_code == 403 and "external authorization" in response.content.decode()
+
+    def test_deploy_tokens_are_never_a_session(self, client, project):
+        token, value = make_deploy_token(project)
+        response = get(client, CLONE, basic(token.username, value))
+        assert "sessionid" not in response.cookies and "csrftoken" not in response.cookies
+
+
+class TestPersonalTokens:
+    @pytest.fixture
+    def reporter(self, project):
+        user = UserFactory()
+        MembershipFactory(user=user, group=project.group, access_level=AccessLevel.REPORTER)
+        return user
+
+    @pytest.mark.parametrize("scopes", [["read_repository"], ["write_repository"], ["api"]])
+    def test_reporter_clones_with_a_repository_or_api_scope(
+        self, client, project, reporter, scopes
+    ):
+        _, value = make_personal_token(reporter, scopes=scopes)
+        assert get(client, CLONE, basic("ignored-username", value)).status_code == 200
+
+    @pytest.mark.parametrize("scopes", [["read_api"], ["read_user"], ["read_registry"]])
+    def test_other_scopes_cannot_clone(self, client, project, reporter, scopes):
+        _, value = make_personal_token(reporter, scopes=scopes)
+        response = get(client, CLONE, basic("x", value))
+        assert response.status_code == 403
+        assert response.content.decode().startswith("Insufficient scope: this token needs")
+
+    def test_reporter_may_not_push_developer_may(self, client, project, reporter):
+        _, value = make_personal_token(reporter, scopes=["write_repository"])
+        response = get(client, PUSH, basic("x", value))
+        assert response.status_code == 403
+        assert "at least the Developer role" in response.content.decode()
+        developer = UserFactory()
+        MembershipFactory(user=developer, project=project, access_level=AccessLevel.DEVELOPER)
+        _, dev_value = make_personal_token(developer, scopes=["write_repository"])
+        assert get(client, PUSH, basic("x", dev_value)).status_code == 200
+
+    def test_guest_may_not_read_code(self, client, project):
+        guest = UserFactory()
+        MembershipFactory(user=guest, group=project.group, access_level=AccessLevel.GUEST)
+        _, value = make_personal_token(guest, scopes=["read_repository"])
+        assert get(client, CLONE, basic("x", value)).status_code == 403
+
+    def test_non_member_gets_404_on_a_private_project(self, client, project):
+        _, value = make_personal_token(scopes=["api"])
+        assert get(client, CLONE, basic("x", value)).status_code == 404
+
+    def test_administrator_token_reaches_everything(self, client, project):
+        _, value = make_personal_token(AdminFactory(), scopes=["write_repository"])
+        assert get(client, PUSH, basic("x", value)).status_code == 200
+
+    def test_blocked_user_and_revoked_token_are_refused(self, client, project, reporter):
+        token, value = make_personal_token(reporter, scopes=["read_repository"])
+        reporter.is_active = False
+        reporter.save()
+        assert get(client, CLONE, basic("x", value)).status_code == 401
+        reporter.is_active = True
+        reporter.save()
+        token.revoke()
+        assert get(client, CLONE, basic("x", value)).status_code == 401
+
+    def test_use_records_last_used(self, client, project, reporter):
+        token, value = make_personal_token(reporter, scopes=["read_repository"])
+        get(client, CLONE, basic("x", value))
+        token.refresh_from_db()
+        assert token.last_used_at is not None
+
+
+class TestVisibility:
+    def test_public_project_clones_anonymously_but_not_pushes(self, client):
+        group = GroupFactory(path="open", visibility=Visibility.PUBLIC)
+        ProjectFactory(group=group, path="lib", visibility=Visibility.PUBLIC)
+        assert get(client, "/open/lib.git/info/refs?service=git-upload-pack").status_code == 200
+        assert get(client, "/open/lib.git/info/refs?service=git-receive-pack").status_code == 401
+
+    def test_internal_project_needs_a_signed_in_user(self, client):
+        group = GroupFactory(path="corp", visibility=Visibility.INTERNAL)
+        ProjectFactory(group=group, path="tool", visibility=Visibility.INTERNAL)
+        url = "/corp/tool.git/info/refs?service=git-upload-pack"
+        assert get(client, url).status_code == 401
+        _, value = make_personal_token(scopes=["read_repository"])
+        assert get(client, url, basic("x", value)).status_code == 200
+
+
+class TestPasswords:
+    def test_password_works_for_git_when_the_instance_allows_it(self, client, project):
+        user = UserFactory(username="pat")
+        MembershipFactory(user=user, project=project, access_level=AccessLevel.DEVELOPER)
+        assert get(client, CLONE, basic("pat", PASSWORD)).status_code == 200
+        instance = InstanceSettings.current()
+        instance.git_password_authentication_enabled = False
+        instance.save()
+        assert get(client, CLONE, basic("pat", PASSWORD)).status_code == 401
+
+    def test_wrong_password_and_blocked_user_are_refused(self, client, project):
+        UserFactory(username="pat")
+        UserFactory(username="blocked", is_active=False)
+        assert get(client, CLONE, basic("pat", "wrong password")).status_code == 401
+        assert get(client, CLONE, basic("blocked", PASSWORD)).status_code == 401
+
+
+class TestQueryCounts:
+    """DB queries on the authentication path (the cache is kept out of the count)."""
+
+    @pytest.fixture(autouse=True)
+    def local_cache(self, settings):
+        settings.CACHES = LOCAL_CACHE
+        InstanceSettings.current()  # this process's copy, as on a warm server
+
+    def test_deploy_token_costs_one_query(self, client, project, django_assert_num_queries):
+        token, value = make_deploy_token(project)
+        with django_assert_num_queries(1):
+            response = get(client, "/-/whoami", basic(token.username, value))
+        assert response.json()["kind"] == "deploy_token"
+
+    def test_personal_token_costs_one_query_once_last_used_is_fresh(
+        self, client, django_assert_num_queries
+    ):
+        token, value = make_personal_token(scopes=["read_api"])
+        with django_assert_num_queries(2):  # the lookup and the first last-used UPDATE
+            get(client, "/-/whoami", basic("x", value))
+        with django_assert_num_queries(1):
+            response = get(client, "/-/whoami", basic("x", value))
+        assert response.json() == {
+            "kind": "personal_access_token",
+            "username": token.user.username,
+            "scopes": ["read_api"],
+            "expires_at": None,
+        }
+
+    def test_a_project_request_adds_only_the_project(
+        self, client, project, django_assert_num_queries
+    ):
+        reporter = UserFactory()
+        MembershipFactory(user=reporter, group=project.group, access_level=AccessLevel.REPORTER)
+        _, value = make_personal_token(reporter, scopes=["read_repository"])
+        get(client, CLONE, basic("x", value))  # first use records last_used_at
+        with django_assert_num_queries(3):  # the project; the token and user; the user's role
+            assert get(client, CLONE, basic("x", value)).status_code == 200
+
+    @pytest.mark.parametrize("prefix", ["glpat-", "gldt-"])
+    def test_bad_checksum_costs_no_query(self, client, project, prefix, django_assert_num_queries):
+        forged = prefix + "A" * 32
+        with django_assert_num_queries(0):
+            assert get(client, "/-/whoami", basic("x", forged)).status_code == 401
+
+
+class TestBan:
+    def test_thirty_failures_ban_the_ip_for_everything(self, client, project):
+        token, value = make_deploy_token(project)
+        for _ in range(29):
+            assert get(client, CLONE, basic("x", "glpat-" + "B" * 32)).status_code == 401
+        assert not AuditEvent.objects.filter(action=AuditAction.IP_BAN).exists()
+        assert get(client, CLONE, basic("x", "glpat-" + "B" * 32)).status_code == 401
+        response = get(client, CLONE, basic(token.username, value))  # even valid credentials
+        assert response.status_code == 403
+        assert "Too many failed authentication attempts" in response.content.decode()
+        event = AuditEvent.objects.get(action=AuditAction.IP_BAN)
+        assert event.target_label == "127.0.0.1" and event.details["failures"] == 30
+        # Another address is not affected.
+        assert (
+            get(client, CLONE, basic(token.username, value), REMOTE_ADDR="10.0.0.9").status_code
+            == 200
+        )
+
+    def test_a_ban_made_elsewhere_is_seen_within_the_check_interval(
+        self, client, project, monkeypatch
+    ):
+        from django.core.cache import cache
+
+        from tokens_site import http_auth
+
+        clock = [1000.0]
+        monkeypatch.setattr(http_auth.time, "monotonic", lambda: clock[0])
+        token, value = make_deploy_token(project)
+        assert get(client, CLONE, basic(token.username, value)).status_code == 200
+        cache.set("auth-ban:127.0.0.1", True)  # another server process banned this address
+        clock[0] += 0.5
+        assert get(client, CLONE, basic(token.username, value)).status_code == 200
+        clock[0] += 0.6  # past BAN_CHECK_CACHE_SECONDS (1 s): asks the shared cache again
+        assert get(client, CLONE, basic(token.username, value)).status_code == 403
+
+    def test_anonymous_probes_are_not_failures(self, client, project):
+        for _ in range(40):
+            get(client, CLONE)
+        token, value = make_deploy_token(project)
+        assert get(client, CLONE, basic(token.username, value)).status_code == 200
+
+    def test_thresholds_and_switch_come_from_instance_settings(self, client, project):
+        instance = InstanceSettings.current()
+        instance.failed_auth_ban_limit = 3
+        instance.save()
+        for _ in range(3):
+            get(client, CLONE, basic("x", "nope-nope-nope-nope-nope"))
+        assert get(client, CLONE).status_code == 403
+        instance.failed_auth_ban_enabled = False
+        instance.failed_auth_ban_limit = 30
+        instance.save()
+        from django.core.cache import cache
+
+        cache.clear()
+        for _ in range(40):
+            get(client, CLONE, basic("x", "nope-nope-nope-nope-nope"))
+        assert get(client, CLONE).status_code == 401
+
+
+def test_expired_today_means_refused_from_midnight(client, project):
+    token, value = make_deploy_token(project, expires_at=utc_today() + timedelta(days=1))
+    assert get(client, CLONE, basic(token.username, value)).status_code == 200
