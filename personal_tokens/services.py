@@ -59,6 +59,20 @@ def personal_token_validate(
     return errors
 
 
+def _new_value() -> str:
+    return token_generate(InstanceSettings.current().personal_access_token_prefix)
+
+
+def _insert(*, user, name: str, scopes: list[str], expires_at, value: str) -> PersonalAccessToken:
+    return PersonalAccessToken.objects.create(
+        user=user,
+        name=name.strip(),
+        scopes=[scope for scope in Scope.values if scope in scopes],
+        expires_at=expires_at,
+        token_digest=token_digest(value),
+    )
+
+
 def personal_token_create(
     *,
     user,
@@ -76,14 +90,10 @@ def personal_token_create(
     )
     if errors:
         raise ValidationError(errors)
-    plaintext = token or token_generate(InstanceSettings.current().personal_access_token_prefix)
+    plaintext = token or _new_value()
     with transaction.atomic():
-        record = PersonalAccessToken.objects.create(
-            user=user,
-            name=name.strip(),
-            scopes=[scope for scope in Scope.values if scope in scopes],
-            expires_at=expires_at,
-            token_digest=token_digest(plaintext),
+        record = _insert(
+            user=user, name=name, scopes=scopes, expires_at=expires_at, value=plaintext
         )
         audit_event_record(
             action=AuditAction.PERSONAL_TOKEN_CREATE,
@@ -132,3 +142,48 @@ def personal_token_touch(token: PersonalAccessToken, *, now=None) -> bool:
     if updated:
         token.last_used_at = now
     return bool(updated)
+
+
+def personal_token_rotate(
+    *,
+    actor,
+    token: PersonalAccessToken,
+    expires_at: date | None = None,
+    ip_address: str | None = None,
+) -> tuple[PersonalAccessToken, str]:
+    """Revoke `token` and create its successor (same user, name and scopes) in one transaction:
+    both happen, or neither. The new expiry date is `expires_at`, else the old token's if it is
+    still ahead, else none — by the same rules as any new token."""
+    _require_owner_or_admin(actor, token.user, "rotate")
+    if token.revoked or token.is_expired:
+        raise ValidationError("Only an active token can be rotated.")
+    if expires_at is None and token.expires_at is not None and not token.is_expired:
+        expires_at = token.expires_at
+    errors = personal_token_validate(
+        user=token.user, name=token.name, scopes=token.scopes, expires_at=expires_at
+    )
+    if errors:
+        raise ValidationError(errors)
+    plaintext = _new_value()
+    with transaction.atomic():
+        updated = PersonalAccessToken.objects.filter(pk=token.pk, revoked=False).update(
+            revoked=True
+        )
+        if not updated:
+            raise ValidationError("Only an active token can be rotated.")
+        token.revoked = True
+        successor = _insert(
+            user=token.user,
+            name=token.name,
+            scopes=token.scopes,
+            expires_at=expires_at,
+            value=plaintext,
+        )
+        audit_event_record(
+            action=AuditAction.PERSONAL_TOKEN_ROTATE,
+            actor=actor,
+            target=successor,
+            ip_address=ip_address,
+            details={"rotated_from": token.pk, "expires_at": str(expires_at or "")},
+        )
+    return successor, plaintext

@@ -170,9 +170,12 @@ class Presented:
 TokenHeaderReader = Callable[[object], str | None]
 
 
-def read_credentials(request, header_readers: tuple[TokenHeaderReader, ...] = ()) -> Presented:
-    """Basic credentials, else the first token a view-specific header reader finds."""
-    authorization = request.META.get("HTTP_AUTHORIZATION")
+def read_credentials(
+    request, header_readers: tuple[TokenHeaderReader, ...] = (), *, basic: bool = True
+) -> Presented:
+    """Basic credentials (unless `basic` is off), else the first token a view-specific header
+    reader finds."""
+    authorization = request.META.get("HTTP_AUTHORIZATION") if basic else None
     if authorization is not None:
         parsed = parse_basic(authorization)
         if parsed is not None:

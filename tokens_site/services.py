@@ -4,7 +4,8 @@ transaction and records the audit event; views and the API call these and nothin
 import logging
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 
 from tokens_site.access import Access, group_access, project_access
@@ -220,7 +221,12 @@ def member_add(
         raise ValidationError({"username": [f"There is no user with the username '{username}'."]})
     if source.memberships.filter(user=user).exists():
         raise ValidationError(
-            {"username": [f"{user.username} is already a member; change their role in the list."]}
+            {
+                "username": ValidationError(
+                    f"{user.username} is already a member; change their role in the list.",
+                    code="exists",
+                )
+            }
         )
     _validate_level(access=access, user=user, source=source, access_level=access_level)
     field = "group" if isinstance(source, Group) else "project"
@@ -290,3 +296,45 @@ def member_remove(*, actor, membership: Membership, ip_address: str | None = Non
             details={"access_level": membership.access_level},
         )
         membership.delete()
+
+
+def user_create(
+    *,
+    actor,
+    username: str,
+    email: str,
+    name: str = "",
+    password: str | None = None,
+    is_admin: bool = False,
+):
+    """An administrator creates an account. Without a password the account gets an unusable
+    one (it signs in once a password is set in the admin)."""
+    if not actor.is_superuser:
+        raise PermissionDenied("Only administrators can create users.")
+    users = get_user_model()
+    account = users(username=username, email=email, is_staff=is_admin, is_superuser=is_admin)
+    account.first_name, _, account.last_name = name.strip().partition(" ")
+    errors: dict[str, list] = {}
+    try:
+        account.full_clean(exclude=["password"], validate_unique=False)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if users.objects.filter(username__iexact=username).exists():
+        raise ValidationError("Username has already been taken", code="exists")
+    if email and users.objects.filter(email__iexact=email).exists():
+        raise ValidationError("Email has already been taken", code="exists")
+    if not email:
+        errors.setdefault("email", []).append("Email is required.")
+    if password is not None:
+        try:
+            validate_password(password, account)
+        except ValidationError as error:
+            errors["password"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    if password is None:
+        account.set_unusable_password()
+    else:
+        account.set_password(password)
+    account.save()
+    return account

@@ -1,6 +1,7 @@
 """Pages of the site: dashboard, groups, projects, members, profile. Views stay thin: they
 resolve the object for the user (mixins), call a service, and render."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -154,7 +155,7 @@ class ProjectView(ProjectMixin, TemplateView):
     template_name = "tokens_site/project.html"
 
     def get_context_data(self, **kwargs):
-        clone_url = self.request.build_absolute_uri(f"/{self.project.full_path}.git")
+        clone_url = f"{settings.EXTERNAL_URL}/{self.project.full_path}.git"
         scheme, _, rest = clone_url.partition("://")
         return super().get_context_data(
             clone_url=clone_url, clone_url_scheme=scheme, clone_url_rest=rest, **kwargs

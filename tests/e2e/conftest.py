@@ -70,7 +70,7 @@ class LiveServer:
 def start_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) -> LiveServer:
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
-    env = process_env(**(extra_env or {}))
+    env = process_env(EXTERNAL_URL=f"http://127.0.0.1:{port}", **(extra_env or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [

@@ -162,7 +162,7 @@ def test_group_path_without_prefix_redirects_to_the_group(client, world):
 def test_project_page_shows_the_http_clone_url(client, world):
     client.force_login(world["users"]["reporter"])
     page = client.get("/tanuki/backend/api").content.decode()
-    assert 'value="http://testserver/tanuki/backend/api.git"' in page
+    assert 'value="http://127.0.0.1:8000/tanuki/backend/api.git"' in page  # EXTERNAL_URL
 
 
 def test_form_errors_for_bad_group_input_keep_what_was_typed(client):
@@ -278,11 +278,11 @@ def test_project_page_shows_how_to_clone_with_each_token_kind(client, world):
     client.force_login(world["users"]["maintainer"])
     page = client.get("/tanuki/backend/api").content.decode()
     assert (
-        "git clone http://&lt;username&gt;:&lt;deploy_token&gt;@testserver/tanuki/backend/api.git"
+        "git clone http://&lt;username&gt;:&lt;deploy_token&gt;@127.0.0.1:8000/tanuki/backend/api.git"
         in page
     )
     assert (
-        "git clone http://oauth2:&lt;personal_access_token&gt;@testserver/tanuki/backend/api.git"
+        "git clone http://oauth2:&lt;personal_access_token&gt;@127.0.0.1:8000/tanuki/backend/api.git"
         in page
     )
     assert "/tanuki/backend/api/-/settings/repository#deploy-tokens" in page

@@ -1,0 +1,521 @@
+"""REST API v4 in process: auth, scopes, Sudo, errors, pagination, query counts. (python-gitlab
+against a live server: tests/e2e/test_python_gitlab.py.)"""
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from deploy_tokens.models import DeployToken
+from personal_tokens.models import PersonalAccessToken
+from tests.factories import (
+    AdminFactory,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_deploy_token,
+    make_personal_token,
+)
+from tokens_site.models import AccessLevel, AuditAction, AuditEvent, Group, InstanceSettings
+from tokens_site.tokens import utc_today
+
+pytestmark = pytest.mark.django_db
+LOCAL_CACHE = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def call(client, method, path, token=None, data=None, raw=None, **extra):
+    """Like a real server: RAW_URI carries the path as sent (with %2F kept)."""
+    if token:
+        extra["HTTP_PRIVATE_TOKEN"] = token
+    kwargs = {"RAW_URI": path, **extra}
+    if data is not None:
+        kwargs.update(
+            data=raw if raw is not None else json.dumps(data), content_type="application/json"
+        )
+    elif raw is not None:
+        kwargs.update(data=raw, content_type="application/json")
+    return getattr(client, method)(path, **kwargs)
+
+
+@pytest.fixture
+def owner():
+    return UserFactory(username="olga")
+
+
+@pytest.fixture
+def tanuki(owner):
+    group = GroupFactory(path="tanuki", name="Tanuki", owner=owner)
+    sub = GroupFactory(parent=group, path="backend", name="Backend")
+    return {
+        "group": group,
+        "sub": sub,
+        "project": ProjectFactory(group=sub, path="api", name="API"),
+    }
+
+
+@pytest.fixture
+def api_token(owner):
+    return make_personal_token(owner, scopes=["api"])[1]
+
+
+class TestAuthentication:
+    def test_private_token_bearer_and_parameter(self, client, owner, api_token):
+        for extra in (
+            {"HTTP_PRIVATE_TOKEN": api_token},
+            {"HTTP_AUTHORIZATION": f"Bearer {api_token}"},
+        ):
+            response = call(client, "get", "/api/v4/user", **extra)
+            assert response.json()["username"] == "olga"
+        response = call(client, "get", f"/api/v4/user?private_token={api_token}")
+        assert response.json()["is_admin"] is False
+
+    def test_no_token_bad_token_deploy_token_and_password_get_401(self, client, tanuki, owner):
+        _deploy, deploy_value = make_deploy_token(tanuki["project"])
+        import base64
+
+        basic = base64.b64encode(f"olga:{'correct horse battery staple'}".encode()).decode()
+        for extra in (
+            {},
+            {"HTTP_PRIVATE_TOKEN": "glpat-" + "x" * 32},
+            {"HTTP_PRIVATE_TOKEN": deploy_value},
+            {"HTTP_AUTHORIZATION": f"Basic {basic}"},
+        ):
+            response = call(client, "get", "/api/v4/user", **extra)
+            assert response.status_code == 401
+            assert response.json() == {"message": "401 Unauthorized"}
+
+    def test_read_api_reads_but_never_writes(self, client, owner):
+        _, value = make_personal_token(owner, scopes=["read_api"])
+        assert call(client, "get", "/api/v4/groups", value).status_code == 200
+        response = call(client, "post", "/api/v4/groups", value, {"name": "X", "path": "x"})
+        assert response.status_code == 403
+        assert response.json()["error"] == "insufficient_scope"
+        assert response.json()["scope"] == "api"
+        assert not Group.objects.filter(path="x").exists()
+
+    def test_read_user_reads_only_users(self, client, owner):
+        _, value = make_personal_token(owner, scopes=["read_user"])
+        assert call(client, "get", "/api/v4/user", value).status_code == 200
+        assert call(client, "get", "/api/v4/users", value).status_code == 200
+        response = call(client, "get", "/api/v4/projects", value)
+        assert response.status_code == 403 and response.json()["scope"] == "api read_api"
+
+    def test_repository_scopes_do_not_open_the_api(self, client, owner):
+        _, value = make_personal_token(owner, scopes=["read_repository", "write_repository"])
+        assert call(client, "get", "/api/v4/user", value).status_code == 403
+
+    def test_last_used_is_recorded(self, client, owner):
+        token, value = make_personal_token(owner, scopes=["api"])
+        call(client, "get", "/api/v4/user", value)
+        token.refresh_from_db()
+        assert token.last_used_at is not None
+
+
+class TestSudo:
+    def test_admin_sudo_token_acts_as_another_user(self, client, tanuki):
+        admin = AdminFactory()
+        _, value = make_personal_token(admin, scopes=["api", "sudo"])
+        for extra in (
+            {"HTTP_SUDO": "olga"},
+            {"HTTP_SUDO": str(tanuki["group"].memberships.get().user_id)},
+        ):
+            assert call(client, "get", "/api/v4/user", value, **extra).json()["username"] == "olga"
+        assert call(client, "get", "/api/v4/user?sudo=olga", value).json()["username"] == "olga"
+
+    def test_sudo_needs_the_sudo_scope(self, client, owner):
+        _, value = make_personal_token(AdminFactory(), scopes=["api"])
+        response = call(client, "get", "/api/v4/user", value, HTTP_SUDO="olga")
+        assert response.status_code == 403 and response.json()["scope"] == "sudo"
+
+    def test_sudo_needs_an_administrator(self, client, owner):
+        former_admin = AdminFactory()
+        _, value = make_personal_token(former_admin, scopes=["api", "sudo"])
+        former_admin.is_superuser = False
+        former_admin.save()
+        response = call(client, "get", "/api/v4/user", value, HTTP_SUDO="olga")
+        assert response.status_code == 403
+        assert response.json() == {"message": "403 Forbidden - Must be admin to use sudo"}
+
+    def test_sudo_to_an_unknown_user_is_404(self, client):
+        _, value = make_personal_token(AdminFactory(), scopes=["api", "sudo"])
+        response = call(client, "get", "/api/v4/user", value, HTTP_SUDO="nobody")
+        assert response.status_code == 404 and response.json() == {"message": "404 User Not Found"}
+
+
+class TestResources:
+    def test_group_by_id_and_by_encoded_path(self, client, tanuki, api_token):
+        by_id = call(client, "get", f"/api/v4/groups/{tanuki['sub'].pk}", api_token).json()
+        by_path = call(client, "get", "/api/v4/groups/tanuki%2Fbackend", api_token).json()
+        assert by_id == by_path
+        assert by_path["full_path"] == "tanuki/backend"
+        assert by_path["full_name"] == "Tanuki / Backend"
+        assert by_path["parent_id"] == tanuki["group"].pk
+
+    def test_project_by_encoded_path(self, client, tanuki, api_token):
+        project = call(client, "get", "/api/v4/projects/tanuki%2Fbackend%2Fapi", api_token).json()
+        assert project["path_with_namespace"] == "tanuki/backend/api"
+        assert project["name_with_namespace"] == "Tanuki / Backend / API"
+        assert project["http_url_to_repo"].endswith("/tanuki/backend/api.git")
+        assert project["namespace"]["full_path"] == "tanuki/backend"
+
+    def test_things_a_user_may_not_see_are_404(self, client, tanuki):
+        _, value = make_personal_token(UserFactory(), scopes=["api"])
+        for path in (
+            f"/api/v4/groups/{tanuki['group'].pk}",
+            "/api/v4/projects/tanuki%2Fbackend%2Fapi",
+            f"/api/v4/projects/{tanuki['project'].pk}/members",
+            f"/api/v4/projects/{tanuki['project'].pk}/deploy_tokens",
+        ):
+            assert call(client, "get", path, value).status_code == 404, path
+        assert call(client, "get", "/api/v4/no/such/thing", value).json() == {
+            "message": "404 Not Found"
+        }
+
+    def test_create_group_subgroup_and_project(self, client, owner, api_token):
+        group = call(client, "post", "/api/v4/groups", api_token, {"name": "Acme", "path": "acme"})
+        assert group.status_code == 201
+        sub = call(
+            client,
+            "post",
+            "/api/v4/groups",
+            api_token,
+            {"name": "Tools", "path": "tools", "parent_id": group.json()["id"]},
+        ).json()
+        project = call(
+            client,
+            "post",
+            "/api/v4/projects",
+            api_token,
+            {"name": "Hammer", "namespace_id": sub["id"], "visibility": "private"},
+        )
+        assert project.status_code == 201
+        assert project.json()["path_with_namespace"] == "acme/tools/hammer"
+
+    @pytest.mark.parametrize(
+        ("data", "raw", "status", "message"),
+        [
+            (None, b"{not json", 400, "not valid JSON"),
+            (None, b"[1, 2]", 400, "must be a JSON object"),
+            ({"path": "x"}, None, 400, "name is missing"),
+            ({"name": ["x"], "path": "x"}, None, 400, "name is invalid"),
+            ({"name": "X", "path": "-bad"}, None, 400, "is not a valid path"),
+            ({"name": "X", "path": "api"}, None, 400, "reserved"),
+            ({"name": "X", "path": "y", "visibility": "secret"}, None, 400, "visibility"),
+            ({"name": "X", "path": "y", "parent_id": "abc"}, None, 400, "parent_id is invalid"),
+            ({"name": "X", "path": "y", "parent_id": 999999}, None, 404, "Group Not Found"),
+        ],
+    )
+    def test_bad_group_input(self, client, owner, api_token, data, raw, status, message):
+        response = call(client, "post", "/api/v4/groups", api_token, data or {}, raw=raw)
+        assert response.status_code == status
+        assert message in json.dumps(response.json())
+        assert not Group.objects.exists()
+
+    def test_duplicate_path_is_a_400_with_the_field(self, client, tanuki, api_token):
+        response = call(
+            client, "post", "/api/v4/groups", api_token, {"name": "T", "path": "Tanuki"}
+        )
+        assert response.status_code == 400
+        assert "already taken" in response.json()["message"]["path"][0]
+
+    def test_users_are_created_by_administrators_only(self, client, api_token):
+        data = {
+            "email": "new@example.com",
+            "username": "newbie",
+            "name": "New Bie",
+            "password": "a-long-enough-password-42",
+        }
+        assert call(client, "post", "/api/v4/users", api_token, data).status_code == 403
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
+        created = call(client, "post", "/api/v4/users", admin_value, data)
+        assert created.status_code == 201 and created.json()["username"] == "newbie"
+        again = call(client, "post", "/api/v4/users", admin_value, data)
+        assert again.status_code == 409
+        assert again.json() == {"message": "Username has already been taken"}
+
+
+class TestMembers:
+    def test_add_change_remove_with_the_page_rules(self, client, tanuki, owner):
+        maintainer = UserFactory(username="max")
+        MembershipFactory(
+            user=maintainer, group=tanuki["group"], access_level=AccessLevel.MAINTAINER
+        )
+        _, value = make_personal_token(maintainer, scopes=["api"])
+        newbie = UserFactory(username="newbie")
+        url = f"/api/v4/groups/{tanuki['group'].pk}/members"
+        added = call(client, "post", url, value, {"user_id": newbie.pk, "access_level": 30})
+        assert added.status_code == 201 and added.json()["access_level"] == 30
+        assert (
+            call(client, "post", url, value, {"user_id": newbie.pk, "access_level": 30}).status_code
+            == 409
+        )
+        owner_grant = call(client, "post", url, value, {"username": "olga", "access_level": 50})
+        assert owner_grant.status_code == 409  # olga is a member already
+        other = UserFactory()
+        refused = call(client, "post", url, value, {"user_id": other.pk, "access_level": 50})
+        assert refused.status_code == 400
+        assert refused.json()["message"]["access_level"] == [
+            "Only Owners can grant the Owner role."
+        ]
+        changed = call(client, "put", f"{url}/{newbie.pk}", value, {"access_level": 40})
+        assert changed.json()["access_level"] == 40
+        touch_owner = call(client, "put", f"{url}/{owner.pk}", value, {"access_level": 10})
+        assert touch_owner.status_code == 403
+        assert call(client, "delete", f"{url}/{newbie.pk}", value).status_code == 204
+        assert call(client, "get", f"{url}/{newbie.pk}", value).status_code == 404
+
+    def test_members_all_has_inherited_ones_at_their_highest_role(
+        self, client, tanuki, owner, api_token
+    ):
+        dev = UserFactory(username="dev")
+        MembershipFactory(user=dev, group=tanuki["group"], access_level=AccessLevel.REPORTER)
+        MembershipFactory(user=dev, project=tanuki["project"], access_level=AccessLevel.DEVELOPER)
+        url = f"/api/v4/projects/{tanuki['project'].pk}/members"
+        direct = call(client, "get", url, api_token).json()
+        assert [(m["username"], m["access_level"]) for m in direct] == [("dev", 30)]
+        everyone = call(client, "get", f"{url}/all", api_token).json()
+        assert [(m["username"], m["access_level"]) for m in everyone] == [("dev", 30), ("olga", 50)]
+        assert call(client, "get", f"{url}/all/{owner.pk}", api_token).json()["access_level"] == 50
+
+
+class TestDeployTokens:
+    def test_project_tokens_for_maintainers(self, client, tanuki):
+        developer, maintainer = UserFactory(), UserFactory()
+        MembershipFactory(user=developer, group=tanuki["group"], access_level=AccessLevel.DEVELOPER)
+        MembershipFactory(
+            user=maintainer, group=tanuki["group"], access_level=AccessLevel.MAINTAINER
+        )
+        url = f"/api/v4/projects/{tanuki['project'].pk}/deploy_tokens"
+        data = {
+            "name": "ci",
+            "scopes": ["read_repository"],
+            "expires_at": str(utc_today() + timedelta(3)),
+        }
+        _, dev_value = make_personal_token(developer, scopes=["api"])
+        assert call(client, "post", url, dev_value, data).status_code == 403
+        _, value = make_personal_token(maintainer, scopes=["api"])
+        created = call(client, "post", url, value, data)
+        assert created.status_code == 201
+        body = created.json()
+        assert body["token"].startswith("gldt-") and body["username"].startswith(
+            "gitlab+deploy-token-"
+        )
+        listed = call(client, "get", url, value).json()
+        assert "token" not in listed[0] and listed[0]["id"] == body["id"]
+        detail = call(client, "get", f"{url}/{body['id']}", value).json()
+        assert "token" not in detail and detail["scopes"] == ["read_repository"]
+        assert call(client, "delete", f"{url}/{body['id']}", value).status_code == 204
+        assert DeployToken.objects.get(pk=body["id"]).revoked
+        assert call(client, "get", f"{url}?active=true", value).json() == []
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            ({"scopes": ["read_repository"]}, "name is missing"),
+            ({"name": "x"}, "scopes is missing"),
+            ({"name": "x", "scopes": ["api"]}, "Unknown scopes: api."),
+            ({"name": "x", "scopes": []}, "Select at least one scope."),
+            (
+                {"name": "x", "scopes": ["read_repository"], "expires_at": "2001-01-01"},
+                "Choose a date after today",
+            ),
+            (
+                {"name": "x", "scopes": ["read_repository"], "expires_at": "tomorrow"},
+                "expires_at is invalid",
+            ),
+            (
+                {"name": "x", "scopes": "read_repository", "username": "bad name"},
+                "may contain only",
+            ),
+        ],
+    )
+    def test_bad_deploy_token_input(self, client, tanuki, api_token, data, message):
+        url = f"/api/v4/groups/{tanuki['group'].pk}/deploy_tokens"
+        response = call(client, "post", url, api_token, data)
+        assert response.status_code == 400
+        assert message in json.dumps(response.json())
+        assert not DeployToken.objects.exists()
+
+    def test_group_tokens_need_owner_and_the_admin_list_needs_admin(self, client, tanuki):
+        maintainer = UserFactory()
+        MembershipFactory(
+            user=maintainer, group=tanuki["group"], access_level=AccessLevel.MAINTAINER
+        )
+        _, value = make_personal_token(maintainer, scopes=["api"])
+        url = f"/api/v4/groups/{tanuki['group'].pk}/deploy_tokens"
+        assert call(client, "get", url, value).status_code == 403
+        assert call(client, "get", "/api/v4/deploy_tokens", value).status_code == 403
+        make_deploy_token(tanuki["group"])
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["read_api"])
+        assert len(call(client, "get", "/api/v4/deploy_tokens", admin_value).json()) == 1
+
+
+class TestPersonalTokens:
+    def test_list_own_tokens_and_admin_filter(self, client, owner):
+        _mine, value = make_personal_token(owner, scopes=["api"], name="mine")
+        make_personal_token(UserFactory(), name="theirs")
+        listed = call(client, "get", "/api/v4/personal_access_tokens", value).json()
+        assert [token["name"] for token in listed] == ["mine"]
+        assert "token" not in listed[0]
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
+        filtered = call(
+            client, "get", f"/api/v4/personal_access_tokens?user_id={owner.pk}", admin_value
+        )
+        assert [token["name"] for token in filtered.json()] == ["mine"]
+
+    def test_get_and_revoke_self_and_by_id(self, client, owner):
+        token, value = make_personal_token(owner, scopes=["api"])
+        other, _ = make_personal_token(owner, scopes=["read_user"], name="other")
+        assert (
+            call(client, "get", "/api/v4/personal_access_tokens/self", value).json()["id"]
+            == token.pk
+        )
+        assert (
+            call(client, "delete", f"/api/v4/personal_access_tokens/{other.pk}", value).status_code
+            == 204
+        )
+        assert PersonalAccessToken.objects.get(pk=other.pk).revoked
+        stranger, _ = make_personal_token(UserFactory())
+        assert (
+            call(client, "get", f"/api/v4/personal_access_tokens/{stranger.pk}", value).status_code
+            == 404
+        )
+        assert (
+            call(client, "delete", "/api/v4/personal_access_tokens/self", value).status_code == 204
+        )
+        assert call(client, "get", "/api/v4/user", value).status_code == 401
+
+    def test_rotate_revokes_and_replaces_in_one_step(self, client, owner):
+        token, value = make_personal_token(owner, scopes=["api"], name="ci")
+        response = call(
+            client, "post", f"/api/v4/personal_access_tokens/{token.pk}/rotate", value, {}
+        )
+        assert response.status_code == 200
+        new = response.json()
+        assert new["name"] == "ci" and new["scopes"] == ["api"] and new["token"] != value
+        assert PersonalAccessToken.objects.get(pk=token.pk).revoked
+        assert call(client, "get", "/api/v4/user", new["token"]).status_code == 200
+        assert AuditEvent.objects.filter(action=AuditAction.PERSONAL_TOKEN_ROTATE).count() == 1
+
+    def test_self_rotate_scope_rotates_only_itself(self, client, owner):
+        _token, value = make_personal_token(owner, scopes=["self_rotate"])
+        other, _ = make_personal_token(owner, scopes=["api"], name="other")
+        assert (
+            call(
+                client, "post", f"/api/v4/personal_access_tokens/{other.pk}/rotate", value, {}
+            ).status_code
+            == 403
+        )
+        response = call(client, "post", "/api/v4/personal_access_tokens/self/rotate", value, {})
+        assert response.status_code == 200 and response.json()["scopes"] == ["self_rotate"]
+
+    def test_rotation_respects_the_maximum_lifetime_and_changes_nothing_on_error(
+        self, client, owner
+    ):
+        token, value = make_personal_token(owner, scopes=["api"])
+        instance = InstanceSettings.current()
+        instance.personal_access_token_max_lifetime_days = 5
+        instance.save()
+        url = f"/api/v4/personal_access_tokens/{token.pk}/rotate"
+        response = call(client, "post", url, value, {})
+        assert response.status_code == 400 and "at most 5 days" in json.dumps(response.json())
+        response = call(client, "post", url, value, {"expires_at": str(utc_today() + timedelta(9))})
+        assert response.status_code == 400
+        assert not PersonalAccessToken.objects.get(pk=token.pk).revoked
+        assert PersonalAccessToken.objects.count() == 1
+        ok = call(client, "post", url, value, {"expires_at": str(utc_today() + timedelta(5))})
+        assert ok.status_code == 200
+
+    def test_admin_creates_tokens_for_users(self, client, owner):
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
+        url = f"/api/v4/users/{owner.pk}/personal_access_tokens"
+        created = call(client, "post", url, admin_value, {"name": "bot", "scopes": ["read_api"]})
+        assert created.status_code == 201 and created.json()["user_id"] == owner.pk
+        bad = call(client, "post", url, admin_value, {"name": "bot", "scopes": ["sudo"]})
+        assert bad.status_code == 400 and "sudo" in json.dumps(bad.json())
+        _, user_value = make_personal_token(owner, scopes=["api"])
+        assert (
+            call(client, "post", url, user_value, {"name": "x", "scopes": ["api"]}).status_code
+            == 403
+        )
+
+
+class TestPagination:
+    def test_headers_and_link(self, client, owner, api_token):
+        for n in range(5):
+            GroupFactory(path=f"g{n}", owner=owner)
+        response = call(client, "get", "/api/v4/groups?per_page=2&page=2", api_token)
+        assert [group["path"] for group in response.json()] == ["g2", "g3"]
+        assert (response["X-Total"], response["X-Total-Pages"], response["X-Page"]) == (
+            "5",
+            "3",
+            "2",
+        )
+        assert (response["X-Next-Page"], response["X-Prev-Page"], response["X-Per-Page"]) == (
+            "3",
+            "1",
+            "2",
+        )
+        assert (
+            '<http://testserver/api/v4/groups?per_page=2&page=3>; rel="next"' in (response["Link"])
+        )
+        assert "private_token" not in response["Link"]
+
+    @pytest.mark.parametrize("query", ["per_page=0", "per_page=101", "per_page=abc", "page=0"])
+    def test_out_of_range_is_400(self, client, owner, api_token, query):
+        response = call(client, "get", f"/api/v4/groups?{query}", api_token)
+        assert response.status_code == 400
+        assert response.json()["error"].startswith(("per_page", "page"))
+
+
+class TestQueryCounts:
+    """List endpoints cost the same number of queries for 2 items as for 6 (no N+1)."""
+
+    @pytest.fixture(autouse=True)
+    def local_cache(self, settings):
+        settings.CACHES = LOCAL_CACHE
+        InstanceSettings.current()
+
+    def count(self, client, path, token) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        call(client, "get", path, token)  # warm: last used, compiled lookups
+        with CaptureQueriesContext(connection) as queries:
+            assert call(client, "get", path, token).status_code == 200
+        return len(queries)
+
+    @pytest.mark.parametrize(
+        ("path", "queries"),
+        [
+            # token; count; page; group names along the paths
+            ("/api/v4/groups", 4),
+            ("/api/v4/projects", 4),
+            # ... plus the parent group
+            ("/api/v4/groups/tanuki/subgroups", 5),
+            ("/api/v4/groups/tanuki%2Fbackend/projects", 5),
+            # token; group; count; page (members with their users)
+            ("/api/v4/groups/tanuki/members", 4),
+            # token; group; every membership up the tree, merged in memory
+            ("/api/v4/groups/tanuki/members/all", 3),
+            # token; group; the caller's role; count; page
+            ("/api/v4/groups/tanuki/deploy_tokens", 5),
+            # token; count; page
+            ("/api/v4/personal_access_tokens", 3),
+            ("/api/v4/users", 3),
+        ],
+    )
+    def test_no_query_per_item(self, client, tanuki, owner, api_token, path, queries):
+        def grow(n):
+            for _ in range(n):
+                GroupFactory(parent=tanuki["group"])
+                ProjectFactory(group=tanuki["sub"])
+                MembershipFactory(group=tanuki["group"], access_level=AccessLevel.GUEST)
+                make_deploy_token(tanuki["group"])
+                make_personal_token(owner, scopes=["read_user"])
+
+        grow(2)
+        assert self.count(client, path, api_token) == queries
+        grow(4)
+        assert self.count(client, path, api_token) == queries

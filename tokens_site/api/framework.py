@@ -1,0 +1,333 @@
+"""The small framework of the REST API: authentication with personal access tokens, scopes,
+`Sudo`, JSON in and out, GitLab's error shapes and pagination.
+
+Authentication reuses the site's one layer (tokens_site.http_auth): the same ban, the same
+credential reading and the same backends. The API accepts only personal access tokens, from
+`PRIVATE-TOKEN`, `Authorization: Bearer` or `?private_token=`; anything else is no credential.
+"""
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from urllib.parse import unquote, urlencode
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from tokens_site.audit import client_ip
+from tokens_site.http_auth import (
+    BANNED_MESSAGE,
+    Kind,
+    identify,
+    ip_is_banned,
+    read_credentials,
+    record_failure,
+)
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+# Which token scopes open which endpoints.
+READ = frozenset({"api", "read_api"})
+WRITE = frozenset({"api"})
+USER_READ = frozenset({"api", "read_api", "read_user"})
+INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
+
+
+class ApiError(Exception):
+    """An answer other than success: status and GitLab's JSON body."""
+
+    def __init__(self, status: int, body: dict) -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+    @classmethod
+    def message(cls, status: int, message) -> "ApiError":
+        return cls(status, {"message": message})
+
+
+def not_found(what: str) -> ApiError:
+    return ApiError.message(404, f"404 {what} Not Found")
+
+
+def bad_request(error: str) -> ApiError:
+    return ApiError(400, {"error": error})
+
+
+def forbidden(message: str = "403 Forbidden") -> ApiError:
+    return ApiError.message(403, message)
+
+
+def insufficient_scope(needed) -> ApiError:
+    return ApiError(
+        403,
+        {
+            "error": "insufficient_scope",
+            "error_description": INSUFFICIENT_SCOPE,
+            "scope": " ".join(sorted(needed)),
+        },
+    )
+
+
+def json_response(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
+    response = JsonResponse(data, status=status, safe=False)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def error_response(error: ApiError) -> JsonResponse:
+    response = json_response(error.body, status=error.status)
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="Tokens"'
+    return response
+
+
+# --- Credentials ------------------------------------------------------------------------------
+
+
+def _private_token_header(request) -> str | None:
+    return request.META.get("HTTP_PRIVATE_TOKEN")
+
+
+def _bearer(request) -> str | None:
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _private_token_parameter(request) -> str | None:
+    return request.GET.get("private_token")
+
+
+TOKEN_READERS = (_private_token_header, _bearer, _private_token_parameter)
+
+
+def _sudo_target(request, principal):
+    """The user named by `Sudo:` (or `?sudo=`), when an administrator's sudo token asks."""
+    wanted = request.META.get("HTTP_SUDO") or request.GET.get("sudo")
+    if not wanted:
+        return None
+    if "sudo" not in principal.scopes:
+        raise ApiError(
+            403,
+            {
+                "error": "insufficient_scope",
+                "error_description": INSUFFICIENT_SCOPE,
+                "scope": "sudo",
+            },
+        )
+    if not principal.user.is_superuser:
+        raise forbidden("403 Forbidden - Must be admin to use sudo")
+    users = get_user_model().objects
+    found = (users.filter(pk=int(wanted)).first() if wanted.isdigit() else None) or users.filter(
+        username=wanted
+    ).first()
+    if found is None:
+        raise not_found("User")
+    if not found.is_active:
+        raise forbidden("403 Forbidden - The user you are trying to impersonate is blocked")
+    return found
+
+
+def _authenticate(request, needed: frozenset[str]):
+    """Set request.user (and request.api_token) from the token, or raise ApiError."""
+    ip = client_ip(request)
+    if ip_is_banned(ip):
+        raise forbidden(BANNED_MESSAGE)
+    presented = read_credentials(request, TOKEN_READERS, basic=False)
+    request.api_token = None
+    if presented.nothing:
+        request.user = AnonymousUser()
+        return
+    principal = None if presented.malformed else identify(request, presented, passwords=False)
+    if principal is None or principal.kind is not Kind.PERSONAL_TOKEN:
+        record_failure(ip)
+        raise ApiError.message(401, "401 Unauthorized")
+    if not needed & principal.scopes:
+        raise insufficient_scope(needed)
+    request.api_token = principal.token
+    request.user = _sudo_target(request, principal) or principal.user
+
+
+def api_view(
+    *,
+    read: frozenset[str] = READ,
+    write: frozenset[str] = WRITE,
+    methods: tuple[str, ...] = ("GET",),
+    authenticated: bool = True,
+):
+    """An API endpoint. GET needs one of the `read` scopes, other methods one of `write`;
+    `authenticated=False` lets anonymous visitors read what is public. The view gets the
+    request (with `user` and `api_token`) and the URL's arguments, percent-decoded."""
+
+    def decorator(view: Callable):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                if request.method not in methods:
+                    raise ApiError.message(405, "405 Method Not Allowed")
+                _authenticate(request, read if request.method == "GET" else write)
+                if not request.user.is_authenticated and (authenticated or request.method != "GET"):
+                    raise ApiError.message(401, "401 Unauthorized")
+                decoded = {name: unquote(value) for name, value in kwargs.items()}
+                return view(request, *args, **decoded)
+            except ApiError as error:
+                return error_response(error)
+            except PermissionDenied as error:
+                reason = f"403 Forbidden - {error}" if str(error) else "403 Forbidden"
+                return error_response(forbidden(reason))
+            except ValidationError as error:
+                return error_response(validation_error(error))
+
+        return wrapper
+
+    return decorator
+
+
+def validation_error(error: ValidationError) -> ApiError:
+    """A service's refusal: 409 when something already exists, else 400 with the messages
+    by field, as GitLab sends them."""
+    if hasattr(error, "error_dict"):
+        items = [item for errors in error.error_dict.values() for item in errors]
+    else:
+        items = error.error_list
+    if any(item.code == "exists" for item in items):
+        return ApiError.message(409, " ".join(error.messages))
+    if hasattr(error, "error_dict"):
+        return ApiError.message(400, error.message_dict)
+    return ApiError.message(400, " ".join(error.messages))
+
+
+# --- Input ------------------------------------------------------------------------------------
+
+
+def body(request) -> dict:
+    """The request's parameters: a JSON object, or form fields (`scopes[]=a&scopes[]=b`)."""
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as error:
+            raise bad_request(f"The request body is not valid JSON: {error}") from error
+        if not isinstance(data, dict):
+            raise bad_request("The request body must be a JSON object.")
+        return data
+    data: dict = {}
+    for key in request.POST:
+        values = request.POST.getlist(key)
+        if key.endswith("[]"):
+            data[key[:-2]] = values
+        else:
+            data[key] = values[-1]
+    return data
+
+
+def text(data: dict, name: str, *, required: bool = False, default: str = "") -> str:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"{name} is missing")
+        return default
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise bad_request(f"{name} is invalid")
+    return str(value)
+
+
+def integer(data: dict, name: str, *, required: bool = False) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise bad_request(f"{name} is missing")
+        return None
+    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
+        raise bad_request(f"{name} is invalid")
+    return int(value)
+
+
+def boolean(data: dict, name: str, default: bool = False) -> bool:
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in {"true", "1", "yes"}:
+        return True
+    if str(value).lower() in {"false", "0", "no"}:
+        return False
+    raise bad_request(f"{name} is invalid")
+
+
+def string_list(data: dict, name: str, *, required: bool = False) -> list[str]:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise bad_request(f"{name} is missing")
+        return []
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise bad_request(f"{name} is invalid")
+    return value
+
+
+def date_value(data: dict, name: str):
+    from datetime import date
+
+    value = data.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as error:
+        raise bad_request(f"{name} is invalid: use YYYY-MM-DD") from error
+
+
+# --- Output -----------------------------------------------------------------------------------
+
+
+def paginate(request, queryset: QuerySet | list, serialize: Callable[[list], list]) -> JsonResponse:
+    """GitLab's offset pagination: `page`, `per_page` (1 to 100), and the headers python-gitlab
+    follows (`Link` with rel="next", `X-Total`, `X-Next-Page`, ...)."""
+    page = integer(request.GET, "page")
+    page = 1 if page is None else page
+    per_page = integer(request.GET, "per_page")
+    per_page = DEFAULT_PER_PAGE if per_page is None else per_page
+    if page < 1:
+        raise bad_request("page does not have a valid value")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise bad_request(f"per_page does not have a valid value: use 1 to {MAX_PER_PAGE}")
+    total = len(queryset) if isinstance(queryset, list) else queryset.count()
+    pages = max(1, math.ceil(total / per_page))
+    items = list(queryset[(page - 1) * per_page : page * per_page])
+    headers = {
+        "X-Total": str(total),
+        "X-Total-Pages": str(pages),
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Next-Page": str(page + 1) if page < pages else "",
+        "X-Prev-Page": str(page - 1) if page > 1 else "",
+    }
+
+    def link(number: int, rel: str) -> str:
+        query = request.GET.copy()
+        query["page"] = str(number)
+        query["per_page"] = str(per_page)
+        query.pop("private_token", None)  # never echo a credential into a URL
+        url = request.build_absolute_uri(request.path_info) + "?" + urlencode(query, doseq=True)
+        return f'<{url}>; rel="{rel}"'
+
+    links = [link(page + 1, "next")] if page < pages else []
+    links += [link(page - 1, "prev")] if page > 1 else []
+    links += [link(1, "first"), link(pages, "last")]
+    headers["Link"] = ", ".join(links)
+    return json_response(serialize(items), headers=headers)
+
+
+def no_content() -> HttpResponse:
+    return HttpResponse(status=204)
