@@ -29,16 +29,19 @@ _by_digest = CompiledLookup(
 )
 
 
-def deploy_token_authenticate(username: str, plaintext: str) -> DeployToken | None:
+def deploy_token_authenticate(username: str | None, plaintext: str) -> DeployToken | None:
     """The active deploy token with this value and this username, or None. One query on one
-    table (its project or group id is all reach needs); a malformed value costs none."""
+    table (its project or group id is all reach needs); a malformed value costs none.
+    `username=None` is for the `Deploy-Token:` header, which carries the token alone."""
     if not token_is_well_formed(plaintext, PREFIX):
         return None
     row = _by_digest.row(token_digest(plaintext))
     if row is None:
         return None
     token = instance_from(DeployToken, dict(zip(TOKEN_FIELDS, row, strict=True)))
-    if not token.is_active or not hmac.compare_digest(username.encode(), token.username.encode()):
+    if not token.is_active:
+        return None
+    if username is not None and not hmac.compare_digest(username.encode(), token.username.encode()):
         return None
     return token
 
@@ -47,11 +50,16 @@ class DeployTokenBackend(BaseBackend):
     credential_kind = Kind.DEPLOY_TOKEN
 
     def authenticate(
-        self, request, username: str | None = None, token: str | None = None, **kwargs
+        self,
+        request,
+        username: str | None = None,
+        token: str | None = None,
+        from_header: bool = False,
+        **kwargs,
     ):
-        if username is None or not token:
+        if not token or (username is None and not from_header):
             return None
-        found = deploy_token_authenticate(username, token)
+        found = deploy_token_authenticate(None if from_header else username, token)
         if found is None:
             return None
         return Principal(

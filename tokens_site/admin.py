@@ -118,6 +118,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Package registry", {"fields": ["package_file_max_size_mb"]}),
         (
             "Failed-authentication ban",
             {

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_backends
@@ -155,35 +156,58 @@ def parse_basic(header: str) -> tuple[str, str] | None:
 @dataclass(frozen=True)
 class Presented:
     """What a request presents: nothing, something unusable, or a username and a secret.
-    `via_header` marks secrets from token headers (not Basic), which never mean a password."""
+    `header_kind` is set for secrets from a token header (not Basic): the one credential kind
+    that header carries (such a secret is never a password, and a deploy token in
+    `Deploy-Token:` comes without a username)."""
 
     username: str = ""
     secret: str = ""
     malformed: bool = False
-    via_header: bool = False
+    header_kind: Kind | None = None
 
     @property
     def nothing(self) -> bool:
         return not self.malformed and not self.secret
 
 
-TokenHeaderReader = Callable[[object], str | None]
+@dataclass(frozen=True)
+class TokenHeader:
+    """Where a view also accepts a token besides Basic, and of which kind it is."""
+
+    read: Callable[[object], str | None]
+    kind: Kind
+
+
+def _header(name: str) -> Callable[[object], str | None]:
+    return lambda request: request.META.get(name)
+
+
+def _bearer(request) -> str | None:
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+PRIVATE_TOKEN_HEADER = TokenHeader(_header("HTTP_PRIVATE_TOKEN"), Kind.PERSONAL_TOKEN)
+BEARER_HEADER = TokenHeader(_bearer, Kind.PERSONAL_TOKEN)
+PRIVATE_TOKEN_PARAMETER = TokenHeader(
+    lambda request: request.GET.get("private_token"), Kind.PERSONAL_TOKEN
+)
+DEPLOY_TOKEN_HEADER = TokenHeader(_header("HTTP_DEPLOY_TOKEN"), Kind.DEPLOY_TOKEN)
 
 
 def read_credentials(
-    request, header_readers: tuple[TokenHeaderReader, ...] = (), *, basic: bool = True
+    request, headers: tuple[TokenHeader, ...] = (), *, basic: bool = True
 ) -> Presented:
-    """Basic credentials (unless `basic` is off), else the first token a view-specific header
-    reader finds."""
+    """Basic credentials (unless `basic` is off), else the first token header present."""
     authorization = request.META.get("HTTP_AUTHORIZATION") if basic else None
     if authorization is not None:
         parsed = parse_basic(authorization)
         if parsed is not None:
             return Presented(username=parsed[0], secret=parsed[1])
-    for reader in header_readers:
-        token = reader(request)
+    for header in headers:
+        token = header.read(request)
         if token:
-            return Presented(secret=token, via_header=True)
+            return Presented(secret=token.strip(), header_kind=header.kind)
     if authorization is not None:
         return Presented(malformed=True)
     return Presented()
@@ -270,15 +294,17 @@ def identify(request, presented: Presented, *, passwords: bool) -> Principal | N
     django.contrib.auth.authenticate() like any sign-in."""
     backends = token_backends()
     secret = presented.secret
+    if presented.header_kind is Kind.DEPLOY_TOKEN:
+        return backends[Kind.DEPLOY_TOKEN].authenticate(request, token=secret, from_header=True)
     principal = backends[Kind.PERSONAL_TOKEN].authenticate(request, token=secret)
-    if principal is None and not presented.via_header:
-        principal = backends[Kind.DEPLOY_TOKEN].authenticate(
-            request, username=presented.username, token=secret
-        )
+    if principal is not None or presented.header_kind is not None:
+        return principal
+    principal = backends[Kind.DEPLOY_TOKEN].authenticate(
+        request, username=presented.username, token=secret
+    )
     if (
         principal is None
         and passwords
-        and not presented.via_header
         and not token_looks_generated(secret)
         and InstanceSettings.current().git_password_authentication_enabled
     ):
@@ -375,12 +401,23 @@ def load_project_by_full_path(request, kwargs) -> Project | None:
     )
 
 
+def load_project_by_ref(request, kwargs) -> Project | None:
+    """`project_ref` is a project's id or its URL-encoded full path (API style)."""
+    ref = unquote(kwargs.pop("project_ref"))
+    projects = Project.objects.select_related("group").only(
+        "id", "full_path", "visibility", "group__id", "group__traversal"
+    )
+    if ref.isdigit():
+        return projects.filter(pk=int(ref)).first()
+    return projects.filter(full_path=ref).first()
+
+
 def credential_required(
     ability: Ability | Callable[[object], Ability],
     *,
     load_project: Callable | None = load_project_by_full_path,
     passwords: bool = False,
-    header_readers: tuple[TokenHeaderReader, ...] = (),
+    headers: tuple[TokenHeader, ...] = (),
     respond: Callable[[int, str], HttpResponse] = text_response,
 ):
     """Protect a downstream view of one project. The view is called as
@@ -389,7 +426,7 @@ def credential_required(
 
     `ability` may be a function of the request (e.g. Git's `?service=`); `passwords` lets a
     user's password through (Git over HTTP only, and only when the instance allows it);
-    `header_readers` add token headers besides Basic (API, packages); `respond` shapes errors.
+    `headers` add token headers besides Basic (packages); `respond` shapes errors.
     """
 
     def decorator(view):
@@ -404,7 +441,7 @@ def credential_required(
             except Denied as denied:
                 return respond(denied.status, denied.reason)
             project = load_project(request, kwargs) if load_project else None
-            presented = read_credentials(request, header_readers)
+            presented = read_credentials(request, headers)
             if presented.nothing:
                 principal = ANONYMOUS
             else:

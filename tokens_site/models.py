@@ -309,6 +309,11 @@ class InstanceSettings(models.Model):
     failed_auth_ban_duration_seconds = models.PositiveIntegerField(
         "ban duration (seconds)", default=3600
     )
+    package_file_max_size_mb = models.PositiveIntegerField(
+        "largest package file (MiB)",
+        default=1024,
+        help_text="Uploads to the package registry larger than this are refused.",
+    )
 
     class Meta:
         verbose_name = "instance settings"
@@ -418,3 +423,7 @@ class TokenRecord(models.Model):
     @property
     def is_active(self) -> bool:
         return not self.revoked and not self.is_expired
+
+
+# The package registry's models live with its code; importing them here registers them.
+from tokens_site.packages.models import Package, PackageFile  # noqa: E402, F401

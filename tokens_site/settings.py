@@ -185,6 +185,21 @@ BAN_CHECK_CACHE_SECONDS = env.float("BAN_CHECK_CACHE_SECONDS", default=1)
 # A personal access token's "last used" time is written at most this often.
 LAST_USED_UPDATE_INTERVAL_SECONDS = env.int("LAST_USED_UPDATE_INTERVAL_SECONDS", default=600)
 
+# The container registry's token service (/jwt/auth). The key file is created on first use
+# when it does not exist; `manage.py registry_config` prints the registry's matching settings.
+REGISTRY_SIGNING_KEY = Path(
+    env.str("REGISTRY_SIGNING_KEY", default=str(VAR_DIR / "registry" / "signing-key.pem"))
+)
+REGISTRY_ISSUER = env.str("REGISTRY_ISSUER", default="tokens-site")
+REGISTRY_SERVICE = env.str("REGISTRY_SERVICE", default="container_registry")
+# The registry as users and this site reach it (e.g. https://registry.example.com), for the
+# project pages; empty when there is none.
+REGISTRY_URL = env.str("REGISTRY_URL", default="").rstrip("/")
+if REGISTRY_URL and not REGISTRY_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"REGISTRY_URL must start with http:// or https://, not {REGISTRY_URL!r}."
+    )
+
 # Bare git repositories of projects live here, one per project.
 REPOSITORIES_ROOT = Path(env.str("REPOSITORIES_ROOT", default=str(VAR_DIR / "repositories")))
 

@@ -1,11 +1,12 @@
-"""A project's repository leaves the disk with its row, however the row goes (a service, the
-admin, a cascade from its group), and only once the deletion is committed."""
+"""A project's repository, and a package's files, leave the disk with their rows, however the
+rows go (a service, the admin, a cascade from a group), and only once the deletion is committed."""
 
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
 from tokens_site.models import Project
+from tokens_site.packages.models import PackageFile
 from tokens_site.repositories import repository_remove
 
 
@@ -13,3 +14,9 @@ from tokens_site.repositories import repository_remove
 def remove_repository(sender, instance: Project, **kwargs) -> None:
     path = instance.repository_path
     transaction.on_commit(lambda: repository_remove(path))
+
+
+@receiver(post_delete, sender=PackageFile)
+def remove_package_file(sender, instance: PackageFile, **kwargs) -> None:
+    stored, storage = instance.file.name, instance.file.storage
+    transaction.on_commit(lambda: storage.delete(stored))

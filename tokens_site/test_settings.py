@@ -20,6 +20,7 @@ for _name in ("SECRET_KEY", "TOKEN_DIGEST_KEY", "TOKEN_ENCRYPTION_KEY"):
 os.environ.setdefault("HTTPS", "off")
 os.environ.setdefault("REPOSITORIES_ROOT", str(TEST_RUN_DIR / "repositories"))
 os.environ.setdefault("MEDIA_ROOT", str(TEST_RUN_DIR / "media"))
+os.environ.setdefault("REGISTRY_SIGNING_KEY", str(TEST_RUN_DIR / "registry-signing-key.pem"))
 
 from tokens_site.settings import *  # noqa: E402,F403
 from tokens_site.settings import DATABASES  # noqa: E402

@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from tokens_site import converters, views  # noqa: F401  (converters registers `fullpath`)
+from tokens_site.registry import views as registry_views
 
 admin.site.site_header = "Tokens administration"
 admin.site.site_title = "Tokens admin"
@@ -16,6 +17,7 @@ urlpatterns = [
     path("-/liveness", views.liveness, name="liveness"),
     path("-/readiness", views.readiness, name="readiness"),
     path("-/whoami", views.whoami, name="whoami"),
+    path("jwt/auth", registry_views.token, name="registry_token"),
     path(
         "users/sign_in",
         auth_views.LoginView.as_view(
@@ -59,6 +61,12 @@ urlpatterns = [
         "<fullpath:full_path>/-/project_members/<int:member_id>/remove",
         views.ProjectMemberActionView.as_view(action="remove"),
         name="project_member_remove",
+    ),
+    path("<fullpath:full_path>/-/packages", views.PackagesView.as_view(), name="packages"),
+    path(
+        "<fullpath:full_path>/-/container_registry",
+        views.ContainerRegistryView.as_view(),
+        name="container_registry",
     ),
     path("", include("tokens_site.git_http.urls")),
     path("", include("personal_tokens.urls")),

@@ -1,6 +1,8 @@
 """Pages of the site: dashboard, groups, projects, members, profile. Views stay thin: they
 resolve the object for the user (mixins), call a service, and render."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -27,6 +29,7 @@ from tokens_site.http_auth import Ability, credential_required
 from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
+from tokens_site.registry.listing import RegistryUnavailable, project_repositories
 
 
 class DashboardView(LoginRequiredMixin, TemplateView):
@@ -159,6 +162,49 @@ class ProjectView(ProjectMixin, TemplateView):
         scheme, _, rest = clone_url.partition("://")
         return super().get_context_data(
             clone_url=clone_url, clone_url_scheme=scheme, clone_url_rest=rest, **kwargs
+        )
+
+
+class PackagesView(ProjectMixin, TemplateView):
+    """Deploy > Package registry: the project's packages and how to use them with each token."""
+
+    template_name = "tokens_site/packages.html"
+    required = "can_read_code"
+
+    def get_context_data(self, **kwargs):
+        api = f"{settings.EXTERNAL_URL}/api/v4/projects/{self.project.pk}/packages"
+        return super().get_context_data(
+            packages=self.project.packages.prefetch_related("files"),
+            pypi_url=f"{api}/pypi",
+            generic_url=f"{api}/generic",
+            host=urlsplit(settings.EXTERNAL_URL).netloc,
+            scheme=urlsplit(settings.EXTERNAL_URL).scheme,
+            nav="packages",
+            **kwargs,
+        )
+
+
+class ContainerRegistryView(ProjectMixin, TemplateView):
+    """Deploy > Container registry: the project's images (asked of the registry itself) and
+    how to log in with each token kind."""
+
+    template_name = "tokens_site/container_registry.html"
+    required = "can_read_code"
+
+    def get_context_data(self, **kwargs):
+        repositories, unavailable = [], None
+        if settings.REGISTRY_URL:
+            try:
+                repositories = project_repositories(self.project)
+            except RegistryUnavailable:
+                unavailable = "The container registry could not be reached just now."
+        return super().get_context_data(
+            registry_host=urlsplit(settings.REGISTRY_URL).netloc,
+            image=self.project.full_path.lower(),
+            repositories=repositories,
+            unavailable=unavailable,
+            nav="container_registry",
+            **kwargs,
         )
 
 

@@ -101,6 +101,7 @@ def test_instance_settings_open_as_one_row(admin_client):
         "failed_auth_ban_limit": "30",
         "failed_auth_ban_period_seconds": "180",
         "failed_auth_ban_duration_seconds": "3600",
+        "package_file_max_size_mb": "1024",
     }
     admin_client.post(response["Location"], data)
     current = InstanceSettings.current()

@@ -22,6 +22,9 @@ from django.views.decorators.csrf import csrf_exempt
 from tokens_site.audit import client_ip
 from tokens_site.http_auth import (
     BANNED_MESSAGE,
+    BEARER_HEADER,
+    PRIVATE_TOKEN_HEADER,
+    PRIVATE_TOKEN_PARAMETER,
     Kind,
     identify,
     ip_is_banned,
@@ -91,21 +94,7 @@ def error_response(error: ApiError) -> JsonResponse:
 
 # --- Credentials ------------------------------------------------------------------------------
 
-
-def _private_token_header(request) -> str | None:
-    return request.META.get("HTTP_PRIVATE_TOKEN")
-
-
-def _bearer(request) -> str | None:
-    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def _private_token_parameter(request) -> str | None:
-    return request.GET.get("private_token")
-
-
-TOKEN_READERS = (_private_token_header, _bearer, _private_token_parameter)
+TOKEN_HEADERS = (PRIVATE_TOKEN_HEADER, BEARER_HEADER, PRIVATE_TOKEN_PARAMETER)
 
 
 def _sudo_target(request, principal):
@@ -140,7 +129,7 @@ def _authenticate(request, needed: frozenset[str]):
     ip = client_ip(request)
     if ip_is_banned(ip):
         raise forbidden(BANNED_MESSAGE)
-    presented = read_credentials(request, TOKEN_READERS, basic=False)
+    presented = read_credentials(request, TOKEN_HEADERS, basic=False)
     request.api_token = None
     if presented.nothing:
         request.user = AnonymousUser()

@@ -4,6 +4,7 @@
 from django.urls import path, re_path
 
 from tokens_site.api import views
+from tokens_site.packages import views as packages
 
 app_name = "api"
 
@@ -54,6 +55,29 @@ urlpatterns = [
         "personal_access_tokens/<str:token_id>/rotate",
         views.personal_access_token_rotate,
         name="personal_access_token_rotate",
+    ),
+    # The package registry (tokens_site.packages): its own credentials rules (deploy tokens too).
+    path("projects/<str:project_ref>/packages/pypi", packages.pypi_upload, name="pypi_upload"),
+    path("projects/<str:project_ref>/packages/pypi/simple", packages.pypi_simple_index),
+    path(
+        "projects/<str:project_ref>/packages/pypi/simple/",
+        packages.pypi_simple_index,
+        name="pypi_simple",
+    ),
+    re_path(
+        r"^projects/(?P<project_ref>[^/]+)/packages/pypi/simple/(?P<name>[^/]+)/?$",
+        packages.pypi_simple_package,
+        name="pypi_simple_package",
+    ),
+    path(
+        "projects/<str:project_ref>/packages/pypi/files/<str:sha256>/<str:file_name>",
+        packages.pypi_file,
+        name="pypi_file",
+    ),
+    path(
+        "projects/<str:project_ref>/packages/generic/<str:name>/<str:version>/<str:file_name>",
+        packages.generic_file,
+        name="generic_file",
     ),
     re_path(r"^(?P<rest>.*)$", views.unknown),
 ]

@@ -1,0 +1,219 @@
+"""Adding files to a project's package registry. A file is checked (name, version, file name,
+size, sha256) while it streams to a temporary file, then kept through Django's storage API;
+the database row and the stored file exist together or not at all."""
+
+import hashlib
+import re
+import tempfile
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from tokens_site.models import InstanceSettings, Project
+from tokens_site.packages.models import Package, PackageFile, PackageKind
+
+CHUNK_SIZE = 64 * 1024
+MIB = 1024 * 1024
+PYPI_NAME = re.compile(r"[A-Z0-9]([A-Z0-9._-]*[A-Z0-9])?", re.IGNORECASE)
+GENERIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
+GENERIC_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~+-]{0,254}")
+
+
+class TooLarge(ValidationError):
+    """The file is over the instance's limit (HTTP 413)."""
+
+
+def max_file_size() -> int:
+    return InstanceSettings.current().package_file_max_size_mb * MIB
+
+
+def refuse_if_too_large(size: int) -> None:
+    limit = max_file_size()
+    if size > limit:
+        raise TooLarge(
+            f"The file is too large: the limit is {limit // MIB} MiB "
+            f"(instance settings, largest package file)."
+        )
+
+
+class Spool:
+    """A received file on local disk, with its size and sha256, taken in chunks (never whole in
+    memory) and refused past the size limit."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
+        digest, self.size = hashlib.sha256(), 0
+        try:
+            for chunk in chunks:
+                self.size += len(chunk)
+                refuse_if_too_large(self.size)
+                digest.update(chunk)
+                self.file.write(chunk)
+        except BaseException:
+            self.file.close()
+            raise
+        self.sha256 = digest.hexdigest()
+        self.file.seek(0)
+
+    def __enter__(self) -> "Spool":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.file.close()
+
+
+def stream_chunks(stream, length: int | None) -> Iterable[bytes]:
+    """A request body in chunks: `length` bytes, or to the end (a chunked body)."""
+    remaining = length
+    while remaining is None or remaining > 0:
+        chunk = stream.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+        if not chunk:
+            break
+        if remaining is not None:
+            remaining -= len(chunk)
+        yield chunk
+
+
+def _store(
+    *,
+    project: Project,
+    kind: str,
+    name: str,
+    display_name: str,
+    version: str,
+    file_name: str,
+    spool: Spool,
+    requires_python: str = "",
+) -> PackageFile:
+    stored = None
+    try:
+        with transaction.atomic():
+            package, _ = Package.objects.get_or_create(
+                project=project,
+                kind=kind,
+                name=name,
+                version=version,
+                defaults={"display_name": display_name},
+            )
+            if package.files.filter(file_name=file_name).exists():
+                raise ValidationError(
+                    f"File already exists: {file_name} is in {display_name} {version}.",
+                    code="exists",
+                )
+            record = PackageFile(
+                package=package,
+                file_name=file_name,
+                size=spool.size,
+                sha256=spool.sha256,
+                requires_python=requires_python,
+            )
+            record.file.save(file_name, File(spool.file), save=False)
+            stored = record.file
+            record.save()
+    except IntegrityError as error:
+        if stored:
+            stored.delete(save=False)
+        raise ValidationError(
+            f"File already exists: {file_name} is in {display_name} {version}.", code="exists"
+        ) from error
+    except BaseException:
+        if stored:
+            stored.delete(save=False)
+        raise
+    return record
+
+
+def _check_python_file_name(name: str, version: Version, file_name: str) -> None:
+    try:
+        if file_name.endswith(".whl"):
+            parsed_name, parsed_version, _, _ = parse_wheel_filename(file_name)
+        else:
+            parsed_name, parsed_version = parse_sdist_filename(file_name)
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as error:
+        raise ValidationError(
+            f"'{file_name}' is not a wheel (.whl) or source distribution (.tar.gz, .zip) "
+            f"file name: {error}"
+        ) from error
+    if canonicalize_name(parsed_name) != canonicalize_name(name) or parsed_version != version:
+        raise ValidationError(
+            f"The file {file_name} is not for {name} {version}: its name says "
+            f"{parsed_name} {parsed_version}."
+        )
+
+
+def pypi_file_add(
+    *,
+    project: Project,
+    name: str,
+    version: str,
+    file_name: str,
+    chunks: Iterable[bytes],
+    sha256: str = "",
+    requires_python: str = "",
+) -> PackageFile:
+    """A file uploaded by twine (the form's fields and its `content`)."""
+    if not PYPI_NAME.fullmatch(name or ""):
+        raise ValidationError(f"'{name}' is not a valid package name (PEP 508).")
+    try:
+        parsed_version = Version(version)
+    except InvalidVersion as error:
+        raise ValidationError(f"'{version}' is not a valid version (PEP 440).") from error
+    _check_python_file_name(name, parsed_version, file_name)
+    with Spool(chunks) as spool:
+        if sha256 and sha256.lower() != spool.sha256:
+            raise ValidationError(
+                f"sha256_digest does not match the file: the upload was damaged "
+                f"(expected {sha256}, received {spool.sha256})."
+            )
+        return _store(
+            project=project,
+            kind=PackageKind.PYPI,
+            name=canonicalize_name(name),
+            display_name=name,
+            version=str(parsed_version),
+            file_name=file_name,
+            spool=spool,
+            requires_python=requires_python,
+        )
+
+
+def validate_generic(name: str, version: str, file_name: str) -> None:
+    if not GENERIC_NAME.fullmatch(name):
+        raise ValidationError(
+            f"'{name}' is not a valid package name: use letters, digits, '.', '_', '+' and "
+            f"'-', starting with a letter or digit."
+        )
+    if not GENERIC_VERSION.fullmatch(version):
+        raise ValidationError(f"'{version}' is not a valid version.")
+    if not FILE_NAME.fullmatch(file_name):
+        raise ValidationError(
+            f"'{file_name}' is not a valid file name: use letters, digits, '.', '_', '~', '+' "
+            f"and '-', starting with a letter or digit (no directories)."
+        )
+
+
+def generic_file_add(
+    *, project: Project, name: str, version: str, file_name: str, chunks: Iterable[bytes]
+) -> PackageFile:
+    validate_generic(name, version, file_name)
+    with Spool(chunks) as spool:
+        return _store(
+            project=project,
+            kind=PackageKind.GENERIC,
+            name=name,
+            display_name=name,
+            version=version,
+            file_name=file_name,
+            spool=spool,
+        )

@@ -1,0 +1,128 @@
+"""The Docker registry token service: which actions on which repositories a credential gets,
+signed into a short-lived JWT the registry verifies with our certificate.
+
+A repository name is `<project full path>[/<image>]`; it belongs to the project with the longest
+matching path. The rules are the authentication layer's (tokens_site.http_auth.authorize):
+deploy tokens pull with `read_registry` and push with `write_registry`; personal tokens pull with
+`read_registry`, `read_api` or `api` (and Reporter, or a public project) and push with
+`write_registry` or `api` (and Developer); anonymous requests pull public projects.
+"""
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+from django.conf import settings
+
+from tokens_site.http_auth import Ability, Denied, Kind, Principal, authorize
+from tokens_site.models import Project
+from tokens_site.registry.keys import key_id, signing_key
+
+TOKEN_TTL_SECONDS = 300
+CLOCK_SKEW_SECONDS = 10
+REPOSITORY_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+KNOWN_ACTIONS = {"pull", "push", "delete", "*"}
+
+
+class InvalidScope(ValueError):
+    pass
+
+
+@dataclass
+class Scope:
+    type: str
+    name: str
+    actions: list[str]
+
+
+def parse_scope(value: str) -> Scope:
+    """`repository:tanuki/app:pull,push` (or `registry:catalog:*`)."""
+    kind, _, rest = value.partition(":")
+    name, _, actions = rest.rpartition(":")
+    requested = [action for action in actions.split(",") if action]
+    if kind not in {"repository", "registry"} or not name or not requested:
+        raise InvalidScope(
+            f"'{value}' is not a scope: use repository:<name>:<actions>, "
+            f"e.g. repository:group/project:pull,push."
+        )
+    if kind == "repository" and not REPOSITORY_NAME.fullmatch(name):
+        raise InvalidScope(f"'{name}' is not a valid repository name (lowercase path).")
+    unknown = set(requested) - KNOWN_ACTIONS
+    if unknown:
+        raise InvalidScope(f"Unknown actions in '{value}': {', '.join(sorted(unknown))}.")
+    return Scope(type=kind, name=name, actions=requested)
+
+
+def project_for(repository: str) -> Project | None:
+    """The project a repository name belongs to: the longest project path it starts with."""
+    parts = repository.split("/")
+    candidates = ["/".join(parts[:n]) for n in range(len(parts), 1, -1)]
+    found = {
+        project.full_path.lower(): project
+        for project in Project.objects.select_related("group").filter(
+            full_path__iregex=r"^(" + "|".join(re.escape(c) for c in candidates) + r")$"
+        )
+    }
+    return next((found[c] for c in candidates if c in found), None)
+
+
+def _allowed(principal: Principal, project: Project, ability: Ability) -> bool:
+    try:
+        authorize(principal, project, ability)
+    except Denied:
+        return False
+    return True
+
+
+def granted_actions(principal: Principal, scope: Scope) -> list[str]:
+    if scope.type == "registry":
+        admin = principal.user is not None and principal.user.is_superuser
+        return ["*"] if admin and scope.name == "catalog" and "*" in scope.actions else []
+    project = project_for(scope.name)
+    if project is None:
+        return []
+    actions = []
+    if ("pull" in scope.actions or "*" in scope.actions) and _allowed(
+        principal, project, Ability.READ_REGISTRY
+    ):
+        actions.append("pull")
+    if ("push" in scope.actions or "*" in scope.actions) and _allowed(
+        principal, project, Ability.WRITE_REGISTRY
+    ):
+        actions.append("push")
+    return actions
+
+
+def sign(subject: str, access: list[dict]) -> tuple[str, int]:
+    """A registry token for `access` ([{"type", "name", "actions"}]) and when it was issued."""
+    now = int(time.time())
+    claims = {
+        "iss": settings.REGISTRY_ISSUER,
+        "sub": subject,
+        "aud": settings.REGISTRY_SERVICE,
+        "iat": now,
+        "nbf": now - CLOCK_SKEW_SECONDS,
+        "exp": now + TOKEN_TTL_SECONDS,
+        "jti": secrets.token_urlsafe(16),
+        "access": access,
+    }
+    return jwt.encode(claims, signing_key(), algorithm="RS256", headers={"kid": key_id()}), now
+
+
+def issue_token(principal: Principal, scopes: list[Scope]) -> dict:
+    """The token service's answer: a signed JWT granting what the principal may do."""
+    access = [
+        {"type": scope.type, "name": scope.name, "actions": granted_actions(principal, scope)}
+        for scope in scopes
+    ]
+    subject = principal.username if principal.kind is not Kind.ANONYMOUS else ""
+    token, now = sign(subject, access)
+    issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return {
+        "token": token,
+        "access_token": token,
+        "expires_in": TOKEN_TTL_SECONDS,
+        "issued_at": issued,
+    }
