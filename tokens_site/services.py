@@ -193,13 +193,18 @@ def _validate_level(*, access: Access, user, source: Group | Project, access_lev
 
 
 def _ensure_an_owner_remains(membership: Membership) -> None:
-    """A group keeps at least one Owner, direct or inherited."""
+    """A group keeps at least one Owner, direct or inherited. Called in the transaction that
+    removes or demotes `membership`: the Owners' rows stay locked until it ends, so two Owners
+    removing each other at the same moment cannot both succeed."""
     if membership.group_id is None or membership.access_level != AccessLevel.OWNER:
         return
-    others = Membership.objects.filter(
-        group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER
-    ).exclude(pk=membership.pk)
-    if not others.exists():
+    owners = (
+        Membership.objects.select_for_update()
+        .filter(group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not set(owners) - {membership.pk}:
         raise ValidationError(
             f"{membership.user.username} is the last Owner of {membership.group.full_path}. "
             f"Make someone else an Owner first."
@@ -260,10 +265,10 @@ def member_update(
     _validate_level(
         access=access, user=membership.user, source=membership.source, access_level=access_level
     )
-    if access_level < AccessLevel.OWNER:
-        _ensure_an_owner_remains(membership)
     previous = membership.access_level
     with transaction.atomic():
+        if access_level < AccessLevel.OWNER:
+            _ensure_an_owner_remains(membership)
         membership.access_level = access_level
         membership.save(update_fields=["access_level"])
         audit_event_record(
@@ -286,8 +291,8 @@ def member_remove(*, actor, membership: Membership, ip_address: str | None = Non
             if access.can_maintain
             else "You need at least the Maintainer role to manage members.",
         )
-    _ensure_an_owner_remains(membership)
     with transaction.atomic():
+        _ensure_an_owner_remains(membership)
         audit_event_record(
             action=AuditAction.MEMBER_REMOVE,
             actor=actor,

@@ -1,9 +1,11 @@
 """Groups, projects and memberships as the services create and change them."""
 
 import subprocess
+import threading
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
 
 from tests.factories import (
     AdminFactory,
@@ -232,6 +234,34 @@ class TestMembers:
         )
         services.member_remove(actor=olivia.user, membership=olivia)
         assert not Membership.objects.filter(pk=olivia.pk).exists()
+
+    @pytest.mark.django_db(transaction=True)
+    def test_two_owners_leaving_at_once_leave_one(self):
+        if connection.vendor != "postgresql":
+            pytest.skip("SQLite runs one write transaction at a time")
+        group = GroupFactory(owner=UserFactory())
+        first = Membership.objects.get(group=group)
+        second = MembershipFactory(group=group, access_level=AccessLevel.OWNER)
+        outcome = []
+
+        def second_leaves():
+            try:
+                services.member_remove(actor=second.user, membership=second)
+                outcome.append("removed")
+            except ValidationError:
+                outcome.append("refused")
+            finally:
+                connection.close()
+
+        with transaction.atomic():
+            services.member_remove(actor=first.user, membership=first)
+            other = threading.Thread(target=second_leaves)
+            other.start()
+            # Unlocked, the second removal would complete now, seeing the first still there.
+            other.join(timeout=1)
+        other.join()
+        assert outcome == ["refused"]
+        assert list(Membership.objects.filter(group=group)) == [second]
 
     def test_subgroup_owner_may_leave_when_an_owner_is_inherited(self, group):
         sub = GroupFactory(parent=group, owner=UserFactory())
