@@ -88,6 +88,9 @@ def test_upload_and_simple_index_in_html_and_json(client, project, writer, tmp_p
         ({"name": "otherpkg"}, "is not for otherpkg"),
         ({"version": "2.0"}, "is not for tinypkg 2.0"),
         ({":action": "remove_pkg"}, "Only the file_upload action is supported."),
+        ({"requires_python": ">=3." + "9" * 300}, "requires_python is too long"),
+        ({"requires_python": "three or more"}, "is not a version specifier"),
+        ({"version": "1.0.0+" + "a" * 300}, "The version is too long"),
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -28,6 +29,7 @@ PYPI_NAME = re.compile(r"[A-Z0-9]([A-Z0-9._-]*[A-Z0-9])?", re.IGNORECASE)
 GENERIC_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
 GENERIC_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,254}")
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~+-]{0,254}")
+LONGEST_TEXT = 255  # the columns' length
 
 
 class TooLarge(ValidationError):
@@ -134,6 +136,17 @@ def _store(
     return record
 
 
+def _check_requires_python(requires_python: str) -> None:
+    try:
+        SpecifierSet(requires_python)
+    except InvalidSpecifier as error:
+        raise ValidationError(
+            f"requires_python '{requires_python[:100]}' is not a version specifier such as '>=3.9'."
+        ) from error
+    if len(requires_python) > LONGEST_TEXT:
+        raise ValidationError(f"requires_python is too long: at most {LONGEST_TEXT} characters.")
+
+
 def _check_python_file_name(name: str, version: Version, file_name: str) -> None:
     try:
         if file_name.endswith(".whl"):
@@ -163,6 +176,10 @@ def pypi_file_add(
     requires_python: str = "",
 ) -> PackageFile:
     """A file uploaded by twine (the form's fields and its `content`)."""
+    for field, value in [("name", name), ("version", version), ("filename", file_name)]:
+        if len(value) > LONGEST_TEXT:
+            raise ValidationError(f"The {field} is too long: at most {LONGEST_TEXT} characters.")
+    _check_requires_python(requires_python)
     if not PYPI_NAME.fullmatch(name or ""):
         raise ValidationError(f"'{name}' is not a valid package name (PEP 508).")
     try:
