@@ -41,6 +41,7 @@ from tokens_site.models import (
     Project,
     Visibility,
 )
+from tokens_site.paths import record_id
 from tokens_site.tokens import token_looks_generated
 
 logger = logging.getLogger(__name__)
@@ -198,9 +199,10 @@ DEPLOY_TOKEN_HEADER = TokenHeader(_header("HTTP_DEPLOY_TOKEN"), Kind.DEPLOY_TOKE
 def read_credentials(
     request, headers: tuple[TokenHeader, ...] = (), *, basic: bool = True
 ) -> Presented:
-    """Basic credentials (unless `basic` is off), else the first token header present."""
-    authorization = request.META.get("HTTP_AUTHORIZATION") if basic else None
-    if authorization is not None:
+    """Basic credentials (unless `basic` is off), else the first token header present. An
+    `Authorization` header that gives neither is malformed, never "no credential"."""
+    authorization = request.META.get("HTTP_AUTHORIZATION")
+    if authorization is not None and basic:
         parsed = parse_basic(authorization)
         if parsed is not None:
             return Presented(username=parsed[0], secret=parsed[1])
@@ -314,6 +316,9 @@ def identify(request, presented: Presented, *, passwords: bool) -> Principal | N
     return principal
 
 
+EXTERNAL_AUTHORIZATION_REFUSAL = "Deploy tokens cannot be used while external authorization is on."
+
+
 def authorize(principal: Principal, project: Project, ability: Ability) -> None:
     """Raise Denied (403 or 404) unless `principal` may exercise `ability` on `project`."""
     if principal.kind is Kind.DEPLOY_TOKEN:
@@ -321,7 +326,7 @@ def authorize(principal: Principal, project: Project, ability: Ability) -> None:
         if not token.reaches(project):
             raise Denied(404, "The project was not found.")
         if InstanceSettings.current().external_authorization_enabled:
-            raise Denied(403, "Deploy tokens cannot be used while external authorization is on.")
+            raise Denied(403, EXTERNAL_AUTHORIZATION_REFUSAL)
         scope = DEPLOY_SCOPES.get(ability)
         if scope is None:
             verb = "push code" if ability is Ability.WRITE_REPOSITORY else "use the API"
@@ -339,16 +344,17 @@ def authorize(principal: Principal, project: Project, ability: Ability) -> None:
             raise Denied(401, "Authentication required.")
         return
 
-    if principal.kind is Kind.PERSONAL_TOKEN:
-        wanted = PERSONAL_SCOPES[ability]
-        if not wanted & principal.scopes:
-            needs = " or ".join(sorted(wanted))
-            raise Denied(403, f"Insufficient scope: this token needs {needs}.")
     level = principal.level
     if level is None:
         level = project_access(principal.user, project).level
     if level == NO_ACCESS and not open_to_read and project.visibility == Visibility.PRIVATE:
         raise Denied(404, "The project was not found.")
+    if principal.kind is Kind.PERSONAL_TOKEN:
+        # After the 404: a token's scopes must not tell whether a private project exists.
+        wanted = PERSONAL_SCOPES[ability]
+        if not wanted & principal.scopes:
+            needs = " or ".join(sorted(wanted))
+            raise Denied(403, f"Insufficient scope: this token needs {needs}.")
     needed = REQUIRED_LEVEL[ability]
     if level < needed and not open_to_read:
         raise Denied(
@@ -407,8 +413,9 @@ def load_project_by_ref(request, kwargs) -> Project | None:
     projects = Project.objects.select_related("group").only(
         "id", "full_path", "visibility", "group__id", "group__traversal"
     )
-    if ref.isdigit():
-        return projects.filter(pk=int(ref)).first()
+    number = record_id(ref)
+    if number is not None:
+        return projects.filter(pk=number).first()
     return projects.filter(full_path=ref).first()
 
 

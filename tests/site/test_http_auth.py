@@ -202,9 +202,14 @@ class TestPersonalTokens:
         _, value = make_personal_token(guest, scopes=["read_repository"])
         assert get(client, CLONE, basic("x", value)).status_code == 403
 
-    def test_non_member_gets_404_on_a_private_project(self, client, project):
-        _, value = make_personal_token(scopes=["api"])
-        assert get(client, CLONE, basic("x", value)).status_code == 404
+    @pytest.mark.parametrize("scopes", [["api"], ["read_registry"]])
+    def test_non_member_gets_404_on_a_private_project(self, client, project, scopes):
+        # Whatever the token's scopes: a 403 for the wrong scope would tell the project exists.
+        _, value = make_personal_token(scopes=scopes)
+        for url in (CLONE, "/tanuki/nothing-here.git/info/refs?service=git-upload-pack"):
+            response = get(client, url, basic("x", value))
+            assert response.status_code == 404
+            assert response.content == b"The project was not found.\n"
 
     def test_administrator_token_reaches_everything(self, client, project):
         _, value = make_personal_token(AdminFactory(), scopes=["write_repository"])

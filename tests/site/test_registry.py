@@ -139,13 +139,15 @@ def test_unknown_service_gets_400(client):
     assert client.get("/jwt/auth?service=other").status_code == 400
 
 
-def test_external_authorization_takes_deploy_tokens_rights_away(client, project):
+def test_external_authorization_refuses_deploy_tokens(client, project):
     token, value = make_deploy_token(project, scopes=["read_registry"])
     instance = InstanceSettings.current()
     instance.external_authorization_enabled = True
     instance.save()
-    response = token_for(client, "repository:tanuki/app:pull", **basic(token.username, value))
-    assert claims(response)["access"][0]["actions"] == []
+    for scopes in (["repository:tanuki/app:pull"], []):  # a pull, and `docker login`
+        response = token_for(client, *scopes, **basic(token.username, value))
+        assert response.status_code == 403
+        assert "external authorization" in response.json()["errors"][0]["message"]
 
 
 def test_catalog_is_for_administrators(client, project):
