@@ -51,3 +51,12 @@ def validate_top_level_path(value: str) -> None:
             f"'{value}' is reserved for the site's own pages; choose another path.",
             code="reserved",
         )
+
+
+RECORD_ID = re.compile(r"[0-9]{1,18}")
+
+
+def record_id(value: str) -> int | None:
+    """The record number `value` spells, or None. Only ASCII digits that fit a database id:
+    superscripts and other scripts' digits pass `str.isdigit()` and are not ids."""
+    return int(value) if RECORD_ID.fullmatch(value) else None

@@ -29,6 +29,7 @@ from tokens_site.http_auth import Ability, credential_required
 from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
+from tokens_site.paths import record_id
 from tokens_site.registry.listing import RegistryUnavailable, project_repositories
 
 
@@ -83,7 +84,7 @@ class GroupCreateView(LoginRequiredMixin, FormView):
         self.parent = None
         parent_id = request.GET.get("parent_id", "")
         if request.user.is_authenticated and parent_id:
-            if not parent_id.isdigit():
+            if record_id(parent_id) is None:
                 raise PermissionDenied("parent_id must be the number of a group.")
             self.parent = get_object_or_404(Group.objects.visible_to(request.user), pk=parent_id)
             access = group_access(request.user, self.parent)
@@ -128,7 +129,7 @@ class ProjectCreateView(LoginRequiredMixin, FormView):
 
     def get_initial(self):
         namespace_id = self.request.GET.get("namespace_id", "")
-        return {"group": namespace_id} if namespace_id.isdigit() else {}
+        return {"group": namespace_id} if record_id(namespace_id) is not None else {}
 
     def form_valid(self, form):
         try:

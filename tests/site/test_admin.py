@@ -128,3 +128,17 @@ def test_bootstrap_admin_creates_the_first_administrator_once(monkeypatch, capsy
     assert root.is_superuser and root.check_password(password)
     call_command("bootstrap_admin")
     assert "nothing to do" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/tokens_site/project/?q=tan%00uki",
+        "/admin/deploy_tokens/deploytoken/?q=%00",
+        "/tanuki%00/app",
+    ],
+)
+def test_a_nul_character_in_the_url_is_a_400(admin_client, url):
+    response = admin_client.get(url)
+    assert response.status_code == 400
+    assert b"NUL character" in response.content

@@ -469,6 +469,88 @@ class TestPagination:
         assert response.json()["error"].startswith(("per_page", "page"))
 
 
+class TestHostileInput:
+    """Input no client sends on purpose: a clear 4xx, never a 500."""
+
+    @pytest.mark.parametrize("number", ["\u00b2", "\u0661", "1" * 30])
+    def test_ids_that_are_digits_only_to_unicode_are_404(
+        self, client, tanuki, owner, api_token, number
+    ):
+        project = f"/api/v4/projects/{tanuki['project'].pk}"
+        paths = [
+            f"/api/v4/users/{number}",
+            f"/api/v4/groups/{number}",
+            f"/api/v4/projects/{number}",
+            f"{project}/members/{number}",
+            f"{project}/deploy_tokens/{number}",
+            f"/api/v4/personal_access_tokens/{number}",
+            f"/api/v4/projects/{number}/packages/pypi/simple",
+        ]
+        for path in paths:
+            response = call(client, "get", path, api_token)
+            assert response.status_code in (401, 404), path
+        _, sudo_value = make_personal_token(AdminFactory(), scopes=["api", "sudo"])
+        response = call(client, "get", "/api/v4/user", sudo_value, HTTP_SUDO=number)
+        assert response.status_code == 404
+
+    @pytest.mark.parametrize(
+        "query", ["page=--1", "page=%C2%B2", "page=99999999999999999999", "per_page=1e3"]
+    )
+    def test_malformed_or_huge_page_numbers_are_400(self, client, owner, api_token, query):
+        response = call(client, "get", f"/api/v4/groups?{query}", api_token)
+        assert response.status_code == 400
+        assert "invalid" in response.json()["error"]
+
+    def test_a_far_page_is_empty(self, client, owner, api_token):
+        response = call(client, "get", "/api/v4/groups?page=999999999", api_token)
+        assert (response.status_code, response.json()) == (200, [])
+
+    def test_deeply_nested_json_is_400(self, client, owner, api_token):
+        raw = b"[" * 100_000 + b"]" * 100_000
+        response = call(client, "post", "/api/v4/groups", api_token, {}, raw=raw)
+        assert response.status_code == 400
+        assert not Group.objects.exists()
+
+    def test_nul_in_url_query_or_field_is_400(self, client, tanuki, owner, api_token):
+        for path in ("/api/v4/groups/tanuki%00", "/api/v4/groups?search=a%00"):
+            response = call(client, "get", path, api_token)
+            assert response.status_code == 400 and b"NUL" in response.content
+        response = call(
+            client, "post", "/api/v4/groups", api_token, {"name": "N\u0000", "path": "n"}
+        )
+        assert (response.status_code, response.json()) == (400, {"error": "name is invalid"})
+
+    def test_basic_credentials_are_refused_not_ignored(self, client):
+        public = ProjectFactory(
+            group=GroupFactory(path="open", visibility="public"), visibility="public"
+        )
+        deploy, value = make_deploy_token(public)
+        import base64
+
+        basic = base64.b64encode(f"{deploy.username}:{value}".encode()).decode()
+        assert call(client, "get", "/api/v4/projects").status_code == 200  # anonymous: public
+        response = call(client, "get", "/api/v4/projects", HTTP_AUTHORIZATION=f"Basic {basic}")
+        assert (response.status_code, response.json()) == (401, {"message": "401 Unauthorized"})
+
+    def test_answers_are_never_cached(self, client, tanuki, owner, api_token):
+        deploy_tokens = f"/api/v4/projects/{tanuki['project'].pk}/deploy_tokens"
+        created = call(
+            client, "post", deploy_tokens, api_token, {"name": "ci", "scopes": ["read_repository"]}
+        )
+        rotated = call(client, "post", "/api/v4/personal_access_tokens/self/rotate", api_token, {})
+        assert "token" in created.json() and "token" in rotated.json()
+        for response in (created, rotated, call(client, "get", "/api/v4/user")):
+            assert response["Cache-Control"] == "no-store"
+
+    def test_only_administrators_search_users_by_email(self, client, owner, api_token):
+        UserFactory(username="quiet", email="hidden-address@example.com")
+        found = call(client, "get", "/api/v4/users?search=hidden-address", api_token)
+        assert found.json() == []
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
+        found = call(client, "get", "/api/v4/users?search=hidden-address", admin_value)
+        assert [user["username"] for user in found.json()] == ["quiet"]
+
+
 class TestQueryCounts:
     """List endpoints cost the same number of queries for 2 items as for 6 (no N+1)."""
 

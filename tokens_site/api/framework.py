@@ -9,6 +9,7 @@ credential reading and the same backends. The API accepts only personal access t
 import functools
 import json
 import math
+import re
 from collections.abc import Callable
 from urllib.parse import unquote, urlencode
 
@@ -31,7 +32,9 @@ from tokens_site.http_auth import (
     read_credentials,
     record_failure,
 )
+from tokens_site.paths import record_id
 
+INTEGER = re.compile(r"-?[0-9]{1,9}")
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 
@@ -102,6 +105,8 @@ def _sudo_target(request, principal):
     wanted = request.META.get("HTTP_SUDO") or request.GET.get("sudo")
     if not wanted:
         return None
+    if "\x00" in wanted:
+        raise not_found("User")
     if "sudo" not in principal.scopes:
         raise ApiError(
             403,
@@ -114,7 +119,8 @@ def _sudo_target(request, principal):
     if not principal.user.is_superuser:
         raise forbidden("403 Forbidden - Must be admin to use sudo")
     users = get_user_model().objects
-    found = (users.filter(pk=int(wanted)).first() if wanted.isdigit() else None) or users.filter(
+    number = record_id(wanted)
+    found = (users.filter(pk=number).first() if number is not None else None) or users.filter(
         username=wanted
     ).first()
     if found is None:
@@ -156,9 +162,7 @@ def api_view(
     request (with `user` and `api_token`) and the URL's arguments, percent-decoded."""
 
     def decorator(view: Callable):
-        @csrf_exempt
-        @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
+        def respond(request, *args, **kwargs) -> HttpResponse:
             try:
                 if request.method not in methods:
                     raise ApiError.message(405, "405 Method Not Allowed")
@@ -174,6 +178,14 @@ def api_view(
                 return error_response(forbidden(reason))
             except ValidationError as error:
                 return error_response(validation_error(error))
+
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            response = respond(request, *args, **kwargs)
+            # Answers hold private data and, on create and rotate, a token: no cache keeps them.
+            response["Cache-Control"] = "no-store"
+            return response
 
         return wrapper
 
@@ -204,6 +216,8 @@ def body(request) -> dict:
             data = json.loads(request.body or b"{}")
         except (ValueError, UnicodeDecodeError) as error:
             raise bad_request(f"The request body is not valid JSON: {error}") from error
+        except RecursionError as error:
+            raise bad_request("The request body is nested too deeply.") from error
         if not isinstance(data, dict):
             raise bad_request("The request body must be a JSON object.")
         return data
@@ -223,7 +237,7 @@ def text(data: dict, name: str, *, required: bool = False, default: str = "") ->
         if required:
             raise bad_request(f"{name} is missing")
         return default
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    if not isinstance(value, str | int) or isinstance(value, bool) or "\x00" in str(value):
         raise bad_request(f"{name} is invalid")
     return str(value)
 
@@ -234,8 +248,8 @@ def integer(data: dict, name: str, *, required: bool = False) -> int | None:
         if required:
             raise bad_request(f"{name} is missing")
         return None
-    if isinstance(value, bool) or not str(value).lstrip("-").isdigit():
-        raise bad_request(f"{name} is invalid")
+    if isinstance(value, bool) or not INTEGER.fullmatch(str(value)):
+        raise bad_request(f"{name} is invalid: use a whole number")
     return int(value)
 
 
@@ -260,7 +274,9 @@ def string_list(data: dict, name: str, *, required: bool = False) -> list[str]:
         return []
     if isinstance(value, str):
         value = [part for part in value.split(",") if part]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and "\x00" not in item for item in value
+    ):
         raise bad_request(f"{name} is invalid")
     return value
 
@@ -288,7 +304,7 @@ def paginate(request, queryset: QuerySet | list, serialize: Callable[[list], lis
     per_page = integer(request.GET, "per_page")
     per_page = DEFAULT_PER_PAGE if per_page is None else per_page
     if page < 1:
-        raise bad_request("page does not have a valid value")
+        raise bad_request("page does not have a valid value: use 1 or more")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise bad_request(f"per_page does not have a valid value: use 1 to {MAX_PER_PAGE}")
     total = len(queryset) if isinstance(queryset, list) else queryset.count()

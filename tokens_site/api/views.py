@@ -37,6 +37,7 @@ from tokens_site.api.framework import (
 )
 from tokens_site.audit import client_ip
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
+from tokens_site.paths import record_id
 
 User = get_user_model()
 
@@ -56,18 +57,20 @@ def users(request):
     accounts = User.objects.order_by("id")
     if username := request.GET.get("username"):
         accounts = accounts.filter(username__iexact=username)
+    full = request.user.is_superuser
     if search := request.GET.get("search"):
-        accounts = accounts.filter(
+        matches = (
             Q(username__icontains=search)
-            | Q(email__icontains=search)
             | Q(first_name__icontains=search)
             | Q(last_name__icontains=search)
         )
+        if full:  # others never see an address, so they may not search by one either
+            matches |= Q(email__icontains=search)
+        accounts = accounts.filter(matches)
     if boolean(request.GET, "active"):
         accounts = accounts.filter(is_active=True)
     if boolean(request.GET, "blocked"):
         accounts = accounts.filter(is_active=False)
-    full = request.user.is_superuser
     return paginate(
         request, accounts, lambda page: [serializers.user(item, full=full) for item in page]
     )
@@ -94,7 +97,8 @@ def create_user(request):
 
 
 def _user(user_id: str):
-    account = User.objects.filter(pk=int(user_id)).first() if user_id.isdigit() else None
+    number = record_id(user_id)
+    account = User.objects.filter(pk=number).first() if number is not None else None
     if account is None:
         raise not_found("User")
     return account
@@ -127,7 +131,8 @@ def user_personal_access_tokens(request, user_id):
 
 
 def _by_id_or_path(queryset, ref: str, what: str):
-    found = queryset.filter(pk=int(ref)).first() if ref.isdigit() else None
+    number = record_id(ref)
+    found = queryset.filter(pk=number).first() if number is not None else None
     found = found or queryset.filter(full_path=ref).first()
     if found is None:
         raise not_found(what)
@@ -311,9 +316,10 @@ def member_all_detail(request, kind, ref, user_id):
 @api_view(methods=("GET", "PUT", "DELETE"), authenticated=False)
 def member_detail(request, kind, ref, user_id):
     source = _source(request, kind, ref)
+    number = record_id(user_id)
     membership = (
-        source.memberships.select_related("user").filter(user_id=int(user_id)).first()
-        if user_id.isdigit()
+        source.memberships.select_related("user").filter(user_id=number).first()
+        if number is not None
         else None
     )
     if membership is None:
@@ -382,9 +388,10 @@ def deploy_token_detail(request, kind, ref, token_id):
     owner = _source(request, kind, ref)
     deploy_token_access(request.user, owner)
     field = "group" if isinstance(owner, Group) else "project"
+    number = record_id(token_id)
     token = (
-        DeployToken.objects.filter(**{field: owner}, pk=int(token_id)).first()
-        if token_id.isdigit()
+        DeployToken.objects.filter(**{field: owner}, pk=number).first()
+        if number is not None
         else None
     )
     if token is None:
@@ -409,9 +416,10 @@ def _personal_token(request, token_id: str) -> PersonalAccessToken:
         if request.api_token is None:
             raise not_found("Token")
         return PersonalAccessToken.objects.select_related("user").get(pk=request.api_token.pk)
+    number = record_id(token_id)
     token = (
-        _personal_tokens_visible(request).select_related("user").filter(pk=int(token_id)).first()
-        if token_id.isdigit()
+        _personal_tokens_visible(request).select_related("user").filter(pk=number).first()
+        if number is not None
         else None
     )
     if token is None:

@@ -27,6 +27,7 @@ from tokens_site.http_auth import (
 )
 from tokens_site.packages import services
 from tokens_site.packages.models import Package, PackageFile, PackageKind
+from tokens_site.paths import record_id
 
 PACKAGE_HEADERS = (PRIVATE_TOKEN_HEADER, DEPLOY_TOKEN_HEADER)
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
@@ -35,7 +36,7 @@ PEP691_HTML = "application/vnd.pypi.simple.v1+html"
 
 def _content_length(request) -> int | None:
     value = request.META.get("CONTENT_LENGTH", "")
-    return int(value) if value.isdigit() else None
+    return record_id(value)
 
 
 def json_message(status: int, message: str) -> JsonResponse:
