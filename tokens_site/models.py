@@ -88,9 +88,9 @@ class GroupQuerySet(models.QuerySet):
             return self.none()
         return self.filter(pk__in=Membership.objects.filter(user=user).values("group_id"))
 
-    def maintained_by(self, user) -> "GroupQuerySet":
-        """Groups where the user may create projects: Maintainer or above, directly or
-        through an ancestor group."""
+    def with_level(self, user, level: int) -> "GroupQuerySet":
+        """Groups where the user's effective level, direct or inherited from an ancestor
+        group, is at least `level` (administrators: every group)."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser:
@@ -100,10 +100,14 @@ class GroupQuerySet(models.QuerySet):
                 Membership.objects.filter(
                     StartsWith(OuterRef("traversal"), F("group__traversal")),
                     user=user,
-                    access_level__gte=AccessLevel.MAINTAINER,
+                    access_level__gte=level,
                 )
             )
         )
+
+    def maintained_by(self, user) -> "GroupQuerySet":
+        """Groups where the user may create projects: Maintainer or above."""
+        return self.with_level(user, AccessLevel.MAINTAINER)
 
 
 class Group(models.Model):
@@ -174,9 +178,18 @@ class ProjectQuerySet(models.QuerySet):
 
     def member_of(self, user) -> "ProjectQuerySet":
         """Projects the user belongs to, directly or through a group (the dashboard's list)."""
-        if not user.is_authenticated:
+        return self.with_level(user, AccessLevel.GUEST, administrators_everywhere=False)
+
+    def with_level(
+        self, user, level: int, *, administrators_everywhere: bool = True
+    ) -> "ProjectQuerySet":
+        """Projects where the user's effective level, direct or inherited from a group, is
+        at least `level` (administrators: every project, unless told otherwise)."""
+        if not user.is_authenticated or not user.is_active:
             return self.none()
-        mine = Membership.objects.filter(user=user)
+        if user.is_superuser and administrators_everywhere:
+            return self
+        mine = Membership.objects.filter(user=user, access_level__gte=level)
         return self.filter(
             Q(pk__in=mine.values("project_id"))
             | Exists(mine.filter(StartsWith(OuterRef("group__traversal"), F("group__traversal"))))
@@ -219,6 +232,31 @@ class Project(models.Model):
         return Path(settings.REPOSITORIES_ROOT) / repository_relative_path(self.pk)
 
 
+class MembershipQuerySet(models.QuerySet):
+    def inherited_by(self, source: "Group | Project") -> "MembershipQuerySet":
+        """Memberships `source` inherits: those of the groups above a group, or of a
+        project's group and the groups above it."""
+        group_ids = (
+            source.ancestor_ids[:-1] if isinstance(source, Group) else source.group.ancestor_ids
+        )
+        return self.filter(group_id__in=group_ids)
+
+    def direct_on(self, source: "Group | Project") -> "MembershipQuerySet":
+        return self.filter(**{"group" if isinstance(source, Group) else "project": source})
+
+    def effective_on(self, source: "Group | Project") -> list["Membership"]:
+        """One membership per user, direct or inherited: the one with the highest role (a
+        user's effective level on `source`), ordered by username."""
+        best: dict[int, Membership] = {}
+        for membership in (self.inherited_by(source) | self.direct_on(source)).select_related(
+            "user"
+        ):
+            current = best.get(membership.user_id)
+            if current is None or membership.access_level > current.access_level:
+                best[membership.user_id] = membership
+        return sorted(best.values(), key=lambda membership: membership.user.username)
+
+
 class Membership(models.Model):
     """A user's access level on exactly one group or one project."""
 
@@ -233,6 +271,8 @@ class Membership(models.Model):
     )
     access_level = models.PositiveSmallIntegerField(choices=AccessLevel.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["-access_level", "user__username"]

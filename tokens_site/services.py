@@ -168,9 +168,10 @@ def _access_on(actor, source: Group | Project) -> Access:
 
 def _inherited_level(user, source: Group | Project) -> int:
     """The user's highest level on `source` from memberships other than a direct one."""
-    group_ids = source.ancestor_ids[:-1] if isinstance(source, Group) else source.group.ancestor_ids
-    levels = Membership.objects.filter(user=user, group_id__in=group_ids).values_list(
-        "access_level", flat=True
+    levels = (
+        Membership.objects.inherited_by(source)
+        .filter(user=user)
+        .values_list("access_level", flat=True)
     )
     return max(levels, default=0)
 

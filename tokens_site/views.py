@@ -228,12 +228,7 @@ class MembersMixin:
         raise NotImplementedError
 
     def inherited_memberships(self) -> QuerySet:
-        group_ids = (
-            self.source.ancestor_ids[:-1]
-            if isinstance(self.source, Group)
-            else self.source.group.ancestor_ids
-        )
-        return Membership.objects.filter(group_id__in=group_ids).select_related("user", "group")
+        return Membership.objects.inherited_by(self.source).select_related("user", "group")
 
 
 class MembersView(MembersMixin, FormView):

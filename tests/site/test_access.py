@@ -10,7 +10,7 @@ from tests.factories import (
     UserFactory,
 )
 from tokens_site.access import group_access, project_access
-from tokens_site.models import AccessLevel, Group, Project, Visibility
+from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
 
 pytestmark = pytest.mark.django_db
 
@@ -135,3 +135,41 @@ def test_grantable_levels_stop_below_owner_for_maintainers(tree):
     MembershipFactory(user=owner, group=tree["top"], access_level=AccessLevel.OWNER)
     assert AccessLevel.OWNER not in group_access(maintainer, tree["top"]).grantable_levels()
     assert AccessLevel.OWNER in group_access(owner, tree["top"]).grantable_levels()
+
+
+def test_with_level_agrees_with_the_effective_level_everywhere(tree):
+    """The querysets and project_access/group_access answer the same question the same way."""
+    user = UserFactory()
+    MembershipFactory(user=user, group=tree["middle"], access_level=AccessLevel.DEVELOPER)
+    MembershipFactory(user=user, project=tree["top_project"], access_level=AccessLevel.OWNER)
+    groups = [tree["top"], tree["middle"], tree["bottom"]]
+    projects = [tree["deep_project"], tree["top_project"]]
+    for level in AccessLevel:
+        assert set(Group.objects.with_level(user, level)) == {
+            group for group in groups if group_access(user, group).level >= level
+        }
+        assert set(Project.objects.with_level(user, level)) == {
+            project for project in projects if project_access(user, project).level >= level
+        }
+    assert set(Project.objects.with_level(AdminFactory(), AccessLevel.OWNER)) == set(projects)
+
+
+def test_effective_memberships_are_one_per_user_at_the_highest_role(tree):
+    user, other = UserFactory(username="ann"), UserFactory(username="bob")
+    MembershipFactory(user=user, group=tree["top"], access_level=AccessLevel.REPORTER)
+    direct = MembershipFactory(
+        user=user, project=tree["deep_project"], access_level=AccessLevel.MAINTAINER
+    )
+    inherited = MembershipFactory(user=other, group=tree["middle"], access_level=AccessLevel.GUEST)
+    below = MembershipFactory(group=tree["bottom"], access_level=AccessLevel.OWNER)
+    effective = Membership.objects.effective_on(tree["deep_project"])
+    assert len({membership.user_id for membership in effective}) == len(effective)
+    assert {direct, inherited, below} <= set(effective)
+    assert [m.user.username for m in effective] == sorted(m.user.username for m in effective)
+    for membership in effective:
+        level = project_access(membership.user, tree["deep_project"]).level
+        assert membership.access_level == level
+    # Nothing flows upward: middle inherits top's memberships only.
+    assert set(Membership.objects.inherited_by(tree["middle"])) == set(
+        Membership.objects.filter(group=tree["top"])
+    )

@@ -177,14 +177,11 @@ def groups(request):
         listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
     if boolean(request.GET, "top_level_only"):
         listed = listed.filter(parent=None)
-    level = AccessLevel.OWNER if boolean(request.GET, "owned") else None
-    level = integer(request.GET, "min_access_level") or level
+    level = integer(request.GET, "min_access_level")
+    if level is None and boolean(request.GET, "owned"):
+        level = AccessLevel.OWNER
     if level is not None:
-        listed = listed.filter(
-            pk__in=Membership.objects.filter(user_id=request.user.pk, access_level__gte=level)
-            .exclude(group=None)
-            .values("group_id")
-        )
+        listed = listed & Group.objects.with_level(request.user, level)
     return paginate(request, listed, serializers.groups)
 
 
@@ -232,7 +229,12 @@ def projects(request):
         )
         return json_response(serializers.projects([project])[0], status=201)
     listed = Project.objects.visible_to(request.user).select_related("group").order_by("id")
-    if boolean(request.GET, "membership") or boolean(request.GET, "owned"):
+    level = integer(request.GET, "min_access_level")
+    if level is None and boolean(request.GET, "owned"):
+        level = AccessLevel.OWNER
+    if level is not None:
+        listed = listed & Project.objects.with_level(request.user, level)
+    if boolean(request.GET, "membership"):
         listed = listed & Project.objects.member_of(request.user)
     if search := request.GET.get("search"):
         listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
@@ -251,25 +253,6 @@ def project_detail(request, project_ref):
 
 def _source(request, kind: str, ref: str) -> Group | Project:
     return _group(request, ref) if kind == "groups" else _project(request, ref)
-
-
-def _ancestor_group_ids(source: Group | Project) -> list[int]:
-    return source.ancestor_ids[:-1] if isinstance(source, Group) else source.group.ancestor_ids
-
-
-def _all_members(source: Group | Project) -> list[Membership]:
-    """Direct and inherited memberships, one per user: the highest role (GitLab's
-    /members/all)."""
-    memberships = Membership.objects.filter(
-        Q(group_id__in=_ancestor_group_ids(source))
-        | Q(**{"group" if isinstance(source, Group) else "project": source})
-    ).select_related("user")
-    best: dict[int, Membership] = {}
-    for membership in memberships:
-        current = best.get(membership.user_id)
-        if current is None or membership.access_level > current.access_level:
-            best[membership.user_id] = membership
-    return sorted(best.values(), key=lambda membership: membership.user.username)
 
 
 def _serialize_members(page) -> list[dict]:
@@ -301,13 +284,15 @@ def members(request, kind, ref):
 
 @api_view(authenticated=False)
 def members_all(request, kind, ref):
-    return paginate(request, _all_members(_source(request, kind, ref)), _serialize_members)
+    return paginate(
+        request, Membership.objects.effective_on(_source(request, kind, ref)), _serialize_members
+    )
 
 
 @api_view(authenticated=False)
 def member_all_detail(request, kind, ref, user_id):
     source = _source(request, kind, ref)
-    for membership in _all_members(source):
+    for membership in Membership.objects.effective_on(source):
         if str(membership.user_id) == user_id:
             return json_response(serializers.member(membership))
     raise not_found("Member")
