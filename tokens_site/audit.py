@@ -9,8 +9,15 @@ from tokens_site.models import AuditAction, AuditEvent
 
 
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address, also as some proxies forward it with a port: `1.2.3.4:5678`,
+    `[2001:db8::1]:443` or `[2001:db8::1]`."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
     try:
-        return ipaddress.ip_address(value.strip())
+        return ipaddress.ip_address(value)
     except ValueError:
         return None
 

@@ -447,7 +447,6 @@ def credential_required(
                 wanted = ability(request) if callable(ability) else ability
             except Denied as denied:
                 return respond(denied.status, denied.reason)
-            project = load_project(request, kwargs) if load_project else None
             presented = read_credentials(request, headers)
             if presented.nothing:
                 principal = ANONYMOUS
@@ -460,6 +459,8 @@ def credential_required(
                 if principal is None:
                     record_failure(ip)
                     return respond(401, UNAUTHORIZED_MESSAGE)
+            # Only now the project: refused credentials cost no query at all.
+            project = load_project(request, kwargs) if load_project else None
             if project is None:
                 if principal is ANONYMOUS:
                     return respond(401, UNAUTHORIZED_MESSAGE)
