@@ -52,6 +52,11 @@ class AccessLevel(models.IntegerChoices):
 
 NO_ACCESS = 0
 
+# GitLab's limit on subgroup nesting: a top-level group is level 1.
+MAX_GROUP_DEPTH = 20
+# The longest full path of a group or project (the column's size).
+FULL_PATH_MAX_LENGTH = 1024
+
 
 def visible_visibilities(user) -> list[str]:
     """The visibilities open to this user without any membership."""
@@ -116,9 +121,10 @@ class Group(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="subgroups"
     )
-    full_path = models.CharField(max_length=1024, unique=True, editable=False)
+    full_path = models.CharField(max_length=FULL_PATH_MAX_LENGTH, unique=True, editable=False)
     # Ids from the top-level group down to this one, as "/1/5/9/": one prefix test answers
-    # "is X an ancestor of Y" in Python and in SQL, at any depth.
+    # "is X an ancestor of Y" in Python and in SQL, at any depth. At MAX_GROUP_DEPTH ids of
+    # at most 19 digits it stays under 410 characters.
     traversal = models.CharField(max_length=1024, editable=False, db_index=True)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
@@ -144,6 +150,11 @@ class Group(models.Model):
     def ancestor_ids(self) -> list[int]:
         """This group's id and its ancestors', top-level first."""
         return [int(part) for part in self.traversal.strip("/").split("/")]
+
+    @property
+    def depth(self) -> int:
+        """1 for a top-level group, 2 for its subgroups, and so on."""
+        return len(self.ancestor_ids)
 
     def ancestors(self) -> "GroupQuerySet":
         """This group and its ancestors, top-level first."""
@@ -206,7 +217,7 @@ class Project(models.Model):
     name = models.CharField(max_length=255)
     path = models.CharField(max_length=255, validators=[validate_path])
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="projects")
-    full_path = models.CharField(max_length=1024, unique=True, editable=False)
+    full_path = models.CharField(max_length=FULL_PATH_MAX_LENGTH, unique=True, editable=False)
     visibility = models.CharField(
         max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE
     )

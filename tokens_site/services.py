@@ -11,6 +11,8 @@ from django.db import IntegrityError, transaction
 from tokens_site.access import Access, group_access, project_access
 from tokens_site.audit import audit_event_record
 from tokens_site.models import (
+    FULL_PATH_MAX_LENGTH,
+    MAX_GROUP_DEPTH,
     VISIBILITY_RANK,
     AccessLevel,
     AuditAction,
@@ -35,6 +37,20 @@ def _namespace_taken(full_path: str) -> bool:
     )
 
 
+def _too_long(*, parent: Group, full_path: str, kind: str) -> str:
+    room = FULL_PATH_MAX_LENGTH - len(parent.full_path) - 1
+    problem = (
+        f"With this path the {kind}'s full path would be {len(full_path)} characters long; "
+        f"at most {FULL_PATH_MAX_LENGTH} are allowed."
+    )
+    if room < 1:
+        return (
+            f"{problem} The full path of {parent.name} is already {len(parent.full_path)} "
+            f"characters long: create the {kind} in a group with a shorter full path."
+        )
+    return f"{problem} Use a path of at most {room} characters here."
+
+
 def _validate_placement(*, parent: Group | None, path: str, visibility: str, kind: str) -> None:
     errors: dict[str, list[str]] = {}
     if parent is None:
@@ -42,7 +58,14 @@ def _validate_placement(*, parent: Group | None, path: str, visibility: str, kin
             validate_top_level_path(path)
         except ValidationError as error:
             errors["path"] = error.messages
+    elif kind == "subgroup" and parent.depth >= MAX_GROUP_DEPTH:
+        errors["parent"] = [
+            f"Groups can be nested at most {MAX_GROUP_DEPTH} levels deep, and "
+            f"{parent.full_path} is at level {parent.depth}: create the subgroup higher up."
+        ]
     full_path = f"{parent.full_path}/{path}" if parent else path
+    if parent is not None and "path" not in errors and len(full_path) > FULL_PATH_MAX_LENGTH:
+        errors["path"] = [_too_long(parent=parent, full_path=full_path, kind=kind)]
     if "path" not in errors and _namespace_taken(full_path):
         where = f"in {parent.full_path}" if parent else "at the top level"
         errors["path"] = [f"The path '{path}' is already taken {where}; choose another."]
@@ -82,7 +105,10 @@ def group_create(
         full_path=f"{parent.full_path}/{path}" if parent else path,
         traversal="/",  # replaced once the id is known
     )
-    group.full_clean(validate_unique=False, validate_constraints=False)
+    # full_path's length is checked by _validate_placement, with a message on `path`.
+    group.full_clean(
+        exclude=["full_path", "traversal"], validate_unique=False, validate_constraints=False
+    )
     _validate_placement(parent=parent, path=path, visibility=visibility, kind="subgroup")
     try:
         with transaction.atomic():
@@ -130,7 +156,7 @@ def project_create(
         description=description,
         full_path=f"{group.full_path}/{path}",
     )
-    project.full_clean(validate_unique=False, validate_constraints=False)
+    project.full_clean(exclude=["full_path"], validate_unique=False, validate_constraints=False)
     _validate_placement(parent=group, path=path, visibility=visibility, kind="project")
     created_repository = None
     try:

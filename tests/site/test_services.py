@@ -16,6 +16,8 @@ from tests.factories import (
 )
 from tokens_site import services
 from tokens_site.models import (
+    FULL_PATH_MAX_LENGTH,
+    MAX_GROUP_DEPTH,
     AccessLevel,
     AuditAction,
     AuditEvent,
@@ -164,6 +166,71 @@ def test_child_may_not_be_more_visible_than_its_group():
     assert services.project_create(
         actor=AdminFactory(), group=group, name="P", path="p", visibility=Visibility.INTERNAL
     )
+
+
+def nest(actor, paths: list[str]) -> Group:
+    """A chain of groups, each a subgroup of the one before; the deepest is returned."""
+    group = None
+    for path in paths:
+        group = services.group_create(actor=actor, name=path[:20], path=path, parent=group)
+    return group
+
+
+def test_groups_nest_at_most_twenty_levels_deep():
+    actor = UserFactory()
+    deepest = nest(actor, [f"level{n}" for n in range(1, MAX_GROUP_DEPTH + 1)])
+    assert deepest.depth == MAX_GROUP_DEPTH == 20
+    with pytest.raises(ValidationError) as raised:
+        services.group_create(actor=actor, name="Too deep", path="too-deep", parent=deepest)
+    (message,) = raised.value.message_dict["parent"]
+    assert message.startswith("Groups can be nested at most 20 levels deep")
+    assert not Group.objects.filter(path="too-deep").exists()
+    # The deepest group still holds projects: the limit is on groups.
+    assert services.project_create(actor=actor, group=deepest, name="Leaf", path="leaf")
+
+
+def test_the_deepest_group_tree_fits_the_traversal_column():
+    """Ids of the largest size, at the deepest level, still fit: no database error on
+    PostgreSQL, which enforces the column's length."""
+    largest_id = str(2**63 - 1)
+    deepest_traversal = "/" + f"{largest_id}/" * MAX_GROUP_DEPTH
+    assert len(deepest_traversal) <= Group._meta.get_field("traversal").max_length
+
+
+def test_a_too_long_full_path_is_an_error_on_the_path_that_says_how_long_it_may_be():
+    actor = AdminFactory()
+    parent = nest(actor, ["a" * 255, "b" * 255, "c" * 255, "d" * 232])
+    assert len(parent.full_path) == 1000
+    with pytest.raises(ValidationError) as raised:
+        services.project_create(actor=actor, group=parent, name="P", path="e" * 100)
+    assert raised.value.message_dict == {
+        "path": [
+            "With this path the project's full path would be 1101 characters long; at most "
+            "1024 are allowed. Use a path of at most 23 characters here."
+        ]
+    }
+    with pytest.raises(ValidationError) as raised:
+        services.group_create(actor=actor, name="G", path="f" * 24, parent=parent)
+    assert "Use a path of at most 23 characters here." in raised.value.message_dict["path"][0]
+    project = services.project_create(actor=actor, group=parent, name="P", path="e" * 23)
+    assert len(project.full_path) == FULL_PATH_MAX_LENGTH
+    assert Group.objects.count() == 4 and Project.objects.count() == 1
+
+
+def test_a_group_whose_full_path_is_full_cannot_hold_anything_more():
+    actor = AdminFactory()
+    parent = nest(actor, ["a" * 255, "b" * 255, "c" * 255, "d" * 255])
+    assert len(parent.full_path) == 1023
+    for create in (
+        lambda: services.group_create(actor=actor, name="G", path="e" * 255, parent=parent),
+        lambda: services.project_create(actor=actor, group=parent, name="P", path="p"),
+    ):
+        with pytest.raises(ValidationError) as raised:
+            create()
+        (message,) = raised.value.message_dict["path"]
+        assert "at most 1024 are allowed" in message
+        assert "create the" in message and "in a group with a shorter full path" in message
+    assert Group.objects.count() == 4 and not Project.objects.exists()
 
 
 class TestMembers:

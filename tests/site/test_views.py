@@ -6,7 +6,7 @@ import pytest
 
 from tests.factories import GroupFactory, MembershipFactory, ProjectFactory, UserFactory
 from tests.roles import ROLES, SIGN_IN, outcome, visit
-from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
+from tokens_site.models import MAX_GROUP_DEPTH, AccessLevel, Group, Membership, Project, Visibility
 
 pytestmark = pytest.mark.django_db
 
@@ -286,3 +286,33 @@ def test_project_page_shows_how_to_clone_with_each_token_kind(client, world):
         in page
     )
     assert "/tanuki/backend/api/-/settings/repository#deploy-tokens" in page
+
+
+def test_a_subgroup_below_the_deepest_level_is_a_clear_error_on_the_page(client):
+    owner = UserFactory()
+    deepest = None
+    for level in range(1, MAX_GROUP_DEPTH + 1):
+        deepest = GroupFactory(parent=deepest, path=f"level{level}", owner=owner)
+    client.force_login(owner)
+    response = client.post(
+        f"/groups/new?parent_id={deepest.pk}",
+        {"name": "Too deep", "path": "too-deep", "visibility": Visibility.PRIVATE},
+    )
+    assert response.status_code == 200
+    assert "Groups can be nested at most 20 levels deep" in response.content.decode()
+    assert not Group.objects.filter(path="too-deep").exists()
+
+
+def test_a_too_long_project_path_is_an_error_next_to_the_path_field(client, world):
+    long_group = world["group"]
+    for letter in "abc":
+        long_group = GroupFactory(parent=long_group, path=letter * 255)
+    client.force_login(world["users"]["owner"])
+    response = client.post(
+        "/projects/new",
+        {"name": "Long", "path": "p" * 255, "group": long_group.pk, "visibility": "private"},
+    )
+    assert response.status_code == 200
+    (message,) = response.context["form"].errors["path"]
+    assert "at most 1024 are allowed. Use a path of at most 241 characters here." in message
+    assert not Project.objects.filter(name="Long").exists()
