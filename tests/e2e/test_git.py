@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from django.conf import settings
 
-from deploy_tokens.models import DeployToken
+from deploy_tokens.services import deploy_token_revoke
 from tests.e2e.conftest import require_program, start_server, stop_server
 from tests.factories import (
     GroupFactory,
@@ -59,7 +59,8 @@ def git_installed():
 @pytest.fixture
 def tanuki(transactional_db):
     """tanuki/awesome_project with one commit on main, and tanuki/a/b/deep (two subgroups down)."""
-    top = GroupFactory(path="tanuki")
+    owner = UserFactory()
+    top = GroupFactory(path="tanuki", owner=owner)
     project = ProjectFactory(group=top, path="awesome_project")
     deep = ProjectFactory(group=GroupFactory(parent=GroupFactory(parent=top, path="a"), path="b"))
     for repository in (project, deep):
@@ -69,7 +70,7 @@ def tanuki(transactional_db):
         git("add", "README.md", cwd=seed)
         git("commit", "-q", "-m", "Initial commit", cwd=seed)
         git("push", "-q", str(repository.repository_path), "main", cwd=seed)
-    return {"group": top, "project": project, "deep": deep}
+    return {"group": top, "project": project, "deep": deep, "owner": owner}
 
 
 def test_clone_with_a_project_deploy_token(site_server, tanuki, tmp_path):
@@ -88,8 +89,9 @@ def test_clone_fetch_and_big_push_with_a_personal_token(site_server, tanuki, tmp
     developer = UserFactory()
     MembershipFactory(user=developer, group=tanuki["group"], access_level=AccessLevel.DEVELOPER)
     token, value = make_personal_token(developer, scopes=["write_repository"])
-    work = tmp_path / "work"
+    work, reader = tmp_path / "work", tmp_path / "reader"
     git("clone", url(site_server, tanuki["project"], "anything", value), str(work))
+    git("clone", url(site_server, tanuki["project"], "x", value), str(reader))
     # 3 MiB of new, incompressible objects: more than git's 1 MiB post buffer, so the push
     # body goes out chunked.
     for n in range(3):
@@ -110,9 +112,11 @@ def test_clone_fetch_and_big_push_with_a_personal_token(site_server, tanuki, tmp
     head = git("rev-parse", "HEAD", cwd=work).stdout.strip()
     bare = git("--git-dir", str(tanuki["project"].repository_path), "rev-parse", "main")
     assert bare.stdout.strip() == head
-    # And the objects come back with a fresh clone.
-    git("clone", url(site_server, tanuki["project"], "x", value), str(tmp_path / "again"))
-    assert (tmp_path / "again" / "blob2.bin").stat().st_size == 1024 * 1024
+    # And the objects come back to an existing clone with a fetch.
+    fetched = git("fetch", "origin", cwd=reader)
+    assert "main       -> origin/main" in fetched.stderr
+    git("merge", "-q", "--ff-only", "origin/main", cwd=reader)
+    assert (reader / "blob2.bin").stat().st_size == 1024 * 1024
     token.refresh_from_db()
     assert token.last_used_at is not None
 
@@ -149,7 +153,7 @@ def test_refused_after_revoke_and_after_the_expiry_date(site_server, tanuki, tmp
     token, value = make_deploy_token(tanuki["project"])
     remote = url(site_server, tanuki["project"], token.username, value)
     git("ls-remote", remote)
-    DeployToken.objects.filter(pk=token.pk).update(revoked=True)
+    deploy_token_revoke(actor=tanuki["owner"], token=token)
     revoked = git("ls-remote", remote, check=False)
     assert revoked.returncode != 0 and "Authentication failed" in revoked.stderr
     personal, personal_value = make_personal_token(
@@ -157,6 +161,8 @@ def test_refused_after_revoke_and_after_the_expiry_date(site_server, tanuki, tmp
     )
     remote = url(site_server, tanuki["project"], "x", personal_value)
     git("ls-remote", remote)
+    # No service makes a token that expires today; the server is another process, which
+    # the test's clock cannot move: its date is set directly.
     personal.__class__.objects.filter(pk=personal.pk).update(expires_at=utc_today())
     expired = git("ls-remote", remote, check=False)
     assert expired.returncode != 0 and "Authentication failed" in expired.stderr
