@@ -7,6 +7,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import Group as AuthGroup
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -70,6 +71,10 @@ class MembershipAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    # Set on the request when the service refused a change, so Django's own "... was
+    # changed/deleted successfully" message and history entry are left out.
+    REFUSED = "membership_change_refused"
+
     def save_model(self, request, obj, form, change) -> None:
         level = obj.access_level
         obj.access_level = form.initial["access_level"]
@@ -81,19 +86,46 @@ class MembershipAdmin(admin.ModelAdmin):
                 ip_address=client_ip(request),
             )
         except (ValidationError, PermissionDenied) as error:
-            self.message_user(request, " ".join(_messages(error)), messages.ERROR)
+            self._refuse(request, error)
 
     def delete_model(self, request, obj) -> None:
         self.delete_queryset(request, Membership.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset) -> None:
+        removed = 0
         for membership in queryset.select_related("user", "group", "project"):
             try:
-                services.member_remove(
-                    actor=request.user, membership=membership, ip_address=client_ip(request)
-                )
+                with transaction.atomic():
+                    # Logged before the row goes (it loses its id), undone if refused.
+                    super().log_deletions(request, [membership])
+                    services.member_remove(
+                        actor=request.user, membership=membership, ip_address=client_ip(request)
+                    )
+                removed += 1
             except (ValidationError, PermissionDenied) as error:
-                self.message_user(request, " ".join(_messages(error)), messages.ERROR)
+                self._refuse(request, error)
+        if removed and getattr(request, self.REFUSED, False):
+            plural = "" if removed == 1 else "s"
+            super().message_user(
+                request, f"Removed {removed} membership{plural}.", messages.SUCCESS
+            )
+
+    def _refuse(self, request, error: Exception) -> None:
+        setattr(request, self.REFUSED, True)
+        self.message_user(request, " ".join(_messages(error)), messages.ERROR)
+
+    def log_change(self, request, obj, message):
+        if getattr(request, self.REFUSED, False):
+            return None
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        """Written by delete_queryset, one membership at a time, once it is really gone."""
+
+    def message_user(self, request, message, level=messages.INFO, *args, **kwargs) -> None:
+        if level == messages.SUCCESS and getattr(request, self.REFUSED, False):
+            return
+        super().message_user(request, message, level, *args, **kwargs)
 
 
 def _messages(error: Exception) -> list[str]:

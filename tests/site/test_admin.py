@@ -1,6 +1,7 @@
 """The Django admin: search, filters, read-only audit log, memberships through the services."""
 
 import pytest
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.core.management import call_command
 
 from tests.factories import (
@@ -46,14 +47,69 @@ def test_membership_search_by_user_and_path(admin_client):
     assert "zoe" in page.content.decode()
 
 
-def test_admin_cannot_remove_the_last_owner(admin_client):
+def shown_messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_refused_removal_of_the_last_owner_shows_only_the_error(admin_client):
     GroupFactory(path="tanuki", owner=UserFactory(username="solo"))
     owner = Membership.objects.get(user__username="solo")
     response = admin_client.post(
         f"/admin/tokens_site/membership/{owner.pk}/delete/", {"post": "yes"}, follow=True
     )
-    assert "is the last Owner of tanuki" in response.content.decode()
+    assert shown_messages(response) == [
+        "solo is the last Owner of tanuki. Make someone else an Owner first."
+    ]
+    assert "deleted successfully" not in response.content.decode()
     assert Membership.objects.filter(pk=owner.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+
+
+def test_refused_demotion_of_the_last_owner_shows_only_the_error(admin_client):
+    GroupFactory(path="tanuki", owner=UserFactory(username="solo"))
+    owner = Membership.objects.get(user__username="solo")
+    response = admin_client.post(
+        f"/admin/tokens_site/membership/{owner.pk}/change/",
+        {"access_level": AccessLevel.MAINTAINER},
+        follow=True,
+    )
+    assert shown_messages(response) == [
+        "solo is the last Owner of tanuki. Make someone else an Owner first."
+    ]
+    assert "changed successfully" not in response.content.decode()
+    owner.refresh_from_db()
+    assert owner.access_level == AccessLevel.OWNER
+    assert not LogEntry.objects.filter(action_flag=CHANGE).exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.MEMBER_CHANGE).exists()
+
+
+def test_bulk_removal_reports_what_was_removed_and_what_was_refused(admin_client):
+    group = GroupFactory(path="tanuki", owner=UserFactory(username="solo"))
+    owner = Membership.objects.get(user__username="solo")
+    guest = MembershipFactory(group=group, access_level=AccessLevel.GUEST)
+    response = admin_client.post(
+        "/admin/tokens_site/membership/",
+        {"action": "delete_selected", "_selected_action": [owner.pk, guest.pk], "post": "yes"},
+        follow=True,
+    )
+    assert shown_messages(response) == [
+        "solo is the last Owner of tanuki. Make someone else an Owner first.",
+        "Removed 1 membership.",
+    ]
+    assert list(Membership.objects.filter(group=group)) == [owner]
+    logged = LogEntry.objects.filter(action_flag=DELETION)
+    assert [entry.object_id for entry in logged] == [str(guest.pk)]
+
+
+def test_allowed_removal_says_so_and_is_logged(admin_client):
+    guest = MembershipFactory(group=GroupFactory(), access_level=AccessLevel.GUEST)
+    response = admin_client.post(
+        f"/admin/tokens_site/membership/{guest.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    (message,) = shown_messages(response)
+    assert "was deleted successfully" in message
+    assert not Membership.objects.filter(pk=guest.pk).exists()
+    assert LogEntry.objects.get(action_flag=DELETION).object_id == str(guest.pk)
 
 
 def test_admin_role_change_is_audited(admin_client):
