@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.db.models import QuerySet
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.views import View
@@ -84,9 +84,10 @@ class GroupCreateView(LoginRequiredMixin, FormView):
         self.parent = None
         parent_id = request.GET.get("parent_id", "")
         if request.user.is_authenticated and parent_id:
-            if record_id(parent_id) is None:
-                raise PermissionDenied("parent_id must be the number of a group.")
-            self.parent = get_object_or_404(Group.objects.visible_to(request.user), pk=parent_id)
+            number = record_id(parent_id)
+            if number is None:  # no group has that id, like any missing parent
+                raise Http404("There is no such parent group.")
+            self.parent = get_object_or_404(Group.objects.visible_to(request.user), pk=number)
             access = group_access(request.user, self.parent)
             access.require(
                 access.can_maintain,

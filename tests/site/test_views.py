@@ -268,10 +268,16 @@ def test_profile_page_is_where_edit_profile_leads(client):
     assert user.get_full_name() == "Ann Lee"
 
 
-def test_bad_parent_id_is_a_clear_error(client):
+@pytest.mark.parametrize("parent_id", ["abc", "-1", "1" * 30, "999999", "²", "1.0"])
+def test_bad_parent_id_is_a_clear_error(client, parent_id):
     client.force_login(UserFactory())
-    assert client.get("/groups/new?parent_id=abc").status_code == 403
-    assert client.get("/groups/new?parent_id=999999").status_code == 404
+    assert client.get(f"/groups/new?parent_id={parent_id}").status_code == 404
+    response = client.post(
+        f"/groups/new?parent_id={parent_id}",
+        {"name": "Sub", "path": "sub", "visibility": Visibility.PRIVATE},
+    )
+    assert response.status_code == 404
+    assert not Group.objects.filter(path="sub").exists()
 
 
 def test_project_page_shows_how_to_clone_with_each_token_kind(client, world):
