@@ -1,7 +1,9 @@
 """The package registry with the real clients against the site under gunicorn: twine uploads,
 pip installs, curl PUT/GET of generic files with every way of passing a token."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 from urllib.parse import quote
@@ -212,3 +214,60 @@ def test_generic_uploads_refuse_traversal_bad_names_and_oversized_bodies(
     assert chunked.endswith("413")
     assert not PackageFile.objects.exists()
     assert not any((site_server.log_path.parent / "media").rglob("*.bin"))
+
+
+def test_curl_streams_a_chunked_generic_upload_from_stdin(site_server, project, tmp_path):
+    curl = require_program("curl")
+    _deploy, value = make_deploy_token(
+        project, scopes=["read_package_registry", "write_package_registry"]
+    )
+    payload = os.urandom(700_000)
+    url = f"{site_server.url}/api/v4/projects/{project.pk}/packages/generic/tool/2.0.0/tool.bin"
+    auth = ["--header", f"Deploy-Token: {value}"]
+    upload_stdin = ["--upload-file", "-", url]
+    put = subprocess.run(
+        [curl, "--silent", "--show-error", "--fail-with-body", "--verbose", *auth, *upload_stdin],
+        input=payload,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert put.returncode == 0, put.stderr.decode()
+    assert b"Transfer-Encoding: chunked" in put.stderr  # curl's own report of what it sent
+    assert put.stdout == b'{"message": "201 Created"}'
+    out = tmp_path / "downloaded"
+    run(curl, "--silent", "--show-error", "--fail", *auth, "--output", str(out), url)
+    assert out.read_bytes() == payload
+    assert PackageFile.objects.get().size == len(payload)
+
+
+def send_and_hang_up(server, head: str, body: bytes) -> tuple[int, str]:
+    """Send a request's head and part of its body, close our side as a client that went away
+    does, and return the status and body of the answer."""
+    host, port = server.host.split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode() + body)
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(30)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    status_line, _, rest = received.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2].decode()
+
+
+def test_a_generic_upload_cut_short_under_gunicorn_is_refused(site_server, project, tmp_path):
+    _deploy, value = make_deploy_token(project, scopes=["write_package_registry"])
+    path = f"/api/v4/projects/{project.pk}/packages/generic/tool/1.0.0/tool.bin"
+    head = f"PUT {path} HTTP/1.1\r\nHost: {site_server.host}\r\nDeploy-Token: {value}\r\n"
+    status, body = send_and_hang_up(site_server, head + "Content-Length: 1000\r\n\r\n", b"x" * 10)
+    assert (status, json.loads(body)) == (
+        400,
+        {"message": "The upload was incomplete: received 10 of 1000 bytes."},
+    )
+    chunked_status, chunked_body = send_and_hang_up(
+        site_server, head + "Transfer-Encoding: chunked\r\n\r\n", b"3e8\r\n" + b"x" * 10
+    )
+    assert chunked_status == 400 and "upload was interrupted after" in chunked_body
+    assert not PackageFile.objects.exists()
+    assert not any(path.is_file() for path in (site_server.log_path.parent / "media").rglob("*"))

@@ -3,13 +3,16 @@ generic files, and every refusal (nothing stored)."""
 
 import base64
 import hashlib
+import io
+import os
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.factories import GroupFactory, ProjectFactory, make_deploy_token
 from tests.wheels import build_wheel
-from tokens_site.models import Visibility
+from tokens_site.models import InstanceSettings, Visibility
 from tokens_site.packages.models import Package, PackageFile
 
 pytestmark = pytest.mark.django_db
@@ -27,6 +30,19 @@ def writer(project):
     )
     header = "Basic " + base64.b64encode(f"{token.username}:{value}".encode()).decode()
     return {"HTTP_AUTHORIZATION": header}
+
+
+def assert_nothing_stored(settings):
+    assert not Package.objects.exists()
+    assert not PackageFile.objects.exists()
+    media = Path(settings.MEDIA_ROOT)
+    assert not [path for path in media.rglob("*") if path.is_file()]
+
+
+def limit_package_files_to_one_mib():
+    instance = InstanceSettings.current()
+    instance.package_file_max_size_mb = 1
+    instance.save()
 
 
 def upload(client, project, auth, wheel_path, **fields):
@@ -52,7 +68,7 @@ def test_upload_and_simple_index_in_html_and_json(client, project, writer, tmp_p
     assert item.file.read() == (tmp_path / "tinypkg-1.0.0-py3-none-any.whl").read_bytes()
 
     page = client.get(
-        f"/api/v4/projects/{project.pk}/packages/pypi/simple/TinyPkg/",
+        f"/api/v4/projects/{project.pk}/packages/pypi/simple/tinypkg/",
         HTTP_ACCEPT="text/html",
         **writer,
     )
@@ -63,7 +79,7 @@ def test_upload_and_simple_index_in_html_and_json(client, project, writer, tmp_p
     assert f"http://testserver/api/v4/projects/{project.pk}/packages/pypi/files/" in html
 
     as_json = client.get(
-        f"/api/v4/projects/{project.pk}/packages/pypi/simple/TINYPKG",
+        f"/api/v4/projects/{project.pk}/packages/pypi/simple/tinypkg/",
         HTTP_ACCEPT="application/vnd.pypi.simple.v1+json, text/html;q=0.01",
         **writer,
     )
@@ -73,6 +89,14 @@ def test_upload_and_simple_index_in_html_and_json(client, project, writer, tmp_p
     assert body["files"][0]["requires-python"] == ">=3.8"
     index = client.get(f"/api/v4/projects/{project.pk}/packages/pypi/simple/", **writer)
     assert "tinypkg/" in index.content.decode()
+    index_json = client.get(
+        f"/api/v4/projects/{project.pk}/packages/pypi/simple/",
+        HTTP_ACCEPT="application/vnd.pypi.simple.v1+json",
+        **writer,
+    )
+    assert index_json["Content-Type"] == "application/vnd.pypi.simple.v1+json"
+    assert index_json.json() == {"meta": {"api-version": "1.0"}, "projects": [{"name": "tinypkg"}]}
+    assert body["meta"] == {"api-version": "1.0"}
     download = client.get(body["files"][0]["url"].removeprefix("http://testserver"), **writer)
     assert b"".join(download.streaming_content) == item.file.open().read()
 
@@ -94,13 +118,12 @@ def test_upload_and_simple_index_in_html_and_json(client, project, writer, tmp_p
     ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
-    client, project, writer, tmp_path, fields, message
+    client, project, writer, tmp_path, settings, fields, message
 ):
     response = upload(client, project, writer, build_wheel(tmp_path), **fields)
     assert response.status_code == 400
     assert message in response.json()["message"]
-    assert not Package.objects.exists() or not PackageFile.objects.exists()
-    assert not PackageFile.objects.exists()
+    assert_nothing_stored(settings)
 
 
 def test_a_bad_file_name_is_refused(client, project, writer, tmp_path):
@@ -109,6 +132,74 @@ def test_a_bad_file_name_is_refused(client, project, writer, tmp_path):
     renamed.write_bytes(wheel.read_bytes())
     response = upload(client, project, writer, renamed)
     assert response.status_code == 400 and "is not a wheel" in response.json()["message"]
+
+
+def test_non_normalized_simple_names_redirect_to_the_normalized_url(
+    client, project, writer, tmp_path
+):
+    upload(client, project, writer, build_wheel(tmp_path))
+    base = f"/api/v4/projects/{project.pk}/packages/pypi/simple"
+    for spelling in ("TinyPkg/", "TINYPKG/", "tinypkg"):
+        response = client.get(f"{base}/{spelling}", **writer)
+        assert response.status_code == 301, spelling
+        assert response["Location"] == f"http://testserver{base}/tinypkg/"
+    assert client.get(f"{base}/tinypkg/", **writer).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("application/vnd.pypi.simple.latest+json", "application/vnd.pypi.simple.v1+json"),
+        ("application/vnd.pypi.simple.latest+html", "application/vnd.pypi.simple.v1+html"),
+        ("application/vnd.pypi.simple.v1+html", "application/vnd.pypi.simple.v1+html"),
+        (
+            "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.1, "
+            "text/html;q=0.01",
+            "application/vnd.pypi.simple.v1+json",
+        ),
+        ("text/html", "text/html"),
+        ("", "text/html"),
+    ],
+)
+def test_simple_pages_answer_in_the_format_asked_for(
+    client, project, writer, tmp_path, accept, content_type
+):
+    upload(client, project, writer, build_wheel(tmp_path))
+    for page in ("", "tinypkg/"):
+        response = client.get(
+            f"/api/v4/projects/{project.pk}/packages/pypi/simple/{page}",
+            HTTP_ACCEPT=accept,
+            **writer,
+        )
+        assert response.status_code == 200
+        assert response["Content-Type"].split(";")[0] == content_type
+        if content_type.endswith("json"):
+            assert response.json()["meta"] == {"api-version": "1.0"}
+        else:
+            assert "tinypkg" in response.content.decode()
+
+
+def test_a_pypi_upload_over_the_size_limit_gets_413(client, project, writer, tmp_path, settings):
+    limit_package_files_to_one_mib()
+    sdist = tmp_path / "tinypkg-1.0.0.tar.gz"
+    for size in (2 * 1024 * 1024, 1024 * 1024 + 1):  # refused by its length, or while spooled
+        sdist.write_bytes(os.urandom(size))
+        response = upload(client, project, writer, sdist)
+        assert response.status_code == 413, size
+        assert "limit is 1 MiB" in response.json()["message"]
+    assert_nothing_stored(settings)
+
+
+def test_a_multipart_body_without_boundary_gets_a_json_400(client, project, writer, settings):
+    response = client.post(
+        f"/api/v4/projects/{project.pk}/packages/pypi",
+        b"name=tinypkg",
+        content_type="multipart/form-data",
+        **writer,
+    )
+    assert response.status_code == 400
+    assert "not a valid multipart/form-data body" in response.json()["message"]
+    assert_nothing_stored(settings)
 
 
 def test_uploading_the_same_file_twice_says_already_exists(client, project, writer, tmp_path):
@@ -161,6 +252,85 @@ def test_generic_put_get_and_deploy_token_header(client, project):
     assert (
         client.get(url.replace("tool.bin", "other.bin"), HTTP_DEPLOY_TOKEN=value).status_code == 404
     )
+
+
+def generic_put(client, project, url_tail, stream, length, **auth):
+    return client.put(
+        f"/api/v4/projects/{project.pk}/packages/generic/{url_tail}",
+        content_type="application/octet-stream",
+        CONTENT_LENGTH=str(length),
+        **{"wsgi.input": stream},
+        **auth,
+    )
+
+
+def test_a_generic_upload_that_arrives_short_is_refused(client, project, writer, settings):
+    response = generic_put(
+        client, project, "tool/1.0.0/tool.bin", io.BytesIO(b"x" * 10), 1000, **writer
+    )
+    assert response.status_code == 400
+    assert response.json() == {"message": "The upload was incomplete: received 10 of 1000 bytes."}
+    assert_nothing_stored(settings)
+
+
+class DroppedConnection(io.RawIOBase):
+    """A request body whose client goes away after `sent` bytes, as gunicorn reports it."""
+
+    def __init__(self, sent: int) -> None:
+        self.sent = sent
+
+    def read(self, size: int = -1) -> bytes:
+        if self.sent == 0:
+            raise OSError("No more data after: b''")
+        chunk = b"x" * min(size, self.sent)
+        self.sent -= len(chunk)
+        return chunk
+
+
+def test_a_generic_upload_whose_connection_drops_gets_400(client, project, writer, settings):
+    response = generic_put(
+        client, project, "tool/1.0.0/tool.bin", DroppedConnection(100_000), 500_000, **writer
+    )
+    assert response.status_code == 400
+    assert "interrupted after 100000 bytes" in response.json()["message"]
+    assert_nothing_stored(settings)
+
+
+@pytest.mark.parametrize(
+    ("url_tail", "message"),
+    [
+        ("tool/1.0.0/..%2F..%2Fetc%2Fpasswd", "is not a valid file name"),
+        ("tool/1.0.0/.hidden", "is not a valid file name"),
+        ("bad%20name/1.0.0/file.bin", "is not a valid package name"),
+        ("-tool/1.0.0/file.bin", "is not a valid package name"),
+        ("tool/1.0%2F0/file.bin", "is not a valid version"),
+        ("tool/..%20/file.bin", "is not a valid version"),
+        ("tool/" + "1" * 256 + "/file.bin", "is not a valid version"),
+    ],
+)
+def test_bad_generic_names_versions_and_file_names_get_400(
+    client, project, writer, settings, url_tail, message
+):
+    url = f"/api/v4/projects/{project.pk}/packages/generic/{url_tail}"
+    response = client.put(
+        url, b"payload", content_type="application/octet-stream", RAW_URI=url, **writer
+    )
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+    assert_nothing_stored(settings)
+
+
+def test_a_generic_upload_over_the_size_limit_gets_413(client, project, writer, settings):
+    limit_package_files_to_one_mib()
+    body = b"x" * (1024 * 1024 + 1)
+    response = client.put(
+        f"/api/v4/projects/{project.pk}/packages/generic/tool/1.0.0/tool.bin",
+        body,
+        content_type="application/octet-stream",
+        **writer,
+    )
+    assert response.status_code == 413 and "limit is 1 MiB" in response.json()["message"]
+    assert_nothing_stored(settings)
 
 
 def test_files_leave_storage_with_their_project(

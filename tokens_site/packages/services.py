@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from gunicorn.http.errors import ParseException
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
@@ -34,6 +35,10 @@ LONGEST_TEXT = 255  # the columns' length
 
 class TooLarge(ValidationError):
     """The file is over the instance's limit (HTTP 413)."""
+
+
+class IncompleteUpload(ValidationError):
+    """The body ended before its Content-Length, or reading it failed (HTTP 400)."""
 
 
 def max_file_size() -> int:
@@ -76,15 +81,28 @@ class Spool:
 
 
 def stream_chunks(stream, length: int | None) -> Iterable[bytes]:
-    """A request body in chunks: `length` bytes, or to the end (a chunked body)."""
-    remaining = length
-    while remaining is None or remaining > 0:
-        chunk = stream.read(CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining))
+    """A request body in chunks: `length` bytes, or to the end (a chunked body). A body that
+    ends early (the client went away; the server then reads short or raises) is refused, so
+    a partial file is never kept as if it were whole."""
+    received = 0
+    while length is None or received < length:
+        size = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - received)
+        try:
+            chunk = stream.read(size)
+        except OSError as error:  # gunicorn's NoMoreData, a reset connection
+            raise IncompleteUpload(
+                f"The upload was interrupted after {received} bytes: the connection was lost."
+            ) from error
+        except ParseException as error:  # a chunked body cut short or garbled
+            raise IncompleteUpload(
+                f"The upload's chunked encoding broke off after {received} bytes."
+            ) from error
         if not chunk:
             break
-        if remaining is not None:
-            remaining -= len(chunk)
+        received += len(chunk)
         yield chunk
+    if length is not None and received < length:
+        raise IncompleteUpload(f"The upload was incomplete: received {received} of {length} bytes.")
 
 
 def _store(

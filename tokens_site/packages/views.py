@@ -11,8 +11,9 @@ Credentials: Basic (a deploy token with its username, or a personal access token
 import html
 from urllib.parse import unquote
 
-from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpResponse, JsonResponse
+from django.core.exceptions import SuspiciousOperation, ValidationError
+from django.http import FileResponse, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from packaging.utils import canonicalize_name
@@ -32,6 +33,10 @@ from tokens_site.paths import record_id
 PACKAGE_HEADERS = (PRIVATE_TOKEN_HEADER, DEPLOY_TOKEN_HEADER)
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 PEP691_HTML = "application/vnd.pypi.simple.v1+html"
+PEP691_LATEST_JSON = "application/vnd.pypi.simple.latest+json"
+PEP691_LATEST_HTML = "application/vnd.pypi.simple.latest+html"
+PLAIN_HTML = "text/html"
+FORM_FIELDS_ALLOWANCE = 64 * 1024  # twine's form fields around the file, when checking the size
 
 
 def _content_length(request) -> int | None:
@@ -71,31 +76,45 @@ def protected(ability):
 def pypi_upload(request, project, principal):
     declared = _content_length(request) or 0
     try:
-        services.refuse_if_too_large(declared - 64 * 1024)  # the form's own fields aside
-        if request.POST.get(":action", "file_upload") != "file_upload":
+        services.refuse_if_too_large(declared - FORM_FIELDS_ALLOWANCE)
+        form, files = _upload_form(request)
+        if form.get(":action", "file_upload") != "file_upload":
             raise ValidationError("Only the file_upload action is supported.")
-        upload = request.FILES.get("content")
-        missing = [field for field in ("name", "version") if not request.POST.get(field)]
+        upload = files.get("content")
+        missing = [field for field in ("name", "version") if not form.get(field)]
         if upload is None:
             missing.append("content")
         if missing:
             raise ValidationError(f"Missing fields: {', '.join(missing)}.")
         services.pypi_file_add(
             project=project,
-            name=request.POST["name"],
-            version=request.POST["version"],
+            name=form["name"],
+            version=form["version"],
             file_name=upload.name,
             chunks=upload.chunks(),
-            sha256=request.POST.get("sha256_digest", ""),
-            requires_python=request.POST.get("requires_python", ""),
+            sha256=form.get("sha256_digest", ""),
+            requires_python=form.get("requires_python", ""),
         )
     except ValidationError as error:
         return refusal(error)
     return json_message(201, "201 Created")
 
 
-def _wants_json(request) -> bool:
-    """PEP 691 content negotiation: JSON when the client prefers it (pip does)."""
+def _upload_form(request):
+    """twine's multipart form and files; a body that is not one is a 400 with a reason."""
+    try:
+        return request.POST, request.FILES
+    except MultiPartParserError as error:
+        raise ValidationError(
+            f"The upload is not a valid multipart/form-data body: {error}"
+        ) from error
+    except SuspiciousOperation as error:  # too many fields or files
+        raise ValidationError(f"The upload form was refused: {error}") from error
+
+
+def _simple_content_type(request) -> str:
+    """PEP 691 content negotiation: the JSON or HTML serialization the client prefers (pip asks
+    for JSON), answered with the concrete version for a `latest` request."""
     preferences = {}
     for part in request.META.get("HTTP_ACCEPT", "").split(","):
         kind, *parameters = [piece.strip() for piece in part.split(";")]
@@ -107,17 +126,21 @@ def _wants_json(request) -> bool:
                 except ValueError:
                     quality = 0.0
         preferences[kind] = max(quality, preferences.get(kind, 0.0))
-    json_quality = preferences.get(PEP691_JSON, 0.0)
-    html_quality = max(
-        preferences.get(PEP691_HTML, 0.0),
-        preferences.get("text/html", 0.0),
-        preferences.get("*/*", 0.0),
+    json_quality = max(preferences.get(PEP691_JSON, 0.0), preferences.get(PEP691_LATEST_JSON, 0.0))
+    versioned_html_quality = max(
+        preferences.get(PEP691_HTML, 0.0), preferences.get(PEP691_LATEST_HTML, 0.0)
     )
-    return json_quality > 0 and json_quality >= html_quality
+    plain_html_quality = max(preferences.get(PLAIN_HTML, 0.0), preferences.get("*/*", 0.0))
+    if json_quality > 0 and json_quality >= max(versioned_html_quality, plain_html_quality):
+        return PEP691_JSON
+    if versioned_html_quality > 0 and versioned_html_quality >= plain_html_quality:
+        return PEP691_HTML
+    return PLAIN_HTML
 
 
 def _simple_response(request, title: str, links: list[dict], json_body: dict) -> HttpResponse:
-    if _wants_json(request):
+    content_type = _simple_content_type(request)
+    if content_type == PEP691_JSON:
         response = JsonResponse(json_body, content_type=PEP691_JSON)
     else:
         anchors = "".join(
@@ -135,7 +158,7 @@ def _simple_response(request, title: str, links: list[dict], json_body: dict) ->
             f"<title>{html.escape(title)}</title></head>\n<body><h1>{html.escape(title)}</h1>\n"
             f"{anchors}</body></html>\n"
         )
-        response = HttpResponse(page, content_type="text/html; charset=utf-8")
+        response = HttpResponse(page, content_type=f"{content_type}; charset=utf-8")
     response["Vary"] = "Accept"
     return response
 
@@ -159,10 +182,19 @@ def pypi_simple_index(request, project, principal):
     )
 
 
+def _simple_package_path(project, normalized: str) -> str:
+    return f"{reverse('api:pypi_simple', args=[str(project.pk)])}{normalized}/"
+
+
 @require_GET
 @protected(Ability.READ_PACKAGES)
 def pypi_simple_package(request, project, principal, name):
     normalized = canonicalize_name(unquote(name))
+    if unquote(name) != normalized or not request.path.endswith("/"):
+        # As pypi.org does: one URL per project, its normalized name (pip follows the redirect).
+        return HttpResponsePermanentRedirect(
+            request.build_absolute_uri(_simple_package_path(project, normalized))
+        )
     files = list(
         PackageFile.objects.filter(
             package__project=project, package__kind=PackageKind.PYPI, package__name=normalized
