@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.db.models import QuerySet
@@ -219,7 +220,8 @@ def namespace_view(request, full_path: str):
 
 class MembersMixin:
     """Members of a group or project: shared by both members pages. Whoever may see the group
-    or project may see its members; the services decide who may change them."""
+    or project may see its members; the services decide who may change them. Comes after
+    GroupMixin or ProjectMixin, which resolve the group or project first."""
 
     @property
     def source(self) -> Group | Project:
@@ -227,6 +229,13 @@ class MembersMixin:
 
     def members_url(self) -> str:
         raise NotImplementedError
+
+    def dispatch(self, request, *args, **kwargs):
+        # Anyone who may see the members may be about to change them: a visitor who is not
+        # signed in is asked to, rather than refused.
+        if request.method == "POST" and not request.user.is_authenticated:
+            return redirect_to_login(self.members_url())
+        return super().dispatch(request, *args, **kwargs)
 
     def inherited_memberships(self) -> QuerySet:
         return Membership.objects.inherited_by(self.source).select_related("user", "group")

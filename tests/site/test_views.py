@@ -13,6 +13,25 @@ pytestmark = pytest.mark.django_db
 # Expected outcome per role, in the order of ROLES.
 SEE_PRIVATE = [SIGN_IN, 404, 200, 200, 200, 200, 200, 200]
 CHANGE_MEMBERS = [SIGN_IN, 404, 403, 403, 403, 302, 302, 302]
+# A membership with the Owner role: only Owners (and administrators) touch it.
+CHANGE_OWNERS = [SIGN_IN, 404, 403, 403, 403, 403, 302, 302]
+SIGNED_IN = [SIGN_IN, 200, 200, 200, 200, 200, 200, 200]
+# Internal and public groups: who may see them without a membership.
+SEE_OPEN = {
+    Visibility.INTERNAL: [SIGN_IN, 200, 200, 200, 200, 200, 200, 200],
+    Visibility.PUBLIC: [200, 200, 200, 200, 200, 200, 200, 200],
+}
+CHANGE_OPEN_MEMBERS = [SIGN_IN, 403, 403, 403, 403, 302, 302, 302]
+
+
+def matrix(expected: list) -> list[tuple]:
+    return list(zip(ROLES, expected, strict=True))
+
+
+def open_up(world, visibility: str) -> None:
+    """Make the world's groups and project internal or public."""
+    Group.objects.filter(pk__in=[world["top"].pk, world["group"].pk]).update(visibility=visibility)
+    Project.objects.filter(pk=world["project"].pk).update(visibility=visibility)
 
 
 @pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, SEE_PRIVATE, strict=True)))
@@ -75,6 +94,172 @@ def test_removing_a_project_member_needs_maintainer(client, world, role, expecte
     url = f"/tanuki/backend/api/-/project_members/{target.pk}/remove"
     assert outcome(visit(client, world, role, "post", url)) == expected
     assert Membership.objects.filter(pk=target.pk).exists() == (expected != 302)
+
+
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
+def test_changing_a_project_members_role_needs_maintainer(client, world, role, expected):
+    target = world["project_target"]
+    url = f"/tanuki/backend/api/-/project_members/{target.pk}"
+    response = visit(client, world, role, "post", url, {"access_level": AccessLevel.REPORTER})
+    assert outcome(response) == expected
+    target.refresh_from_db()
+    assert (target.access_level == AccessLevel.REPORTER) == (expected == 302)
+
+
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
+def test_removing_a_group_member_needs_maintainer(client, world, role, expected):
+    target = world["target"]
+    url = f"/groups/tanuki/backend/-/group_members/{target.pk}/remove"
+    assert outcome(visit(client, world, role, "post", url)) == expected
+    assert Membership.objects.filter(pk=target.pk).exists() == (expected != 302)
+
+
+@pytest.fixture(params=["group", "project"])
+def owner_row(request, world):
+    """A direct Owner membership of tanuki/backend or of tanuki/backend/api, and its URL."""
+    source = {request.param: world[request.param]}
+    row = MembershipFactory(
+        user=UserFactory(username="boss"), access_level=AccessLevel.OWNER, **source
+    )
+    members = (
+        "/groups/tanuki/backend/-/group_members"
+        if request.param == "group"
+        else "/tanuki/backend/api/-/project_members"
+    )
+    return row, f"{members}/{row.pk}"
+
+
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_OWNERS))
+def test_changing_an_owners_role_needs_an_owner(client, world, owner_row, role, expected):
+    row, url = owner_row
+    response = visit(client, world, role, "post", url, {"access_level": AccessLevel.MAINTAINER})
+    assert outcome(response) == expected
+    row.refresh_from_db()
+    assert (row.access_level == AccessLevel.MAINTAINER) == (expected == 302)
+
+
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_OWNERS))
+def test_removing_an_owner_needs_an_owner(client, world, owner_row, role, expected):
+    row, url = owner_row
+    assert outcome(visit(client, world, role, "post", f"{url}/remove")) == expected
+    assert Membership.objects.filter(pk=row.pk).exists() == (expected != 302)
+
+
+def test_a_maintainer_is_told_why_an_owners_row_is_out_of_reach(client, world, owner_row):
+    row, url = owner_row
+    client.force_login(world["users"]["maintainer"])
+    response = client.post(f"{url}/remove")
+    assert response.status_code == 403
+    assert "Only Owners can remove an Owner." in response.content.decode()
+    assert Membership.objects.filter(pk=row.pk).exists()
+
+
+@pytest.mark.parametrize(("role", "expected"), matrix(SIGNED_IN))
+@pytest.mark.parametrize("url", ["/groups/new", "/projects/new"])
+def test_new_group_and_new_project_pages_are_open_to_signed_in_users(
+    client, world, role, expected, url
+):
+    assert outcome(visit(client, world, role, "get", url)) == expected
+
+
+MAINTAINED = ["tanuki", "tanuki/backend"]
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"), matrix([SIGN_IN, [], [], [], [], MAINTAINED, MAINTAINED, MAINTAINED])
+)
+def test_new_project_page_offers_only_groups_one_maintains(client, world, role, expected):
+    response = visit(client, world, role, "get", "/projects/new")
+    if expected == SIGN_IN:
+        assert outcome(response) == SIGN_IN
+        return
+    offered = response.context["form"].fields["group"].queryset
+    assert sorted(group.full_path for group in offered) == expected
+
+
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
+def test_creating_a_subgroup_needs_maintainer_of_the_parent(client, world, role, expected):
+    url = f"/groups/new?parent_id={world['group'].pk}"
+    data = {"name": "Fresh", "path": "fresh", "visibility": Visibility.PRIVATE}
+    assert outcome(visit(client, world, role, "post", url, data)) == expected
+    created = Group.objects.filter(full_path="tanuki/backend/fresh").exists()
+    assert created == (expected == 302)
+
+
+@pytest.mark.parametrize("visibility", [Visibility.INTERNAL, Visibility.PUBLIC])
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/groups/tanuki/backend",
+        "/groups/tanuki/backend/-/group_members",
+        "/tanuki/backend/api",
+        "/tanuki/backend/api/-/project_members",
+    ],
+)
+def test_internal_and_public_pages_are_seen_without_a_membership(
+    client, world, visibility, role, url
+):
+    open_up(world, visibility)
+    expected = dict(matrix(SEE_OPEN[visibility]))[role]
+    assert outcome(visit(client, world, role, "get", url)) == expected
+
+
+@pytest.mark.parametrize("visibility", [Visibility.INTERNAL, Visibility.PUBLIC])
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_OPEN_MEMBERS))
+@pytest.mark.parametrize(
+    "members", ["/groups/tanuki/backend/-/group_members", "/tanuki/backend/api/-/project_members"]
+)
+def test_seeing_an_open_group_or_project_does_not_let_one_add_members(
+    client, world, visibility, role, expected, members
+):
+    open_up(world, visibility)
+    data = {"username": "newcomer", "access_level": AccessLevel.GUEST}
+    assert outcome(visit(client, world, role, "post", members, data)) == expected
+    added = Membership.objects.filter(user__username="newcomer").exists()
+    assert added == (expected == 302)
+
+
+@pytest.mark.parametrize("visibility", [Visibility.INTERNAL, Visibility.PUBLIC])
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_OPEN_MEMBERS))
+@pytest.mark.parametrize("action", ["change", "remove"])
+def test_seeing_an_open_group_does_not_let_one_change_or_remove_members(
+    client, world, visibility, role, expected, action
+):
+    open_up(world, visibility)
+    target = world["target"]
+    url = f"/groups/tanuki/backend/-/group_members/{target.pk}"
+    if action == "remove":
+        response = visit(client, world, role, "post", f"{url}/remove")
+    else:
+        response = visit(client, world, role, "post", url, {"access_level": AccessLevel.REPORTER})
+    assert outcome(response) == expected
+    target = Membership.objects.filter(pk=target.pk).first()
+    unchanged = target is not None and target.access_level == AccessLevel.GUEST
+    assert unchanged == (expected != 302)
+
+
+@pytest.mark.parametrize("visibility", [Visibility.INTERNAL, Visibility.PUBLIC])
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_OPEN_MEMBERS))
+def test_seeing_an_open_group_does_not_let_one_create_subgroups(
+    client, world, visibility, role, expected
+):
+    open_up(world, visibility)
+    url = f"/groups/new?parent_id={world['group'].pk}"
+    data = {"name": "Fresh", "path": "fresh", "visibility": Visibility.PRIVATE}
+    assert outcome(visit(client, world, role, "post", url, data)) == expected
+    assert Group.objects.filter(path="fresh").exists() == (expected == 302)
+
+
+def test_a_non_member_adding_a_member_to_an_internal_group_is_told_why(client, world):
+    open_up(world, Visibility.INTERNAL)
+    client.force_login(world["users"]["non_member"])
+    response = client.post(
+        "/groups/tanuki/backend/-/group_members",
+        {"username": "newcomer", "access_level": AccessLevel.GUEST},
+    )
+    assert response.status_code == 403
+    assert "You need at least the Maintainer role to add members." in response.content.decode()
 
 
 @pytest.mark.parametrize(
