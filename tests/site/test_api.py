@@ -337,6 +337,55 @@ class TestDeployTokens:
         assert message in json.dumps(response.json())
         assert not DeployToken.objects.exists()
 
+    def test_expiry_is_a_date_or_a_date_and_time_and_answers_as_gitlab_does(
+        self, client, tanuki, api_token
+    ):
+        url = f"/api/v4/projects/{tanuki['project'].pk}/deploy_tokens"
+        day = utc_today() + timedelta(400)
+        for given, stored in (
+            (f"{day}", day),
+            (f"{day}T08:00:00Z", day),
+            (f"{day}T08:00:00.000Z", day),  # what GitLab itself sends
+            (f"{day}T08:00", day),  # no offset: UTC
+            (f"{day}T23:30:00-05:00", day + timedelta(1)),  # the UTC date
+            (f"{day}T00:30:00+02:00", day - timedelta(1)),
+        ):
+            data = {"name": "ci", "scopes": ["read_repository"], "expires_at": given}
+            created = call(client, "post", url, api_token, data)
+            assert created.status_code == 201, given
+            assert DeployToken.objects.get(pk=created.json()["id"]).expires_at == stored, given
+            assert created.json()["expires_at"] == f"{stored}T00:00:00.000Z"
+        listed = call(client, "get", url, api_token).json()
+        assert listed[0]["expires_at"] == f"{day}T00:00:00.000Z"
+
+    @pytest.mark.parametrize(
+        "expires_at",
+        [
+            "2031-W01-1",  # a week date
+            "2031-074",  # an ordinal date
+            20310101,  # a number
+            "20310101",  # the basic format
+            "2031-01-01T08",  # no minutes
+            "2031-02-30",  # no such day
+            "2031-01-01T25:00:00Z",
+            "2031-01-01T08:00:00+0500",
+            "\u0662\u0660\u0663\u0661-01-01",  # not ASCII digits
+            True,
+            ["2031-01-01"],
+            "9999-12-31T23:00:00-05:00",  # past the last date there is
+        ],
+    )
+    def test_expiry_in_any_other_form_is_400(self, client, tanuki, api_token, expires_at):
+        url = f"/api/v4/projects/{tanuki['project'].pk}/deploy_tokens"
+        data = {"name": "ci", "scopes": ["read_repository"], "expires_at": expires_at}
+        response = call(client, "post", url, api_token, data)
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": "expires_at is invalid: use a date (YYYY-MM-DD) or a date and time "
+            "(YYYY-MM-DDTHH:MM:SSZ)"
+        }
+        assert not DeployToken.objects.exists()
+
     def test_group_tokens_need_owner_and_the_admin_list_needs_admin(self, client, tanuki):
         maintainer = UserFactory()
         MembershipFactory(

@@ -11,6 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from urllib.parse import unquote, urlencode
 
 from django.contrib.auth import get_user_model
@@ -35,6 +36,14 @@ from tokens_site.http_auth import (
 from tokens_site.paths import record_id
 
 INTEGER = re.compile(r"-?[0-9]{1,9}")
+# Dates as GitLab takes them: a calendar date, or a full date and time (RFC 3339 style, the
+# shape GitLab itself sends for a deploy token's expiry). ASCII digits only: no week dates,
+# no ordinal dates, no basic format (`20310101`), which `fromisoformat` would also take.
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+ISO_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?"
+)
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 
@@ -281,16 +290,26 @@ def string_list(data: dict, name: str, *, required: bool = False) -> list[str]:
     return value
 
 
-def date_value(data: dict, name: str):
-    from datetime import date
-
+def date_value(data: dict, name: str) -> date | None:
+    """A date (`YYYY-MM-DD`), or a date and time (`YYYY-MM-DDTHH:MM:SSZ`, any offset; none means
+    UTC), whose UTC date is taken. Empty or absent: None."""
     value = data.get(name)
     if value in (None, ""):
         return None
+    text_value = value if isinstance(value, str) else ""
     try:
-        return date.fromisoformat(str(value))
-    except ValueError as error:
-        raise bad_request(f"{name} is invalid: use YYYY-MM-DD") from error
+        if ISO_DATE.fullmatch(text_value):
+            return date.fromisoformat(text_value)
+        if ISO_DATETIME.fullmatch(text_value):
+            moment = datetime.fromisoformat(text_value)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).date()
+    except (ValueError, OverflowError):
+        pass
+    raise bad_request(
+        f"{name} is invalid: use a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM:SSZ)"
+    )
 
 
 # --- Output -----------------------------------------------------------------------------------

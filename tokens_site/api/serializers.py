@@ -21,6 +21,12 @@ def _date(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def _midnight(value) -> str | None:
+    """A date as GitLab sends a deploy token's expiry: 00:00 UTC of that day, when it stops
+    working (`2020-02-14T00:00:00.000Z`)."""
+    return f"{value.isoformat()}T00:00:00.000Z" if value else None
+
+
 def user(account, *, full: bool = False) -> dict:
     data = {
         "id": account.pk,
@@ -118,7 +124,7 @@ def deploy_token(token: DeployToken, *, plaintext: str | None = None) -> dict:
         "id": token.pk,
         "name": token.name,
         "username": token.username,
-        "expires_at": _date(token.expires_at),
+        "expires_at": _midnight(token.expires_at),
         "scopes": token.scopes,
         "revoked": token.revoked,
         "expired": token.is_expired,
