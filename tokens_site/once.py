@@ -6,29 +6,77 @@ submitting again finds the key claimed and creates nothing. The key holds no sec
 itself is never stored anywhere but as its digest.
 """
 
+import enum
 import secrets
 
+from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
+from django.shortcuts import redirect
 
 FIELD_NAME = "form_once"
 MAX_AGE_SECONDS = 24 * 60 * 60
 _SALT = "tokens_site.once"
+
+EXPIRED_MESSAGE = "This form has expired; reload the page and try again."
+
+
+def already_submitted_message(noun: str) -> str:
+    return (
+        f"That form was already submitted. A {noun}'s value is shown only once, right after it "
+        f"is created; create a new token if you did not save it."
+    )
+
+
+class OnceKey(enum.Enum):
+    CLAIMED = "claimed"  # this request may act on the form
+    USED = "used"  # the form was submitted before (a reload, or Back and submit again)
+    EXPIRED = "expired"  # missing, forged, older than MAX_AGE_SECONDS, or issued to someone else
 
 
 def once_key_issue(request) -> str:
     return signing.dumps({"user": request.user.pk, "key": secrets.token_urlsafe(16)}, salt=_SALT)
 
 
-def once_key_claim(request) -> bool:
-    """True exactly once per key issued to this user; False for a reused, forged, expired or
-    foreign key."""
+def _valid_key(request) -> str | None:
+    """The key of the request's form when it is genuine, current and this user's, else None."""
     try:
         payload = signing.loads(
             request.POST.get(FIELD_NAME, ""), salt=_SALT, max_age=MAX_AGE_SECONDS
         )
-    except signing.BadSignature:
-        return False
-    if payload.get("user") != request.user.pk:
-        return False
-    return cache.add(f"form-once:{payload['key']}", True, timeout=MAX_AGE_SECONDS)
+    except signing.BadSignature:  # SignatureExpired included
+        return None
+    if not isinstance(payload, dict) or payload.get("user") != request.user.pk:
+        return None
+    return payload.get("key")
+
+
+def once_key_take(request) -> OnceKey:
+    """Claim the request's form key: CLAIMED exactly once per key issued to this user."""
+    key = _valid_key(request)
+    if key is None:
+        return OnceKey.EXPIRED
+    claimed = cache.add(f"form-once:{key}", True, timeout=MAX_AGE_SECONDS)
+    return OnceKey.CLAIMED if claimed else OnceKey.USED
+
+
+def once_key_claim(request) -> bool:
+    """True exactly once per key issued to this user; False for a reused, forged, expired or
+    foreign key."""
+    return once_key_take(request) is OnceKey.CLAIMED
+
+
+def once_key_refusal(state: OnceKey, noun: str) -> str:
+    """What to tell someone whose form was not acted on."""
+    return EXPIRED_MESSAGE if state is OnceKey.EXPIRED else already_submitted_message(noun)
+
+
+class ExpiredFormMixin:
+    """For a view with TokenPageMixin (put it first): a valid form whose key is missing,
+    forged or expired is answered "This form has expired ...", not "already submitted"."""
+
+    def create_from(self, form):
+        if form.is_valid() and _valid_key(self.request) is None:
+            messages.info(self.request, EXPIRED_MESSAGE)
+            return redirect(self.page_url())
+        return super().create_from(form)

@@ -1,9 +1,10 @@
 """Settings > Repository > Deploy tokens of projects and groups."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
 from deploy_tokens.models import DeployToken
 from tests.factories import make_deploy_token
@@ -127,7 +128,34 @@ def test_a_forged_or_foreign_form_key_creates_nothing(client, world):
             PROJECT_CREATE, {"name": "ci", "scopes": ["read_repository"], FIELD_NAME: key}
         )
         assert response.status_code == 302
+        page = client.get(response["Location"]).content.decode()
+        assert "This form has expired; reload the page and try again." in page
     assert not DeployToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("settings_url", "create_url"),
+    [(PROJECT_SETTINGS, PROJECT_CREATE), (GROUP_SETTINGS, GROUP_CREATE)],
+    ids=["project", "group"],
+)
+def test_a_form_older_than_a_day_has_expired_not_been_submitted(
+    client, world, settings_url, create_url
+):
+    issued = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+    with time_machine.travel(issued, tick=False):
+        client.force_login(world["users"]["owner"])  # a session of that day
+        data = create_data(client, settings_url)
+    with time_machine.travel(issued + timedelta(hours=24, minutes=1), tick=False):
+        page = client.post(create_url, data, follow=True).content.decode()
+    assert "This form has expired; reload the page and try again." in page
+    assert "already submitted" not in page
+    assert not DeployToken.objects.exists()
+    # Within the day the same form works, once; then it is "already submitted".
+    with time_machine.travel(issued + timedelta(hours=23, minutes=59), tick=False):
+        assert "Your new deploy token" in client.post(create_url, data).content.decode()
+        again = client.post(create_url, data, follow=True).content.decode()
+    assert "That form was already submitted." in again and "has expired" not in again
+    assert DeployToken.objects.count() == 1
 
 
 @pytest.mark.parametrize(

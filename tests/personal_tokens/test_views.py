@@ -1,9 +1,10 @@
 """User settings > Access tokens."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
 from personal_tokens.models import PersonalAccessToken
 from tests.factories import AdminFactory, UserFactory, make_personal_token
@@ -90,6 +91,23 @@ def test_create_shows_the_token_once(user_client):
     assert PersonalAccessToken.objects.count() == 1
     later = user_client.get(PAGE).content.decode()
     assert plaintext not in later and "Active personal access tokens (1)" in later
+
+
+def test_a_missing_or_day_old_form_key_has_expired_not_been_submitted(user_client):
+    issued = datetime(2030, 1, 1, 9, 0, tzinfo=UTC)
+    with time_machine.travel(issued, tick=False):
+        user_client.force_login(user_client.user)  # a session of that day
+        data = form_data(user_client)
+    with time_machine.travel(issued + timedelta(hours=24, minutes=1), tick=False):
+        for sent in (
+            data,
+            {**data, FIELD_NAME: ""},
+            {k: v for k, v in data.items() if k != FIELD_NAME},
+        ):
+            page = user_client.post(PAGE, sent, follow=True).content.decode()
+            assert "This form has expired; reload the page and try again." in page
+            assert "already submitted" not in page
+    assert not PersonalAccessToken.objects.exists()
 
 
 @pytest.mark.parametrize(
