@@ -3,10 +3,21 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
+from tokens_site.once import FIELD_NAME, OnceKey, once_key_issue, once_key_refusal, once_key_take
 from tokens_site.tokens import utc_today
+
+
+class FormNotActedOn(Exception):
+    """The add form's single-use key was used before or has expired: nothing is created."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class TokenStateFilter(admin.SimpleListFilter):
@@ -51,13 +62,15 @@ class ScopeFilter(admin.SimpleListFilter):
 
 class TokenAdmin(admin.ModelAdmin):
     """The admin of a token kind. Rows are immutable (a token is revoked, never edited or
-    deleted in bulk); "add" goes through the kind's service and answers with the value, once,
-    never cached; "Revoke selected tokens" revokes through the service. A subclass supplies
-    `noun`, `add_fields`, `create_token()` and `revoke_token()`."""
+    deleted); "add" goes through the kind's service and answers with the value, once, never
+    cached, and a re-sent add form (a reload) creates nothing; "Revoke selected tokens" revokes
+    through the service. A subclass supplies `noun`, `add_fields`, `create_token()` and
+    `revoke_token()`."""
 
     noun = "token"
     add_fields: list[str] = []
     actions = ["revoke_selected"]
+    add_form_template = "admin/token_add_form.html"
 
     def create_token(self, request, data: dict) -> tuple:
         raise NotImplementedError
@@ -77,12 +90,42 @@ class TokenAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Never in this admin: a token is revoked and its row stays, for the audit trail. The
+        admin of what a token belongs to (its project, group or user) asks too, while deleting
+        that with everything in it; there the administrator's own permission decides."""
+        match = request.resolver_match
+        opts = self.model._meta
+        if match is None or (match.url_name or "").startswith(
+            f"{opts.app_label}_{opts.model_name}_"
+        ):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # the rows stay, for the audit trail
         return actions
 
+    def add_view(self, request, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "form_once_field": FIELD_NAME,
+            "form_once": once_key_issue(request),
+        }
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except FormNotActedOn as refused:
+            self.message_user(request, refused.message, messages.WARNING)
+            opts = self.model._meta
+            return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
     def save_model(self, request, obj, form, change) -> None:
+        # Claimed only now that the form is valid: a form with errors is shown again, with a
+        # new key, and the reload of a creation (which re-posts the used key) creates nothing.
+        state = once_key_take(request)
+        if state is not OnceKey.CLAIMED:
+            raise FormNotActedOn(once_key_refusal(state, self.noun))
         token, plaintext = self.create_token(request, form.cleaned_data)
         obj.__dict__.update(token.__dict__)
         # Kept on this request object only, for response_add below.

@@ -1,13 +1,23 @@
 """Deploy tokens in the Django admin."""
 
+import re
+
 import pytest
 
 from deploy_tokens.models import DeployToken
 from tests.factories import AdminFactory, GroupFactory, ProjectFactory, make_deploy_token
-from tokens_site.models import AuditAction, AuditEvent
+from tokens_site.models import AuditAction, AuditEvent, Project
+from tokens_site.once import FIELD_NAME
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/deploy_tokens/deploytoken/"
+
+
+def add_form_data(client, **data) -> dict:
+    """The admin's add form as a browser sends it: with the single-use key the page holds."""
+    page = client.get(f"{LIST}add/").content.decode()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    return {**data, FIELD_NAME: key}
 
 
 @pytest.fixture
@@ -79,10 +89,10 @@ def test_revoke_selected_tokens_action(admin_client, tokens):
 
 def test_adding_a_token_in_the_admin_shows_it_once(admin_client):
     project = ProjectFactory(path="app")
-    response = admin_client.post(
-        f"{LIST}add/",
-        {"project": project.pk, "name": "from-admin", "scopes": ["read_repository"]},
+    data = add_form_data(
+        admin_client, project=project.pk, name="from-admin", scopes=["read_repository"]
     )
+    response = admin_client.post(f"{LIST}add/", data, REMOTE_ADDR="192.0.2.44")
     page = response.content.decode()
     token = DeployToken.objects.get(name="from-admin")
     assert response.status_code == 200 and "Your new deploy token" in page
@@ -91,14 +101,78 @@ def test_adding_a_token_in_the_admin_shows_it_once(admin_client):
     assert plaintext.startswith("gldt-") and token.username in page
     assert plaintext not in admin_client.get(f"{LIST}{token.pk}/change/").content.decode()
     assert token.creator.username == "boss"
+    event = AuditEvent.objects.get(action=AuditAction.DEPLOY_TOKEN_CREATE)
+    assert (event.actor, event.target_id, event.ip_address) == (
+        token.creator,
+        str(token.pk),
+        "192.0.2.44",
+    )
+
+
+def test_resending_the_admin_add_form_creates_nothing(admin_client):
+    """A reload of the answer that shows the value re-posts the form: no second token, and the
+    list with a message instead of a value."""
+    project = ProjectFactory(path="app")
+    data = add_form_data(
+        admin_client, project=project.pk, name="from-admin", scopes=["read_repository"]
+    )
+    first = admin_client.post(f"{LIST}add/", data)
+    plaintext = first.content.decode().split('id="new-token-value" value="')[1].split('"')[0]
+    again = admin_client.post(f"{LIST}add/", data)
+    assert again.status_code == 302 and again["Location"] == LIST
+    page = admin_client.get(again["Location"]).content.decode()
+    assert "That form was already submitted." in page.replace("&#x27;", "'")
+    assert plaintext not in page
+    assert DeployToken.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.DEPLOY_TOKEN_CREATE).count() == 1
+
+
+def test_an_admin_add_form_without_a_valid_key_creates_nothing(admin_client):
+    project = ProjectFactory(path="app")
+    for key in ["", "forged"]:
+        response = admin_client.post(
+            f"{LIST}add/",
+            {"project": project.pk, "name": "x", "scopes": ["read_repository"], FIELD_NAME: key},
+            follow=True,
+        )
+        assert "This form has expired; reload the page and try again." in (
+            response.content.decode()
+        )
+    assert not DeployToken.objects.exists()
+
+
+def test_a_form_with_errors_is_shown_again_with_a_key_that_still_works(admin_client):
+    project = ProjectFactory(path="app")
+    data = add_form_data(admin_client, project=project.pk, name="", scopes=["read_repository"])
+    page = admin_client.post(f"{LIST}add/", data).content.decode()
+    assert "This field is required." in page and not DeployToken.objects.exists()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    response = admin_client.post(f"{LIST}add/", {**data, "name": "fixed", FIELD_NAME: key})
+    assert "Your new deploy token" in response.content.decode()
+    assert DeployToken.objects.get().name == "fixed"
+
+
+def test_revoking_in_the_admin_is_audited_with_the_address(admin_client, tokens):
+    token, _ = tokens["project"]
+    admin_client.post(
+        LIST,
+        {"action": "revoke_selected", "_selected_action": [str(token.pk)]},
+        REMOTE_ADDR="192.0.2.45",
+    )
+    event = AuditEvent.objects.get(action=AuditAction.DEPLOY_TOKEN_REVOKE)
+    assert (event.actor.username, event.target_id, event.ip_address) == (
+        "boss",
+        str(token.pk),
+        "192.0.2.45",
+    )
 
 
 def test_admin_add_form_errors(admin_client):
     project, group = ProjectFactory(), GroupFactory()
-    response = admin_client.post(
-        f"{LIST}add/",
-        {"project": project.pk, "group": group.pk, "name": "", "expires_at": "2001-01-01"},
+    data = add_form_data(
+        admin_client, project=project.pk, group=group.pk, name="", expires_at="2001-01-01"
     )
+    response = admin_client.post(f"{LIST}add/", data)
     page = response.content.decode()
     assert "A deploy token belongs to either a project or a group." in page
     assert "Select at least one scope." in page and "Choose a date after today" in page
@@ -108,3 +182,23 @@ def test_admin_add_form_errors(admin_client):
 def test_delete_selected_is_not_offered(admin_client, tokens):
     page = admin_client.get(LIST).content.decode()
     assert "delete_selected" not in page and "revoke_selected" in page
+
+
+def test_a_token_cannot_be_deleted_in_the_admin(admin_client, tokens):
+    """Revoked rows stay, for the audit trail: the delete page refuses, GET and POST alike."""
+    for token, _ in tokens.values():
+        url = f"{LIST}{token.pk}/delete/"
+        assert admin_client.get(url).status_code == 403
+        assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert DeployToken.objects.count() == 2
+
+
+def test_deleting_a_project_in_the_admin_still_takes_its_tokens(admin_client, tokens):
+    """Tokens go with what they belong to: deleting the project is not blocked by them."""
+    token, _ = tokens["project"]
+    url = f"/admin/tokens_site/project/{token.project_id}/delete/"
+    confirm = admin_client.get(url).content.decode()
+    assert "permission to delete" not in confirm
+    admin_client.post(url, {"post": "yes"})
+    assert not Project.objects.filter(pk=token.project_id).exists()
+    assert not DeployToken.objects.filter(pk=token.pk).exists()

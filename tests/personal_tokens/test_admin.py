@@ -1,16 +1,26 @@
 """Personal access tokens in the Django admin: the inventory."""
 
+import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from personal_tokens.models import PersonalAccessToken
 from tests.factories import AdminFactory, UserFactory, make_personal_token
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
+from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/personal_tokens/personalaccesstoken/"
+
+
+def add_form_data(client, **data) -> dict:
+    """The admin's add form as a browser sends it: with the single-use key the page holds."""
+    page = client.get(f"{LIST}add/").content.decode()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    return {**data, FIELD_NAME: key}
 
 
 @pytest.fixture
@@ -75,14 +85,65 @@ def test_revoke_selected_tokens(admin_client, tokens):
 
 def test_admin_creates_a_token_for_a_user_and_sees_it_once(admin_client):
     user = UserFactory(username="carol")
-    response = admin_client.post(
-        f"{LIST}add/", {"user": user.pk, "name": "from-admin", "scopes": ["read_user"]}
-    )
+    data = add_form_data(admin_client, user=user.pk, name="from-admin", scopes=["read_user"])
+    response = admin_client.post(f"{LIST}add/", data, REMOTE_ADDR="192.0.2.46")
     page = response.content.decode()
     assert "Your new personal access token" in page and "no-store" in response["Cache-Control"]
     plaintext = page.split('id="new-token-value" value="')[1].split('"')[0]
     token = PersonalAccessToken.objects.get(user=user)
     assert plaintext.startswith("glpat-") and token.scopes == ["read_user"]
+    event = AuditEvent.objects.get(action=AuditAction.PERSONAL_TOKEN_CREATE)
+    assert (event.actor.username, event.target_id, event.ip_address) == (
+        "boss",
+        str(token.pk),
+        "192.0.2.46",
+    )
+
+
+def test_resending_the_admin_add_form_creates_nothing(admin_client):
+    user = UserFactory(username="carol")
+    data = add_form_data(admin_client, user=user.pk, name="from-admin", scopes=["read_user"])
+    first = admin_client.post(f"{LIST}add/", data)
+    plaintext = first.content.decode().split('id="new-token-value" value="')[1].split('"')[0]
+    again = admin_client.post(f"{LIST}add/", data)
+    assert again.status_code == 302 and again["Location"] == LIST
+    page = admin_client.get(again["Location"]).content.decode()
+    assert "That form was already submitted." in page and plaintext not in page
+    assert PersonalAccessToken.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.PERSONAL_TOKEN_CREATE).count() == 1
+
+
+def test_revoking_in_the_admin_is_audited_with_the_address(admin_client, tokens):
+    token, _ = tokens["laptop"]
+    admin_client.post(
+        LIST,
+        {"action": "revoke_selected", "_selected_action": [str(token.pk)]},
+        REMOTE_ADDR="192.0.2.47",
+    )
+    event = AuditEvent.objects.filter(action=AuditAction.PERSONAL_TOKEN_REVOKE).latest("id")
+    assert (event.actor.username, event.target_id, event.ip_address) == (
+        "boss",
+        str(token.pk),
+        "192.0.2.47",
+    )
+
+
+def test_a_token_cannot_be_deleted_in_the_admin(admin_client, tokens):
+    """Revoked rows stay, for the audit trail: the delete page refuses, GET and POST alike."""
+    for token, _ in tokens.values():
+        url = f"{LIST}{token.pk}/delete/"
+        assert admin_client.get(url).status_code == 403
+        assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    assert PersonalAccessToken.objects.count() == 3
+
+
+def test_deleting_a_user_in_the_admin_still_takes_their_tokens(admin_client, tokens):
+    token, _ = tokens["laptop"]
+    url = f"/admin/auth/user/{token.user_id}/delete/"
+    assert "permission to delete" not in admin_client.get(url).content.decode()
+    admin_client.post(url, {"post": "yes"})
+    assert not get_user_model().objects.filter(pk=token.user_id).exists()
+    assert not PersonalAccessToken.objects.filter(pk=token.pk).exists()
 
 
 def test_admin_add_respects_the_rules(admin_client):
@@ -90,15 +151,14 @@ def test_admin_add_respects_the_rules(admin_client):
     instance.personal_access_token_max_lifetime_days = 5
     instance.save()
     user = UserFactory()
-    response = admin_client.post(
-        f"{LIST}add/",
-        {
-            "user": user.pk,
-            "name": "x",
-            "scopes": ["sudo"],
-            "expires_at": str(utc_today() + timedelta(days=6)),
-        },
+    data = add_form_data(
+        admin_client,
+        user=user.pk,
+        name="x",
+        scopes=["sudo"],
+        expires_at=str(utc_today() + timedelta(days=6)),
     )
+    response = admin_client.post(f"{LIST}add/", data)
     page = response.content.decode()
     assert "Only administrators can have the sudo scope." in page
     assert "Choose a date no later than" in page
