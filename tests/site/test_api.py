@@ -5,6 +5,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
 from deploy_tokens.models import DeployToken
 from personal_tokens.models import PersonalAccessToken
@@ -264,6 +265,38 @@ class TestMembers:
         assert touch_owner.status_code == 403
         assert call(client, "delete", f"{url}/{newbie.pk}", value).status_code == 204
         assert call(client, "get", f"{url}/{newbie.pk}", value).status_code == 404
+
+    def test_put_takes_form_encoded_and_multipart_bodies(self, client, tanuki, api_token):
+        dev = UserFactory(username="dev")
+        MembershipFactory(user=dev, group=tanuki["group"], access_level=AccessLevel.DEVELOPER)
+        url = f"/api/v4/groups/{tanuki['group'].pk}/members/{dev.pk}"
+        headers = {"HTTP_PRIVATE_TOKEN": api_token, "RAW_URI": url}
+        form = client.put(
+            url, "access_level=40", content_type="application/x-www-form-urlencoded", **headers
+        )
+        assert (form.status_code, form.json()["access_level"]) == (200, 40)
+        multipart = client.put(
+            url, encode_multipart(BOUNDARY, {"access_level": "20"}), MULTIPART_CONTENT, **headers
+        )
+        assert (multipart.status_code, multipart.json()["access_level"]) == (200, 20)
+        assert tanuki["group"].memberships.get(user=dev).access_level == AccessLevel.REPORTER
+
+    @pytest.mark.parametrize("method", ["post", "put"])
+    def test_a_malformed_multipart_body_is_a_json_400(self, client, tanuki, api_token, method):
+        dev = UserFactory(username="dev")
+        MembershipFactory(user=dev, group=tanuki["group"], access_level=AccessLevel.DEVELOPER)
+        url = f"/api/v4/groups/{tanuki['group'].pk}/members"
+        url += f"/{dev.pk}" if method == "put" else ""
+        response = getattr(client, method)(
+            url,
+            b"access_level=40",
+            content_type="multipart/form-data",  # no boundary
+            HTTP_PRIVATE_TOKEN=api_token,
+            RAW_URI=url,
+        )
+        assert response.status_code == 400
+        assert response.json()["error"].startswith("The request body is not a valid form")
+        assert tanuki["group"].memberships.get(user=dev).access_level == AccessLevel.DEVELOPER
 
     def test_members_all_has_inherited_ones_at_their_highest_role(
         self, client, tanuki, owner, api_token

@@ -12,13 +12,21 @@ import math
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from io import BytesIO
 from urllib.parse import unquote, urlencode
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    BadRequest,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    ValidationError,
+)
 from django.db.models import QuerySet
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse, QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from tokens_site.audit import client_ip
@@ -219,20 +227,46 @@ def validation_error(error: ValidationError) -> ApiError:
 
 
 def body(request) -> dict:
-    """The request's parameters: a JSON object, or form fields (`scopes[]=a&scopes[]=b`)."""
-    if request.content_type == "application/json":
-        try:
-            data = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as error:
-            raise bad_request(f"The request body is not valid JSON: {error}") from error
-        except RecursionError as error:
-            raise bad_request("The request body is nested too deeply.") from error
-        if not isinstance(data, dict):
-            raise bad_request("The request body must be a JSON object.")
-        return data
+    """The request's parameters: a JSON object, or form fields (`scopes[]=a&scopes[]=b`,
+    URL-encoded or multipart) on POST and PUT alike."""
+    try:
+        if request.content_type == "application/json":
+            return _json_object(request.body)
+        return _fields(_form(request))
+    except RequestDataTooBig as error:
+        raise ApiError.message(413, "413 Request Entity Too Large") from error
+    except (MultiPartParserError, SuspiciousOperation, BadRequest) as error:
+        raise bad_request(f"The request body is not a valid form: {error}") from error
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise bad_request(f"The request body is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise bad_request("The request body is nested too deeply.") from error
+    if not isinstance(data, dict):
+        raise bad_request("The request body must be a JSON object.")
+    return data
+
+
+def _form(request) -> QueryDict:
+    """Form fields of the body. Django parses them only for POST; GitLab's API takes them on
+    PUT as well (`curl -X PUT -d access_level=40`)."""
+    if request.method == "POST":
+        return request.POST
+    if request.content_type == "application/x-www-form-urlencoded":
+        return QueryDict(request.body, encoding="utf-8")
+    if request.content_type == "multipart/form-data":
+        return request.parse_file_upload(request.META, BytesIO(request.body))[0]
+    return QueryDict()
+
+
+def _fields(form: QueryDict) -> dict:
     data: dict = {}
-    for key in request.POST:
-        values = request.POST.getlist(key)
+    for key in form:
+        values = form.getlist(key)
         if key.endswith("[]"):
             data[key[:-2]] = values
         else:
