@@ -692,3 +692,12 @@ class TestQueryCounts:
         self.count(client, path, token, queries, django_assert_num_queries)
         grow(4)
         self.count(client, path, token, queries, django_assert_num_queries)
+
+    def test_current_user_loads_the_user_once(
+        self, client, owner, api_token, django_assert_num_queries
+    ):
+        # token with the columns authentication needs; the rest of the user's row
+        self.count(client, "/api/v4/user", api_token, 2, django_assert_num_queries)
+        response = call(client, "get", "/api/v4/user", api_token).json()
+        assert (response["email"], response["is_admin"]) == ("olga@example.com", False)
+        assert response["created_at"] is not None

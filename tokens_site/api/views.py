@@ -47,7 +47,12 @@ User = get_user_model()
 
 @api_view(read=USER_READ)
 def current_user(request):
-    return json_response(serializers.user(request.user, full=True))
+    account = request.user
+    # The token lookup loads only the columns authentication needs; load the rest in one
+    # query, not one per field the full shape reads.
+    if deferred := account.get_deferred_fields():
+        account.refresh_from_db(fields=sorted(deferred))
+    return json_response(serializers.user(account, full=True))
 
 
 @api_view(read=USER_READ, methods=("GET", "POST"))
