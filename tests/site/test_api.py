@@ -236,6 +236,61 @@ class TestResources:
         assert again.json() == {"message": "Username has already been taken"}
 
 
+class TestRoleFilters:
+    """`min_access_level` and `owned` count roles inherited from groups above."""
+
+    @pytest.fixture
+    def world(self, tanuki, owner):
+        maintained = GroupFactory(path="maintained")
+        MembershipFactory(user=owner, group=maintained, access_level=AccessLevel.MAINTAINER)
+        guest_project = ProjectFactory(group=GroupFactory(path="elsewhere"), path="guest")
+        MembershipFactory(user=owner, project=guest_project, access_level=AccessLevel.GUEST)
+        developer_project = ProjectFactory(group=maintained, path="dev")
+        GroupFactory(path="open", visibility="public")
+        return {"maintained": maintained, "guest": guest_project, "dev": developer_project}
+
+    def paths(self, client, path, token) -> list[str]:
+        response = call(client, "get", path, token)
+        assert response.status_code == 200
+        return sorted(
+            item.get("full_path") or item["path_with_namespace"] for item in response.json()
+        )
+
+    @pytest.mark.parametrize("query", ["min_access_level=50", "owned=true"])
+    def test_groups_owned_by_inheritance_are_listed(self, client, world, api_token, query):
+        assert self.paths(client, f"/api/v4/groups?{query}", api_token) == [
+            "tanuki",
+            "tanuki/backend",
+        ]
+
+    def test_groups_at_least_maintainer(self, client, world, api_token):
+        assert self.paths(client, "/api/v4/groups?min_access_level=40", api_token) == [
+            "maintained",
+            "tanuki",
+            "tanuki/backend",
+        ]
+
+    def test_owned_projects_exclude_ones_where_the_caller_is_only_guest(
+        self, client, world, api_token
+    ):
+        assert self.paths(client, "/api/v4/projects?owned=true", api_token) == [
+            "tanuki/backend/api"
+        ]
+        everything = self.paths(client, "/api/v4/projects", api_token)
+        assert "elsewhere/guest" in everything
+
+    def test_projects_at_least_developer(self, client, world, api_token):
+        assert self.paths(client, "/api/v4/projects?min_access_level=30", api_token) == [
+            "maintained/dev",
+            "tanuki/backend/api",
+        ]
+        assert self.paths(client, "/api/v4/projects?min_access_level=10", api_token) == [
+            "elsewhere/guest",
+            "maintained/dev",
+            "tanuki/backend/api",
+        ]
+
+
 class TestMembers:
     def test_add_change_remove_with_the_page_rules(self, client, tanuki, owner):
         maintainer = UserFactory(username="max")
