@@ -240,7 +240,7 @@ class TestRoleFilters:
     """`min_access_level` and `owned` count roles inherited from groups above."""
 
     @pytest.fixture
-    def world(self, tanuki, owner):
+    def roles(self, tanuki, owner):
         maintained = GroupFactory(path="maintained")
         MembershipFactory(user=owner, group=maintained, access_level=AccessLevel.MAINTAINER)
         guest_project = ProjectFactory(group=GroupFactory(path="elsewhere"), path="guest")
@@ -257,13 +257,13 @@ class TestRoleFilters:
         )
 
     @pytest.mark.parametrize("query", ["min_access_level=50", "owned=true"])
-    def test_groups_owned_by_inheritance_are_listed(self, client, world, api_token, query):
+    def test_groups_owned_by_inheritance_are_listed(self, client, roles, api_token, query):
         assert self.paths(client, f"/api/v4/groups?{query}", api_token) == [
             "tanuki",
             "tanuki/backend",
         ]
 
-    def test_groups_at_least_maintainer(self, client, world, api_token):
+    def test_groups_at_least_maintainer(self, client, roles, api_token):
         assert self.paths(client, "/api/v4/groups?min_access_level=40", api_token) == [
             "maintained",
             "tanuki",
@@ -271,7 +271,7 @@ class TestRoleFilters:
         ]
 
     def test_owned_projects_exclude_ones_where_the_caller_is_only_guest(
-        self, client, world, api_token
+        self, client, roles, api_token
     ):
         assert self.paths(client, "/api/v4/projects?owned=true", api_token) == [
             "tanuki/backend/api"
@@ -279,7 +279,7 @@ class TestRoleFilters:
         everything = self.paths(client, "/api/v4/projects", api_token)
         assert "elsewhere/guest" in everything
 
-    def test_projects_at_least_developer(self, client, world, api_token):
+    def test_projects_at_least_developer(self, client, roles, api_token):
         assert self.paths(client, "/api/v4/projects?min_access_level=30", api_token) == [
             "maintained/dev",
             "tanuki/backend/api",
