@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
@@ -313,6 +313,14 @@ class Membership(models.Model):
         return self.group or self.project
 
 
+# GitLab's range for the instance's maximum personal access token lifetime.
+MAX_TOKEN_LIFETIME_LIMIT_DAYS = 365
+LIFETIME_RANGE_MESSAGE = (
+    f"Enter a number of days from 1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}, "
+    f"or leave it empty for no limit."
+)
+
+
 class InstanceSettings(models.Model):
     """The instance's one row of settings, edited in the Django admin."""
 
@@ -335,8 +343,12 @@ class InstanceSettings(models.Model):
         "maximum personal access token lifetime (days)",
         null=True,
         blank=True,
-        help_text="Empty: no limit. When set, every new token needs an expiry date "
-        "no later than today plus this many days.",
+        validators=[
+            MinValueValidator(1, LIFETIME_RANGE_MESSAGE),
+            MaxValueValidator(MAX_TOKEN_LIFETIME_LIMIT_DAYS, LIFETIME_RANGE_MESSAGE),
+        ],
+        help_text=f"Empty: no limit. When set (1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}), every "
+        f"new token needs an expiry date no later than today plus this many days.",
     )
     personal_access_token_prefix = models.CharField(
         max_length=20,
@@ -353,12 +365,26 @@ class InstanceSettings(models.Model):
     failed_auth_ban_enabled = models.BooleanField(
         "ban IPs after failed authentication", default=True
     )
-    failed_auth_ban_limit = models.PositiveIntegerField("failed attempts before a ban", default=30)
+    failed_auth_ban_limit = models.PositiveIntegerField(
+        "failed attempts before a ban",
+        default=30,
+        validators=[
+            MinValueValidator(1, "Enter at least 1. To never ban an address, turn the ban off.")
+        ],
+    )
     failed_auth_ban_period_seconds = models.PositiveIntegerField(
-        "within this many seconds", default=180
+        "within this many seconds",
+        default=180,
+        validators=[MinValueValidator(1, "Enter at least 1 second.")],
     )
     failed_auth_ban_duration_seconds = models.PositiveIntegerField(
-        "ban duration (seconds)", default=3600
+        "ban duration (seconds)",
+        default=3600,
+        validators=[
+            MinValueValidator(
+                1, "Enter at least 1 second. To never ban an address, turn the ban off."
+            )
+        ],
     )
     package_file_max_size_mb = models.PositiveIntegerField(
         "largest package file (MiB)",
@@ -369,6 +395,32 @@ class InstanceSettings(models.Model):
     class Meta:
         verbose_name = "instance settings"
         verbose_name_plural = "instance settings"
+        # The validators above, kept by the database too: a lifetime beyond the range would
+        # overflow date arithmetic, a 0 limit would ban on the first failure, a 0 duration
+        # would never ban.
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(personal_access_token_max_lifetime_days__isnull=True)
+                | Q(
+                    personal_access_token_max_lifetime_days__gte=1,
+                    personal_access_token_max_lifetime_days__lte=MAX_TOKEN_LIFETIME_LIMIT_DAYS,
+                ),
+                name="instancesettings_token_lifetime_in_range",
+                violation_error_message=LIFETIME_RANGE_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_auth_ban_limit__gte=1),
+                name="instancesettings_ban_limit_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_auth_ban_period_seconds__gte=1),
+                name="instancesettings_ban_period_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_auth_ban_duration_seconds__gte=1),
+                name="instancesettings_ban_duration_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return "Instance settings"

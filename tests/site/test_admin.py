@@ -2,7 +2,9 @@
 
 import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import IntegrityError, transaction
 
 from tests.factories import (
     AdminFactory,
@@ -192,6 +194,81 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert current.external_authorization_enabled
     assert current.personal_access_token_max_lifetime_days == 30
     assert InstanceSettings.objects.count() == 1
+
+
+INSTANCE_SETTINGS_FORM = {
+    "git_password_authentication_enabled": "on",
+    "personal_access_token_max_lifetime_days": "30",
+    "personal_access_token_prefix": "glpat-",
+    "failed_auth_ban_enabled": "on",
+    "failed_auth_ban_limit": "30",
+    "failed_auth_ban_period_seconds": "180",
+    "failed_auth_ban_duration_seconds": "3600",
+    "package_file_max_size_mb": "1024",
+}
+LIFETIME_RANGE = "Enter a number of days from 1 to 365, or leave it empty for no limit."
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("personal_access_token_max_lifetime_days", "5000000", LIFETIME_RANGE),
+        ("personal_access_token_max_lifetime_days", "366", LIFETIME_RANGE),
+        ("personal_access_token_max_lifetime_days", "0", LIFETIME_RANGE),
+        (
+            "failed_auth_ban_limit",
+            "0",
+            "Enter at least 1. To never ban an address, turn the ban off.",
+        ),
+        ("failed_auth_ban_period_seconds", "0", "Enter at least 1 second."),
+        (
+            "failed_auth_ban_duration_seconds",
+            "0",
+            "Enter at least 1 second. To never ban an address, turn the ban off.",
+        ),
+    ],
+)
+def test_instance_settings_out_of_range_are_form_errors(admin_client, field, value, message):
+    url = "/admin/tokens_site/instancesettings/1/change/"
+    admin_client.get("/admin/tokens_site/instancesettings/")  # creates the row
+    response = admin_client.post(url, {**INSTANCE_SETTINGS_FORM, field: value})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {field: [message]}
+    current = InstanceSettings.objects.get()
+    assert current.personal_access_token_max_lifetime_days is None
+    assert current.failed_auth_ban_limit == 30
+    assert current.failed_auth_ban_duration_seconds == 3600
+
+
+@pytest.mark.parametrize("days", ["", "1", "365"])
+def test_instance_settings_accept_the_whole_lifetime_range(admin_client, days):
+    admin_client.get("/admin/tokens_site/instancesettings/")
+    data = {**INSTANCE_SETTINGS_FORM, "personal_access_token_max_lifetime_days": days}
+    response = admin_client.post("/admin/tokens_site/instancesettings/1/change/", data)
+    assert response.status_code == 302
+    assert InstanceSettings.objects.get().personal_access_token_max_lifetime_days == (
+        int(days) if days else None
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("personal_access_token_max_lifetime_days", 5_000_000),
+        ("personal_access_token_max_lifetime_days", 0),
+        ("failed_auth_ban_limit", 0),
+        ("failed_auth_ban_period_seconds", 0),
+        ("failed_auth_ban_duration_seconds", 0),
+    ],
+)
+def test_the_database_keeps_instance_settings_in_range(field, value):
+    settings_row = InstanceSettings.current()
+    setattr(settings_row, field, value)
+    with pytest.raises(ValidationError) as raised:
+        settings_row.full_clean()
+    assert field in raised.value.message_dict
+    with pytest.raises(IntegrityError), transaction.atomic():
+        InstanceSettings.objects.filter(pk=settings_row.pk).update(**{field: value})
 
 
 def test_non_staff_users_are_kept_out_of_the_admin(client):
