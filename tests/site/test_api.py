@@ -564,6 +564,81 @@ class TestPersonalTokens:
         ok = call(client, "post", url, value, {"expires_at": str(utc_today() + timedelta(5))})
         assert ok.status_code == 200
 
+    @pytest.mark.parametrize("which", ["by_id", "self"])
+    def test_rotation_changes_nothing_when_the_audit_write_fails(
+        self, client, owner, monkeypatch, which
+    ):
+        from personal_tokens import services
+
+        token, value = make_personal_token(owner, scopes=["api"], name="ci")
+
+        def audit_store_down(**kwargs):
+            raise RuntimeError("the audit store is down")
+
+        monkeypatch.setattr(services, "audit_event_record", audit_store_down)
+        path = token.pk if which == "by_id" else "self"
+        with pytest.raises(RuntimeError):
+            call(client, "post", f"/api/v4/personal_access_tokens/{path}/rotate", value, {})
+        assert not PersonalAccessToken.objects.get(pk=token.pk).revoked
+        assert list(PersonalAccessToken.objects.values_list("pk", flat=True)) == [token.pk]
+        monkeypatch.undo()
+        assert call(client, "get", "/api/v4/user", value).status_code == 200
+
+    def test_rotation_past_the_maximum_lifetime_by_one_day_is_400(self, client, owner):
+        token, value = make_personal_token(owner, scopes=["api"])
+        instance = InstanceSettings.current()
+        instance.personal_access_token_max_lifetime_days = 5
+        instance.save()
+        url = f"/api/v4/personal_access_tokens/{token.pk}/rotate"
+        too_late = str(utc_today() + timedelta(6))
+        response = call(client, "post", url, value, {"expires_at": too_late})
+        assert response.status_code == 400
+        assert "Choose a date no later than" in response.json()["message"]["expires_at"][0]
+        assert list(PersonalAccessToken.objects.values_list("pk", "revoked")) == [(token.pk, False)]
+
+    def test_admin_creation_respects_the_maximum_lifetime(self, client, owner):
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
+        instance = InstanceSettings.current()
+        instance.personal_access_token_max_lifetime_days = 5
+        instance.save()
+        url = f"/api/v4/users/{owner.pk}/personal_access_tokens"
+        for expires_at, message in (
+            (None, "Enter an expiration date: this instance allows tokens for at most 5 days"),
+            (str(utc_today() + timedelta(6)), "Choose a date no later than"),
+        ):
+            data = {"name": "bot", "scopes": ["read_api"]}
+            if expires_at:
+                data["expires_at"] = expires_at
+            response = call(client, "post", url, admin_value, data)
+            assert response.status_code == 400
+            assert message in response.json()["message"]["expires_at"][0]
+        assert not PersonalAccessToken.objects.filter(user=owner).exists()
+        data = {
+            "name": "bot",
+            "scopes": ["read_api"],
+            "expires_at": f"{utc_today() + timedelta(5)}T12:00:00Z",
+        }
+        created = call(client, "post", url, admin_value, data)
+        assert created.status_code == 201
+        assert created.json()["expires_at"] == str(utc_today() + timedelta(5))
+
+    @pytest.mark.parametrize(
+        ("data", "message"),
+        [
+            ({"scopes": ["api", "write_everything"]}, "Unknown scopes: write_everything."),
+            ({"scopes": ["api"], "expires_at": "2001-01-01"}, "Choose a date after today"),
+            ({"scopes": ["api"], "expires_at": "2031-W01-1"}, "expires_at is invalid"),
+            ({"scopes": []}, "Select at least one scope."),
+        ],
+    )
+    def test_bad_personal_token_input(self, client, owner, data, message):
+        _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
+        url = f"/api/v4/users/{owner.pk}/personal_access_tokens"
+        response = call(client, "post", url, admin_value, {"name": "bot", **data})
+        assert response.status_code == 400
+        assert message in json.dumps(response.json())
+        assert not PersonalAccessToken.objects.filter(user=owner).exists()
+
     def test_admin_creates_tokens_for_users(self, client, owner):
         _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
         url = f"/api/v4/users/{owner.pk}/personal_access_tokens"
