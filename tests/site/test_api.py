@@ -86,6 +86,19 @@ class TestAuthentication:
             assert response.status_code == 401
             assert response.json() == {"message": "401 Unauthorized"}
 
+    def test_deploy_token_and_job_token_headers_get_401_not_anonymous(self, client):
+        public = ProjectFactory(
+            group=GroupFactory(path="open", visibility="public"), visibility="public"
+        )
+        _deploy, deploy_value = make_deploy_token(public)
+        assert call(client, "get", "/api/v4/projects").status_code == 200  # anonymous: public
+        for extra in (
+            {"HTTP_DEPLOY_TOKEN": deploy_value},
+            {"HTTP_JOB_TOKEN": "any-job-token"},
+        ):
+            response = call(client, "get", "/api/v4/projects", **extra)
+            assert (response.status_code, response.json()) == (401, {"message": "401 Unauthorized"})
+
     def test_read_api_reads_but_never_writes(self, client, owner):
         _, value = make_personal_token(owner, scopes=["read_api"])
         assert call(client, "get", "/api/v4/groups", value).status_code == 200

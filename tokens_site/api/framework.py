@@ -115,6 +115,9 @@ def error_response(error: ApiError) -> JsonResponse:
 # --- Credentials ------------------------------------------------------------------------------
 
 TOKEN_HEADERS = (PRIVATE_TOKEN_HEADER, BEARER_HEADER, PRIVATE_TOKEN_PARAMETER)
+# Credentials of other kinds (deploy tokens, CI job tokens) that this API never accepts: a
+# request carrying one is refused, not served as anonymous.
+REFUSED_HEADERS = ("HTTP_DEPLOY_TOKEN", "HTTP_JOB_TOKEN")
 
 
 def _sudo_target(request, principal):
@@ -155,6 +158,8 @@ def _authenticate(request, needed: frozenset[str]):
     presented = read_credentials(request, TOKEN_HEADERS, basic=False)
     request.api_token = None
     if presented.nothing:
+        if any(header in request.META for header in REFUSED_HEADERS):
+            raise ApiError.message(401, "401 Unauthorized")
         request.user = AnonymousUser()
         return
     principal = None if presented.malformed else identify(request, presented, passwords=False)
