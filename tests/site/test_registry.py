@@ -1,10 +1,18 @@
 """The container registry token service (/jwt/auth) in process: credentials, scopes, claims."""
 
 import base64
+import hashlib
+import re
+import stat
+import textwrap
+import threading
+import time
 from io import StringIO
 
 import jwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 
 from tests.factories import (
@@ -17,9 +25,12 @@ from tests.factories import (
     make_personal_token,
 )
 from tokens_site.models import AccessLevel, InstanceSettings, Visibility
-from tokens_site.registry.keys import key_id, signing_key
+from tokens_site.registry import keys
+from tokens_site.registry.keys import certificate_pem, signing_key
+from tokens_site.registry.service import project_for
 
 pytestmark = pytest.mark.django_db
+LIBTRUST_KEY_ID = re.compile(r"[A-Z2-7]{4}(?::[A-Z2-7]{4}){11}")
 
 
 def basic(username, secret):
@@ -34,11 +45,23 @@ def token_for(client, *scopes, **auth):
     return response
 
 
+def libtrust_key_id(certificate: bytes) -> str:
+    """What the registry computes from its rootcertbundle: base32 of the first 240 bits of the
+    SHA-256 of the certificate's public key (DER), in 12 groups of 4 joined by ':'."""
+    public = x509.load_pem_x509_certificate(certificate).public_key()
+    der = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    encoded = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode()
+    return ":".join(textwrap.wrap(encoded, 4))
+
+
 def claims(response) -> dict:
     value = response.json()["token"]
     assert response.json()["access_token"] == value
     header = jwt.get_unverified_header(value)
-    assert header == {"alg": "RS256", "kid": key_id(), "typ": "JWT"}
+    assert header == {"alg": "RS256", "kid": libtrust_key_id(certificate_pem()), "typ": "JWT"}
+    assert LIBTRUST_KEY_ID.fullmatch(header["kid"])
     return jwt.decode(
         value,
         signing_key().public_key(),
@@ -65,6 +88,10 @@ def test_deploy_token_scopes_become_actions(client, project):
         {"type": "repository", "name": "tanuki/app/web", "actions": ["pull"]}
     ]
     assert granted["exp"] - granted["iat"] == 300
+    assert granted["nbf"] <= granted["iat"] <= time.time() + 1
+    assert granted["iss"] == "tokens-site" and granted["aud"] == "container_registry"
+    again = claims(token_for(client, "repository:tanuki/app:pull", **basic(token.username, value)))
+    assert granted["jti"] and again["jti"] and granted["jti"] != again["jti"]
 
 
 def test_personal_token_needs_role_and_scope(client, project):
@@ -133,6 +160,105 @@ def test_malformed_scopes_get_400(client, project, scope):
     response = token_for(client, scope)
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "INVALID_SCOPE"
+
+
+def test_a_personal_token_with_only_read_api_pulls(client, project):
+    reporter = UserFactory()
+    MembershipFactory(user=reporter, project=project, access_level=AccessLevel.REPORTER)
+    _, value = make_personal_token(reporter, scopes=["read_api"])
+    response = token_for(client, "repository:tanuki/app:pull,push", **basic("x", value))
+    assert claims(response)["access"][0]["actions"] == ["pull"]
+
+
+def test_a_developers_personal_token_with_only_write_registry_pushes(client, project):
+    developer = UserFactory()
+    MembershipFactory(user=developer, project=project, access_level=AccessLevel.DEVELOPER)
+    _, value = make_personal_token(developer, scopes=["write_registry"])
+    response = token_for(client, "repository:tanuki/app:push", **basic("x", value))
+    assert claims(response)["access"][0]["actions"] == ["push"]
+
+
+@pytest.mark.parametrize(
+    "name", ["a__b/c--d", "a_b.c", "a---b/c.d_e", "x" * 255, "/".join(["a"] * 128)]
+)
+def test_valid_repository_names_are_accepted(client, name):
+    response = token_for(client, f"repository:{name}:pull")
+    assert response.status_code == 200
+    assert claims(response)["access"] == [{"type": "repository", "name": name, "actions": []}]
+
+
+@pytest.mark.parametrize(
+    "name", ["a___b", "a_.b", "a..b", "a/-b", "a-", "_a", "a//b", "a/", "/a", "A", "a b"]
+)
+def test_malformed_repository_names_get_400(client, name):
+    response = token_for(client, f"repository:{name}:pull")
+    assert response.status_code == 400
+    assert "is not a valid repository name" in response.json()["errors"][0]["message"]
+
+
+def test_repository_names_over_255_characters_get_400(client):
+    for name in ("x" * 256, "/".join(["a"] * 129)):
+        response = token_for(client, f"repository:{name}:pull")
+        assert response.status_code == 400
+        assert response.json()["errors"][0] == {
+            "code": "INVALID_SCOPE",
+            "message": "The repository name is too long: at most 255 characters.",
+        }
+
+
+def test_a_repository_belongs_to_the_project_with_the_longest_path(
+    project, django_assert_num_queries
+):
+    deeper = ProjectFactory(group=GroupFactory(path="Web", parent=project.group), path="Img")
+    with django_assert_num_queries(1):
+        assert project_for("tanuki/app/web") == project
+    assert project_for("tanuki/web/img/cache") == deeper  # case does not matter
+    assert project_for("tanuki") is None and project_for("tanuki/other") is None
+    with django_assert_num_queries(1):
+        assert project_for("tanuki/app/" + "/".join(["a"] * 120)) == project
+
+
+def run_together(function, threads: int = 16) -> list[Exception]:
+    """`function()` in `threads` threads released at the same moment; what they raised."""
+    start, errors = threading.Barrier(threads), []
+
+    def run():
+        start.wait()
+        try:
+            function()
+        except Exception as error:  # reported by the caller
+            errors.append(error)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return errors
+
+
+ROUNDS = 5  # a race shows only when the threads' writes overlap: give it several chances
+
+
+def test_the_signing_key_is_made_once_when_threads_first_need_it_together(settings, tmp_path):
+    for round_number in range(ROUNDS):
+        key_file = tmp_path / str(round_number) / "signing-key.pem"
+        settings.REGISTRY_SIGNING_KEY = key_file
+        found = []
+        assert run_together(lambda found=found: found.append(signing_key().private_numbers())) == []
+        assert len(found) == 16 and all(numbers == found[0] for numbers in found)
+        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        assert list(key_file.parent.iterdir()) == [key_file]  # no temporary file left behind
+
+
+def test_processes_making_the_key_at_once_all_end_with_the_first_one(tmp_path, monkeypatch):
+    """Each process has its own lock: `_generate` itself must be safe to run side by side."""
+    monkeypatch.setattr(keys, "KEY_SIZE", 1024)  # faster, and the threads finish closer together
+    for round_number in range(ROUNDS):
+        path = tmp_path / str(round_number) / "signing-key.pem"
+        assert run_together(lambda path=path: keys._generate(path)) == []
+        assert path.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+        assert list(path.parent.iterdir()) == [path]
 
 
 def test_unknown_service_gets_400(client):

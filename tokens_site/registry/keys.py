@@ -6,10 +6,12 @@ created (mode 0600) on first use. The registry trusts a certificate of that key 
 """
 
 import base64
+import contextlib
 import datetime
-import functools
 import hashlib
 import os
+import tempfile
+import threading
 from pathlib import Path
 
 from cryptography import x509
@@ -30,26 +32,31 @@ def _generate(path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    # Written aside, then linked into place: a process that finds the file finds it whole, and
-    # of two processes making it at once, the first link wins.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
+    # Written aside under a name of its own (threads of one gunicorn worker share a PID), then
+    # linked into place: whoever finds the file finds it whole, and of two processes making it
+    # at once the first link wins and the other uses that key (never replaced once in use).
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # 0600
     try:
-        os.link(temporary, path)
-    except FileExistsError:
-        pass
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
     finally:
-        temporary.unlink()
+        os.unlink(temporary)
 
 
-@functools.cache
+_keys: dict[str, rsa.RSAPrivateKey] = {}
+_keys_lock = threading.Lock()  # the threads of a worker make and read the key once between them
+
+
 def _load(path: str) -> rsa.RSAPrivateKey:
-    key_path = Path(path)
-    if not key_path.exists():
-        _generate(key_path)
-    return serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    with _keys_lock:
+        if path not in _keys:
+            key_path = Path(path)
+            if not key_path.exists():
+                _generate(key_path)
+            _keys[path] = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        return _keys[path]
 
 
 def signing_key() -> rsa.RSAPrivateKey:

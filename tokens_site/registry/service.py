@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
+from django.db.models.functions import Lower
 
 from tokens_site.http_auth import Ability, Denied, Kind, Principal, authorize
 from tokens_site.models import Project
@@ -22,7 +23,11 @@ from tokens_site.registry.keys import key_id, signing_key
 
 TOKEN_TTL_SECONDS = 300
 CLOCK_SKEW_SECONDS = 10
-REPOSITORY_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*")
+# distribution's grammar (reference/regexp.go): lowercase path components, each alphanumeric runs
+# joined by one '.', one '_', '__' or any run of '-', separated by '/'; at most 255 characters.
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
+REPOSITORY_NAME_MAX_LENGTH = 255
 KNOWN_ACTIONS = {"pull", "push", "delete", "*"}
 
 
@@ -47,6 +52,10 @@ def parse_scope(value: str) -> Scope:
             f"'{value}' is not a scope: use repository:<name>:<actions>, "
             f"e.g. repository:group/project:pull,push."
         )
+    if kind == "repository" and len(name) > REPOSITORY_NAME_MAX_LENGTH:
+        raise InvalidScope(
+            f"The repository name is too long: at most {REPOSITORY_NAME_MAX_LENGTH} characters."
+        )
     if kind == "repository" and not REPOSITORY_NAME.fullmatch(name):
         raise InvalidScope(f"'{name}' is not a valid repository name (lowercase path).")
     unknown = set(requested) - KNOWN_ACTIONS
@@ -56,14 +65,15 @@ def parse_scope(value: str) -> Scope:
 
 
 def project_for(repository: str) -> Project | None:
-    """The project a repository name belongs to: the longest project path it starts with."""
+    """The project a repository name belongs to: the longest project path it starts with.
+    Paths are unique ignoring case, so one indexed `lower(full_path) IN (...)` finds it."""
     parts = repository.split("/")
     candidates = ["/".join(parts[:n]) for n in range(len(parts), 1, -1)]
     found = {
         project.full_path.lower(): project
-        for project in Project.objects.select_related("group").filter(
-            full_path__iregex=r"^(" + "|".join(re.escape(c) for c in candidates) + r")$"
-        )
+        for project in Project.objects.select_related("group")
+        .alias(lower_path=Lower("full_path"))
+        .filter(lower_path__in=candidates)
     }
     return next((found[c] for c in candidates if c in found), None)
 
