@@ -22,8 +22,8 @@ from tests.factories import (
     make_deploy_token,
     make_personal_token,
 )
+from tests.processes import manage
 from tokens_site.models import AccessLevel
-from tokens_site.registry.keys import certificate_pem
 
 pytestmark = pytest.mark.e2e
 
@@ -88,13 +88,26 @@ def build_oci_image(directory: Path, tag: str = "v1") -> Path:
     return directory
 
 
+def registry_auth_section(site_server, certificate: Path) -> str:
+    """The `auth:` section `manage.py registry_config` prints for this site, as an operator
+    pastes it into the registry's config.yml (the command writes the certificate too)."""
+    printed = manage(
+        "registry_config", "--certificate", str(certificate), EXTERNAL_URL=site_server.url
+    )
+    assert printed.returncode == 0, printed.stderr
+    section = printed.stdout[printed.stdout.index("auth:\n") :]
+    assert f"realm: {site_server.url}/jwt/auth" in section
+    assert certificate.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+    return section
+
+
 @pytest.fixture
 def registry(site_server, tmp_path):
-    """docker-registry on loopback, trusting this site's token service; stopped afterwards."""
+    """docker-registry on loopback, configured with what `registry_config` prints for this
+    site (so a working registry proves the command's output); stopped afterwards."""
     program = require_program("docker-registry")
     require_program("skopeo")
-    certificate = tmp_path / "registry-token.crt"
-    certificate.write_bytes(certificate_pem())
+    auth = registry_auth_section(site_server, tmp_path / "certs" / "registry-token.crt")
     port = free_port()
     config = tmp_path / "registry.yml"
     config.write_text(
@@ -106,13 +119,7 @@ storage:
     rootdirectory: {tmp_path / "registry-data"}
 http:
   addr: 127.0.0.1:{port}
-auth:
-  token:
-    realm: {site_server.url}/jwt/auth
-    service: container_registry
-    issuer: tokens-site
-    rootcertbundle: {certificate}
-"""
+{auth}"""
     )
     log = (tmp_path / "registry.log").open("wb")
     process = subprocess.Popen(
@@ -242,3 +249,14 @@ def test_personal_token_of_a_developer_pushes_and_a_reporter_only_pulls(registry
         push(image, f"{registry}/tanuki/app:v2", f"anything:{rep_value}", check=False).returncode
         != 0
     )
+
+
+def test_a_project_path_with_double_underscores_and_dashes_has_a_registry(
+    registry, tanuki, tmp_path
+):
+    project = ProjectFactory(group=tanuki["top"], path="my__app--x")
+    token, value = make_deploy_token(project, scopes=["read_registry", "write_registry"])
+    image = build_oci_image(tmp_path / "image")
+    push(image, f"{registry}/tanuki/my__app--x/web:v1", f"{token.username}:{value}")
+    pull(f"{registry}/tanuki/my__app--x/web:v1", f"{token.username}:{value}", tmp_path / "out")
+    assert json.loads((tmp_path / "out" / "index.json").read_text())["manifests"]
