@@ -2,11 +2,30 @@
 administrator. What one may not see answers 404 (anonymous visitors are sent to sign in); what
 one may see but not change answers 403."""
 
+import base64
+
 import pytest
 
-from tests.factories import GroupFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_deploy_token,
+    make_personal_token,
+)
 from tests.roles import ROLES, SIGN_IN, outcome, visit
-from tokens_site.models import MAX_GROUP_DEPTH, AccessLevel, Group, Membership, Project, Visibility
+from tokens_site.http_auth import EXTERNAL_AUTHORIZATION_REFUSAL
+from tokens_site.models import (
+    MAX_GROUP_DEPTH,
+    AccessLevel,
+    Group,
+    InstanceSettings,
+    Membership,
+    Project,
+    Visibility,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -421,8 +440,6 @@ def test_sign_in_and_sign_out(client):
     UserFactory(username="zed")
     response = client.post("/users/sign_in", {"username": "zed", "password": "wrong"})
     assert "Invalid username or password." in response.content.decode()
-    from tests.factories import PASSWORD
-
     response = client.post("/users/sign_in", {"username": "zed", "password": PASSWORD})
     assert response.status_code == 302 and response["Location"] == "/"
     assert client.get("/users/sign_out").status_code == 405  # sign-out is a POST
@@ -431,8 +448,6 @@ def test_sign_in_and_sign_out(client):
 
 
 def test_blocked_user_cannot_sign_in(client):
-    from tests.factories import PASSWORD
-
     UserFactory(username="blocked", is_active=False)
     response = client.post("/users/sign_in", {"username": "blocked", "password": PASSWORD})
     assert (
@@ -507,3 +522,33 @@ def test_a_too_long_project_path_is_an_error_next_to_the_path_field(client, worl
     (message,) = response.context["form"].errors["path"]
     assert "at most 1024 are allowed. Use a path of at most 241 characters here." in message
     assert not Project.objects.filter(name="Long").exists()
+
+
+def basic(username: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+def test_whoami_refuses_a_password_and_accepts_the_same_users_token(client):
+    """Passwords are for Git over HTTP only (SPEC §6), even while the instance allows them."""
+    assert InstanceSettings.current().git_password_authentication_enabled
+    user = UserFactory(username="pat")
+    response = client.get("/-/whoami", HTTP_AUTHORIZATION=basic("pat", PASSWORD))
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic realm=")
+    _, value = make_personal_token(user, scopes=["read_api"])
+    response = client.get("/-/whoami", HTTP_AUTHORIZATION=basic("pat", value))
+    assert response.status_code == 200 and response.json()["username"] == "pat"
+
+
+def test_whoami_refuses_deploy_tokens_while_external_authorization_is_on(client):
+    token, value = make_deploy_token(ProjectFactory())
+    header = basic(token.username, value)
+    assert client.get("/-/whoami", HTTP_AUTHORIZATION=header).status_code == 200
+    instance = InstanceSettings.current()
+    instance.external_authorization_enabled = True
+    instance.save()
+    response = client.get("/-/whoami", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 403
+    assert response.content.decode().strip() == EXTERNAL_AUTHORIZATION_REFUSAL
+    _, personal = make_personal_token(scopes=["read_api"])
+    assert client.get("/-/whoami", HTTP_AUTHORIZATION=basic("x", personal)).status_code == 200
