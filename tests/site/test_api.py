@@ -514,6 +514,15 @@ class TestPersonalTokens:
         )
         assert [token["name"] for token in filtered.json()] == ["mine"]
 
+    def test_other_users_tokens_are_401_for_non_administrators(self, client, owner):
+        _mine, value = make_personal_token(owner, scopes=["api"], name="mine")
+        other = UserFactory()
+        make_personal_token(other, name="theirs")
+        response = call(client, "get", f"/api/v4/personal_access_tokens?user_id={other.pk}", value)
+        assert (response.status_code, response.json()) == (401, {"message": "401 Unauthorized"})
+        own = call(client, "get", f"/api/v4/personal_access_tokens?user_id={owner.pk}", value)
+        assert [token["name"] for token in own.json()] == ["mine"]
+
     def test_get_and_revoke_self_and_by_id(self, client, owner):
         token, value = make_personal_token(owner, scopes=["api"])
         other, _ = make_personal_token(owner, scopes=["read_user"], name="other")

@@ -421,6 +421,9 @@ def _personal_token(request, token_id: str) -> PersonalAccessToken:
 def personal_access_tokens(request):
     tokens = _personal_tokens_visible(request).order_by("id")
     if (user_id := integer(request.GET, "user_id")) is not None:
+        if user_id != request.user.pk and not request.user.is_superuser:
+            # GitLab's answer when someone asks for another user's tokens.
+            raise ApiError.message(401, "401 Unauthorized")
         tokens = tokens.filter(user_id=user_id)
     if (state := request.GET.get("state")) is not None:
         if state not in {"active", "inactive"}:
