@@ -173,6 +173,21 @@ class TestResources:
         assert project["http_url_to_repo"].endswith("/tanuki/backend/api.git")
         assert project["namespace"]["full_path"] == "tanuki/backend"
 
+    def test_paths_are_found_ignoring_case(self, client, tanuki, api_token):
+        group = call(client, "get", "/api/v4/groups/Tanuki%2FBACKEND", api_token)
+        assert group.json()["id"] == tanuki["sub"].pk
+        project = call(client, "get", "/api/v4/projects/TANUKI%2Fbackend%2FApi", api_token)
+        assert project.json()["id"] == tanuki["project"].pk
+        members = call(client, "get", "/api/v4/projects/tanuki%2FBackend%2Fapi/members", api_token)
+        assert members.status_code == 200
+
+    def test_projects_with_an_unknown_visibility_are_400(self, client, tanuki, api_token):
+        response = call(client, "get", "/api/v4/projects?visibility=bogus", api_token)
+        assert response.status_code == 400
+        assert response.json() == {"error": "visibility does not have a valid value"}
+        listed = call(client, "get", "/api/v4/projects?visibility=private", api_token).json()
+        assert [project["id"] for project in listed] == [tanuki["project"].pk]
+
     def test_things_a_user_may_not_see_are_404(self, client, tanuki):
         _, value = make_personal_token(UserFactory(), scopes=["api"])
         for path in (

@@ -138,7 +138,8 @@ def user_personal_access_tokens(request, user_id):
 def _by_id_or_path(queryset, ref: str, what: str):
     number = record_id(ref)
     found = queryset.filter(pk=number).first() if number is not None else None
-    found = found or queryset.filter(full_path=ref).first()
+    # Paths are unique ignoring case, as on GitLab: `Tanuki%2FBackend` names tanuki/backend.
+    found = found or queryset.filter(full_path__iexact=ref).first()
     if found is None:
         raise not_found(what)
     return found
@@ -243,8 +244,8 @@ def projects(request):
         listed = listed & Project.objects.member_of(request.user)
     if search := request.GET.get("search"):
         listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
-    if visibility := request.GET.get("visibility"):
-        listed = listed.filter(visibility=visibility)
+    if request.GET.get("visibility"):
+        listed = listed.filter(visibility=_visibility(request.GET))
     return paginate(request, listed, serializers.projects)
 
 
