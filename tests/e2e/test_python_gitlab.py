@@ -2,18 +2,30 @@
 groups, projects, members, deploy tokens and personal access tokens."""
 
 import base64
+import json
 import urllib.request
 import warnings
+from datetime import timedelta
 
 import gitlab
 import pytest
 from gitlab.const import AccessLevel
 
+from deploy_tokens.models import DeployToken
 from personal_tokens.models import PersonalAccessToken
-from tests.factories import AdminFactory, GroupFactory, MembershipFactory, UserFactory
+from tests.factories import (
+    AdminFactory,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_deploy_token,
+)
 from tests.factories import make_personal_token as make_token
+from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.e2e
+INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
 
 
 def client(server, token: str) -> gitlab.Gitlab:
@@ -24,8 +36,6 @@ def whoami(server, username: str, secret: str) -> dict:
     request = urllib.request.Request(f"{server.url}/-/whoami")  # noqa: S310 (http only)
     credentials = base64.b64encode(f"{username}:{secret}".encode()).decode()
     request.add_header("Authorization", f"Basic {credentials}")
-    import json
-
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return json.load(response)
 
@@ -75,8 +85,6 @@ def test_maintainer_and_owner_manage_deploy_tokens(site_server, transactional_db
     owner = UserFactory(username="olga")
     maintainer = UserFactory(username="max")
     group = GroupFactory(path="tanuki", owner=owner)
-    from tests.factories import ProjectFactory
-
     project = ProjectFactory(group=group, path="app")
     MembershipFactory(user=maintainer, group=group, access_level=AccessLevel.MAINTAINER)
 
@@ -104,6 +112,43 @@ def test_maintainer_and_owner_manage_deploy_tokens(site_server, transactional_db
     assert [t.name for t in remote_group.deploytokens.list(get_all=True)] == ["registry"]
     remote_group.deploytokens.delete(group_token.id)
     assert project.deploy_tokens.count() == 1
+
+    # GitLab documents a date and time for the expiry, and answers with one.
+    day = utc_today() + timedelta(30)
+    dated = remote.deploytokens.create(
+        {"name": "dated", "scopes": ["read_repository"], "expires_at": f"{day}T08:00:00Z"}
+    )
+    assert dated.expires_at == f"{day}T00:00:00.000Z"
+    assert DeployToken.objects.get(pk=dated.id).expires_at == day
+
+
+def test_administrator_lists_deploy_tokens_and_creates_tokens_for_users(
+    site_server, transactional_db
+):
+    make_deploy_token(ProjectFactory(), name="project-token")
+    make_deploy_token(GroupFactory(), name="group-token")
+    user = UserFactory(username="bot")
+    gl = client(site_server, make_token(AdminFactory(), scopes=["api"])[1])
+    assert sorted(t.name for t in gl.deploytokens.list(get_all=True)) == [
+        "group-token",
+        "project-token",
+    ]
+
+    expires_at = str(utc_today() + timedelta(30))
+    created = gl.users.get(user.id).personal_access_tokens.create(
+        {"name": "automation", "scopes": ["read_api"], "expires_at": expires_at}
+    )
+    assert (created.user_id, created.scopes, created.expires_at) == (
+        user.id,
+        ["read_api"],
+        expires_at,
+    )
+    as_bot = client(site_server, created.token)
+    as_bot.auth()
+    assert as_bot.user.username == "bot"
+    with pytest.raises(gitlab.GitlabListError) as refused:
+        client(site_server, make_token(user, scopes=["api"])[1]).deploytokens.list(get_all=True)
+    assert refused.value.response_code == 403
 
 
 def test_personal_tokens_list_rotate_revoke_and_self_rotate(site_server, transactional_db):
@@ -145,14 +190,23 @@ def test_scopes_and_credential_kinds_are_enforced(site_server, transactional_db)
     with pytest.raises(gitlab.GitlabCreateError) as refused:
         read_api.groups.create({"name": "New", "path": "new"})
     assert refused.value.response_code == 403
+    assert refused.value.error_message == "insufficient_scope"
+    assert json.loads(refused.value.response_body) == {
+        "error": "insufficient_scope",
+        "error_description": INSUFFICIENT_SCOPE,
+        "scope": "api",
+    }
 
     read_user = client(site_server, make_token(user, scopes=["read_user"])[1])
     read_user.auth()
     with pytest.raises(gitlab.GitlabListError) as refused:
         read_user.projects.list(get_all=True)
     assert refused.value.response_code == 403
-
-    from tests.factories import ProjectFactory, make_deploy_token
+    assert json.loads(refused.value.response_body) == {
+        "error": "insufficient_scope",
+        "error_description": INSUFFICIENT_SCOPE,
+        "scope": "api read_api",
+    }
 
     _deploy, deploy_value = make_deploy_token(ProjectFactory())
     with pytest.raises(gitlab.GitlabAuthenticationError):
