@@ -2,7 +2,7 @@
 
 With DEBUG on, every secret has a working default so a developer needs no configuration.
 With DEBUG off (production), a missing secret stops the process at start with a message
-naming the variable.
+naming the variable; so does a malformed value, in any mode.
 """
 
 import ipaddress
@@ -36,6 +36,44 @@ def secret(name: str) -> str:
         f"set it to a long random string, e.g. the output of "
         f"`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
     )
+
+
+def setting_error(name: str, problem: str) -> ImproperlyConfigured:
+    """Reported as `Configuration error: The environment variable NAME ...` by manage.py and
+    the WSGI entry point, without a traceback."""
+    return ImproperlyConfigured(f"The environment variable {name} {problem}")
+
+
+def number(name: str, default: int | float) -> int | float:
+    """A whole number (or any number, when `default` is a float) of 0 or more."""
+    raw = env.str(name, default="").strip()
+    if not raw:
+        return default
+    kind, noun = (int, "a whole number") if isinstance(default, int) else (float, "a number")
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < float("inf"):
+        raise setting_error(name, f"is {raw!r}; set it to {noun} of 0 or more, e.g. {default}.")
+    return value
+
+
+def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated IP addresses or networks."""
+    found = []
+    for value in env.list(name, default=[]):
+        if not value.strip():
+            continue
+        try:
+            found.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise setting_error(
+                name,
+                f"holds {value.strip()!r}, which is not an IP address or network; set it to "
+                f"addresses or networks separated by commas, e.g. 10.0.0.2,192.168.0.0/16.",
+            ) from None
+    return found
 
 
 SECRET_KEY = secret("SECRET_KEY")
@@ -103,7 +141,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_MAX_AGE", number("CONN_MAX_AGE", 60))
     # A health check would cost a query per request; a connection that died is replaced at
     # the end of the request that found it broken.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
@@ -177,14 +215,14 @@ WHITENOISE_USE_FINDERS = DEBUG
 EXTERNAL_URL = env.str("EXTERNAL_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # How long a server process reuses its copy of the instance settings before reading them again.
-INSTANCE_SETTINGS_CACHE_SECONDS = env.float("INSTANCE_SETTINGS_CACHE_SECONDS", default=10)
+INSTANCE_SETTINGS_CACHE_SECONDS = number("INSTANCE_SETTINGS_CACHE_SECONDS", 10.0)
 
 # How long a server process trusts its own "this address is not banned" before asking the
 # shared cache again (the failed-authentication ban reaches every process within this time).
-BAN_CHECK_CACHE_SECONDS = env.float("BAN_CHECK_CACHE_SECONDS", default=1)
+BAN_CHECK_CACHE_SECONDS = number("BAN_CHECK_CACHE_SECONDS", 1.0)
 
 # A personal access token's "last used" time is written at most this often.
-LAST_USED_UPDATE_INTERVAL_SECONDS = env.int("LAST_USED_UPDATE_INTERVAL_SECONDS", default=600)
+LAST_USED_UPDATE_INTERVAL_SECONDS = number("LAST_USED_UPDATE_INTERVAL_SECONDS", 600)
 
 # The container registry's token service (/jwt/auth). The key file is created on first use
 # when it does not exist; `manage.py registry_config` prints the registry's matching settings.
@@ -223,8 +261,7 @@ if HTTPS:
 
 # Reverse proxies in front of gunicorn (addresses or networks, comma-separated). Requests from
 # them are attributed to the client in X-Forwarded-For (audit log, failed-authentication ban).
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-TRUSTED_PROXY_NETWORKS = [ipaddress.ip_network(value, strict=False) for value in TRUSTED_PROXIES]
+TRUSTED_PROXY_NETWORKS = networks("TRUSTED_PROXIES")
 
 LOGGING = {
     "version": 1,

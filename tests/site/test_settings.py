@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -92,3 +94,63 @@ def test_default_cache_is_shared_between_processes_through_the_database():
     from django.conf import settings
 
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+
+
+def setting(name: str, **env: str) -> str:
+    """The value of one setting as a process with this environment sees it."""
+    result = manage(
+        "shell",
+        "--verbosity",
+        "0",
+        "-c",
+        f"from django.conf import settings; print(settings.{name})",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (
+            "TRUSTED_PROXIES",
+            "10.0.0.2,not-an-ip",
+            "TRUSTED_PROXIES holds 'not-an-ip', which is not an IP address or network",
+        ),
+        ("TRUSTED_PROXIES", "10.0.0.300", "TRUSTED_PROXIES holds '10.0.0.300'"),
+        ("CONN_MAX_AGE", "abc", "CONN_MAX_AGE is 'abc'; set it to a whole number of 0 or more"),
+        ("CONN_MAX_AGE", "-5", "CONN_MAX_AGE is '-5'; set it to a whole number of 0 or more"),
+        (
+            "LAST_USED_UPDATE_INTERVAL_SECONDS",
+            "10m",
+            "LAST_USED_UPDATE_INTERVAL_SECONDS is '10m'; set it to a whole number",
+        ),
+        (
+            "INSTANCE_SETTINGS_CACHE_SECONDS",
+            "soon",
+            "INSTANCE_SETTINGS_CACHE_SECONDS is 'soon'; set it to a number of 0 or more",
+        ),
+        ("BAN_CHECK_CACHE_SECONDS", "nan", "BAN_CHECK_CACHE_SECONDS is 'nan'"),
+    ],
+)
+@pytest.mark.parametrize("debug", ["on", "off"])
+def test_a_malformed_setting_stops_with_a_message_naming_it(name, value, expected, debug):
+    base = {**PRODUCTION, "DEBUG": debug}
+    # CONN_MAX_AGE is read for PostgreSQL only; nothing connects to it for `check`.
+    base["DATABASE_URL"] = "postgres://user:pw@db.invalid:5432/tokens"
+    result = manage("check", **{**base, name: value})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"Configuration error: The environment variable {expected}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_trusted_proxies_take_addresses_and_networks():
+    value = setting(
+        "TRUSTED_PROXY_NETWORKS",
+        DEBUG="on",
+        TRUSTED_PROXIES="10.0.0.2, 192.168.0.0/16,,2001:db8::/32",
+    )
+    assert value == (
+        "[IPv4Network('10.0.0.2/32'), IPv4Network('192.168.0.0/16'), IPv6Network('2001:db8::/32')]"
+    )
