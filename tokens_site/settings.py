@@ -59,6 +59,21 @@ def number(name: str, default: int | float) -> int | float:
     return value
 
 
+def path_setting(name: str, development_default: Path, needed_for: str) -> Path:
+    """A file path, relative ones from the project directory. Production (DEBUG off) needs it
+    set; development falls back to `development_default`."""
+    value = env.str(name, default="")
+    if not value:
+        if DEBUG:
+            return development_default
+        raise setting_error(
+            name,
+            f"is not set. Production (DEBUG off) needs it: set it to the path of {needed_for}.",
+        )
+    path = Path(value)
+    return path if path.is_absolute() else BASE_DIR / path
+
+
 def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
     """Comma-separated IP addresses or networks."""
     found = []
@@ -226,8 +241,12 @@ LAST_USED_UPDATE_INTERVAL_SECONDS = number("LAST_USED_UPDATE_INTERVAL_SECONDS", 
 
 # The container registry's token service (/jwt/auth). The key file is created on first use
 # when it does not exist; `manage.py registry_config` prints the registry's matching settings.
-REGISTRY_SIGNING_KEY = Path(
-    env.str("REGISTRY_SIGNING_KEY", default=str(VAR_DIR / "registry" / "signing-key.pem"))
+REGISTRY_SIGNING_KEY = path_setting(
+    "REGISTRY_SIGNING_KEY",
+    VAR_DIR / "registry" / "signing-key.pem",
+    needed_for="the PEM private key that signs container registry tokens, e.g. "
+    "/etc/tokens/registry-signing-key.pem (a key is created there on first use if the file "
+    "does not exist yet)",
 )
 REGISTRY_ISSUER = env.str("REGISTRY_ISSUER", default="tokens-site")
 REGISTRY_SERVICE = env.str("REGISTRY_SERVICE", default="container_registry")

@@ -36,6 +36,7 @@ PRODUCTION = {
     "TOKEN_DIGEST_KEY": secrets.token_urlsafe(50),
     "TOKEN_ENCRYPTION_KEY": secrets.token_urlsafe(50),
     "ALLOWED_HOSTS": "tokens.example.com",
+    "REGISTRY_SIGNING_KEY": "/etc/tokens/registry-signing-key.pem",
 }
 
 
@@ -96,6 +97,18 @@ def test_default_cache_is_shared_between_processes_through_the_database():
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
 
 
+def test_production_without_the_registry_signing_key_stops_with_a_message_naming_it(tmp_path):
+    env = {k: v for k, v in PRODUCTION.items() if k != "REGISTRY_SIGNING_KEY"}
+    result = manage("check", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}", **env)
+    assert result.returncode == 1
+    assert (
+        "Configuration error: The environment variable REGISTRY_SIGNING_KEY is not set. "
+        "Production (DEBUG off) needs it: set it to the path of the PEM private key that "
+        "signs container registry tokens" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def setting(name: str, **env: str) -> str:
     """The value of one setting as a process with this environment sees it."""
     result = manage(
@@ -108,6 +121,17 @@ def setting(name: str, **env: str) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
+
+
+def test_registry_signing_key_has_a_development_default_and_relative_paths_start_at_the_project():
+    assert setting("REGISTRY_SIGNING_KEY", DEBUG="on") == str(
+        BASE_DIR / "var" / "registry" / "signing-key.pem"
+    )
+    assert setting(
+        "REGISTRY_SIGNING_KEY", DEBUG="on", REGISTRY_SIGNING_KEY="var/registry/key.pem"
+    ) == str(BASE_DIR / "var" / "registry" / "key.pem")
+    production = {**PRODUCTION, "REGISTRY_SIGNING_KEY": "/srv/keys/registry.pem"}
+    assert setting("REGISTRY_SIGNING_KEY", **production) == "/srv/keys/registry.pem"
 
 
 @pytest.mark.parametrize(
