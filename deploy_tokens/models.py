@@ -25,7 +25,11 @@ validate_username = RegexValidator(
 class Scope(models.TextChoices):
     READ_REPOSITORY = "read_repository", "Allows read-only access to the repository."
     READ_REGISTRY = "read_registry", "Allows read-only access to registry images."
-    WRITE_REGISTRY = "write_registry", "Allows write access to registry images."
+    # A registry (docker distribution) lets only a pull-and-push token push: say so here.
+    WRITE_REGISTRY = (
+        "write_registry",
+        "Allows write access to registry images. Pushing also needs read_registry.",
+    )
     READ_PACKAGE_REGISTRY = (
         "read_package_registry",
         "Allows read-only access to the package registry.",

@@ -1,5 +1,6 @@
 """Settings > Repository > Deploy tokens of projects and groups."""
 
+import html
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -179,6 +180,83 @@ def test_bad_input_gets_a_form_error_and_keeps_the_input(client, world, override
     assert message in page.replace("&#x27;", "'")
     assert not DeployToken.objects.exists()
     assert '<details class="settings-section" id="deploy-tokens" open>' in page
+
+
+SCOPE_DESCRIPTIONS = {
+    "read_repository": "Allows read-only access to the repository.",
+    "read_registry": "Allows read-only access to registry images.",
+    "write_registry": "Allows write access to registry images. Pushing also needs read_registry.",
+    "read_package_registry": "Allows read-only access to the package registry.",
+    "write_package_registry": "Allows write access to the package registry.",
+}
+
+
+def text_of(response) -> str:
+    """The page as a reader sees its words (entities decoded, whitespace collapsed)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.content.decode())).split())
+
+
+@pytest.mark.parametrize(
+    ("settings_url", "create_url", "kind"),
+    [(PROJECT_SETTINGS, PROJECT_CREATE, "project"), (GROUP_SETTINGS, GROUP_CREATE, "group")],
+    ids=["project", "group"],
+)
+def test_the_page_says_what_the_seeds_and_spec_say(client, world, settings_url, create_url, kind):
+    client.force_login(world["users"]["owner"])
+    empty = text_of(client.get(settings_url))
+    for words in [
+        "Deploy tokens",
+        "Expand",
+        "Add token",
+        "New deploy token",
+        "Name",
+        "Expiration date (optional)",
+        "Unless you enter a date, the token does not expire.",
+        "Username (optional)",
+        "Enter a username for your token. Defaults to gitlab+deploy-token-{n}.",
+        "Scopes (select at least one)",
+        *(f"{scope} {description}" for scope, description in SCOPE_DESCRIPTIONS.items()),
+        "Create deploy token",
+        "Active deploy tokens (0)",
+        f"This {kind} has no active deploy tokens.",
+    ]:
+        assert words in empty, words
+    created = text_of(client.post(create_url, create_data(client, settings_url, name="ci")))
+    for words in [
+        "Your new deploy token",
+        "Save the deploy token somewhere safe. Once you leave or refresh the page, you won't be "
+        "able to access it again.",
+        "Username",
+        "Copy username",
+        "Use this username as a login.",
+        "Token",
+        "Copy deploy token",
+        "Use this token as a password. Save it. This password can not be recovered.",
+        "Active deploy tokens (1)",
+        "Revoke ci?",
+        "You are about to revoke the deploy token ci",
+        "This action cannot be undone.",
+    ]:
+        assert words in created, words
+    assert f"This {kind} has no active deploy tokens." not in created
+
+
+def test_add_token_reveals_the_form_and_opens_by_itself_after_errors_or_a_creation(client, world):
+    client.force_login(world["users"]["owner"])
+    add_token = re.compile(r'<details class="add-token" id="add-deploy-token"\s*(open)?>')
+    assert add_token.search(client.get(PROJECT_SETTINGS).content.decode()).group(1) is None
+    failed = client.post(PROJECT_CREATE, create_data(client, PROJECT_SETTINGS, name=""))
+    assert add_token.search(failed.content.decode()).group(1) == "open"
+    created = client.post(PROJECT_CREATE, create_data(client, PROJECT_SETTINGS))
+    assert add_token.search(created.content.decode()).group(1) == "open"
+    # The form is inside the disclosure, so the seeds' "Select Add token" step comes first.
+    page = created.content.decode()
+    details = page[
+        page.index('id="add-deploy-token"') : page.index(
+            "</details>", page.index('id="add-deploy-token"')
+        )
+    ]
+    assert "<summary" in details and "Add token" in details and 'name="name"' in details
 
 
 def test_revoking_another_projects_token_by_editing_the_id_is_not_found(client, world):

@@ -1,5 +1,7 @@
 """Deploy tokens in a real browser, following the seeds' steps: Settings > Repository, expand
-Deploy tokens, fill the form, create, save the token (shown once), revoke."""
+Deploy tokens, select Add token, fill the form, create, save the token (shown once), revoke."""
+
+import re
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -24,14 +26,22 @@ def create_token(page, *, name: str, scopes: list[str], username: str = "") -> t
     # Left sidebar: Settings > Repository.
     page.locator("nav.sidebar").get_by_role("link", name="Repository").click()
     page.get_by_text("Expand").click()
-    page.get_by_label("Name", exact=True).fill(name)
+    # The form is there but hidden until "Add token" is selected.
+    name_field = page.get_by_label("Name", exact=True)
+    assert name_field.count() == 1 and not name_field.is_visible()
+    page.get_by_text("Add token", exact=True).click()
+    name_field.fill(name)
     if username:
         page.get_by_label("Username").fill(username)
     for scope in scopes:
-        page.get_by_label(scope).check()
+        # The label is the scope, then its description (which may name another scope).
+        page.get_by_role("checkbox", name=re.compile(rf"^{scope}\b")).check()
     page.get_by_role("button", name="Create deploy token").click()
     panel = page.locator("#new-deploy-token")
     assert panel.get_by_role("heading").inner_text() == "Your new deploy token"
+    assert "Once you leave or refresh the page, you won't be able to access it again." in (
+        panel.inner_text()
+    )
     return (
         panel.get_by_label("Username").input_value(),
         panel.get_by_label("Token").input_value(),
