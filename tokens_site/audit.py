@@ -1,6 +1,9 @@
 """Audit events: every state change worth auditing is recorded through this one function."""
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import models
@@ -43,6 +46,22 @@ def client_ip(request) -> str | None:
     return str(peer)
 
 
+# Details every event recorded in the current request carries (see audit_context).
+_request_details: ContextVar[dict | None] = ContextVar("audit_request_details", default=None)
+
+
+@contextmanager
+def audit_context(**details) -> Iterator[None]:
+    """Add `details` to every event recorded inside the block: e.g. the administrator behind
+    an API request made with `Sudo`, which the services, acting as the impersonated user,
+    do not know about."""
+    token = _request_details.set({**(_request_details.get() or {}), **details})
+    try:
+        yield
+    finally:
+        _request_details.reset(token)
+
+
 def audit_event_record(
     *,
     action: AuditAction,
@@ -67,5 +86,5 @@ def audit_event_record(
         target_id=str(target.pk) if target is not None else "",
         target_label=target_label,
         ip_address=ip_address,
-        details=details or {},
+        details={**(_request_details.get() or {}), **(details or {})},
     )

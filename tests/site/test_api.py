@@ -137,6 +137,31 @@ class TestSudo:
             assert call(client, "get", "/api/v4/user", value, **extra).json()["username"] == "olga"
         assert call(client, "get", "/api/v4/user?sudo=olga", value).json()["username"] == "olga"
 
+    def test_what_is_done_with_sudo_is_audited_with_the_administrator(self, client, tanuki):
+        admin = AdminFactory(username="root")
+        _, value = make_personal_token(admin, scopes=["api", "sudo"])
+        project = tanuki["project"].pk
+        response = call(
+            client,
+            "post",
+            f"/api/v4/projects/{project}/deploy_tokens",
+            value,
+            {"name": "ci", "scopes": ["read_repository"]},
+            HTTP_SUDO="olga",
+        )
+        assert response.status_code == 201
+        event = AuditEvent.objects.get(action=AuditAction.DEPLOY_TOKEN_CREATE)
+        assert event.actor_username == "olga" and event.details["sudo_by"] == "root"
+        # Without Sudo, nothing is added.
+        call(
+            client,
+            "delete",
+            f"/api/v4/projects/{project}/deploy_tokens/{response.json()['id']}",
+            value,
+        )
+        event = AuditEvent.objects.get(action=AuditAction.DEPLOY_TOKEN_REVOKE)
+        assert event.actor_username == "root" and "sudo_by" not in event.details
+
     def test_sudo_needs_the_sudo_scope(self, client, owner):
         _, value = make_personal_token(AdminFactory(), scopes=["api"])
         response = call(client, "get", "/api/v4/user", value, HTTP_SUDO="olga")

@@ -29,7 +29,7 @@ from django.http import HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
-from tokens_site.audit import client_ip
+from tokens_site.audit import audit_context, client_ip
 from tokens_site.http_auth import (
     BANNED_MESSAGE,
     BEARER_HEADER,
@@ -169,7 +169,9 @@ def _authenticate(request, needed: frozenset[str]):
     if not needed & principal.scopes:
         raise insufficient_scope(needed)
     request.api_token = principal.token
-    request.user = _sudo_target(request, principal) or principal.user
+    target = _sudo_target(request, principal)
+    request.user = target or principal.user
+    request.impersonator = principal.user if target is not None else None
 
 
 def api_view(
@@ -192,7 +194,11 @@ def api_view(
                 if not request.user.is_authenticated and (authenticated or request.method != "GET"):
                     raise ApiError.message(401, "401 Unauthorized")
                 decoded = {name: unquote(value) for name, value in kwargs.items()}
-                return view(request, *args, **decoded)
+                impersonator = getattr(request, "impersonator", None)
+                if impersonator is None:
+                    return view(request, *args, **decoded)
+                with audit_context(sudo_by=impersonator.get_username()):
+                    return view(request, *args, **decoded)
             except ApiError as error:
                 return error_response(error)
             except PermissionDenied as error:
