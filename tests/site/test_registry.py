@@ -162,6 +162,15 @@ def test_malformed_scopes_get_400(client, project, scope):
     assert response.json()["errors"][0]["code"] == "INVALID_SCOPE"
 
 
+def test_too_many_scopes_at_once_get_400(client, project):
+    token, value = make_deploy_token(project, scopes=["read_registry"])
+    scopes = [f"repository:tanuki/app/image{n}:pull" for n in range(20)]
+    assert token_for(client, *scopes, **basic(token.username, value)).status_code == 200
+    response = token_for(client, *scopes, "repository:tanuki/app:pull")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["message"] == "Ask for at most 20 scopes at once."
+
+
 def test_a_personal_token_with_only_read_api_pulls(client, project):
     reporter = UserFactory()
     MembershipFactory(user=reporter, project=project, access_level=AccessLevel.REPORTER)

@@ -25,6 +25,10 @@ from tokens_site.http_auth import (
 from tokens_site.models import InstanceSettings
 from tokens_site.registry.service import InvalidScope, issue_token, parse_scope
 
+# Each scope costs a query; docker and skopeo ask for one to three (a push that mounts
+# blobs from other repositories names those too).
+MAX_SCOPES = 20
+
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
     response = JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
@@ -41,8 +45,11 @@ def token(request):
     service = request.GET.get("service", settings.REGISTRY_SERVICE)
     if service != settings.REGISTRY_SERVICE:
         return _error(400, "UNSUPPORTED", f"Unknown service '{service}'.")
+    asked = request.GET.getlist("scope")
+    if len(asked) > MAX_SCOPES:
+        return _error(400, "INVALID_SCOPE", f"Ask for at most {MAX_SCOPES} scopes at once.")
     try:
-        scopes = [parse_scope(value) for value in request.GET.getlist("scope")]
+        scopes = [parse_scope(value) for value in asked]
     except InvalidScope as error:
         return _error(400, "INVALID_SCOPE", str(error))
     presented = read_credentials(request)
