@@ -41,6 +41,10 @@ class DeployTokenSettingsView(ExpiredFormMixin, TokenPageMixin, View):
 
     def render_page(self, *, form=None, new_token=None, plaintext=None):
         context = self.get_context_data(
+            # Both named, so the template never looks up a missing one: Django logs a failed
+            # lookup (at DEBUG) with the whole context, which here holds the token's value.
+            project=None,
+            group=None,
             form=form or DeployTokenForm(),
             form_once=once_key_issue(self.request),
             form_once_field=FIELD_NAME,

@@ -1,13 +1,21 @@
 """Creating and revoking deploy tokens: rules, storage, audit."""
 
+import hashlib
+import hmac
 from datetime import timedelta
 
 import pytest
+from django.contrib import messages
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.sessions.backends.db import SessionStore
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.http import HttpResponse
+from django.test import RequestFactory, override_settings
 
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_create, deploy_token_revoke
+from tests.deploy_tokens.leaks import database_cache_tables, sent_besides_the_body, tables_holding
 from tests.factories import (
     GroupFactory,
     MembershipFactory,
@@ -94,19 +102,47 @@ def test_only_the_digest_is_stored_nowhere_the_plaintext():
     project = ProjectFactory()
     _, plaintext = make_deploy_token(project, name="deploy")
     ci_token, ci_plaintext = make_deploy_token(project, name="gitlab-deploy-token")
-    found = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
-            for row in cursor.fetchall():
-                for value in row:
-                    text = value.decode(errors="ignore") if isinstance(value, bytes) else str(value)
-                    if plaintext in text or ci_plaintext in text:
-                        found.append(table)
-    assert found == []
+    assert tables_holding(plaintext, ci_plaintext) == []
     stored = DeployToken.objects.get(name="deploy")
     assert stored.token_digest == token_digest(plaintext) and stored.token_encrypted == ""
     assert token_decrypt(DeployToken.objects.get(pk=ci_token.pk).token_encrypted) == ci_plaintext
+
+
+def test_the_digest_is_an_hmac_under_the_configured_key(settings):
+    token, plaintext = make_deploy_token(ProjectFactory())
+    key = settings.TOKEN_DIGEST_KEY.encode()
+    assert token.token_digest == hmac.new(key, plaintext.encode(), hashlib.sha256).hexdigest()
+    with override_settings(TOKEN_DIGEST_KEY="another-digest-key-0123456789abcdef"):
+        other = token_digest(plaintext)
+        assert not DeployToken.objects.filter(token_digest=token_digest(plaintext)).exists()
+    assert other != token.token_digest
+    assert (
+        other
+        == hmac.new(
+            b"another-digest-key-0123456789abcdef", plaintext.encode(), hashlib.sha256
+        ).hexdigest()
+    )
+
+
+def test_the_scan_finds_a_value_in_the_session_the_cache_or_a_messages_cookie():
+    """The no-leak checks can fail: a value kept encoded in those places is found."""
+    secret = "gldt-" + "S3cretValueForTheScan" * 2
+    assert tables_holding(secret) == []
+    session = SessionStore()
+    session["kept"] = secret
+    session.save()
+    assert tables_holding(secret) == ["django_session"]
+    session.delete()
+    if database_cache_tables():
+        cache.set("kept", {"value": secret})
+        assert tables_holding(secret) == sorted(database_cache_tables())
+        cache.delete("kept")
+    request = RequestFactory().get("/")
+    storage = CookieStorage(request)
+    storage.add(messages.INFO, f"Your token: {secret}")
+    response = HttpResponse()
+    storage.update(response)
+    assert secret in sent_besides_the_body(response)
 
 
 def test_project_tokens_need_maintainer_group_tokens_need_owner():

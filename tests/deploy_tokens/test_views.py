@@ -1,6 +1,7 @@
 """Settings > Repository > Deploy tokens of projects and groups."""
 
 import html
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -8,8 +9,10 @@ import pytest
 import time_machine
 
 from deploy_tokens.models import DeployToken
+from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import make_deploy_token
 from tests.roles import ROLES, SIGN_IN, outcome, visit
+from tokens_site.models import AuditAction, AuditEvent
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import utc_today
 
@@ -107,8 +110,6 @@ def test_new_token_is_shown_exactly_once(client, world):
     assert "Use this token as a password. Save it. This password can not be recovered." in page
     assert 'value="deployer"' in page
     assert "no-store" in response["Cache-Control"]
-    assert plaintext not in response.get("Location", "")
-    assert plaintext not in str(dict(client.session))
     # A reload re-posts the same form: nothing new is created and the token is not shown.
     again = client.post(PROJECT_CREATE, data, follow=True)
     assert plaintext not in again.content.decode()
@@ -118,6 +119,65 @@ def test_new_token_is_shown_exactly_once(client, world):
     later = client.get(PROJECT_SETTINGS).content.decode()
     assert plaintext not in later and "Your new deploy token" not in later
     assert token.username in later
+
+
+@pytest.mark.parametrize(
+    ("settings_url", "create_url"),
+    [(PROJECT_SETTINGS, PROJECT_CREATE), (GROUP_SETTINGS, GROUP_CREATE)],
+    ids=["project", "group"],
+)
+def test_the_value_is_in_the_creating_page_only(
+    client, world, caplog, settings, settings_url, create_url
+):
+    """After a create and its reload, the value is in no table (sessions and cache
+    included), header, cookie or log line (SQL too) — only in the body of the one answer."""
+    settings.DEBUG = True  # the SQL is logged as well
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")
+    client.force_login(world["users"]["owner"])
+    data = create_data(client, settings_url, name="ci", username="deployer")
+    created = client.post(create_url, data)
+    plaintext = re.search(
+        r'id="new-deploy-token-value" value="(gldt-[^"]+)"', created.content.decode()
+    ).group(1)
+    reloaded = client.post(create_url, data)
+    later = client.get(reloaded["Location"])
+    assert "already submitted" in later.content.decode()
+    for response in (created, reloaded, later):
+        assert plaintext not in sent_besides_the_body(response)
+    assert plaintext not in reloaded.content.decode() + later.content.decode()
+    assert all(plaintext not in readable(morsel.value) for morsel in client.cookies.values())
+    assert tables_holding(plaintext) == []
+    assert "deployer" in caplog.text  # the log did capture the requests' SQL
+    assert plaintext not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("settings_url", "create_url", "revoke_url"),
+    [
+        (PROJECT_SETTINGS, PROJECT_CREATE, "/tanuki/backend/api/-/deploy_tokens/{}/revoke"),
+        (GROUP_SETTINGS, GROUP_CREATE, "/groups/tanuki/backend/-/deploy_tokens/{}/revoke"),
+    ],
+    ids=["project", "group"],
+)
+def test_creating_and_revoking_on_the_page_are_audited_with_the_address(
+    client, world, settings_url, create_url, revoke_url
+):
+    owner = world["users"]["owner"]
+    client.force_login(owner)
+    client.post(create_url, create_data(client, settings_url), REMOTE_ADDR="203.0.113.7")
+    token = DeployToken.objects.get()
+    client.post(revoke_url.format(token.pk), REMOTE_ADDR="2001:db8::8")
+    events = AuditEvent.objects.filter(
+        action__in=[AuditAction.DEPLOY_TOKEN_CREATE, AuditAction.DEPLOY_TOKEN_REVOKE]
+    ).order_by("id")
+    assert [
+        (event.action, event.actor, event.target_type, event.target_id, event.ip_address)
+        for event in events
+    ] == [
+        (AuditAction.DEPLOY_TOKEN_CREATE, owner, "deploytoken", str(token.pk), "203.0.113.7"),
+        (AuditAction.DEPLOY_TOKEN_REVOKE, owner, "deploytoken", str(token.pk), "2001:db8::8"),
+    ]
 
 
 def test_a_forged_or_foreign_form_key_creates_nothing(client, world):

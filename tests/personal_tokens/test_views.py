@@ -1,5 +1,6 @@
 """User settings > Access tokens."""
 
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -7,8 +8,9 @@ import pytest
 import time_machine
 
 from personal_tokens.models import PersonalAccessToken
+from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import AdminFactory, UserFactory, make_personal_token
-from tokens_site.models import InstanceSettings
+from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import utc_today
 
@@ -83,7 +85,6 @@ def test_create_shows_the_token_once(user_client):
     assert "Your new personal access token" in page
     assert "Make sure you save it - you won't be able to access it again." in page
     assert "no-store" in response["Cache-Control"]
-    assert plaintext not in str(dict(user_client.session))
     token = PersonalAccessToken.objects.get(user=user_client.user)
     assert token.scopes == ["read_api", "read_repository"]
     again = user_client.post(PAGE, data, follow=True).content.decode()
@@ -91,6 +92,56 @@ def test_create_shows_the_token_once(user_client):
     assert PersonalAccessToken.objects.count() == 1
     later = user_client.get(PAGE).content.decode()
     assert plaintext not in later and "Active personal access tokens (1)" in later
+
+
+def test_the_value_is_in_the_creating_page_only(user_client, caplog, settings):
+    """After a create and its reload, the value is in no table (sessions and cache
+    included), header, cookie or log line (SQL too) — only in the body of the one answer."""
+    settings.DEBUG = True  # the SQL is logged as well
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")
+    data = form_data(user_client, name="laptop-of-pat")
+    created = user_client.post(PAGE, data)
+    plaintext = re.search(
+        r'id="new-personal-access-token-value" value="([^"]+)"', created.content.decode()
+    ).group(1)
+    reloaded = user_client.post(PAGE, data)
+    later = user_client.get(reloaded["Location"])
+    assert "already submitted" in later.content.decode()
+    for response in (created, reloaded, later):
+        assert plaintext not in sent_besides_the_body(response)
+    assert plaintext not in reloaded.content.decode() + later.content.decode()
+    assert all(plaintext not in readable(morsel.value) for morsel in user_client.cookies.values())
+    assert tables_holding(plaintext) == []
+    assert "laptop-of-pat" in caplog.text  # the log did capture the requests' SQL
+    assert plaintext not in caplog.text
+
+
+def test_creating_and_revoking_on_the_page_are_audited_with_the_address(user_client):
+    user = user_client.user
+    user_client.post(PAGE, form_data(user_client), REMOTE_ADDR="198.51.100.7")
+    token = PersonalAccessToken.objects.get()
+    user_client.post(f"{PAGE}/{token.pk}/revoke", REMOTE_ADDR="2001:db8::9")
+    events = AuditEvent.objects.order_by("id")
+    assert [
+        (event.action, event.actor, event.target_type, event.target_id, event.ip_address)
+        for event in events
+    ] == [
+        (
+            AuditAction.PERSONAL_TOKEN_CREATE,
+            user,
+            "personalaccesstoken",
+            str(token.pk),
+            "198.51.100.7",
+        ),
+        (
+            AuditAction.PERSONAL_TOKEN_REVOKE,
+            user,
+            "personalaccesstoken",
+            str(token.pk),
+            "2001:db8::9",
+        ),
+    ]
 
 
 def test_a_missing_or_day_old_form_key_has_expired_not_been_submitted(user_client):
