@@ -402,7 +402,7 @@ def load_project_by_full_path(request, kwargs) -> Project | None:
     return (
         Project.objects.select_related("group")
         .only("id", "full_path", "visibility", "group__id", "group__traversal")
-        .filter(full_path=kwargs.pop("full_path"))
+        .by_full_path(kwargs.pop("full_path"))
         .first()
     )
 
@@ -416,7 +416,7 @@ def load_project_by_ref(request, kwargs) -> Project | None:
     number = record_id(ref)
     if number is not None:
         return projects.filter(pk=number).first()
-    return projects.filter(full_path=ref).first()
+    return projects.by_full_path(ref).first()
 
 
 def credential_required(

@@ -65,7 +65,17 @@ def visible_visibilities(user) -> list[str]:
     return [Visibility.PUBLIC]
 
 
-class GroupQuerySet(models.QuerySet):
+class PathQuerySet(models.QuerySet):
+    def by_full_path(self, full_path: str) -> "PathQuerySet":
+        """Records at `full_path`, ignoring case as the unique index on LOWER(full_path) does
+        (and served by that index; `__iexact` compiles to UPPER() on PostgreSQL, which it
+        cannot serve)."""
+        return self.alias(lower_full_path=Lower("full_path")).filter(
+            lower_full_path=full_path.lower()
+        )
+
+
+class GroupQuerySet(PathQuerySet):
     def visible_to(self, user) -> "GroupQuerySet":
         """Groups the user may see: open ones, ones they (or an ancestor) belong to, and the
         ancestors of anything they belong to, so they can navigate down to it."""
@@ -169,7 +179,7 @@ class Group(models.Model):
         return other.traversal.startswith(self.traversal)
 
 
-class ProjectQuerySet(models.QuerySet):
+class ProjectQuerySet(PathQuerySet):
     def visible_to(self, user) -> "ProjectQuerySet":
         """Projects the user may see: open ones and ones they belong to, directly or
         through any ancestor group."""

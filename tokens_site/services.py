@@ -32,8 +32,8 @@ PATH_TAKEN_RACE = "That path was taken a moment ago; choose another."
 def _namespace_taken(full_path: str) -> bool:
     """Subgroups and projects of one group share one namespace (their URLs do)."""
     return (
-        Group.objects.filter(full_path__iexact=full_path).exists()
-        or Project.objects.filter(full_path__iexact=full_path).exists()
+        Group.objects.by_full_path(full_path).exists()
+        or Project.objects.by_full_path(full_path).exists()
     )
 
 

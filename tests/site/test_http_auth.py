@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +21,14 @@ from tests.factories import (
     make_personal_token,
 )
 from tokens_site.http_auth import parse_basic
-from tokens_site.models import AccessLevel, AuditAction, AuditEvent, InstanceSettings, Visibility
+from tokens_site.models import (
+    AccessLevel,
+    AuditAction,
+    AuditEvent,
+    InstanceSettings,
+    Project,
+    Visibility,
+)
 from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +144,24 @@ class TestHeaderShapes:
             username, secret = result
             assert secret and not any(ord(c) < 32 or ord(c) == 127 for c in username + secret)
             assert base64.b64decode(header.split()[1]).decode() == f"{username}:{secret}"
+
+
+class TestProjectPaths:
+    def test_paths_match_ignoring_case_as_they_are_unique(self, client, project):
+        token, value = make_deploy_token(project, scopes=["read_repository"])
+        url = "/Tanuki/APP.git/info/refs?service=git-upload-pack"
+        assert get(client, url, basic(token.username, value)).status_code == 200
+
+    def test_the_case_insensitive_lookup_is_served_by_the_unique_index(self, project):
+        if connection.vendor != "postgresql":
+            pytest.skip("the plan is PostgreSQL's")
+        query = Project.objects.by_full_path("Tanuki/App").values("pk").query
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            sql, params = query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "project_full_path_ci_unique" in plan, plan
 
 
 class TestDeployTokens:

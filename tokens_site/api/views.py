@@ -139,7 +139,7 @@ def _by_id_or_path(queryset, ref: str, what: str):
     number = record_id(ref)
     found = queryset.filter(pk=number).first() if number is not None else None
     # Paths are unique ignoring case, as on GitLab: `Tanuki%2FBackend` names tanuki/backend.
-    found = found or queryset.filter(full_path__iexact=ref).first()
+    found = found or queryset.by_full_path(ref).first()
     if found is None:
         raise not_found(what)
     return found
