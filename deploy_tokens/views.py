@@ -14,7 +14,7 @@ from deploy_tokens.models import DeployToken
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.once import FIELD_NAME, ExpiredFormMixin, once_key_issue
+from tokens_site.once import FIELD_NAME, ExpiredFormMixin, ShownOnce, once_key_issue
 
 SECTION_ID = "deploy-tokens"
 
@@ -49,7 +49,7 @@ class DeployTokenSettingsView(ExpiredFormMixin, TokenPageMixin, View):
             form_once=once_key_issue(self.request),
             form_once_field=FIELD_NAME,
             new_token=new_token,
-            plaintext=plaintext,
+            plaintext=ShownOnce(plaintext) if plaintext else None,
             active_tokens=list(self.owner_tokens().active()),
             expanded=new_token is not None or (form is not None and bool(form.errors)),
             section_id=SECTION_ID,

@@ -12,7 +12,7 @@ from personal_tokens import services
 from personal_tokens.forms import PersonalAccessTokenForm
 from tokens_site.audit import client_ip
 from tokens_site.mixins import TokenPageMixin
-from tokens_site.once import FIELD_NAME, ExpiredFormMixin, once_key_issue
+from tokens_site.once import FIELD_NAME, ExpiredFormMixin, ShownOnce, once_key_issue
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -35,7 +35,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, ExpiredFormMixin, TokenPageMi
             "form_once": once_key_issue(self.request),
             "form_once_field": FIELD_NAME,
             "new_token": new_token,
-            "plaintext": plaintext,
+            "plaintext": ShownOnce(plaintext) if plaintext else None,
             "active_tokens": list(user.personal_access_tokens.active()),
             "nav": "access_tokens",
         }

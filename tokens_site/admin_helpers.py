@@ -8,7 +8,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
-from tokens_site.once import FIELD_NAME, OnceKey, once_key_issue, once_key_refusal, once_key_take
+from tokens_site.once import (
+    FIELD_NAME,
+    OnceKey,
+    ShownOnce,
+    once_key_issue,
+    once_key_refusal,
+    once_key_take,
+)
 from tokens_site.tokens import utc_today
 
 
@@ -129,12 +136,13 @@ class TokenAdmin(admin.ModelAdmin):
         token, plaintext = self.create_token(request, form.cleaned_data)
         obj.__dict__.update(token.__dict__)
         # Kept on this request object only, for response_add below.
-        request.new_token_plaintext = plaintext
+        request.new_token_plaintext = ShownOnce(plaintext)
 
     def response_add(self, request, obj, post_url_continue=None):
         context = {
             **self.admin_site.each_context(request),
             "title": f"Your new {self.noun}",
+            "subtitle": None,
             "opts": self.model._meta,
             "original": obj,
             "username": self.new_token_username(obj),

@@ -21,6 +21,15 @@ _SALT = "tokens_site.once"
 EXPIRED_MESSAGE = "This form has expired; reload the page and try again."
 
 
+class ShownOnce(str):
+    """A token's value on its way into the one page that shows it. Its repr() hides it, so
+    that a log line that dumps the template context (Django logs every failed variable lookup
+    at DEBUG, with the whole context) or an error report never carries it."""
+
+    def __repr__(self) -> str:
+        return "'<the new token, shown once>'"
+
+
 def already_submitted_message(noun: str) -> str:
     return (
         f"That form was already submitted. A {noun}'s value is shown only once, right after it "

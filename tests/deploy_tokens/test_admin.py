@@ -1,10 +1,12 @@
 """Deploy tokens in the Django admin."""
 
+import logging
 import re
 
 import pytest
 
 from deploy_tokens.models import DeployToken
+from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import AdminFactory, GroupFactory, ProjectFactory, make_deploy_token
 from tokens_site.models import AuditAction, AuditEvent, Project
 from tokens_site.once import FIELD_NAME
@@ -202,3 +204,23 @@ def test_deleting_a_project_in_the_admin_still_takes_its_tokens(admin_client, to
     admin_client.post(url, {"post": "yes"})
     assert not Project.objects.filter(pk=token.project_id).exists()
     assert not DeployToken.objects.filter(pk=token.pk).exists()
+
+
+def test_the_new_value_is_in_no_log_line_cookie_or_table(admin_client, caplog, settings):
+    settings.DEBUG = True  # the SQL is logged as well
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")
+    data = add_form_data(
+        admin_client,
+        project=ProjectFactory(path="app").pk,
+        name="from-admin",
+        scopes=["read_repository"],
+    )
+    created = admin_client.post(f"{LIST}add/", data)
+    plaintext = created.content.decode().split('id="new-token-value" value="')[1].split('"')[0]
+    admin_client.get(admin_client.post(f"{LIST}add/", data)["Location"])
+    assert "from-admin" in caplog.text  # the log did capture the requests' SQL
+    assert plaintext not in caplog.text
+    assert plaintext not in sent_besides_the_body(created)
+    assert all(plaintext not in readable(morsel.value) for morsel in admin_client.cookies.values())
+    assert tables_holding(plaintext) == []

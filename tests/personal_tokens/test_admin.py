@@ -1,5 +1,6 @@
 """Personal access tokens in the Django admin: the inventory."""
 
+import logging
 import re
 from datetime import timedelta
 
@@ -7,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from personal_tokens.models import PersonalAccessToken
+from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import AdminFactory, UserFactory, make_personal_token
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
@@ -163,3 +165,20 @@ def test_admin_add_respects_the_rules(admin_client):
     assert "Only administrators can have the sudo scope." in page
     assert "Choose a date no later than" in page
     assert not PersonalAccessToken.objects.exists()
+
+
+def test_the_new_value_is_in_no_log_line_cookie_or_table(admin_client, caplog, settings):
+    settings.DEBUG = True  # the SQL is logged as well
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")
+    data = add_form_data(
+        admin_client, user=UserFactory().pk, name="from-admin", scopes=["read_user"]
+    )
+    created = admin_client.post(f"{LIST}add/", data)
+    plaintext = created.content.decode().split('id="new-token-value" value="')[1].split('"')[0]
+    admin_client.get(admin_client.post(f"{LIST}add/", data)["Location"])
+    assert "from-admin" in caplog.text  # the log did capture the requests' SQL
+    assert plaintext not in caplog.text
+    assert plaintext not in sent_besides_the_body(created)
+    assert all(plaintext not in readable(morsel.value) for morsel in admin_client.cookies.values())
+    assert tables_holding(plaintext) == []
