@@ -2,16 +2,21 @@
 
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from io import StringIO
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection, transaction
 
 from personal_tokens.models import PersonalAccessToken
+from personal_tokens.notifications import EXPIRED, EXPIRING, _claim, send_notices, user_ids_due
 from tests.factories import UserFactory, make_personal_token
 from tests.processes import BASE_DIR, process_env
 from tokens_site.tokens import utc_today
@@ -115,6 +120,33 @@ class TestWhoIsTold:
             run_command()
         assert len(mail.outbox) == 2
 
+    def test_a_user_with_several_due_tokens_is_listed_once(self):
+        """One claim and one email per user, however many tokens they have due."""
+        frank, gina = UserFactory(), UserFactory()
+        for name in ("f1", "f2", "f3"):
+            make_token_expiring(frank, 3, name)
+            make_token_expiring(gina, 0, name)
+        make_token_expiring(gina, 3, "g1")
+        assert sorted(user_ids_due(EXPIRING, TODAY.date())) == sorted([frank.pk, gina.pk])
+        assert user_ids_due(EXPIRED, TODAY.date()) == [gina.pk]
+
+    def test_plain_text_mail_is_not_html_escaped(self):
+        owner = UserFactory(first_name="Seán", last_name="O'Brien & <Co>")
+        make_token_expiring(owner, 3, "it's <mine> & ours")
+        make_token_expiring(owner, 0, 'old "one" & <done>')
+        with time_machine.travel(TODAY, tick=False):
+            run_command()
+        expiring, expired = mail.outbox
+        for message, token_name in [
+            (expiring, "it's <mine> & ours"),
+            (expired, 'old "one" & <done>'),
+        ]:
+            assert "Hi Seán O'Brien & <Co>," in message.body
+            assert f"- {token_name} (scopes: api)" in message.body
+            assert "&amp;" not in message.body and "&#x27;" not in message.body
+            html, _ = message.alternatives[0]
+            assert "O&#x27;Brien &amp; &lt;Co&gt;" in html and "<Co>" not in html
+
     def test_a_failed_email_is_retried_by_the_next_run(self, monkeypatch):
         make_token_expiring(UserFactory(), 2, "f1")
 
@@ -161,3 +193,67 @@ def test_concurrent_runs_send_each_notice_exactly_once(tmp_path):
     recipients = sorted(message["To"] for message in messages)
     assert recipients == sorted(f"owner{n}@example.com" for n in range(12))
     assert PersonalAccessToken.objects.filter(expiry_warning_sent_at__isnull=True).count() == 0
+
+
+def waiting_for_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
+
+
+@pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"],
+    reason="holds row locks across two connections: PostgreSQL (SQLite serializes writers)",
+)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("notice", "days"), [(EXPIRING, 2), (EXPIRED, 0)], ids=["expiring", "expired"]
+)
+def test_a_run_sends_nothing_for_tokens_another_run_is_claiming(notice, days):
+    """Run A has claimed a user's tokens and not committed yet; run B, started meanwhile, must
+    not tell that user again, neither before nor after A commits."""
+    user = UserFactory()
+    for n in range(3):
+        make_token_expiring(user, days, f"t{n}")
+    claimed, release = threading.Event(), threading.Event()
+    held, second_run_sent, errors = [], [], []
+
+    def first_run() -> None:
+        try:
+            with transaction.atomic():
+                held.extend(_claim(notice, user.pk, TODAY.date(), TODAY))
+                claimed.set()
+                release.wait(timeout=30)
+        except Exception as error:  # reported by the test, not lost in the thread
+            errors.append(error)
+        finally:
+            claimed.set()
+            connection.close()
+
+    def second_run() -> None:
+        try:
+            second_run_sent.append(send_notices(notice, now=TODAY))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    a = threading.Thread(target=first_run)
+    a.start()
+    assert claimed.wait(timeout=10)
+    b = threading.Thread(target=second_run)
+    b.start()
+    # Let B get as far as it can while A still holds its claim open: done, or waiting on A.
+    deadline = time.monotonic() + 10
+    while b.is_alive() and not waiting_for_a_lock() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    release.set()
+    a.join(timeout=30)
+    b.join(timeout=30)
+    assert errors == []
+    assert [token.name for token in held] == ["t0", "t1", "t2"]
+    assert second_run_sent == [0] and mail.outbox == []
+    assert not PersonalAccessToken.objects.filter(**{f"{notice.sent_field}__isnull": True}).exists()
