@@ -138,6 +138,14 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
 
         return personal_token_create(**kwargs)
 
+    def create(self, **kwargs) -> "PersonalAccessToken":
+        """The same, for the seed's console recipe `user.personal_access_tokens.create(name=...,
+        scopes=[...])` followed by set_token() and save(): the rules apply and the creation is
+        audited. The value made here is not returned; set one with set_token(), or use
+        create_token() to get it."""
+        token, _ = self.create_token(**kwargs)
+        return token
+
 
 class PersonalAccessToken(TokenRecord):
     user = models.ForeignKey(
@@ -156,6 +164,32 @@ class PersonalAccessToken(TokenRecord):
 
     def __str__(self) -> str:
         return f"personal access token '{self.name}' of {self.user.get_username()}"
+
+    def clean(self) -> None:
+        """A new token meets the rules of every other way to make one: known scopes, sudo only
+        for administrators, an expiry date within the instance's maximum lifetime."""
+        if not self._state.adding:
+            return
+        from personal_tokens.services import personal_token_validate
+
+        errors = personal_token_validate(
+            user=self.user, name=self.name, scopes=self.scopes or [], expires_at=self.expires_at
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    def save(self, *args, **kwargs) -> None:
+        """Refuses to insert a token that breaks the rules (see clean()) or has no value."""
+        if self._state.adding:
+            self.clean()
+            if not self.token_digest:
+                raise ValidationError(
+                    {
+                        "token": "A new token needs a value: create it with "
+                        "PersonalAccessToken.objects.create_token(...)."
+                    }
+                )
+        super().save(*args, **kwargs)
 
     def set_token(self, plaintext: str) -> None:
         """Give this token a predetermined value (at least 20 characters, not in use). Only its

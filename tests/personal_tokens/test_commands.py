@@ -4,6 +4,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from personal_tokens.models import PersonalAccessToken
@@ -168,5 +169,5 @@ def test_orm_recipe_from_the_shell(bot):
 
 def test_set_token_validates_the_value(bot):
     token, _ = PersonalAccessToken.objects.create_token(user=bot, name="t", scopes=["api"])
-    with pytest.raises(Exception, match="at least 20 characters"):
+    with pytest.raises(ValidationError, match="at least 20 characters"):
         token.set_token("short")
