@@ -1,10 +1,12 @@
 """Personal access tokens as the service creates, revokes and touches them."""
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import CommandError, call_command
 
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.selectors import personal_token_authenticate
@@ -12,9 +14,12 @@ from personal_tokens.services import personal_token_create, personal_token_revok
 from tests.deploy_tokens.leaks import tables_holding
 from tests.factories import AdminFactory, UserFactory, make_personal_token
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
+from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import token_digest, token_generate, token_is_well_formed, utc_today
 
 pytestmark = pytest.mark.django_db
+PAGE = "/-/user_settings/personal_access_tokens"
+ADMIN_LIST = "/admin/personal_tokens/personalaccesstoken/"
 
 
 def set_max_lifetime(days):
@@ -91,6 +96,65 @@ class TestMaximumLifetime:
     def test_past_dates_are_refused(self):
         with pytest.raises(ValidationError, match="Choose a date after today"):
             make_personal_token(expires_at=utc_today())
+
+
+def _on_the_page(client, user, expires_at: date | None) -> str:
+    client.force_login(user)
+    page = client.get(PAGE).content.decode()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    data = {"name": "t", "scopes": ["api"], "expires_at": str(expires_at or ""), FIELD_NAME: key}
+    return client.post(PAGE, data).content.decode()
+
+
+def _in_the_admin(client, user, expires_at: date | None) -> str:
+    client.force_login(AdminFactory())
+    page = client.get(f"{ADMIN_LIST}add/").content.decode()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    data = {"user": user.pk, "name": "t", "scopes": ["api"], "expires_at": str(expires_at or "")}
+    return client.post(f"{ADMIN_LIST}add/", {**data, FIELD_NAME: key}).content.decode()
+
+
+def _with_the_command(client, user, expires_at: date | None) -> str:
+    args = ["--username", user.username, "--name", "t", "--scopes", "api"]
+    if expires_at:
+        args += ["--expires-at", str(expires_at)]
+    with pytest.raises(CommandError) as raised:
+        call_command("create_personal_access_token", *args)
+    return str(raised.value)
+
+
+def _through_the_orm(client, user, expires_at: date | None) -> str:
+    with pytest.raises(ValidationError) as raised:
+        PersonalAccessToken.objects.create_token(
+            user=user, name="t", scopes=["api"], expires_at=expires_at
+        )
+    return " ".join(raised.value.messages)
+
+
+CHANNELS = {
+    "page": _on_the_page,
+    "admin": _in_the_admin,
+    "command": _with_the_command,
+    "orm": _through_the_orm,
+}
+
+
+@pytest.mark.parametrize("case", ["no-date", "one-day-past-the-maximum"])
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_the_maximum_lifetime_holds_everywhere(client, channel, case):
+    """With a 10-day maximum, neither "no date" nor today + 11 days creates anything, whether
+    on the settings page, in the admin, with the command or through the ORM."""
+    set_max_lifetime(10)
+    latest = utc_today() + timedelta(days=10)
+    if case == "no-date":
+        expires_at = None
+        expected = "Enter an expiration date: this instance allows tokens for at most 10 days"
+    else:
+        expires_at = latest + timedelta(days=1)
+        expected = f"Choose a date no later than {latest}"
+    assert expected in CHANNELS[channel](client, UserFactory(), expires_at)
+    assert not PersonalAccessToken.objects.exists()
+    assert not AuditEvent.objects.filter(action=AuditAction.PERSONAL_TOKEN_CREATE).exists()
 
 
 class TestPredeterminedTokens:
