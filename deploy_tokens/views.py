@@ -14,13 +14,13 @@ from deploy_tokens.models import DeployToken
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.once import FIELD_NAME, ExpiredFormMixin, ShownOnce, once_key_issue
+from tokens_site.once import FIELD_NAME, ShownOnce, once_key_issue
 
 SECTION_ID = "deploy-tokens"
 
 
 @method_decorator(never_cache, name="dispatch")
-class DeployTokenSettingsView(ExpiredFormMixin, TokenPageMixin, View):
+class DeployTokenSettingsView(TokenPageMixin, View):
     """`action` "show" (GET) renders the page, "create" (POST) makes a token and shows it
     once, "revoke" (POST, with `token_id`) revokes one."""
 

@@ -12,11 +12,11 @@ from personal_tokens import services
 from personal_tokens.forms import PersonalAccessTokenForm
 from tokens_site.audit import client_ip
 from tokens_site.mixins import TokenPageMixin
-from tokens_site.once import FIELD_NAME, ExpiredFormMixin, ShownOnce, once_key_issue
+from tokens_site.once import FIELD_NAME, ShownOnce, once_key_issue
 
 
 @method_decorator(never_cache, name="dispatch")
-class PersonalAccessTokensView(LoginRequiredMixin, ExpiredFormMixin, TokenPageMixin, View):
+class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
     """GET shows the page (prefilled from `?name=...&scopes=a,b`); POST creates a token and
     shows it once; POST with `token_id` (the revoke URL) revokes one of the user's tokens."""
 

@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from tokens_site.access import Access, group_access, project_access
 from tokens_site.forms import apply_service_errors
 from tokens_site.models import Group, Project
-from tokens_site.once import once_key_claim
+from tokens_site.once import OnceKey, once_key_refusal, once_key_take
 
 
 class ScopedObjectMixin:
@@ -94,12 +94,9 @@ class TokenPageMixin:
         this one response; anything else shows the page without a value."""
         if not form.is_valid():
             return self.render_page(form=form)
-        if not once_key_claim(self.request):
-            messages.info(
-                self.request,
-                f"That form was already submitted. A {self.noun}'s value is shown only once, "
-                f"right after it is created; create a new token if you did not save it.",
-            )
+        state = once_key_take(self.request)
+        if state is not OnceKey.CLAIMED:
+            messages.info(self.request, once_key_refusal(state, self.noun))
             return redirect(self.page_url())
         try:
             token, plaintext = self.create_token(form)

@@ -9,10 +9,8 @@ itself is never stored anywhere but as its digest.
 import enum
 import secrets
 
-from django.contrib import messages
 from django.core import signing
 from django.core.cache import cache
-from django.shortcuts import redirect
 
 FIELD_NAME = "form_once"
 MAX_AGE_SECONDS = 24 * 60 * 60
@@ -78,14 +76,3 @@ def once_key_claim(request) -> bool:
 def once_key_refusal(state: OnceKey, noun: str) -> str:
     """What to tell someone whose form was not acted on."""
     return EXPIRED_MESSAGE if state is OnceKey.EXPIRED else already_submitted_message(noun)
-
-
-class ExpiredFormMixin:
-    """For a view with TokenPageMixin (put it first): a valid form whose key is missing,
-    forged or expired is answered "This form has expired ...", not "already submitted"."""
-
-    def create_from(self, form):
-        if form.is_valid() and _valid_key(self.request) is None:
-            messages.info(self.request, EXPIRED_MESSAGE)
-            return redirect(self.page_url())
-        return super().create_from(form)
