@@ -59,6 +59,7 @@ def configure_environment(workdir: Path) -> dict[str, str]:
         "REDIS_URL": "redis://127.0.0.1:6379/15",
         "REPOSITORIES_ROOT": str(workdir / "repositories"),
         "MEDIA_ROOT": str(workdir / "media"),
+        "REGISTRY_SIGNING_KEY": str(workdir / "registry-signing-key.pem"),
         "LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
