@@ -1,0 +1,81 @@
+"""Compiled one-row lookups (the authentication hot path's queries)."""
+
+import pytest
+from django.db import connection, transaction
+
+from tests.factories import GroupFactory, MembershipFactory, UserFactory
+from tokens_site.lookups import CompiledLookup, attach, instance_from
+
+pytestmark = pytest.mark.django_db
+
+by_username = CompiledLookup(
+    lambda username: (
+        UserFactory._meta.model.objects.order_by()
+        .filter(username=username)
+        .values_list("id", "is_active", "date_joined")
+    )
+)
+
+
+def prepared_here() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+def test_a_lookup_returns_the_converted_row_or_none(django_assert_num_queries):
+    user = UserFactory(username="ann")
+    for _ in range(3):  # the first use on a connection costs no extra query either
+        with django_assert_num_queries(1):
+            assert by_username.row("ann") == (user.pk, True, user.date_joined)
+    assert by_username.row("nobody") is None
+
+
+@pytest.fixture
+def postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+
+
+def test_on_postgresql_the_statement_is_prepared_once_per_connection(postgresql):
+    UserFactory(username="ann")
+    by_username.row("ann")
+    assert by_username.statement_name in prepared_here()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        before = cursor.fetchone()[0]
+    by_username.row("ann")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        assert cursor.fetchone()[0] == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_new_connection_or_a_rollback_prepares_again_as_needed(postgresql):
+    user = UserFactory(username="ann")
+    connection.close()  # a new connection has nothing prepared
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert by_username.row("ann")[0] == user.pk  # prepared inside a transaction...
+        raise RuntimeError("rolled back")
+    assert by_username.row("ann")[0] == user.pk  # ...which outlives its rollback
+    connection.close()
+    assert by_username.row("ann")[0] == user.pk
+    assert by_username.statement_name in prepared_here()
+
+
+def test_instances_from_rows_behave_as_loaded_ones(django_assert_num_queries):
+    user = UserFactory(username="ann", email="ann@example.com")
+    found = instance_from(type(user), {"id": user.pk, "username": "ann"})
+    assert found == user and not found._state.adding
+    assert found.get_deferred_fields() >= {"email", "is_active"}
+    with django_assert_num_queries(1):  # a deferred field loads on first access
+        assert found.email == "ann@example.com"
+    membership = MembershipFactory(user=user, group=GroupFactory())
+    row = instance_from(type(membership), {"id": membership.pk, "user_id": user.pk})
+    attach(row, "user", found)
+    with django_assert_num_queries(0):
+        assert row.user is found
+    found.first_name = "Ann"
+    found.save(update_fields=["first_name"])  # an UPDATE of the row, not an INSERT
+    user.refresh_from_db()
+    assert user.first_name == "Ann"
