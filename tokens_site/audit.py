@@ -1,5 +1,6 @@
 """Audit events: every state change worth auditing is recorded through this one function."""
 
+import functools
 import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from django.db import models
 from tokens_site.models import AuditAction, AuditEvent
 
 
+@functools.lru_cache(maxsize=4096)  # the same few addresses come again and again
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address, also as some proxies forward it with a port: `1.2.3.4:5678`,
     `[2001:db8::1]:443` or `[2001:db8::1]`."""

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import string
 import zlib
@@ -26,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 BASE62 = string.digits + string.ascii_letters
+_BASE62_RUN = re.compile(r"[0-9A-Za-z]*")
 DEPLOY_TOKEN_PREFIX = "gldt-"
 PERSONAL_TOKEN_PREFIX = "glpat-"  # the default; instance settings may choose another
 # Prefixes secret scanners know: a token that starts with one is always one we generated.
@@ -61,7 +63,7 @@ def token_is_well_formed(token: str, prefix: str) -> bool:
     if len(token) != len(prefix) + BODY_LENGTH + CHECKSUM_LENGTH or not token.startswith(prefix):
         return False
     body, checksum = token[len(prefix) : -CHECKSUM_LENGTH], token[-CHECKSUM_LENGTH:]
-    if not all(character in BASE62 for character in body):
+    if not _BASE62_RUN.fullmatch(body):
         return False
     return hmac.compare_digest(checksum, token_checksum(prefix + body))
 
@@ -73,7 +75,9 @@ def token_looks_generated(token: str) -> bool:
         return True
     _head, dash, tail = token.rpartition("-")
     return (
-        bool(dash) and len(tail) == BODY_LENGTH + CHECKSUM_LENGTH and all(c in BASE62 for c in tail)
+        bool(dash)
+        and len(tail) == BODY_LENGTH + CHECKSUM_LENGTH
+        and bool(_BASE62_RUN.fullmatch(tail))
     )
 
 
