@@ -28,13 +28,6 @@ class ShownOnce(str):
         return "'<the new token, shown once>'"
 
 
-def already_submitted_message(noun: str) -> str:
-    return (
-        f"That form was already submitted. A {noun}'s value is shown only once, right after it "
-        f"is created; create a new token if you did not save it."
-    )
-
-
 class OnceKey(enum.Enum):
     CLAIMED = "claimed"  # this request may act on the form
     USED = "used"  # the form was submitted before (a reload, or Back and submit again)
@@ -67,12 +60,11 @@ def once_key_take(request) -> OnceKey:
     return OnceKey.CLAIMED if claimed else OnceKey.USED
 
 
-def once_key_claim(request) -> bool:
-    """True exactly once per key issued to this user; False for a reused, forged, expired or
-    foreign key."""
-    return once_key_take(request) is OnceKey.CLAIMED
-
-
 def once_key_refusal(state: OnceKey, noun: str) -> str:
     """What to tell someone whose form was not acted on."""
-    return EXPIRED_MESSAGE if state is OnceKey.EXPIRED else already_submitted_message(noun)
+    if state is OnceKey.EXPIRED:
+        return EXPIRED_MESSAGE
+    return (
+        f"That form was already submitted. A {noun}'s value is shown only once, right after it "
+        f"is created; create a new token if you did not save it."
+    )
