@@ -319,14 +319,22 @@ def identify(request, presented: Presented, *, passwords: bool) -> Principal | N
 EXTERNAL_AUTHORIZATION_REFUSAL = "Deploy tokens cannot be used while external authorization is on."
 
 
+def check_instance_policy(principal: Principal) -> None:
+    """Raise Denied (403) when the instance settings refuse this kind of credential on every
+    endpoint, whatever it asks for: deploy tokens while external authorization is on."""
+    if (
+        principal.kind is Kind.DEPLOY_TOKEN
+        and InstanceSettings.current().external_authorization_enabled
+    ):
+        raise Denied(403, EXTERNAL_AUTHORIZATION_REFUSAL)
+
+
 def authorize(principal: Principal, project: Project, ability: Ability) -> None:
     """Raise Denied (403 or 404) unless `principal` may exercise `ability` on `project`."""
     if principal.kind is Kind.DEPLOY_TOKEN:
         token = principal.token
         if not token.reaches(project):
             raise Denied(404, "The project was not found.")
-        if InstanceSettings.current().external_authorization_enabled:
-            raise Denied(403, EXTERNAL_AUTHORIZATION_REFUSAL)
         scope = DEPLOY_SCOPES.get(ability)
         if scope is None:
             verb = "push code" if ability is Ability.WRITE_REPOSITORY else "use the API"
@@ -459,6 +467,10 @@ def credential_required(
                 if principal is None:
                     record_failure(ip)
                     return respond(401, UNAUTHORIZED_MESSAGE)
+                try:
+                    check_instance_policy(principal)
+                except Denied as denied:
+                    return respond(denied.status, denied.reason)
             # Only now the project: refused credentials cost no query at all.
             project = load_project(request, kwargs) if load_project else None
             if project is None:

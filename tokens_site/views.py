@@ -26,13 +26,7 @@ from tokens_site.forms import (
     ProjectForm,
     apply_service_errors,
 )
-from tokens_site.http_auth import (
-    EXTERNAL_AUTHORIZATION_REFUSAL,
-    Ability,
-    Kind,
-    credential_required,
-    text_response,
-)
+from tokens_site.http_auth import Ability, credential_required
 from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
@@ -397,12 +391,7 @@ def whoami(request, project, principal):
     """`/-/whoami`: who the presented token is, for checking a token from a script
     (`curl -u <username>:<token> .../-/whoami`). Answers 401 for bad credentials and for
     passwords (only Git over HTTP takes those), 403 for a deploy token while external
-    authorization is on (it works nowhere then)."""
-    if (
-        principal.kind is Kind.DEPLOY_TOKEN
-        and InstanceSettings.current().external_authorization_enabled
-    ):
-        return text_response(403, EXTERNAL_AUTHORIZATION_REFUSAL)
+    authorization is on (credential_required refuses it everywhere then)."""
     token = principal.token
     return JsonResponse(
         {

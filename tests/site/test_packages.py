@@ -254,6 +254,19 @@ def test_generic_put_get_and_deploy_token_header(client, project):
     )
 
 
+def test_external_authorization_refuses_deploy_tokens_here_too(client, project):
+    """The package registry is one of the 'everywhere' deploy tokens stop working."""
+    _token, value = make_deploy_token(project, scopes=["read_package_registry"])
+    instance = InstanceSettings.current()
+    instance.external_authorization_enabled = True
+    instance.save()
+    url = f"/api/v4/projects/{project.pk}/packages/generic/tool/1.2.3/tool.bin"
+    response = client.get(url, HTTP_DEPLOY_TOKEN=value)
+    assert response.status_code == 403
+    assert "external authorization" in response.json()["message"]
+    assert not PackageFile.objects.exists()
+
+
 def generic_put(client, project, url_tail, stream, length, **auth):
     return client.put(
         f"/api/v4/projects/{project.pk}/packages/generic/{url_tail}",

@@ -14,15 +14,14 @@ from tokens_site.audit import client_ip
 from tokens_site.http_auth import (
     ANONYMOUS,
     BANNED_MESSAGE,
-    EXTERNAL_AUTHORIZATION_REFUSAL,
     REALM,
-    Kind,
+    Denied,
+    check_instance_policy,
     identify,
     ip_is_banned,
     read_credentials,
     record_failure,
 )
-from tokens_site.models import InstanceSettings
 from tokens_site.registry.service import InvalidScope, issue_token, parse_scope
 
 # Each scope costs a query; docker and skopeo ask for one to three (a push that mounts
@@ -60,9 +59,8 @@ def token(request):
         if principal is None:
             record_failure(ip)
             return _error(401, "UNAUTHORIZED", "HTTP Basic: Access denied.")
-        if (
-            principal.kind is Kind.DEPLOY_TOKEN
-            and InstanceSettings.current().external_authorization_enabled
-        ):
-            return _error(403, "DENIED", EXTERNAL_AUTHORIZATION_REFUSAL)
+        try:
+            check_instance_policy(principal)
+        except Denied as denied:
+            return _error(denied.status, "DENIED", denied.reason)
     return JsonResponse(issue_token(principal, scopes))
