@@ -139,15 +139,19 @@ def _sudo_target(request, principal):
     if not principal.user.is_superuser:
         raise forbidden("403 Forbidden - Must be admin to use sudo")
     users = get_user_model().objects
-    number = record_id(wanted)
-    found = (users.filter(pk=number).first() if number is not None else None) or users.filter(
-        username=wanted
-    ).first()
+    found = first_by_id(users, wanted) or users.filter(username=wanted).first()
     if found is None:
         raise not_found("User")
     if not found.is_active:
         raise forbidden("403 Forbidden - The user you are trying to impersonate is blocked")
     return found
+
+
+def first_by_id(queryset, value: str, field: str = "pk"):
+    """The record whose `field` is the id `value` spells, or None (also when `value` is not
+    an id at all: ids are ASCII digits)."""
+    number = record_id(value)
+    return queryset.filter(**{field: number}).first() if number is not None else None
 
 
 def _authenticate(request, needed: frozenset[str]):

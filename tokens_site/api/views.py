@@ -26,6 +26,7 @@ from tokens_site.api.framework import (
     body,
     boolean,
     date_value,
+    first_by_id,
     forbidden,
     integer,
     json_response,
@@ -37,7 +38,6 @@ from tokens_site.api.framework import (
 )
 from tokens_site.audit import client_ip
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
-from tokens_site.paths import record_id
 
 User = get_user_model()
 
@@ -102,8 +102,7 @@ def create_user(request):
 
 
 def _user(user_id: str):
-    number = record_id(user_id)
-    account = User.objects.filter(pk=number).first() if number is not None else None
+    account = first_by_id(User.objects, user_id)
     if account is None:
         raise not_found("User")
     return account
@@ -135,9 +134,17 @@ def user_personal_access_tokens(request, user_id):
 # --- Groups and projects ----------------------------------------------------------------------
 
 
+def _min_access_level(request) -> int | None:
+    """The role a group or project list is limited to: `min_access_level`, or Owner for
+    `owned=true` (GitLab's two filters); roles inherited from groups count."""
+    level = integer(request.GET, "min_access_level")
+    if level is None and boolean(request.GET, "owned"):
+        level = AccessLevel.OWNER
+    return level
+
+
 def _by_id_or_path(queryset, ref: str, what: str):
-    number = record_id(ref)
-    found = queryset.filter(pk=number).first() if number is not None else None
+    found = first_by_id(queryset, ref)
     # Paths are unique ignoring case, as on GitLab: `Tanuki%2FBackend` names tanuki/backend.
     found = found or queryset.by_full_path(ref).first()
     if found is None:
@@ -183,10 +190,7 @@ def groups(request):
         listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
     if boolean(request.GET, "top_level_only"):
         listed = listed.filter(parent=None)
-    level = integer(request.GET, "min_access_level")
-    if level is None and boolean(request.GET, "owned"):
-        level = AccessLevel.OWNER
-    if level is not None:
+    if (level := _min_access_level(request)) is not None:
         listed = listed & Group.objects.with_level(request.user, level)
     return paginate(request, listed, serializers.groups)
 
@@ -235,10 +239,7 @@ def projects(request):
         )
         return json_response(serializers.projects([project])[0], status=201)
     listed = Project.objects.visible_to(request.user).select_related("group").order_by("id")
-    level = integer(request.GET, "min_access_level")
-    if level is None and boolean(request.GET, "owned"):
-        level = AccessLevel.OWNER
-    if level is not None:
+    if (level := _min_access_level(request)) is not None:
         listed = listed & Project.objects.with_level(request.user, level)
     if boolean(request.GET, "membership"):
         listed = listed & Project.objects.member_of(request.user)
@@ -307,12 +308,7 @@ def member_all_detail(request, kind, ref, user_id):
 @api_view(methods=("GET", "PUT", "DELETE"), authenticated=False)
 def member_detail(request, kind, ref, user_id):
     source = _source(request, kind, ref)
-    number = record_id(user_id)
-    membership = (
-        source.memberships.select_related("user").filter(user_id=number).first()
-        if number is not None
-        else None
-    )
+    membership = first_by_id(source.memberships.select_related("user"), user_id, "user_id")
     if membership is None:
         raise not_found("Member")
     if request.method == "PUT":
@@ -370,21 +366,14 @@ def deploy_tokens(request, kind, ref):
             ip_address=client_ip(request),
         )
         return json_response(serializers.deploy_token(token, plaintext=plaintext), status=201)
-    field = "group" if isinstance(owner, Group) else "project"
-    return _deploy_tokens_listed(request, DeployToken.objects.filter(**{field: owner}))
+    return _deploy_tokens_listed(request, owner.deploy_tokens.all())
 
 
 @api_view(methods=("GET", "DELETE"))
 def deploy_token_detail(request, kind, ref, token_id):
     owner = _source(request, kind, ref)
     deploy_token_access(request.user, owner)
-    field = "group" if isinstance(owner, Group) else "project"
-    number = record_id(token_id)
-    token = (
-        DeployToken.objects.filter(**{field: owner}, pk=number).first()
-        if number is not None
-        else None
-    )
+    token = first_by_id(owner.deploy_tokens.all(), token_id)
     if token is None:
         raise not_found("Deploy Token")
     if request.method == "DELETE":
@@ -407,12 +396,7 @@ def _personal_token(request, token_id: str) -> PersonalAccessToken:
         if request.api_token is None:
             raise not_found("Token")
         return PersonalAccessToken.objects.select_related("user").get(pk=request.api_token.pk)
-    number = record_id(token_id)
-    token = (
-        _personal_tokens_visible(request).select_related("user").filter(pk=number).first()
-        if number is not None
-        else None
-    )
+    token = first_by_id(_personal_tokens_visible(request).select_related("user"), token_id)
     if token is None:
         raise not_found("Token")
     return token
