@@ -6,8 +6,8 @@ import re
 import pytest
 
 from deploy_tokens.models import DeployToken
-from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import AdminFactory, GroupFactory, ProjectFactory, make_deploy_token
+from tests.leaks import readable, sent_besides_the_body, tables_holding
 from tokens_site.models import AuditAction, AuditEvent, Project
 from tokens_site.once import FIELD_NAME
 

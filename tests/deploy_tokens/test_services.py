@@ -15,7 +15,6 @@ from django.test import RequestFactory, override_settings
 
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_create, deploy_token_revoke
-from tests.deploy_tokens.leaks import database_cache_tables, sent_besides_the_body, tables_holding
 from tests.factories import (
     GroupFactory,
     MembershipFactory,
@@ -23,6 +22,7 @@ from tests.factories import (
     UserFactory,
     make_deploy_token,
 )
+from tests.leaks import database_cache_tables, sent_besides_the_body, tables_holding
 from tokens_site.models import AccessLevel, AuditAction, AuditEvent
 from tokens_site.tokens import (
     token_decrypt,

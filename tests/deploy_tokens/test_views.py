@@ -1,7 +1,6 @@
 """Settings > Repository > Deploy tokens of projects and groups."""
 
 import html
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -9,8 +8,11 @@ import pytest
 import time_machine
 
 from deploy_tokens.models import DeployToken
-from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import make_deploy_token
+from tests.leaks import (
+    assert_shown_by_the_creating_page_only,
+    log_everything,
+)
 from tests.roles import ROLES, SIGN_IN, outcome, visit
 from tokens_site.models import AuditAction, AuditEvent
 from tokens_site.once import FIELD_NAME
@@ -131,25 +133,21 @@ def test_the_value_is_in_the_creating_page_only(
 ):
     """After a create and its reload, the value is in no table (sessions and cache
     included), header, cookie or log line (SQL too) — only in the body of the one answer."""
-    settings.DEBUG = True  # the SQL is logged as well
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="django")
+    log_everything(caplog, settings)
     client.force_login(world["users"]["owner"])
     data = create_data(client, settings_url, name="ci", username="deployer")
     created = client.post(create_url, data)
     plaintext = re.search(
         r'id="new-deploy-token-value" value="(gldt-[^"]+)"', created.content.decode()
     ).group(1)
-    reloaded = client.post(create_url, data)
-    later = client.get(reloaded["Location"])
-    assert "already submitted" in later.content.decode()
-    for response in (created, reloaded, later):
-        assert plaintext not in sent_besides_the_body(response)
-    assert plaintext not in reloaded.content.decode() + later.content.decode()
-    assert all(plaintext not in readable(morsel.value) for morsel in client.cookies.values())
-    assert tables_holding(plaintext) == []
-    assert "deployer" in caplog.text  # the log did capture the requests' SQL
-    assert plaintext not in caplog.text
+    assert_shown_by_the_creating_page_only(
+        plaintext,
+        client=client,
+        created=created,
+        reloaded=client.post(create_url, data),
+        caplog=caplog,
+        logged="deployer",
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from personal_tokens.models import PersonalAccessToken
-from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.leaks import readable, sent_besides_the_body, tables_holding
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import utc_today

@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.selectors import personal_token_authenticate
 from personal_tokens.services import personal_token_create, personal_token_revoke
-from tests.deploy_tokens.leaks import tables_holding
 from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.leaks import tables_holding
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import token_digest, token_generate, token_is_well_formed, utc_today

@@ -1,6 +1,5 @@
 """User settings > Access tokens."""
 
-import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -8,8 +7,8 @@ import pytest
 import time_machine
 
 from personal_tokens.models import PersonalAccessToken
-from tests.deploy_tokens.leaks import readable, sent_besides_the_body, tables_holding
 from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.leaks import assert_shown_by_the_creating_page_only, log_everything
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import utc_today
@@ -97,24 +96,20 @@ def test_create_shows_the_token_once(user_client):
 def test_the_value_is_in_the_creating_page_only(user_client, caplog, settings):
     """After a create and its reload, the value is in no table (sessions and cache
     included), header, cookie or log line (SQL too) — only in the body of the one answer."""
-    settings.DEBUG = True  # the SQL is logged as well
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="django")
+    log_everything(caplog, settings)
     data = form_data(user_client, name="laptop-of-pat")
     created = user_client.post(PAGE, data)
     plaintext = re.search(
         r'id="new-personal-access-token-value" value="([^"]+)"', created.content.decode()
     ).group(1)
-    reloaded = user_client.post(PAGE, data)
-    later = user_client.get(reloaded["Location"])
-    assert "already submitted" in later.content.decode()
-    for response in (created, reloaded, later):
-        assert plaintext not in sent_besides_the_body(response)
-    assert plaintext not in reloaded.content.decode() + later.content.decode()
-    assert all(plaintext not in readable(morsel.value) for morsel in user_client.cookies.values())
-    assert tables_holding(plaintext) == []
-    assert "laptop-of-pat" in caplog.text  # the log did capture the requests' SQL
-    assert plaintext not in caplog.text
+    assert_shown_by_the_creating_page_only(
+        plaintext,
+        client=user_client,
+        created=created,
+        reloaded=user_client.post(PAGE, data),
+        caplog=caplog,
+        logged="laptop-of-pat",
+    )
 
 
 def test_creating_and_revoking_on_the_page_are_audited_with_the_address(user_client):

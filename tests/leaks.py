@@ -4,6 +4,7 @@ stored encoded), and the headers and cookies of a response. Used by both token k
 
 import base64
 import binascii
+import logging
 import pickle
 import zlib
 
@@ -78,3 +79,28 @@ def sent_besides_the_body(response) -> str:
     for name, morsel in response.cookies.items():
         parts += [name, readable(morsel.value), morsel.OutputString()]
     return "\n".join(parts)
+
+
+def log_everything(caplog, settings) -> None:
+    """Capture every log line, the SQL of every query included (DEBUG on)."""
+    settings.DEBUG = True
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="django")
+
+
+def assert_shown_by_the_creating_page_only(
+    plaintext: str, *, client, created, reloaded, caplog, logged: str
+) -> None:
+    """After a create (`created`, whose body shows `plaintext`) and its reload (`reloaded`,
+    the same form posted again), the value is in no later page, header, cookie, table
+    (sessions and cache included) or log line. `logged` is text the log must hold: proof
+    that it captured the requests (see log_everything)."""
+    later = client.get(reloaded["Location"])
+    assert "already submitted" in later.content.decode()
+    for response in (created, reloaded, later):
+        assert plaintext not in sent_besides_the_body(response)
+    assert plaintext not in reloaded.content.decode() + later.content.decode()
+    assert all(plaintext not in readable(morsel.value) for morsel in client.cookies.values())
+    assert tables_holding(plaintext) == []
+    assert logged in caplog.text
+    assert plaintext not in caplog.text
