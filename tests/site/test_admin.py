@@ -37,6 +37,20 @@ def listed(response) -> list[str]:
     return [str(row) for row in response.context["cl"].result_list]
 
 
+# The instance settings form as an administrator fills it in (everything on but external
+# authorization).
+INSTANCE_SETTINGS_FORM = {
+    "git_password_authentication_enabled": "on",
+    "personal_access_token_max_lifetime_days": "30",
+    "personal_access_token_prefix": "glpat-",
+    "failed_auth_ban_enabled": "on",
+    "failed_auth_ban_limit": "30",
+    "failed_auth_ban_period_seconds": "180",
+    "failed_auth_ban_duration_seconds": "3600",
+    "package_file_max_size_mb": "1024",
+}
+
+
 def test_project_search_finds_by_path(admin_client):
     top = GroupFactory(path="tanuki")
     ProjectFactory(group=top, path="awesome")
@@ -178,17 +192,7 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert response["Location"].endswith("/admin/tokens_site/instancesettings/1/change/")
     form = admin_client.get(response["Location"]).content.decode()
     assert "maximum personal access token lifetime" in form.lower()
-    data = {
-        "external_authorization_enabled": "on",
-        "git_password_authentication_enabled": "on",
-        "personal_access_token_max_lifetime_days": "30",
-        "personal_access_token_prefix": "glpat-",
-        "failed_auth_ban_enabled": "on",
-        "failed_auth_ban_limit": "30",
-        "failed_auth_ban_period_seconds": "180",
-        "failed_auth_ban_duration_seconds": "3600",
-        "package_file_max_size_mb": "1024",
-    }
+    data = {**INSTANCE_SETTINGS_FORM, "external_authorization_enabled": "on"}
     admin_client.post(response["Location"], data)
     current = InstanceSettings.current()
     assert current.external_authorization_enabled
@@ -196,16 +200,6 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert InstanceSettings.objects.count() == 1
 
 
-INSTANCE_SETTINGS_FORM = {
-    "git_password_authentication_enabled": "on",
-    "personal_access_token_max_lifetime_days": "30",
-    "personal_access_token_prefix": "glpat-",
-    "failed_auth_ban_enabled": "on",
-    "failed_auth_ban_limit": "30",
-    "failed_auth_ban_period_seconds": "180",
-    "failed_auth_ban_duration_seconds": "3600",
-    "package_file_max_size_mb": "1024",
-}
 LIFETIME_RANGE = "Enter a number of days from 1 to 365, or leave it empty for no limit."
 
 

@@ -53,7 +53,7 @@ def open_up(world, visibility: str) -> None:
     Project.objects.filter(pk=world["project"].pk).update(visibility=visibility)
 
 
-@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, SEE_PRIVATE, strict=True)))
+@pytest.mark.parametrize(("role", "expected"), matrix(SEE_PRIVATE))
 @pytest.mark.parametrize(
     "url",
     [
@@ -67,7 +67,7 @@ def test_private_pages_are_seen_by_members_only(client, world, role, expected, u
     assert outcome(visit(client, world, role, "get", url)) == expected
 
 
-@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
 def test_adding_group_members_needs_maintainer(client, world, role, expected):
     response = visit(
         client,
@@ -82,7 +82,7 @@ def test_adding_group_members_needs_maintainer(client, world, role, expected):
     assert added == (expected == 302)
 
 
-@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
 def test_adding_project_members_needs_maintainer(client, world, role, expected):
     response = visit(
         client,
@@ -97,7 +97,7 @@ def test_adding_project_members_needs_maintainer(client, world, role, expected):
     assert added == (expected == 302)
 
 
-@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
 def test_changing_a_role_needs_maintainer(client, world, role, expected):
     target = world["target"]
     url = f"/groups/tanuki/backend/-/group_members/{target.pk}"
@@ -107,7 +107,7 @@ def test_changing_a_role_needs_maintainer(client, world, role, expected):
     assert (target.access_level == AccessLevel.REPORTER) == (expected == 302)
 
 
-@pytest.mark.parametrize(("role", "expected"), list(zip(ROLES, CHANGE_MEMBERS, strict=True)))
+@pytest.mark.parametrize(("role", "expected"), matrix(CHANGE_MEMBERS))
 def test_removing_a_project_member_needs_maintainer(client, world, role, expected):
     target = world["project_target"]
     url = f"/tanuki/backend/api/-/project_members/{target.pk}/remove"
@@ -283,7 +283,7 @@ def test_a_non_member_adding_a_member_to_an_internal_group_is_told_why(client, w
 
 @pytest.mark.parametrize(
     ("role", "expected"),
-    list(zip(ROLES, [SIGN_IN, 404, 403, 403, 403, 200, 200, 200], strict=True)),
+    matrix([SIGN_IN, 404, 403, 403, 403, 200, 200, 200]),
 )
 def test_new_subgroup_page_needs_maintainer_of_the_parent(client, world, role, expected):
     url = f"/groups/new?parent_id={world['group'].pk}"
@@ -292,7 +292,7 @@ def test_new_subgroup_page_needs_maintainer_of_the_parent(client, world, role, e
 
 @pytest.mark.parametrize(
     ("role", "created"),
-    list(zip(ROLES, [False, False, False, False, False, True, True, True], strict=True)),
+    matrix([False, False, False, False, False, True, True, True]),
 )
 def test_new_project_only_in_groups_one_maintains(client, world, role, created):
     response = visit(
