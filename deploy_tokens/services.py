@@ -5,6 +5,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.models import (
     DEFAULT_USERNAME_FORMAT,
@@ -13,7 +14,8 @@ from deploy_tokens.models import (
     DeployToken,
     Scope,
 )
-from tokens_site.access import Access, group_access, project_access
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import Access, access_on
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, Group, Project
 from tokens_site.tokens import token_digest, token_encrypt, token_generate, validate_expiry_date
@@ -21,21 +23,13 @@ from tokens_site.tokens import token_digest, token_encrypt, token_generate, vali
 
 def deploy_token_access(actor, owner: Group | Project) -> Access:
     """Project tokens are managed by the project's Maintainers and Owners; group tokens only by
-    the group's Owners."""
-    if isinstance(owner, Project):
-        access = project_access(actor, owner)
-        access.require(
-            access.can_maintain,
-            "You need at least the Maintainer role in this project to manage its deploy tokens.",
-        )
-    else:
-        access = group_access(actor, owner)
-        access.require(
-            access.is_owner, "You need the Owner role in this group to manage its deploy tokens."
-        )
+    the group's Owners (the access policy's MANAGE_DEPLOY_TOKENS)."""
+    access = access_on(actor, owner)
+    access.require(Ability.MANAGE_DEPLOY_TOKENS)
     return access
 
 
+@sensitive_variables()
 def deploy_token_create(
     *,
     actor,

@@ -7,10 +7,12 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens import services
 from deploy_tokens.forms import DeployTokenForm
 from deploy_tokens.models import DeployToken
+from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
@@ -39,6 +41,7 @@ class DeployTokenSettingsView(TokenPageMixin, View):
     def owner_tokens(self):
         return DeployToken.objects.filter(**{self.owner_field: self.owner})
 
+    @sensitive_variables()
     def render_page(self, *, form=None, new_token=None, plaintext=None):
         context = self.get_context_data(
             # Both named, so the template never looks up a missing one: Django logs a failed
@@ -88,7 +91,7 @@ class DeployTokenSettingsView(TokenPageMixin, View):
 
 
 class ProjectDeployTokenSettingsView(ProjectMixin, DeployTokenSettingsView):
-    required = "can_maintain"
+    required = Ability.MANAGE_DEPLOY_TOKENS
     denied_message = "You need at least the Maintainer role in this project to change its settings."
     owner_field = "project"
 
@@ -101,7 +104,7 @@ class ProjectDeployTokenSettingsView(ProjectMixin, DeployTokenSettingsView):
 
 
 class GroupDeployTokenSettingsView(GroupMixin, DeployTokenSettingsView):
-    required = "is_owner"
+    required = Ability.MANAGE_DEPLOY_TOKENS
     denied_message = "You need the Owner role in this group to change its settings."
     owner_field = "group"
 

@@ -7,7 +7,8 @@ from django.db.models import Q
 
 from personal_tokens import services
 from personal_tokens.forms import add_rule_errors
-from personal_tokens.models import PersonalAccessToken, Scope, with_scope
+from personal_tokens.models import PersonalAccessToken, with_scope
+from personal_tokens.rules import Scope
 from tokens_site.admin_helpers import ScopeFilter, TokenAdmin, TokenStateFilter
 from tokens_site.audit import client_ip
 from tokens_site.forms import DATE_FORMAT_HINT, scope_choices

@@ -2,8 +2,7 @@ from datetime import timedelta
 
 from django import forms
 
-from personal_tokens.models import Scope, scopes_offered_to
-from personal_tokens.services import personal_token_validate
+from personal_tokens.rules import Scope, personal_token_validate, scopes_offered_to
 from tokens_site.forms import DATE_FORMAT_HINT, scope_choices
 from tokens_site.models import InstanceSettings
 from tokens_site.tokens import utc_today

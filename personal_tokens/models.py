@@ -1,71 +1,28 @@
 """Personal access tokens: a user's own credentials for the API, Git over HTTP and the
-registries, limited by scopes. Only a digest of each token is stored."""
+registries, limited by scopes. Only a digest of each token is stored.
 
-import re
+Making and revoking a token record lives here, with its rules (personal_tokens.rules) and its
+audit event, so every way to make one — the services behind the pages and the API, the admin,
+the commands, the seed's console recipe — keeps them. Who may do it is the services' concern.
+"""
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.views.decorators.debug import sensitive_variables
 
-from tokens_site.models import TokenQuerySet, TokenRecord
-from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_digest, token_is_plausible
+from personal_tokens.rules import (
+    Scope,
+    personal_token_validate,
+    validate_predetermined_value,
+)
+from tokens_site.access.roles import is_administrator
+from tokens_site.audit import audit_event_record
+from tokens_site.models import AuditAction, InstanceSettings, TokenQuerySet, TokenRecord
+from tokens_site.tokens import token_digest, token_generate
 
-PREDETERMINED_MIN_LENGTH = 20
-PREDETERMINED_MAX_LENGTH = 255
-# Printable ASCII without spaces: usable in HTTP headers, Basic credentials and URLs.
-PREDETERMINED_PATTERN = re.compile(r"[\x21-\x7e]+")
-
-
-class Scope(models.TextChoices):
-    API = (
-        "api",
-        "Grants complete read/write access to the API, including all groups and projects, "
-        "the container registry, and the package registry.",
-    )
-    READ_API = (
-        "read_api",
-        "Grants read access to the API, including all groups and projects, the container "
-        "registry, and the package registry.",
-    )
-    READ_USER = (
-        "read_user",
-        "Grants read-only access to your profile through the /user API endpoint, and to the "
-        "read-only API endpoints under /users.",
-    )
-    READ_REPOSITORY = (
-        "read_repository",
-        "Grants read-only access to repositories on private projects using Git-over-HTTP.",
-    )
-    WRITE_REPOSITORY = (
-        "write_repository",
-        "Grants read-write access to repositories on private projects using Git-over-HTTP.",
-    )
-    READ_REGISTRY = (
-        "read_registry",
-        "Grants read-only access to container registry images on private projects.",
-    )
-    WRITE_REGISTRY = (
-        "write_registry",
-        "Grants write access to container registry images on private projects.",
-    )
-    SUDO = (
-        "sudo",
-        "Grants permission to perform API actions as any user in the system, when "
-        "authenticated as an administrator.",
-    )
-    SELF_ROTATE = (
-        "self_rotate",
-        "Grants permission to rotate this token using the personal access token API.",
-    )
-
-
-ADMIN_ONLY_SCOPES = frozenset({Scope.SUDO})
-
-
-def scopes_offered_to(user) -> list[Scope]:
-    """`sudo` is offered only to administrators."""
-    return [scope for scope in Scope if user.is_superuser or scope not in ADMIN_ONLY_SCOPES]
+IN_USE_MESSAGE = "That token is already in use; choose another."
 
 
 class ScopesField(models.CharField):
@@ -101,45 +58,81 @@ def with_scope(scope: str) -> Q:
     )
 
 
-def could_be_personal_token(plaintext: str) -> bool:
-    """Decided in memory: a deploy token's prefix, or a known prefix or shape with a wrong
-    checksum, rules a value out without any lookup."""
-    return not plaintext.startswith(DEPLOY_TOKEN_PREFIX) and token_is_plausible(plaintext)
-
-
-def validate_predetermined_token(plaintext: str) -> None:
-    if len(plaintext) < PREDETERMINED_MIN_LENGTH:
-        raise ValidationError(
-            f"A predetermined token must be at least {PREDETERMINED_MIN_LENGTH} characters long."
-        )
-    if len(plaintext) > PREDETERMINED_MAX_LENGTH or not PREDETERMINED_PATTERN.fullmatch(plaintext):
-        raise ValidationError(
-            f"A predetermined token may contain only printable ASCII characters without spaces, "
-            f"at most {PREDETERMINED_MAX_LENGTH}."
-        )
-    if not could_be_personal_token(plaintext):
-        raise ValidationError(
-            "That value looks like a token this site generates (a known prefix, or '-' followed "
-            "by 32 letters and digits) but its checksum does not match; choose another value."
-        )
-    if PersonalAccessToken.objects.filter(token_digest=token_digest(plaintext)).exists():
-        raise ValidationError("That token is already in use; choose another.")
-
-
 class PersonalAccessTokenQuerySet(TokenQuerySet):
+    def visible_to(self, user) -> "PersonalAccessTokenQuerySet":
+        """The tokens `user` may see and manage: their own; every one for an administrator
+        (the rule of tokens_site.access.policy.require_self_or_administrator)."""
+        if is_administrator(user):
+            return self
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(user=user)
+
+    @sensitive_variables("plaintext")
     def find_by_token(self, plaintext: str) -> "PersonalAccessToken | None":
         """The token with this value (revoked and expired ones too), or None."""
         return self.filter(token_digest=token_digest(plaintext)).first()
 
-    def create_token(self, **kwargs) -> tuple["PersonalAccessToken", str]:
-        """Create through the service (rules and audit), for `manage.py shell`: returns the
-        token and its value. Takes the service's keyword arguments (user, name, scopes, ...)."""
-        from personal_tokens.services import personal_token_create
+    @sensitive_variables("plaintext")
+    def value_in_use(self, plaintext: str) -> bool:
+        return self.filter(token_digest=token_digest(plaintext)).exists()
 
-        return personal_token_create(**kwargs)
+    @sensitive_variables("value")
+    def insert(self, *, user, name: str, scopes: list[str], expires_at, value: str):
+        """Insert one token with this value (its rules are checked on save). No audit event:
+        for create_token() and rotation, which record their own."""
+        record = self.model(
+            user=user,
+            name=name.strip(),
+            scopes=[scope for scope in Scope.values if scope in scopes],
+            expires_at=expires_at,
+            token_digest=token_digest(value),
+        )
+        record.save(force_insert=True, using=self.db)
+        return record
+
+    @sensitive_variables("token", "plaintext")
+    def create_token(
+        self,
+        *,
+        user,
+        name: str,
+        scopes: list[str],
+        expires_at=None,
+        token: str | None = None,
+        actor=None,
+        ip_address: str | None = None,
+    ) -> tuple["PersonalAccessToken", str]:
+        """Create a token for `user` — a random one, or the predetermined `token` — under every
+        rule, with its audit event; returns the record and the value (which exists only in
+        this return value). For `manage.py shell` as for the services."""
+        errors = personal_token_validate(
+            user=user, name=name, scopes=scopes, expires_at=expires_at, token=token
+        )
+        if token is not None and "token" not in errors and self.value_in_use(token):
+            errors["token"] = [IN_USE_MESSAGE]
+        if errors:
+            raise ValidationError(errors)
+        plaintext = token or token_generate(InstanceSettings.current().personal_access_token_prefix)
+        with transaction.atomic(using=self.db):
+            record = self.insert(
+                user=user, name=name, scopes=scopes, expires_at=expires_at, value=plaintext
+            )
+            audit_event_record(
+                action=AuditAction.PERSONAL_TOKEN_CREATE,
+                actor=actor,
+                target=record,
+                ip_address=ip_address,
+                details={
+                    "scopes": record.scopes,
+                    "expires_at": str(expires_at or ""),
+                    "predetermined": token is not None,
+                },
+            )
+        return record, plaintext
 
     def create(self, **kwargs) -> "PersonalAccessToken":
-        """The same, for the seed's console recipe `user.personal_access_tokens.create(name=...,
+        """The seed's console recipe, `user.personal_access_tokens.create(name=...,
         scopes=[...])` followed by set_token() and save(): the rules apply and the creation is
         audited. The value made here is not returned; set one with set_token(), or use
         create_token() to get it."""
@@ -170,8 +163,6 @@ class PersonalAccessToken(TokenRecord):
         for administrators, an expiry date within the instance's maximum lifetime."""
         if not self._state.adding:
             return
-        from personal_tokens.services import personal_token_validate
-
         errors = personal_token_validate(
             user=self.user, name=self.name, scopes=self.scopes or [], expires_at=self.expires_at
         )
@@ -191,13 +182,30 @@ class PersonalAccessToken(TokenRecord):
                 )
         super().save(*args, **kwargs)
 
+    @sensitive_variables("plaintext")
     def set_token(self, plaintext: str) -> None:
         """Give this token a predetermined value (at least 20 characters, not in use). Only its
         digest is kept; call save() afterwards."""
-        validate_predetermined_token(plaintext)
+        validate_predetermined_value(plaintext)
+        if PersonalAccessToken.objects.value_in_use(plaintext):
+            raise ValidationError(IN_USE_MESSAGE)
         self.token_digest = token_digest(plaintext)
 
     def revoke(self, *, actor=None, ip_address: str | None = None) -> None:
-        from personal_tokens.services import personal_token_revoke
-
-        personal_token_revoke(actor=actor, token=self, ip_address=ip_address)
+        """Revoke it, with its audit event. A conditional UPDATE: a second revoke (a double
+        click, two administrators) is reported, not audited twice."""
+        with transaction.atomic():
+            updated = PersonalAccessToken.objects.filter(pk=self.pk, revoked=False).update(
+                revoked=True
+            )
+            if not updated:
+                raise ValidationError(
+                    f"The personal access token '{self.name}' was already revoked."
+                )
+            self.revoked = True
+            audit_event_record(
+                action=AuditAction.PERSONAL_TOKEN_REVOKE,
+                actor=actor,
+                target=self,
+                ip_address=ip_address,
+            )

@@ -1,7 +1,13 @@
-from django.contrib.auth import get_user_model
+"""Reads of personal access tokens: the active token a credential names, with the ban of the
+address presenting it read in the same statement (nothing is written here; recording its use
+is personal_tokens.services.personal_token_touch)."""
 
-from personal_tokens.models import PersonalAccessToken, could_be_personal_token
-from personal_tokens.services import personal_token_touch
+from django.contrib.auth import get_user_model
+from django.views.decorators.debug import sensitive_variables
+
+from personal_tokens.models import PersonalAccessToken
+from personal_tokens.rules import could_be_personal_token
+from tokens_site.auth.store import ADDRESS_SENTINEL, NO_ADDRESS, ban_expiry_of
 from tokens_site.lookups import CompiledLookup, attach, instance_from
 from tokens_site.tokens import token_digest
 
@@ -10,29 +16,41 @@ TOKEN_FIELDS = ("id", "name", "scopes", "expires_at", "revoked", "last_used_at",
 USER_FIELDS = ("username", "is_active", "is_staff", "is_superuser")  # and its id: user_id
 
 _by_digest = CompiledLookup(
-    lambda digest: (
+    lambda digest, address: (
         PersonalAccessToken.objects.order_by()
         .filter(token_digest=digest)
-        .values_list(*TOKEN_FIELDS, *(f"user__{name}" for name in USER_FIELDS))
-    )
+        .annotate(address_banned_until=ban_expiry_of(address))
+        .values_list(
+            *TOKEN_FIELDS,
+            *(f"user__{name}" for name in USER_FIELDS),
+            "address_banned_until",
+        )
+    ),
+    sentinels=("__digest__", ADDRESS_SENTINEL),
 )
 
 
-def personal_token_authenticate(plaintext: str) -> PersonalAccessToken | None:
-    """The active token with this value, of an active user, with its use recorded; else None.
+@sensitive_variables("plaintext")
+def personal_token_find_active(
+    plaintext: str, *, address: str | None = None
+) -> PersonalAccessToken | None:
+    """The active token with this value, of an active user; else None. Its
+    `address_banned_until` is when the ban of `address` (the client presenting it) ends, if
+    there is one.
 
-    One query (the token with its user, only the columns the check needs). A value with one of
-    our prefixes or our shape and a wrong checksum is refused before any query.
+    One query (the token with its user, only the columns the check needs, and the address's
+    ban). A value with one of our prefixes or our shape and a wrong checksum is refused before
+    any query.
     """
     if not could_be_personal_token(plaintext):
         return None
-    row = _by_digest.row(token_digest(plaintext))
+    row = _by_digest.row(token_digest(plaintext), address or NO_ADDRESS)
     if row is None:
         return None
     token = instance_from(PersonalAccessToken, dict(zip(TOKEN_FIELDS, row, strict=False)))
-    user = dict(zip(USER_FIELDS, row[len(TOKEN_FIELDS) :], strict=True))
+    token.address_banned_until = row[-1]
+    user = dict(zip(USER_FIELDS, row[len(TOKEN_FIELDS) : -1], strict=True))
     attach(token, "user", instance_from(get_user_model(), {"id": token.user_id, **user}))
     if not token.is_active or not token.user.is_active:
         return None
-    personal_token_touch(token)
     return token

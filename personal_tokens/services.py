@@ -1,81 +1,26 @@
-"""Create, revoke and touch personal access tokens. Creation returns the record and the
-plaintext, which exists only in that return value."""
+"""Create, revoke, rotate and touch personal access tokens, for the pages and the API: who may
+act is checked here (a user manages their own tokens, administrators anyone's); the rules and
+the audit events come with the model (personal_tokens.models). Creation returns the record and
+the plaintext, which exists only in that return value."""
 
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from personal_tokens.models import (
-    ADMIN_ONLY_SCOPES,
-    PersonalAccessToken,
-    Scope,
-    validate_predetermined_token,
-)
+from personal_tokens.models import PersonalAccessToken
+from personal_tokens.rules import personal_token_validate
+from tokens_site.access.policy import require_self_or_administrator
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings
-from tokens_site.tokens import token_digest, token_generate, validate_expiry_date
-
-NAME_MAX_LENGTH = 255
+from tokens_site.tokens import token_generate
 
 
-def _require_owner_or_admin(actor, user, verb: str) -> None:
-    """A user manages their own tokens; administrators anyone's; `actor=None` is the console."""
-    if actor is not None and actor.pk != user.pk and not actor.is_superuser:
-        raise PermissionDenied(f"You can {verb} only your own personal access tokens.")
-
-
-def personal_token_validate(
-    *, user, name: str, scopes: list[str], expires_at: date | None, token: str | None = None
-) -> dict[str, list[str]]:
-    """Every rule a new token must meet, as field errors (empty when it may be created)."""
-    errors: dict[str, list[str]] = {}
-    if not name.strip():
-        errors["name"] = ["Enter a name for the token."]
-    elif len(name.strip()) > NAME_MAX_LENGTH:
-        errors["name"] = [f"Use at most {NAME_MAX_LENGTH} characters."]
-    unknown = sorted(set(scopes) - set(Scope.values))
-    if not scopes:
-        errors["scopes"] = ["Select at least one scope."]
-    elif unknown:
-        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}."]
-    elif not user.is_superuser and ADMIN_ONLY_SCOPES & set(scopes):
-        errors["scopes"] = ["Only administrators can have the sudo scope."]
-    try:
-        validate_expiry_date(
-            expires_at,
-            max_lifetime_days=InstanceSettings.current().personal_access_token_max_lifetime_days,
-        )
-    except ValidationError as error:
-        errors["expires_at"] = error.messages
-    if token is not None:
-        try:
-            validate_predetermined_token(token)
-        except ValidationError as error:
-            errors["token"] = error.messages
-    return errors
-
-
-def _new_value() -> str:
-    return token_generate(InstanceSettings.current().personal_access_token_prefix)
-
-
-def _insert(*, user, name: str, scopes: list[str], expires_at, value: str) -> PersonalAccessToken:
-    # Not objects.create(): that comes back here, through personal_token_create().
-    record = PersonalAccessToken(
-        user=user,
-        name=name.strip(),
-        scopes=[scope for scope in Scope.values if scope in scopes],
-        expires_at=expires_at,
-        token_digest=token_digest(value),
-    )
-    record.save(force_insert=True)
-    return record
-
-
+@sensitive_variables("token")
 def personal_token_create(
     *,
     user,
@@ -87,46 +32,21 @@ def personal_token_create(
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
     """Create a token for `user`: a random one, or the predetermined `token`."""
-    _require_owner_or_admin(actor, user, "create")
-    errors = personal_token_validate(
-        user=user, name=name, scopes=scopes, expires_at=expires_at, token=token
+    require_self_or_administrator(actor, user, "create")
+    return PersonalAccessToken.objects.create_token(
+        user=user,
+        name=name,
+        scopes=scopes,
+        expires_at=expires_at,
+        token=token,
+        actor=actor,
+        ip_address=ip_address,
     )
-    if errors:
-        raise ValidationError(errors)
-    plaintext = token or _new_value()
-    with transaction.atomic():
-        record = _insert(
-            user=user, name=name, scopes=scopes, expires_at=expires_at, value=plaintext
-        )
-        audit_event_record(
-            action=AuditAction.PERSONAL_TOKEN_CREATE,
-            actor=actor,
-            target=record,
-            ip_address=ip_address,
-            details={
-                "scopes": record.scopes,
-                "expires_at": str(expires_at or ""),
-                "predetermined": token is not None,
-            },
-        )
-    return record, plaintext
 
 
 def personal_token_revoke(*, actor, token: PersonalAccessToken, ip_address: str | None = None):
-    _require_owner_or_admin(actor, token.user, "revoke")
-    with transaction.atomic():
-        updated = PersonalAccessToken.objects.filter(pk=token.pk, revoked=False).update(
-            revoked=True
-        )
-        if not updated:
-            raise ValidationError(f"The personal access token '{token.name}' was already revoked.")
-        token.revoked = True
-        audit_event_record(
-            action=AuditAction.PERSONAL_TOKEN_REVOKE,
-            actor=actor,
-            target=token,
-            ip_address=ip_address,
-        )
+    require_self_or_administrator(actor, token.user, "revoke")
+    token.revoke(actor=actor, ip_address=ip_address)
 
 
 def personal_token_touch(token: PersonalAccessToken, *, now=None) -> bool:
@@ -147,6 +67,7 @@ def personal_token_touch(token: PersonalAccessToken, *, now=None) -> bool:
     return bool(updated)
 
 
+@sensitive_variables()
 def personal_token_rotate(
     *,
     actor,
@@ -157,7 +78,7 @@ def personal_token_rotate(
     """Revoke `token` and create its successor (same user, name and scopes) in one transaction:
     both happen, or neither. The new expiry date is `expires_at`, else the old token's if it is
     still ahead, else none — by the same rules as any new token."""
-    _require_owner_or_admin(actor, token.user, "rotate")
+    require_self_or_administrator(actor, token.user, "rotate")
     if token.revoked or token.is_expired:
         raise ValidationError("Only an active token can be rotated.")
     if expires_at is None and token.expires_at is not None and not token.is_expired:
@@ -167,7 +88,7 @@ def personal_token_rotate(
     )
     if errors:
         raise ValidationError(errors)
-    plaintext = _new_value()
+    plaintext = token_generate(InstanceSettings.current().personal_access_token_prefix)
     with transaction.atomic():
         updated = PersonalAccessToken.objects.filter(pk=token.pk, revoked=False).update(
             revoked=True
@@ -175,7 +96,7 @@ def personal_token_rotate(
         if not updated:
             raise ValidationError("Only an active token can be rotated.")
         token.revoked = True
-        successor = _insert(
+        successor = PersonalAccessToken.objects.insert(
             user=token.user,
             name=token.name,
             scopes=token.scopes,

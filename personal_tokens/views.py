@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens import services
 from personal_tokens.forms import PersonalAccessTokenForm
@@ -27,6 +28,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
     def page_url(self) -> str:
         return reverse("personal_tokens:index")
 
+    @sensitive_variables()
     def render_page(self, *, form=None, new_token=None, plaintext=None):
         user = self.request.user
         initial = PersonalAccessTokenForm.initial_from_query(self.request.GET)

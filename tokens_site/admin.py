@@ -5,18 +5,46 @@ the audit log."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import Group as AuthGroup
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from tokens_site import services
 from tokens_site.audit import client_ip
-from tokens_site.models import AuditEvent, Group, InstanceSettings, Membership, Project
+from tokens_site.auth.bans import ban_lift
+from tokens_site.auth.lockout import lockout_unlock
+from tokens_site.auth.store import store
+from tokens_site.models import (
+    AccountLockout,
+    AddressBan,
+    AuditEvent,
+    Group,
+    InstanceSettings,
+    Membership,
+    Project,
+)
 
 # Django's permission groups are not used; hiding them avoids confusion with our groups.
 admin.site.unregister(AuthGroup)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the site writes itself (audit events, bans, lockouts): looked at, never added,
+    edited or deleted here."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Group)
@@ -150,6 +178,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Git over HTTP", {"fields": ["git_push_max_size_mb"]}),
         ("Package registry", {"fields": ["package_file_max_size_mb"]}),
         (
             "Failed-authentication ban",
@@ -176,7 +205,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit log is written by the services, never edited."""
 
     list_display = ["created_at", "actor_username", "action", "target_label", "ip_address"]
@@ -184,11 +213,94 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ["actor_username", "target_label", "target_id", "ip_address"]
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+@admin.register(AddressBan)
+class AddressBanAdmin(ReadOnlyAdmin):
+    """The addresses banned for failed authentication attempts, each with **Lift ban**. Bans are
+    made by the authentication layer only (tokens_site.auth.bans)."""
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            # Lifting undoes a ban: Django's delete permission on bans (administrators).
+            if not request.user.has_perm("tokens_site.delete_addressban"):
+                raise PermissionDenied
+            address = request.POST.get("lift", "")
+            try:
+                lifted = ban_lift(ip=address, actor=request.user, ip_address=client_ip(request))
+            except ValueError:
+                self.message_user(request, f"'{address}' is not an IP address.", messages.ERROR)
+            else:
+                if lifted:
+                    self.message_user(request, f"Lifted the ban of {address}.", messages.SUCCESS)
+                else:
+                    self.message_user(request, f"{address} is not banned.", messages.WARNING)
+            return redirect(reverse("admin:tokens_site_addressban_changelist"))
+        instance = InstanceSettings.current()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Address bans",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "bans": store().bans(),
+            "enabled": instance.failed_auth_ban_enabled,
+            "limit": instance.failed_auth_ban_limit,
+            "period": instance.failed_auth_ban_period_seconds,
+            "duration": instance.failed_auth_ban_duration_seconds,
+        }
+        return TemplateResponse(request, "admin/address_bans.html", context)
+
+
+def _unlock(modeladmin, request, users) -> None:
+    try:
+        unlocked = sum(
+            lockout_unlock(user=user, actor=request.user, ip_address=client_ip(request))
+            for user in users
+        )
+    except PermissionDenied as refused:
+        modeladmin.message_user(request, str(refused), messages.ERROR)
+        return
+    plural = "" if unlocked == 1 else "s"
+    modeladmin.message_user(request, f"Unlocked {unlocked} account{plural}.", messages.SUCCESS)
+
+
+@admin.register(AccountLockout)
+class AccountLockoutAdmin(ReadOnlyAdmin):
+    """Accounts with failed sign-ins, and the ones locked for it; **Unlock selected accounts**
+    lifts a lock early (audited)."""
+
+    list_display = ["user", "failed_attempts", "last_failed_at", "locked_until", "locked"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "user__email"]
+    actions = ["unlock_selected"]
+
+    @admin.display(boolean=True, description="locked now")
+    def locked(self, lockout: AccountLockout) -> bool:
+        return lockout.is_locked
+
+    @admin.action(description="Unlock selected accounts")
+    def unlock_selected(self, request, queryset) -> None:
+        _unlock(self, request, [lockout.user for lockout in queryset])
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class TokensUserAdmin(UserAdmin):
+    """Django's user admin, with the sign-in lock shown and **Unlock selected accounts**."""
+
+    list_display = [*UserAdmin.list_display, "locked"]
+    list_select_related = ["lockout"]
+    actions = ["unlock_selected"]
+
+    @admin.display(boolean=True, description="locked")
+    def locked(self, user) -> bool:
+        lockout = getattr(user, "lockout", None)
+        return lockout is not None and lockout.is_locked
+
+    @admin.action(description="Unlock selected accounts")
+    def unlock_selected(self, request, queryset) -> None:
+        _unlock(self, request, list(queryset))

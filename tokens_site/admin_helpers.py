@@ -7,6 +7,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.once import (
     FIELD_NAME,
@@ -127,6 +128,7 @@ class TokenAdmin(admin.ModelAdmin):
             opts = self.model._meta
             return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
 
+    @sensitive_variables()
     def save_model(self, request, obj, form, change) -> None:
         # Claimed only now that the form is valid: a form with errors is shown again, with a
         # new key, and the reload of a creation (which re-posts the used key) creates nothing.
@@ -138,6 +140,7 @@ class TokenAdmin(admin.ModelAdmin):
         # Kept on this request object only, for response_add below.
         request.new_token_plaintext = ShownOnce(plaintext)
 
+    @sensitive_variables()
     def response_add(self, request, obj, post_url_continue=None):
         context = {
             **self.admin_site.each_context(request),

@@ -7,3 +7,4 @@ class TokensSiteConfig(AppConfig):
 
     def ready(self) -> None:
         from tokens_site import signals  # noqa: F401  (connects the receivers)
+        from tokens_site.auth import lockout  # noqa: F401  (observes failed sign-ins)

@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
-from tokens_site.access import Access, visibility_choices_within
+from tokens_site.access.policy import Access, visibility_choices_within
 from tokens_site.models import VISIBILITY_HELP, AccessLevel, Group, Visibility
 from tokens_site.paths import PATH_RULES, validate_path
 

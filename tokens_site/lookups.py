@@ -25,48 +25,76 @@ _prepared: WeakKeyDictionary = WeakKeyDictionary()
 
 class CompiledLookup:
     """`CompiledLookup(lambda value: SomeModel.objects.filter(key=value).values_list(...))`:
-    `.row(value)` returns that one row (converted), or None."""
+    `.row(value)` returns that one row (converted), or None. A lookup of several values takes a
+    function of as many arguments and as many `sentinels`, and `.row(a, b)` the values."""
 
-    def __init__(self, build: Callable[[object], QuerySet], *, sentinel: object = _SENTINEL):
-        """`sentinel` stands for the parameter while compiling: a value of the column's type."""
+    def __init__(
+        self,
+        build: Callable[..., QuerySet],
+        *,
+        sentinel: object = _SENTINEL,
+        sentinels: tuple[object, ...] | None = None,
+    ):
+        """`sentinel` (or one of `sentinels` per argument, all different) stands for a
+        parameter while compiling: a value of the column's type that no real query uses."""
         self._build = build
-        self._sentinel = sentinel
-        self._compiled: dict[str, tuple[str, dict]] = {}
+        self._sentinels = sentinels if sentinels is not None else (sentinel,)
+        if len(set(self._sentinels)) != len(self._sentinels):
+            raise ValueError("Each parameter needs a sentinel of its own.")
+        self._compiled: dict[str, tuple[str, dict, list[int]]] = {}
         self.statement_name = f"tokens_site_lookup_{next(_names)}"
 
-    def _compile(self) -> tuple[str, dict]:
+    def _compile(self) -> tuple[str, dict, list[int]]:
+        """The SQL, its converters, and for each of its placeholders, in order, the argument it
+        takes (an argument may appear more than once)."""
         key = connection.alias + ":" + connection.vendor
         compiled = self._compiled.get(key)
         if compiled is None:
-            queryset = self._build(self._sentinel)[:1]
+            queryset = self._build(*self._sentinels)[:1]
             compiler = queryset.query.get_compiler(using=connection.alias)
             sql, params = compiler.as_sql()
-            if list(params) != [self._sentinel] or sql.count("%s") != 1 or "%%" in sql:
-                raise ValueError(f"A compiled lookup takes exactly one parameter, not {params}")
+            if sql.count("%s") != len(params) or "%%" in sql or not params:
+                raise ValueError(f"A compiled lookup takes plain parameters, not {params}")
+            try:
+                order = [self._sentinels.index(param) for param in params]
+            except ValueError:
+                raise ValueError(
+                    f"A compiled lookup takes its arguments only, not {params}"
+                ) from None
+            if sorted(set(order)) != list(range(len(self._sentinels))):
+                raise ValueError("Every argument of a compiled lookup must be used.")
             converters = compiler.get_converters([column for column, _, _ in compiler.select])
-            compiled = self._compiled[key] = (sql, converters)
+            compiled = self._compiled[key] = (sql, converters, order)
         return compiled
 
-    def _statement(self, sql: str) -> str:
-        """The SQL to run for one lookup: on PostgreSQL, EXECUTE of the statement prepared on
-        this connection (preparing it on first use)."""
-        if connection.vendor != "postgresql":
-            return sql
+    def _prepared(self, sql: str, order: list[int]) -> str:
+        """EXECUTE of the statement prepared on this PostgreSQL connection (preparing it on
+        first use), taking the arguments in their own order."""
         connection.ensure_connection()
         prepared = _prepared.setdefault(connection.connection, set())
         if self.statement_name not in prepared:
             # Connection set-up, like the SET statements Django runs on connecting: straight
             # on the driver's connection, so it is no request's query. A prepared statement
             # outlives the transaction it was made in, rolled back or not.
+            parts = sql.split("%s")
+            numbered = parts[0] + "".join(
+                f"${argument + 1}{part}" for argument, part in zip(order, parts[1:], strict=True)
+            )
             with connection.connection.cursor() as cursor:
-                cursor.execute(f"PREPARE {self.statement_name} AS {sql.replace('%s', '$1')}")
+                cursor.execute(f"PREPARE {self.statement_name} AS {numbered}")
             prepared.add(self.statement_name)
-        return f"EXECUTE {self.statement_name}(%s)"
+        return f"EXECUTE {self.statement_name}({', '.join(['%s'] * len(self._sentinels))})"
 
-    def row(self, value) -> tuple | None:
-        sql, converters = self._compile()
+    def row(self, *values) -> tuple | None:
+        if len(values) != len(self._sentinels):
+            raise TypeError(f"This lookup takes {len(self._sentinels)} values, not {len(values)}.")
+        sql, converters, order = self._compile()
+        if connection.vendor == "postgresql":
+            statement, parameters = self._prepared(sql, order), list(values)
+        else:
+            statement, parameters = sql, [values[argument] for argument in order]
         with connection.cursor() as cursor:
-            cursor.execute(self._statement(sql), [value])
+            cursor.execute(statement, parameters)
             found = cursor.fetchone()
         if found is None:
             return None

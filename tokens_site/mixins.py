@@ -1,8 +1,9 @@
 """View mixins that resolve the group or project named in the URL for the current user.
 
-A view declares what it needs with `required = "<Access property>"`; the mixin answers 404 for
-what the user may not see (anonymous visitors are sent to sign in instead, whether or not the
-thing exists) and 403 with `denied_message` for what they may see but not do.
+A view declares the ability it needs with `required = Ability.<...>` (tokens_site.access); the
+mixin answers 404 for what the user may not see (anonymous visitors are sent to sign in
+instead, whether or not the thing exists) and 403 with `denied_message` (or the policy's own
+reason) for what they may see but not do. Paths are found as everywhere, ignoring case.
 """
 
 from django.contrib import messages
@@ -10,16 +11,18 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.views.decorators.debug import sensitive_variables
 
-from tokens_site.access import Access, group_access, project_access
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import Access, group_access, project_access
 from tokens_site.forms import apply_service_errors
 from tokens_site.models import Group, Project
 from tokens_site.once import OnceKey, once_key_refusal, once_key_take
 
 
 class ScopedObjectMixin:
-    required: str | None = None
-    denied_message = "You don't have permission to do that here."
+    required: Ability | None = None
+    denied_message: str | None = None
     access: Access
 
     def resolve(self, request, full_path: str):
@@ -32,10 +35,10 @@ class ScopedObjectMixin:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             raise Http404("Page not found") from None
-        if self.required and not getattr(self.access, self.required):
+        if self.required and not self.access.can(self.required):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            raise PermissionDenied(self.denied_message)
+            raise PermissionDenied(self.denied_message or self.access.refusal(self.required))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -43,7 +46,7 @@ class GroupMixin(ScopedObjectMixin):
     group: Group
 
     def resolve(self, request, full_path: str) -> None:
-        self.group = Group.objects.visible_to(request.user).get(full_path=full_path)
+        self.group = Group.objects.visible_to(request.user).by_full_path(full_path).get()
         self.access = group_access(request.user, self.group)
 
     def get_context_data(self, **kwargs):
@@ -59,7 +62,8 @@ class ProjectMixin(ScopedObjectMixin):
         self.project = (
             Project.objects.visible_to(request.user)
             .select_related("group")
-            .get(full_path=full_path)
+            .by_full_path(full_path)
+            .get()
         )
         self.access = project_access(request.user, self.project)
 
@@ -89,6 +93,7 @@ class TokenPageMixin:
     def revoke_token(self, token) -> None:
         raise NotImplementedError
 
+    @sensitive_variables()
     def create_from(self, form):
         """Create from a valid form whose single-use key is unclaimed, and show the value in
         this one response; anything else shows the page without a value."""

@@ -1,16 +1,18 @@
 """Forms that must take effect at most once (those that create a token).
 
 The page that renders the form embeds a signed, single-use key; the POST that acts on it claims
-the key in the shared cache first. Reloading the response (which re-posts) or going Back and
-submitting again finds the key claimed and creates nothing. The key holds no secret; the token
-itself is never stored anywhere but as its digest.
+the key first, in storage that never evicts (a table: tokens_site.auth.store).
+Reloading the response (which re-posts) or going Back and submitting again finds the key
+claimed and creates nothing. The key holds no secret; the token itself is never stored
+anywhere but as its digest.
 """
 
 import enum
 import secrets
 
 from django.core import signing
-from django.core.cache import cache
+
+from tokens_site.auth.store import store
 
 FIELD_NAME = "form_once"
 MAX_AGE_SECONDS = 24 * 60 * 60
@@ -56,7 +58,7 @@ def once_key_take(request) -> OnceKey:
     key = _valid_key(request)
     if key is None:
         return OnceKey.EXPIRED
-    claimed = cache.add(f"form-once:{key}", True, timeout=MAX_AGE_SECONDS)
+    claimed = store().claim_once(key, ttl_seconds=MAX_AGE_SECONDS)
     return OnceKey.CLAIMED if claimed else OnceKey.USED
 
 

@@ -7,13 +7,22 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.views.decorators.debug import sensitive_variables
 
-from tokens_site.access import Access, group_access, project_access
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import (
+    Access,
+    access_on,
+    group_access,
+    inherited_level,
+    membership_level,
+    require_administrator,
+)
+from tokens_site.access.roles import visibility_allowed_within
 from tokens_site.audit import audit_event_record
 from tokens_site.models import (
     FULL_PATH_MAX_LENGTH,
     MAX_GROUP_DEPTH,
-    VISIBILITY_RANK,
     AccessLevel,
     AuditAction,
     Group,
@@ -69,7 +78,7 @@ def _validate_placement(*, parent: Group | None, path: str, visibility: str, kin
     if "path" not in errors and _namespace_taken(full_path):
         where = f"in {parent.full_path}" if parent else "at the top level"
         errors["path"] = [f"The path '{path}' is already taken {where}; choose another."]
-    if parent is not None and VISIBILITY_RANK[visibility] > VISIBILITY_RANK[parent.visibility]:
+    if parent is not None and not visibility_allowed_within(visibility, parent.visibility):
         errors["visibility"] = [
             f"A {kind} cannot be more visible than its group: {parent.full_path} is "
             f"{parent.get_visibility_display().lower()}."
@@ -91,9 +100,8 @@ def group_create(
     """Create a group (or a subgroup of `parent`); the creator becomes its Owner unless they
     already own it through an ancestor."""
     if parent is not None:
-        access = group_access(actor, parent)
-        access.require(
-            access.can_maintain,
+        group_access(actor, parent).require(
+            Ability.CREATE_WITHIN,
             f"You need at least the Maintainer role in {parent.full_path} to create subgroups.",
         )
     group = Group(
@@ -118,9 +126,7 @@ def group_create(
             group.save(update_fields=["traversal"])
             owns_already = (
                 parent is not None
-                and Membership.objects.filter(
-                    user=actor, group_id__in=parent.ancestor_ids, access_level=AccessLevel.OWNER
-                ).exists()
+                and membership_level(actor, group_ids=parent.ancestor_ids) == AccessLevel.OWNER
             )
             if not owns_already:
                 Membership.objects.create(user=actor, group=group, access_level=AccessLevel.OWNER)
@@ -143,9 +149,8 @@ def project_create(
     ip_address: str | None = None,
 ) -> Project:
     """Create a project and its bare repository: both exist afterwards, or neither does."""
-    access = group_access(actor, group)
-    access.require(
-        access.can_maintain,
+    group_access(actor, group).require(
+        Ability.CREATE_WITHIN,
         f"You need at least the Maintainer role in {group.full_path} to create projects.",
     )
     project = Project(
@@ -186,28 +191,12 @@ def project_create(
     return project
 
 
-def _access_on(actor, source: Group | Project) -> Access:
-    return (
-        group_access(actor, source) if isinstance(source, Group) else project_access(actor, source)
-    )
-
-
-def _inherited_level(user, source: Group | Project) -> int:
-    """The user's highest level on `source` from memberships other than a direct one."""
-    levels = (
-        Membership.objects.inherited_by(source)
-        .filter(user=user)
-        .values_list("access_level", flat=True)
-    )
-    return max(levels, default=0)
-
-
 def _validate_level(*, access: Access, user, source: Group | Project, access_level: int) -> None:
     if access_level not in AccessLevel.values:
         raise ValidationError({"access_level": ["Choose one of the listed roles."]})
     if access_level not in access.grantable_levels():
         raise ValidationError({"access_level": ["Only Owners can grant the Owner role."]})
-    inherited = _inherited_level(user, source)
+    inherited = inherited_level(user, source)
     if access_level < inherited:
         raise ValidationError(
             {
@@ -217,6 +206,15 @@ def _validate_level(*, access: Access, user, source: Group | Project, access_lev
                 ]
             }
         )
+
+
+def _require_manage_member(access: Access, membership: Membership, verb: str) -> None:
+    """Maintainers manage members below Owner; only Owners manage Owners."""
+    if access.can_manage_member(membership.access_level):
+        return
+    if access.can(Ability.MANAGE_MEMBERS):
+        raise PermissionDenied(f"Only Owners can {verb} an Owner.")
+    raise PermissionDenied("You need at least the Maintainer role to manage members.")
 
 
 def _ensure_an_owner_remains(membership: Membership) -> None:
@@ -246,8 +244,8 @@ def member_add(
     access_level: int,
     ip_address: str | None = None,
 ) -> Membership:
-    access = _access_on(actor, source)
-    access.require(access.can_maintain, "You need at least the Maintainer role to add members.")
+    access = access_on(actor, source)
+    access.require(Ability.MANAGE_MEMBERS, "You need at least the Maintainer role to add members.")
     user = get_user_model().objects.filter(username=username.strip()).first()
     if user is None:
         raise ValidationError({"username": [f"There is no user with the username '{username}'."]})
@@ -282,13 +280,8 @@ def member_add(
 def member_update(
     *, actor, membership: Membership, access_level: int, ip_address: str | None = None
 ) -> Membership:
-    access = _access_on(actor, membership.source)
-    access.require(
-        access.can_manage_member(membership.access_level),
-        "Only Owners can change the role of an Owner."
-        if access.can_maintain
-        else "You need at least the Maintainer role to manage members.",
-    )
+    access = access_on(actor, membership.source)
+    _require_manage_member(access, membership, "change the role of")
     _validate_level(
         access=access, user=membership.user, source=membership.source, access_level=access_level
     )
@@ -311,13 +304,7 @@ def member_update(
 def member_remove(*, actor, membership: Membership, ip_address: str | None = None) -> None:
     """Remove a membership. Members may always leave; the last Owner of a group may not."""
     if membership.user_id != actor.pk:
-        access = _access_on(actor, membership.source)
-        access.require(
-            access.can_manage_member(membership.access_level),
-            "Only Owners can remove an Owner."
-            if access.can_maintain
-            else "You need at least the Maintainer role to manage members.",
-        )
+        _require_manage_member(access_on(actor, membership.source), membership, "remove")
     with transaction.atomic():
         _ensure_an_owner_remains(membership)
         audit_event_record(
@@ -330,6 +317,7 @@ def member_remove(*, actor, membership: Membership, ip_address: str | None = Non
         membership.delete()
 
 
+@sensitive_variables()
 def user_create(
     *,
     actor,
@@ -341,8 +329,7 @@ def user_create(
 ):
     """An administrator creates an account. Without a password the account gets an unusable
     one (it signs in once a password is set in the admin)."""
-    if not actor.is_superuser:
-        raise PermissionDenied("Only administrators can create users.")
+    require_administrator(actor, "Only administrators can create users.")
     users = get_user_model()
     account = users(username=username, email=email, is_staff=is_admin, is_superuser=is_admin)
     account.first_name, _, account.last_name = name.strip().partition(" ")

@@ -9,6 +9,7 @@ import ipaddress
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,11 +75,11 @@ def path_setting(name: str, development_default: Path, needed_for: str) -> Path:
     return path if path.is_absolute() else BASE_DIR / path
 
 
-def networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """Comma-separated IP addresses or networks."""
+def networks(name: str, *, words: tuple[str, ...] = ()) -> list:
+    """Comma-separated IP addresses or networks (and any of `words`, left out here)."""
     found = []
     for value in env.list(name, default=[]):
-        if not value.strip():
+        if not value.strip() or value.strip() in words:
             continue
         try:
             found.append(ipaddress.ip_network(value.strip(), strict=False))
@@ -100,18 +101,22 @@ TOKEN_ENCRYPTION_KEY = secret("TOKEN_ENCRYPTION_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tokens_site.admin_apps.TokensAdminConfig",  # django.contrib.admin, with our sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",  # the Content-Security-Policy header; its system checks
     "tokens_site",
+    "tokens_site.packages",
     "deploy_tokens",
     "personal_tokens",
 ]
 
 MIDDLEWARE = [
+    # First, so that every response carries the Content-Security-Policy, early refusals too.
+    "csp.middleware.CSPMiddleware",
     "tokens_site.middleware.RejectNulMiddleware",
     "tokens_site.api.middleware.ApiRawPathMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -164,14 +169,17 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: shared by every server process. Redis when REDIS_URL is set, else a database table
-# (created by the migrations), never per-process memory: the failed-authentication ban and
-# throttles must hold across workers.
+# (created by the migrations), never per-process memory. Nothing that must not be lost lives
+# in it: bans, failure counters and form keys have tables of their own (tokens_site.auth.store).
 REDIS_URL = env.str("REDIS_URL", default="")
+# Every key this site writes to Redis starts with this: several sites can share one Redis.
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="tokens:")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "tokens_site.cache.ReusingRedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_KEY_PREFIX,
         }
     }
 else:
@@ -187,13 +195,10 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tokens@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-# Who may a request be? A user's password (the web pages; Git over HTTP when the instance allows
-# it), a personal access token, a deploy token: one backend per credential kind.
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "personal_tokens.backends.PersonalAccessTokenBackend",
-    "deploy_tokens.backends.DeployTokenBackend",
-]
+# Backends that produce users: the password, refusing accounts locked after failed sign-ins.
+# Tokens are not users' sessions: the endpoints' authentication pipeline (tokens_site.auth)
+# has one authenticator per credential kind.
+AUTHENTICATION_BACKENDS = ["tokens_site.auth.lockout.LockoutModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -232,10 +237,6 @@ EXTERNAL_URL = env.str("EXTERNAL_URL", default="http://127.0.0.1:8000").rstrip("
 # How long a server process reuses its copy of the instance settings before reading them again.
 INSTANCE_SETTINGS_CACHE_SECONDS = number("INSTANCE_SETTINGS_CACHE_SECONDS", 10.0)
 
-# How long a server process trusts its own "this address is not banned" before asking the
-# shared cache again (the failed-authentication ban reaches every process within this time).
-BAN_CHECK_CACHE_SECONDS = number("BAN_CHECK_CACHE_SECONDS", 1.0)
-
 # A personal access token's "last used" time is written at most this often.
 LAST_USED_UPDATE_INTERVAL_SECONDS = number("LAST_USED_UPDATE_INTERVAL_SECONDS", 600)
 
@@ -268,6 +269,23 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy (django-csp) on every response: scripts, styles, images, fonts and
+# form posts only from this site, no inline script or style, no plugins, no <base>, never in a
+# frame. The site's pages keep their script in site.js and their styles in site.css, and the
+# Django admin needs no exception. Non-HTML answers (API, Git, files) carry it too: their
+# clients ignore it, and a browser opening one directly runs no inline script from it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
 if HTTPS:
     # The reverse proxy in front of gunicorn must set (and never pass through) this header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -280,12 +298,31 @@ if HTTPS:
 
 # Reverse proxies in front of gunicorn (addresses or networks, comma-separated). Requests from
 # them are attributed to the client in X-Forwarded-For (audit log, failed-authentication ban).
-TRUSTED_PROXY_NETWORKS = networks("TRUSTED_PROXIES")
+TRUSTED_PROXY_NETWORKS = networks("TRUSTED_PROXIES", words=("unix",))
+# `unix` among them: requests on gunicorn's unix socket (which have no peer address) come from
+# the proxy.
+TRUSTED_UNIX_SOCKET_PROXY = "unix" in [
+    value.strip() for value in env.list("TRUSTED_PROXIES", default=[])
+]
 
+# A refused request (400, 403, 404, ...) is logged in one line, without the traceback Django
+# attaches to it; server errors (500 and up) keep theirs.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "client_errors_in_one_line": {"()": "tokens_site.logging_filters.ClientErrorsInOneLine"}
+    },
+    # On the handler: also for django.security.* (a bad Host header, too many fields), whose
+    # records reach it from loggers of their own; on django.request: for every handler.
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_in_one_line"],
+        }
+    },
+    "loggers": {"django.request": {"filters": ["client_errors_in_one_line"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

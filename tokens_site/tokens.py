@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 BASE62 = string.digits + string.ascii_letters
 _BASE62_RUN = re.compile(r"[0-9A-Za-z]*")
@@ -53,11 +54,13 @@ def token_checksum(prefix_and_body: str) -> str:
     return _base62(zlib.crc32(prefix_and_body.encode()), CHECKSUM_LENGTH)
 
 
+@sensitive_variables()
 def token_generate(prefix: str) -> str:
     body = "".join(secrets.choice(BASE62) for _ in range(BODY_LENGTH))
     return f"{prefix}{body}{token_checksum(prefix + body)}"
 
 
+@sensitive_variables()
 def token_is_well_formed(token: str, prefix: str) -> bool:
     """True when `token` is exactly what `token_generate(prefix)` makes: checked in memory."""
     if len(token) != len(prefix) + BODY_LENGTH + CHECKSUM_LENGTH or not token.startswith(prefix):
@@ -68,6 +71,7 @@ def token_is_well_formed(token: str, prefix: str) -> bool:
     return hmac.compare_digest(checksum, token_checksum(prefix + body))
 
 
+@sensitive_variables()
 def token_looks_generated(token: str) -> bool:
     """Starts with a fixed prefix, or has the generated shape ('-' and 32 base62 characters):
     such a value is a token (valid or not), never a password."""
@@ -81,6 +85,7 @@ def token_looks_generated(token: str) -> bool:
     )
 
 
+@sensitive_variables()
 def token_is_plausible(token: str) -> bool:
     """False for a value that cannot be a valid token, decided in memory (no lookup): one that
     starts with a fixed prefix or has the generated shape (`...-` and 32 base62 characters, as
@@ -94,6 +99,7 @@ def token_is_plausible(token: str) -> bool:
     return True
 
 
+@sensitive_variables()
 def token_digest(token: str) -> str:
     """The only form in which a token is stored."""
     key = settings.TOKEN_DIGEST_KEY.encode()
@@ -104,6 +110,7 @@ def _cipher() -> AESGCM:
     return AESGCM(hashlib.sha256(settings.TOKEN_ENCRYPTION_KEY.encode()).digest())
 
 
+@sensitive_variables()
 def token_encrypt(token: str) -> str:
     nonce = os.urandom(NONCE_BYTES)
     sealed = _cipher().encrypt(nonce, token.encode(), ENCRYPTION_CONTEXT)
@@ -114,6 +121,7 @@ class TokenDecryptionError(Exception):
     pass
 
 
+@sensitive_variables()
 def token_decrypt(value: str) -> str:
     try:
         raw = base64.urlsafe_b64decode(value.encode())

@@ -6,10 +6,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from tokens_site import converters, views  # noqa: F401  (converters registers `fullpath`)
+from tokens_site.auth.views import SignInView
 from tokens_site.registry import views as registry_views
-
-admin.site.site_header = "Tokens administration"
-admin.site.site_title = "Tokens admin"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -18,13 +16,7 @@ urlpatterns = [
     path("-/readiness", views.readiness, name="readiness"),
     path("-/whoami", views.whoami, name="whoami"),
     path("jwt/auth", registry_views.token, name="registry_token"),
-    path(
-        "users/sign_in",
-        auth_views.LoginView.as_view(
-            template_name="tokens_site/sign_in.html", redirect_authenticated_user=True
-        ),
-        name="sign_in",
-    ),
+    path("users/sign_in", SignInView.as_view(), name="sign_in"),
     path("users/sign_out", auth_views.LogoutView.as_view(), name="sign_out"),
     path("-/user_settings/profile", views.ProfileView.as_view(), name="profile"),
     path("admin/", admin.site.urls),

@@ -17,8 +17,11 @@ from django.views import View
 from django.views.generic import FormView, TemplateView, UpdateView
 
 from tokens_site import services
-from tokens_site.access import group_access
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import group_access
 from tokens_site.audit import client_ip
+from tokens_site.auth.decorators import credential_required
+from tokens_site.auth.families import WHOAMI
 from tokens_site.forms import (
     GroupForm,
     MemberAddForm,
@@ -26,7 +29,6 @@ from tokens_site.forms import (
     ProjectForm,
     apply_service_errors,
 )
-from tokens_site.http_auth import Ability, credential_required
 from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
@@ -89,9 +91,8 @@ class GroupCreateView(LoginRequiredMixin, FormView):
             if number is None:  # no group has that id, like any missing parent
                 raise Http404("There is no such parent group.")
             self.parent = get_object_or_404(Group.objects.visible_to(request.user), pk=number)
-            access = group_access(request.user, self.parent)
-            access.require(
-                access.can_maintain,
+            group_access(request.user, self.parent).require(
+                Ability.CREATE_WITHIN,
                 f"You need at least the Maintainer role in {self.parent.full_path} "
                 f"to create subgroups.",
             )
@@ -172,7 +173,7 @@ class PackagesView(ProjectMixin, TemplateView):
     """Deploy > Package registry: the project's packages and how to use them with each token."""
 
     template_name = "tokens_site/packages.html"
-    required = "can_read_code"
+    required = Ability.READ_PACKAGES
 
     def get_context_data(self, **kwargs):
         api = f"{settings.EXTERNAL_URL}/api/v4/projects/{self.project.pk}/packages"
@@ -192,7 +193,7 @@ class ContainerRegistryView(ProjectMixin, TemplateView):
     how to log in with each token kind."""
 
     template_name = "tokens_site/container_registry.html"
-    required = "can_read_code"
+    required = Ability.READ_REGISTRY
 
     def get_context_data(self, **kwargs):
         repositories, unavailable = [], None
@@ -213,8 +214,9 @@ class ContainerRegistryView(ProjectMixin, TemplateView):
 
 def namespace_view(request, full_path: str):
     """`/<full_path>`: a project's page, or a group's (whose canonical URL is /groups/...)."""
-    if Group.objects.visible_to(request.user).filter(full_path=full_path).exists():
-        return redirect("group", full_path=full_path)
+    group = Group.objects.visible_to(request.user).by_full_path(full_path).first()
+    if group is not None:
+        return redirect("group", full_path=group.full_path)
     return ProjectView.as_view()(request, full_path=full_path)
 
 
@@ -271,7 +273,7 @@ class MembersView(MembersMixin, FormView):
 
     def post(self, request, *args, **kwargs):
         self.access.require(
-            self.access.can_maintain, "You need at least the Maintainer role to add members."
+            Ability.MANAGE_MEMBERS, "You need at least the Maintainer role to add members."
         )
         return super().post(request, *args, **kwargs)
 
@@ -386,7 +388,7 @@ def readiness(request):
     return HttpResponse("ok\n", content_type="text/plain")
 
 
-@credential_required(Ability.READ_API, load_project=None)
+@credential_required(Ability.READ_API, family=WHOAMI, load_project=None)
 def whoami(request, project, principal):
     """`/-/whoami`: who the presented token is, for checking a token from a script
     (`curl -u <username>:<token> .../-/whoami`). Answers 401 for bad credentials and for

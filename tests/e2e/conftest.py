@@ -6,6 +6,7 @@ the real programs users run (Chromium through Playwright, git, pip, ...). A miss
 its tests, unless TOKENS_E2E_REQUIRED=1 (CI sets it), which turns the skip into a failure.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -143,10 +144,43 @@ def sign_in(page, server: LiveServer, username: str, password: str) -> None:
     page.wait_for_url(f"{server.url}/")
 
 
+# Every document reports the Content-Security-Policy violations it sees to the test (the
+# `reportCspViolation` binding), whatever page it is and however it was reached.
+CSP_VIOLATION_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.reportCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "(inline)"} on ` +
+    `${document.location.href} (${event.sourceFile || "the page"}, line ${event.lineNumber})`
+  );
+}, true);
+"""
+CSP_CONSOLE_MARKERS = ("Content Security Policy", "Refused to")
+
+
 @pytest.fixture
 def page(chromium_browser):
+    """A new browser tab. The test fails at teardown if any page it showed broke the site's
+    Content-Security-Policy, seen either in the browser's console or as a
+    `securitypolicyviolation` event: every browser test checks the policy holds."""
+    from playwright.sync_api import Error as PlaywrightError
+
     context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    violations: list[str] = []
+
+    def console_message(message) -> None:
+        if any(marker in message.text for marker in CSP_CONSOLE_MARKERS):
+            violations.append(f"console: {message.text}")
+
+    context.on("console", console_message)
+    context.expose_binding("reportCspViolation", lambda source, text: violations.append(text))
+    context.add_init_script(CSP_VIOLATION_LISTENER)
     page = context.new_page()
     yield page
+    # A round trip, so that reports already on their way arrive first (unless the page is
+    # closed or crashed: then what arrived is what there is).
+    with contextlib.suppress(PlaywrightError):
+        page.evaluate("0")
     context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))

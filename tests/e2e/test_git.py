@@ -1,15 +1,17 @@
 """The real `git` client against the site under gunicorn: clone, fetch and push over HTTP with
 deploy tokens, personal access tokens and passwords, and what it says when refused."""
 
+import base64
 import gzip
 import http.client
 import os
+import signal
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 
 from deploy_tokens.services import deploy_token_revoke
 from tests.e2e.conftest import require_program, start_server, stop_server
@@ -21,7 +23,7 @@ from tests.factories import (
     make_deploy_token,
     make_personal_token,
 )
-from tokens_site.models import AccessLevel, AuditAction, AuditEvent, Visibility
+from tokens_site.models import AccessLevel, AuditAction, AuditEvent, InstanceSettings, Visibility
 from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.e2e
@@ -198,8 +200,6 @@ def test_gzip_encoded_upload_pack_request(site_server, tanuki):
     head = git("--git-dir", str(tanuki["project"].repository_path), "rev-parse", "main").stdout
     request = f"0032want {head.strip()}\n".encode() + b"0000" + b"0009done\n"
     connection = http.client.HTTPConnection(site_server.host, timeout=30)
-    import base64
-
     credentials = base64.b64encode(f"{token.username}:{value}".encode()).decode()
     connection.request(
         "POST",
@@ -227,7 +227,7 @@ def test_ban_holds_across_two_server_processes(site_server, tanuki, tmp_path):
         forged = url(site_server, tanuki["project"], "x", "glpat-" + "Z" * 32)
         for _ in range(30):
             git("ls-remote", forged, check=False)
-        time.sleep(settings.BAN_CHECK_CACHE_SECONDS)  # the other process asks again by then
+        # No wait: the other server asks the store on every request.
         banned = git("ls-remote", remote_other, check=False)
         assert banned.returncode != 0
         assert "remote: Too many failed authentication attempts" in banned.stderr
@@ -236,3 +236,134 @@ def test_ban_holds_across_two_server_processes(site_server, tanuki, tmp_path):
         ).exists()
     finally:
         stop_server(other)
+
+
+# Pushes that fail half-way: git on the server must fail them cleanly, which removes the
+# quarantine directory the pack was being received into (objects/tmp_objdir-incoming-*).
+WAIT_SECONDS = 20
+
+
+def wait_for(condition, timeout: float = WAIT_SECONDS) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def quarantines(repository: Path) -> list[Path]:
+    return sorted((repository / "objects").glob("*incoming-*"))
+
+
+def developer_clone(server, tanuki, path):
+    """A clone of tanuki/awesome_project with a Developer's personal access token
+    (write_repository); returns the clone's path and the token."""
+    developer = UserFactory()
+    MembershipFactory(user=developer, group=tanuki["group"], access_level=AccessLevel.DEVELOPER)
+    _, value = make_personal_token(developer, scopes=["write_repository"])
+    git("clone", url(server, tanuki["project"], "x", value), str(path))
+    return path, value
+
+
+def commit_random_mib(work, mib: int) -> str:
+    """Commit `mib` files of 1 MiB of random (incompressible) bytes; returns the commit."""
+    for n in range(mib):
+        (work / f"random{n}.bin").write_bytes(os.urandom(1024 * 1024))
+    git("add", ".", cwd=work)
+    git("commit", "-q", "-m", f"Add {mib} MiB", cwd=work)
+    return git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def bare_git(project, *args, check=True) -> subprocess.CompletedProcess:
+    return git("--git-dir", str(project.repository_path), *args, check=check)
+
+
+def test_push_killed_mid_upload_leaves_no_quarantine(site_server, tanuki, tmp_path):
+    """The client is killed while its pack uploads. receive-pack then reads the end of the body
+    and fails the push; it removes its quarantine only if it can also write its answer (with
+    git's stdout closed under it, it died of SIGPIPE and left 20 MiB behind)."""
+    project = tanuki["project"]
+    work, _ = developer_clone(site_server, tanuki, tmp_path / "work")
+    commit_random_mib(work, 20)
+    before = bare_git(project, "rev-parse", "main").stdout
+    # Its own session, so that the kill takes git's helpers (git-remote-http, pack-objects) too.
+    pushing = subprocess.Popen(
+        ["git", "push", "origin", "main"],
+        cwd=work,
+        env=GIT_ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        # The server is receiving the pack once its quarantine exists.
+        assert wait_for(lambda: quarantines(project.repository_path) or pushing.poll() is not None)
+    finally:
+        os.killpg(pushing.pid, signal.SIGKILL)
+        pushing.wait()
+    assert bare_git(project, "rev-parse", "main").stdout == before, "the push ended before the kill"
+    assert wait_for(lambda: not quarantines(project.repository_path)), site_server.log()
+    bare_git(project, "fsck", "--no-progress")
+    # The repository still takes the same push.
+    git("push", "origin", "main", cwd=work)
+
+
+def test_push_over_the_size_limit_is_refused_with_the_reason(site_server, tanuki, tmp_path):
+    project = tanuki["project"]
+    instance = InstanceSettings.current()
+    instance.git_push_max_size_mb = 1
+    instance.save()
+    work, _ = developer_clone(site_server, tanuki, tmp_path / "work")
+    # Far over the limit: git stops reading at 1 MiB while the client still sends.
+    commit = commit_random_mib(work, 20)
+    objects_before = bare_git(project, "count-objects", "-v").stdout
+    refused = git("push", "origin", "main", cwd=work, check=False)
+    assert refused.returncode != 0
+    assert "remote: fatal: pack exceeds maximum allowed size" in refused.stderr
+    # The client read the server's whole answer (not a reset connection).
+    assert "! [remote rejected] main -> main (unpacker error)" in refused.stderr, refused.stderr
+    # Nothing of it is kept.
+    assert wait_for(lambda: not quarantines(project.repository_path))
+    assert bare_git(project, "cat-file", "-e", commit, check=False).returncode != 0
+    assert bare_git(project, "count-objects", "-v").stdout == objects_before
+    instance.git_push_max_size_mb = 1024
+    instance.save()
+    git("push", "origin", "main", cwd=work)
+    assert bare_git(project, "rev-parse", "main").stdout.strip() == commit
+
+
+def test_push_with_a_malformed_chunk_ends_cleanly(site_server, tanuki, tmp_path):
+    """gunicorn's own errors for a malformed chunked body are not OSErrors: the request still
+    ends, and git fails the push and removes its quarantine."""
+    project = tanuki["project"]
+    work, value = developer_clone(site_server, tanuki, tmp_path / "work")
+    old = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    new = commit_random_mib(work, 3)
+    pack = subprocess.run(
+        ["git", "pack-objects", "--stdout", "--revs", "-q"],
+        cwd=work,
+        input=f"{new}\n^{old}\n".encode(),
+        capture_output=True,
+        check=True,
+    ).stdout
+    command = f"{old} {new} refs/heads/main\0 report-status side-band-64k\n".encode()
+    body = b"%04x" % (len(command) + 4) + command + b"0000" + pack[: len(pack) // 2]
+    # One good chunk with half the pack, then a chunk size that is not hexadecimal.
+    chunked = b"%x\r\n" % len(body) + body + b"\r\nnot-a-size\r\n"
+    credentials = base64.b64encode(f"x:{value}".encode()).decode()
+    connection = http.client.HTTPConnection(site_server.host, timeout=60)
+    connection.request(
+        "POST",
+        f"/{project.full_path}.git/git-receive-pack",
+        body=chunked,
+        headers={
+            "Authorization": f"Basic {credentials}",
+            "Content-Type": "application/x-git-receive-pack-request",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    answer = connection.getresponse().read()
+    assert b"ng refs/heads/main unpacker error" in answer
+    assert wait_for(lambda: not quarantines(project.repository_path))
+    assert "Traceback" not in site_server.log()

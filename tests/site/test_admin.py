@@ -48,6 +48,7 @@ INSTANCE_SETTINGS_FORM = {
     "failed_auth_ban_period_seconds": "180",
     "failed_auth_ban_duration_seconds": "3600",
     "package_file_max_size_mb": "1024",
+    "git_push_max_size_mb": "1024",
 }
 
 
@@ -192,11 +193,17 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert response["Location"].endswith("/admin/tokens_site/instancesettings/1/change/")
     form = admin_client.get(response["Location"]).content.decode()
     assert "maximum personal access token lifetime" in form.lower()
-    data = {**INSTANCE_SETTINGS_FORM, "external_authorization_enabled": "on"}
+    assert "largest git push (mib)" in form.lower()
+    data = {
+        **INSTANCE_SETTINGS_FORM,
+        "external_authorization_enabled": "on",
+        "git_push_max_size_mb": "50",
+    }
     admin_client.post(response["Location"], data)
     current = InstanceSettings.current()
     assert current.external_authorization_enabled
     assert current.personal_access_token_max_lifetime_days == 30
+    assert current.git_push_max_size_mb == 50
     assert InstanceSettings.objects.count() == 1
 
 
@@ -220,6 +227,7 @@ LIFETIME_RANGE = "Enter a number of days from 1 to 365, or leave it empty for no
             "0",
             "Enter at least 1 second. To never ban an address, turn the ban off.",
         ),
+        ("git_push_max_size_mb", "0", "Enter at least 1 MiB."),
     ],
 )
 def test_instance_settings_out_of_range_are_form_errors(admin_client, field, value, message):
@@ -253,6 +261,7 @@ def test_instance_settings_accept_the_whole_lifetime_range(admin_client, days):
         ("failed_auth_ban_limit", 0),
         ("failed_auth_ban_period_seconds", 0),
         ("failed_auth_ban_duration_seconds", 0),
+        ("git_push_max_size_mb", 0),
     ],
 )
 def test_the_database_keeps_instance_settings_in_range(field, value):

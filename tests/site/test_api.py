@@ -826,7 +826,8 @@ class TestHostileInput:
 
 
 class TestQueryCounts:
-    """List endpoints cost the same number of queries for 2 items as for 6 (no N+1)."""
+    """List endpoints cost the same number of queries for 2 items as for 6 (no N+1). The
+    token's lookup reads the address's ban in the same statement."""
 
     @pytest.fixture(autouse=True)
     def local_cache(self, settings):

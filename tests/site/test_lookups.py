@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Subquery
 
 from tests.factories import GroupFactory, MembershipFactory, UserFactory
 from tokens_site.lookups import CompiledLookup, attach, instance_from
@@ -79,3 +80,40 @@ def test_instances_from_rows_behave_as_loaded_ones(django_assert_num_queries):
     found.save(update_fields=["first_name"])  # an UPDATE of the row, not an INSERT
     user.refresh_from_db()
     assert user.first_name == "Ann"
+
+
+# Two values, one used twice and in the SELECT before the WHERE: the placeholders' order is
+# not the arguments'.
+by_username_and_active = CompiledLookup(
+    lambda username, name: (
+        UserFactory._meta.model.objects.order_by()
+        .filter(username=username, first_name=name)
+        .annotate(
+            same=Subquery(UserFactory._meta.model.objects.filter(first_name=name).values("pk")[:1])
+        )
+        .values_list("id", "same")
+    ),
+    sentinels=("__username__", "__name__"),
+)
+
+
+def test_a_lookup_of_several_values_takes_them_in_their_own_order(django_assert_num_queries):
+    user = UserFactory(username="ann", first_name="Ann")
+    UserFactory(username="bob", first_name="Bob")
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert by_username_and_active.row("ann", "Ann") == (user.pk, user.pk)
+    assert by_username_and_active.row("ann", "Bob") is None
+    with pytest.raises(TypeError, match="takes 2 values"):
+        by_username_and_active.row("ann")
+
+
+def test_a_lookup_refuses_arguments_it_does_not_use():
+    unused = CompiledLookup(
+        lambda username, name: UserFactory._meta.model.objects.filter(
+            username=username
+        ).values_list("id"),
+        sentinels=("__a__", "__b__"),
+    )
+    with pytest.raises(ValueError, match="Every argument"):
+        unused.row("ann", "x")

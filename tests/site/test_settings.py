@@ -155,7 +155,7 @@ def test_registry_signing_key_has_a_development_default_and_relative_paths_start
             "soon",
             "INSTANCE_SETTINGS_CACHE_SECONDS is 'soon'; set it to a number of 0 or more",
         ),
-        ("BAN_CHECK_CACHE_SECONDS", "nan", "BAN_CHECK_CACHE_SECONDS is 'nan'"),
+        ("LAST_USED_UPDATE_INTERVAL_SECONDS", "nan", "LAST_USED_UPDATE_INTERVAL_SECONDS is 'nan'"),
     ],
 )
 @pytest.mark.parametrize("debug", ["on", "off"])

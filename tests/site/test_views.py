@@ -16,7 +16,7 @@ from tests.factories import (
     make_personal_token,
 )
 from tests.roles import ROLES, SIGN_IN, outcome, visit
-from tokens_site.http_auth import EXTERNAL_AUTHORIZATION_REFUSAL
+from tokens_site.access.policy import EXTERNAL_AUTHORIZATION_REFUSAL
 from tokens_site.models import (
     MAX_GROUP_DEPTH,
     AccessLevel,

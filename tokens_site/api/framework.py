@@ -1,9 +1,9 @@
 """The small framework of the REST API: authentication with personal access tokens, scopes,
 `Sudo`, JSON in and out, GitLab's error shapes and pagination.
 
-Authentication reuses the site's one layer (tokens_site.http_auth): the same ban, the same
-credential reading and the same backends. The API accepts only personal access tokens, from
-`PRIVATE-TOKEN`, `Authorization: Bearer` or `?private_token=`; anything else is no credential.
+Authentication is the site's one pipeline (tokens_site.auth), with the API family: personal
+access tokens only, from `PRIVATE-TOKEN`, `Authorization: Bearer` or `?private_token=`, under
+the same ban. Scopes are the access policy's (tokens_site.access).
 """
 
 import functools
@@ -29,18 +29,12 @@ from django.http import HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
-from tokens_site.audit import audit_context, client_ip
-from tokens_site.http_auth import (
-    BANNED_MESSAGE,
-    BEARER_HEADER,
-    PRIVATE_TOKEN_HEADER,
-    PRIVATE_TOKEN_PARAMETER,
-    Kind,
-    identify,
-    ip_is_banned,
-    read_credentials,
-    record_failure,
-)
+from tokens_site.access.abilities import PERSONAL_SCOPES, Ability
+from tokens_site.access.policy import Denied, has_scope, is_administrator
+from tokens_site.audit import audit_context
+from tokens_site.auth.families import API
+from tokens_site.auth.pipeline import authenticate
+from tokens_site.auth.refusals import refuse
 from tokens_site.paths import record_id
 
 INTEGER = re.compile(r"-?[0-9]{1,9}")
@@ -55,15 +49,11 @@ ISO_DATETIME = re.compile(
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 
-# Which token scopes open which endpoints.
-READ = frozenset({"api", "read_api"})
-WRITE = frozenset({"api"})
-USER_READ = frozenset({"api", "read_api", "read_user"})
-INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
-
 
 class ApiError(Exception):
-    """An answer other than success: status and GitLab's JSON body."""
+    """An answer to input the API cannot take (400, 405, 409, 413): status and GitLab's JSON
+    body. Refusals (401, 403, 404) are the access policy's Denied, answered by the one
+    refusal builder (tokens_site.auth.refusals)."""
 
     def __init__(self, status: int, body: dict) -> None:
         super().__init__(body)
@@ -75,27 +65,16 @@ class ApiError(Exception):
         return cls(status, {"message": message})
 
 
-def not_found(what: str) -> ApiError:
-    return ApiError.message(404, f"404 {what} Not Found")
+def not_found(what: str) -> Denied:
+    return Denied.not_found(what)
 
 
 def bad_request(error: str) -> ApiError:
     return ApiError(400, {"error": error})
 
 
-def forbidden(message: str = "403 Forbidden") -> ApiError:
-    return ApiError.message(403, message)
-
-
-def insufficient_scope(needed) -> ApiError:
-    return ApiError(
-        403,
-        {
-            "error": "insufficient_scope",
-            "error_description": INSUFFICIENT_SCOPE,
-            "scope": " ".join(sorted(needed)),
-        },
-    )
+def forbidden(reason: str = "") -> Denied:
+    return Denied(403, reason)
 
 
 def json_response(data, status: int = 200, headers: dict | None = None) -> JsonResponse:
@@ -105,19 +84,15 @@ def json_response(data, status: int = 200, headers: dict | None = None) -> JsonR
     return response
 
 
-def error_response(error: ApiError) -> JsonResponse:
-    response = json_response(error.body, status=error.status)
-    if error.status == 401:
-        response["WWW-Authenticate"] = 'Bearer realm="Tokens"'
-    return response
+def unauthorized() -> Denied:
+    return Denied(401, "")
+
+
+def error_response(error: ApiError) -> HttpResponse:
+    return json_response(error.body, status=error.status)
 
 
 # --- Credentials ------------------------------------------------------------------------------
-
-TOKEN_HEADERS = (PRIVATE_TOKEN_HEADER, BEARER_HEADER, PRIVATE_TOKEN_PARAMETER)
-# Credentials of other kinds (deploy tokens, CI job tokens) that this API never accepts: a
-# request carrying one is refused, not served as anonymous.
-REFUSED_HEADERS = ("HTTP_DEPLOY_TOKEN", "HTTP_JOB_TOKEN")
 
 
 def _sudo_target(request, principal):
@@ -128,22 +103,15 @@ def _sudo_target(request, principal):
     if "\x00" in wanted:
         raise not_found("User")
     if "sudo" not in principal.scopes:
-        raise ApiError(
-            403,
-            {
-                "error": "insufficient_scope",
-                "error_description": INSUFFICIENT_SCOPE,
-                "scope": "sudo",
-            },
-        )
-    if not principal.user.is_superuser:
-        raise forbidden("403 Forbidden - Must be admin to use sudo")
+        raise Denied.insufficient_scope(frozenset({"sudo"}))
+    if not is_administrator(principal.user):
+        raise forbidden("Must be admin to use sudo")
     users = get_user_model().objects
     found = first_by_id(users, wanted) or users.filter(username=wanted).first()
     if found is None:
         raise not_found("User")
     if not found.is_active:
-        raise forbidden("403 Forbidden - The user you are trying to impersonate is blocked")
+        raise forbidden("The user you are trying to impersonate is blocked")
     return found
 
 
@@ -154,24 +122,15 @@ def first_by_id(queryset, value: str, field: str = "pk"):
     return queryset.filter(**{field: number}).first() if number is not None else None
 
 
-def _authenticate(request, needed: frozenset[str]):
-    """Set request.user (and request.api_token) from the token, or raise ApiError."""
-    ip = client_ip(request)
-    if ip_is_banned(ip):
-        raise forbidden(BANNED_MESSAGE)
-    presented = read_credentials(request, TOKEN_HEADERS, basic=False)
+def _authenticate(request, needed: Ability) -> None:
+    """Set request.user (and request.api_token) from the token, or raise Denied."""
     request.api_token = None
-    if presented.nothing:
-        if any(header in request.META for header in REFUSED_HEADERS):
-            raise ApiError.message(401, "401 Unauthorized")
+    principal = authenticate(request, API)
+    if principal.is_anonymous:
         request.user = AnonymousUser()
         return
-    principal = None if presented.malformed else identify(request, presented, passwords=False)
-    if principal is None or principal.kind is not Kind.PERSONAL_TOKEN:
-        record_failure(ip)
-        raise ApiError.message(401, "401 Unauthorized")
-    if not needed & principal.scopes:
-        raise insufficient_scope(needed)
+    if not has_scope(principal, needed):
+        raise Denied.insufficient_scope(PERSONAL_SCOPES[needed])
     request.api_token = principal.token
     target = _sudo_target(request, principal)
     request.user = target or principal.user
@@ -180,12 +139,12 @@ def _authenticate(request, needed: frozenset[str]):
 
 def api_view(
     *,
-    read: frozenset[str] = READ,
-    write: frozenset[str] = WRITE,
+    read: Ability = Ability.READ_API,
+    write: Ability = Ability.WRITE_API,
     methods: tuple[str, ...] = ("GET",),
     authenticated: bool = True,
 ):
-    """An API endpoint. GET needs one of the `read` scopes, other methods one of `write`;
+    """An API endpoint. GET needs the scopes of the `read` ability, other methods `write`'s;
     `authenticated=False` lets anonymous visitors read what is public. The view gets the
     request (with `user` and `api_token`) and the URL's arguments, percent-decoded."""
 
@@ -196,18 +155,19 @@ def api_view(
                     raise ApiError.message(405, "405 Method Not Allowed")
                 _authenticate(request, read if request.method == "GET" else write)
                 if not request.user.is_authenticated and (authenticated or request.method != "GET"):
-                    raise ApiError.message(401, "401 Unauthorized")
+                    raise unauthorized()
                 decoded = {name: unquote(value) for name, value in kwargs.items()}
                 impersonator = getattr(request, "impersonator", None)
                 if impersonator is None:
                     return view(request, *args, **decoded)
                 with audit_context(sudo_by=impersonator.get_username()):
                     return view(request, *args, **decoded)
+            except Denied as denied:
+                return refuse(request, denied, API)
+            except PermissionDenied as error:  # a service's refusal
+                return refuse(request, forbidden(str(error)), API)
             except ApiError as error:
                 return error_response(error)
-            except PermissionDenied as error:
-                reason = f"403 Forbidden - {error}" if str(error) else "403 Forbidden"
-                return error_response(forbidden(reason))
             except ValidationError as error:
                 return error_response(validation_error(error))
 

@@ -3,6 +3,7 @@ item): group names along a path are fetched once for the whole page."""
 
 from django.conf import settings
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.models import DeployToken
 from personal_tokens.models import PersonalAccessToken
@@ -119,6 +120,7 @@ def member(membership: Membership) -> dict:
     }
 
 
+@sensitive_variables()
 def deploy_token(token: DeployToken, *, plaintext: str | None = None) -> dict:
     data = {
         "id": token.pk,
@@ -134,6 +136,7 @@ def deploy_token(token: DeployToken, *, plaintext: str | None = None) -> dict:
     return data
 
 
+@sensitive_variables()
 def personal_token(token: PersonalAccessToken, *, plaintext: str | None = None) -> dict:
     data = {
         "id": token.pk,

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_access, deploy_token_create, deploy_token_revoke
@@ -16,18 +17,17 @@ from personal_tokens.services import (
     personal_token_rotate,
 )
 from tokens_site import services
+from tokens_site.access.abilities import Ability
+from tokens_site.access.lookups import find
+from tokens_site.access.policy import Denied, is_administrator, require_administrator
 from tokens_site.api import serializers
 from tokens_site.api.framework import (
-    USER_READ,
-    WRITE,
-    ApiError,
     api_view,
     bad_request,
     body,
     boolean,
     date_value,
     first_by_id,
-    forbidden,
     integer,
     json_response,
     no_content,
@@ -35,6 +35,7 @@ from tokens_site.api.framework import (
     paginate,
     string_list,
     text,
+    unauthorized,
 )
 from tokens_site.audit import client_ip
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
@@ -45,7 +46,7 @@ User = get_user_model()
 # --- Users ------------------------------------------------------------------------------------
 
 
-@api_view(read=USER_READ)
+@api_view(read=Ability.READ_USER)
 def current_user(request):
     account = request.user
     # The token lookup loads only the columns authentication needs; load the rest in one
@@ -55,14 +56,14 @@ def current_user(request):
     return json_response(serializers.user(account, full=True))
 
 
-@api_view(read=USER_READ, methods=("GET", "POST"))
+@api_view(read=Ability.READ_USER, methods=("GET", "POST"))
 def users(request):
     if request.method == "POST":
         return create_user(request)
     accounts = User.objects.order_by("id")
     if username := request.GET.get("username"):
         accounts = accounts.filter(username__iexact=username)
-    full = request.user.is_superuser
+    full = is_administrator(request.user)
     if search := request.GET.get("search"):
         matches = (
             Q(username__icontains=search)
@@ -81,6 +82,7 @@ def users(request):
     )
 
 
+@sensitive_variables()
 def create_user(request):
     data = body(request)
     password = data.get("password")
@@ -108,17 +110,17 @@ def _user(user_id: str):
     return account
 
 
-@api_view(read=USER_READ)
+@api_view(read=Ability.READ_USER)
 def user_detail(request, user_id):
     account = _user(user_id)
-    full = request.user.is_superuser or request.user.pk == account.pk
+    full = is_administrator(request.user) or request.user.pk == account.pk
     return json_response(serializers.user(account, full=full))
 
 
 @api_view(methods=("POST",))
+@sensitive_variables()
 def user_personal_access_tokens(request, user_id):
-    if not request.user.is_superuser:
-        raise forbidden("403 Forbidden - Only administrators can create tokens for other users")
+    require_administrator(request.user, "Only administrators can create tokens for other users")
     data = body(request)
     token, plaintext = personal_token_create(
         actor=request.user,
@@ -144,9 +146,9 @@ def _min_access_level(request) -> int | None:
 
 
 def _by_id_or_path(queryset, ref: str, what: str):
-    found = first_by_id(queryset, ref)
-    # Paths are unique ignoring case, as on GitLab: `Tanuki%2FBackend` names tanuki/backend.
-    found = found or queryset.by_full_path(ref).first()
+    """The site's one lookup: an id, else a full path ignoring case, as on GitLab
+    (`Tanuki%2FBackend` names tanuki/backend)."""
+    found = find(queryset, ref)
     if found is None:
         raise not_found(what)
     return found
@@ -345,12 +347,12 @@ def _deploy_tokens_listed(request, tokens):
 
 @api_view()
 def all_deploy_tokens(request):
-    if not request.user.is_superuser:
-        raise forbidden()
+    require_administrator(request.user, "")
     return _deploy_tokens_listed(request, DeployToken.objects.all())
 
 
 @api_view(methods=("GET", "POST"))
+@sensitive_variables()
 def deploy_tokens(request, kind, ref):
     owner = _source(request, kind, ref)
     deploy_token_access(request.user, owner)
@@ -386,9 +388,7 @@ def deploy_token_detail(request, kind, ref, token_id):
 
 
 def _personal_tokens_visible(request):
-    if request.user.is_superuser:
-        return PersonalAccessToken.objects.all()
-    return PersonalAccessToken.objects.filter(user=request.user)
+    return PersonalAccessToken.objects.visible_to(request.user)
 
 
 def _personal_token(request, token_id: str) -> PersonalAccessToken:
@@ -406,9 +406,9 @@ def _personal_token(request, token_id: str) -> PersonalAccessToken:
 def personal_access_tokens(request):
     tokens = _personal_tokens_visible(request).order_by("id")
     if (user_id := integer(request.GET, "user_id")) is not None:
-        if user_id != request.user.pk and not request.user.is_superuser:
+        if user_id != request.user.pk and not is_administrator(request.user):
             # GitLab's answer when someone asks for another user's tokens.
-            raise ApiError.message(401, "401 Unauthorized")
+            raise unauthorized()
         tokens = tokens.filter(user_id=user_id)
     if (state := request.GET.get("state")) is not None:
         if state not in {"active", "inactive"}:
@@ -433,6 +433,7 @@ def personal_access_token_detail(request, token_id):
     return json_response(serializers.personal_token(token))
 
 
+@sensitive_variables()
 def _rotate(request, token: PersonalAccessToken):
     data = body(request)
     successor, plaintext = personal_token_rotate(
@@ -449,7 +450,7 @@ def personal_access_token_rotate(request, token_id):
     return _rotate(request, _personal_token(request, token_id))
 
 
-@api_view(methods=("POST",), write=WRITE | {"self_rotate"})
+@api_view(methods=("POST",), write=Ability.ROTATE_SELF)
 def personal_access_token_rotate_self(request):
     token = _personal_token(request, "self")
     if request.user.pk != token.user_id:
@@ -459,4 +460,4 @@ def personal_access_token_rotate_self(request):
 
 @api_view(methods=("GET", "POST", "PUT", "DELETE"), authenticated=False)
 def unknown(request, rest=""):
-    raise ApiError.message(404, "404 Not Found")
+    raise Denied(404, "There is no such endpoint.")

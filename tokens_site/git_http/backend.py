@@ -1,13 +1,28 @@
 """Run `git http-backend` (a CGI program) for one request, streaming both ways: the request
 body (chunked or not, gzip'd or not) goes to git as it arrives, and git's answer goes to the
-client as it is produced, so clones and pushes of any size use constant memory."""
+client as it is produced, so clones and pushes of any size use constant memory.
+
+We bridge CGI ourselves because nothing maintained fits: Django has no CGI gateway, Paste's
+CGIApplication passes on only a body with a Content-Length (a big push comes chunked), and
+dulwich serves Git in Python instead of running git.
+
+When the client goes away mid-request, git is still left to finish on its own: the body ends
+(the feeder closes git's stdin) and the rest of git's answer is read and thrown away. Git must
+exit normally: one that dies of a signal (SIGPIPE from a closed stdout, our SIGTERM) keeps the
+quarantine directory of the push it was receiving (objects/tmp_objdir-incoming-*) for good,
+since git 2.38.2 removes it only at a normal exit. `manage.py housekeeping` removes the ones
+a stopped git leaves.
+"""
 
 import contextlib
 import logging
 import os
+import select
+import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +33,22 @@ logger = logging.getLogger(__name__)
 CHUNK_SIZE = 64 * 1024
 # Request headers git http-backend understands, passed on as CGI variables.
 PASSED_HEADERS = ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL")
+# How long git may go on after the answer has stopped streaming (the client left, or the answer
+# is complete): a push it has received whole is still checked and stored. Then it is stopped.
+FINISH_TIMEOUT_SECONDS = 300
+# How long git gets to exit after SIGTERM before SIGKILL.
+STOP_TIMEOUT_SECONDS = 5
+FEEDER_JOIN_TIMEOUT_SECONDS = 5
+# How much of a body git stopped reading is still read and thrown away (see _discard_rest()),
+# unless the caller says otherwise.
+LEFTOVER_MAX_BYTES = 1024 * 1024
 
 
-def _environment(request, repository: Path, suffix: str, remote_user: str) -> dict[str, str]:
+def _environment(
+    request, repository: Path, suffix: str, remote_user: str, config: dict[str, str]
+) -> dict[str, str]:
+    # No CONTENT_LENGTH: git then reads the body to its end, which the feeder marks by closing
+    # git's stdin. With it, git http-backend (2.39) loops forever on a body cut short.
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(repository.parent),
@@ -34,22 +62,26 @@ def _environment(request, repository: Path, suffix: str, remote_user: str) -> di
         "REMOTE_USER": remote_user,
         "REMOTE_ADDR": request.META.get("REMOTE_ADDR", ""),
     }
-    # Absent for chunked bodies: then git reads the body to its end.
-    if request.META.get("CONTENT_LENGTH"):
-        env["CONTENT_LENGTH"] = request.META["CONTENT_LENGTH"]
     for name in PASSED_HEADERS:
         if name in request.META:
             env[name] = request.META[name]
+    # git's own way to take configuration from the environment (git >= 2.31).
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    for index, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env
 
 
 def _copy_body(source, sink) -> None:
-    """Request body → git's stdin, in chunks (runs in its own thread)."""
+    """Request body → git's stdin, in chunks (runs in its own thread). Ends when the body ends,
+    when the client is gone (gunicorn's reader gives EOF or raises, not always an OSError) or
+    when git stops reading; closing git's stdin then tells git the body has ended."""
     try:
         while chunk := source.read(CHUNK_SIZE):
             sink.write(chunk)
-    except (BrokenPipeError, OSError) as error:
-        logger.info("git http-backend stopped reading the request: %s", error)
+    except Exception as error:  # BrokenPipeError when git stopped reading
+        logger.info("The request body stopped reaching git http-backend: %r", error)
     finally:
         with contextlib.suppress(OSError):
             sink.close()
@@ -69,15 +101,28 @@ def _read_headers(stdout) -> tuple[int, list[tuple[str, str]]]:
     return status, headers
 
 
-def run_http_backend(request, *, repository: Path, suffix: str, remote_user: str):
-    """Answer `request` with what `git http-backend` says for `<repository>/<suffix>`."""
+def run_http_backend(
+    request,
+    *,
+    repository: Path,
+    suffix: str,
+    remote_user: str,
+    config: dict[str, str] | None = None,
+    leftover_max_bytes: int | None = LEFTOVER_MAX_BYTES,
+):
+    """Answer `request` with what `git http-backend` says for `<repository>/<suffix>`, with
+    `config` (git configuration keys and values) set for this run. Up to `leftover_max_bytes`
+    (None: all) of a body git did not read to its end are read and thrown away after git's
+    answer."""
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the stream ends)
     process = subprocess.Popen(
         ["git", "http-backend"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
-        env=_environment(request, repository, suffix, remote_user),
+        env=_environment(request, repository, suffix, remote_user, config or {}),
+        # Its own process group: stopping git stops receive-pack and its helpers with it.
+        process_group=0,
     )
     # The raw WSGI stream: Django's own wrapper would read nothing of a chunked body.
     body = request.META["wsgi.input"] if request.method == "POST" else None
@@ -94,10 +139,10 @@ def run_http_backend(request, *, repository: Path, suffix: str, remote_user: str
             while chunk := process.stdout.read1(CHUNK_SIZE):
                 yield chunk
         finally:
-            _finish(process, feeder, stderr)
+            _finish(process, feeder, stderr, body, leftover_max_bytes)
 
     if not headers and process.poll() not in (None, 0):
-        _finish(process, feeder, stderr)
+        _finish(process, feeder, stderr, body, leftover_max_bytes)
         return HttpResponse("git could not serve this request.\n", status=500)
     response = StreamingHttpResponse(stream(), status=status)
     for name, value in headers:
@@ -105,15 +150,32 @@ def run_http_backend(request, *, repository: Path, suffix: str, remote_user: str
     return response
 
 
-def _finish(process: subprocess.Popen, feeder: threading.Thread | None, stderr) -> None:
+def _finish(
+    process: subprocess.Popen,
+    feeder: threading.Thread | None,
+    stderr,
+    body,
+    leftover_max_bytes: int | None,
+) -> None:
+    """Let git finish, then the request body. Git's answer is read to its end even when the
+    client is gone (closing git's stdout instead would kill a push with SIGPIPE), then git is
+    waited for; one that takes longer than FINISH_TIMEOUT_SECONDS is stopped."""
+    deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
+    returncode = None
+    if _drain(process.stdout, deadline):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            returncode = process.wait(timeout=max(deadline - time.monotonic(), 0))
+    if returncode is None:
+        logger.warning(
+            "git http-backend did not finish within %ss; stopping it", FINISH_TIMEOUT_SECONDS
+        )
+        returncode = _stop(process)
     process.stdout.close()
-    try:
-        returncode = process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        returncode = process.wait()
     if feeder is not None:
-        feeder.join(timeout=5)
+        feeder.join(timeout=FEEDER_JOIN_TIMEOUT_SECONDS)
+        # Never while the feeder may still read the body (it is stuck on a silent client).
+        if not feeder.is_alive():
+            _discard_rest(body, leftover_max_bytes)
     if returncode:
         stderr.seek(0)
         logger.warning(
@@ -122,3 +184,40 @@ def _finish(process: subprocess.Popen, feeder: threading.Thread | None, stderr) 
             stderr.read().decode(errors="replace").strip(),
         )
     stderr.close()
+
+
+def _drain(stdout, deadline: float) -> bool:
+    """Read and throw away the rest of git's answer. False if it has not ended by `deadline`
+    (time.monotonic())."""
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select([stdout], [], [], remaining)
+        if readable and not stdout.read1(CHUNK_SIZE):
+            return True
+    return False
+
+
+def _stop(process: subprocess.Popen) -> int:
+    """Stop git and every process it started: SIGTERM, then SIGKILL."""
+    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, stop_signal)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    return process.wait()
+
+
+def _discard_rest(body, max_bytes: int | None) -> None:
+    """Read and throw away what git left of the request body (it stops reading a refused push),
+    up to `max_bytes` (None: all). The client, still sending, then reads git's whole answer.
+    Otherwise gunicorn closes the connection under it, and git shows only `curl 55 Send
+    failure` and `Everything up-to-date`: the reset connection loses the answer."""
+    left = max_bytes
+    try:
+        while left is None or left > 0:
+            chunk = body.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
+            if not chunk:
+                break
+            if left is not None:
+                left -= len(chunk)
+    except Exception as error:
+        logger.info("The rest of the request body could not be read: %r", error)

@@ -1,14 +1,20 @@
 """Git smart HTTP: `/<full_path>.git/info/refs`, `/git-upload-pack`, `/git-receive-pack`.
 
-Clone and fetch need read access to the repository, push needs write access; the rules are
-those of the authentication layer (tokens_site.http_auth). A refusal is plain text, which git
-prints as `remote: <reason>`.
+Clone and fetch need read access to the repository, push needs write access: the Git family of
+the authentication pipeline (tokens_site.auth) and the access policy (tokens_site.access)
+decide. A refusal is plain text, which git prints as `remote: <reason>`.
 """
 
 from django.views.decorators.http import require_GET, require_POST
 
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import Denied
+from tokens_site.auth.decorators import credential_required
+from tokens_site.auth.families import GIT
 from tokens_site.git_http.backend import run_http_backend
-from tokens_site.http_auth import Ability, Denied, credential_required
+from tokens_site.models import InstanceSettings
+
+MIB = 1024 * 1024
 
 SERVICES = {
     "git-upload-pack": Ability.READ_REPOSITORY,
@@ -26,28 +32,40 @@ def ability_for_service(request) -> Ability:
     return SERVICES[service]
 
 
-def serve(request, project, principal, suffix: str):
+def serve(request, project, principal, suffix: str, **options):
     return run_http_backend(
         request,
         repository=project.repository_path,
         suffix=suffix,
         remote_user=principal.username or "anonymous",
+        **options,
     )
 
 
 @require_GET
-@credential_required(ability_for_service, passwords=True)
+@credential_required(ability_for_service, family=GIT)
 def info_refs(request, project, principal):
     return serve(request, project, principal, "info/refs")
 
 
 @require_POST
-@credential_required(Ability.READ_REPOSITORY, passwords=True)
+@credential_required(Ability.READ_REPOSITORY, family=GIT)
 def upload_pack(request, project, principal):
     return serve(request, project, principal, "git-upload-pack")
 
 
 @require_POST
-@credential_required(Ability.WRITE_REPOSITORY, passwords=True)
+@credential_required(Ability.WRITE_REPOSITORY, family=GIT)
 def receive_pack(request, project, principal):
-    return serve(request, project, principal, "git-receive-pack")
+    limit = InstanceSettings.current().git_push_max_size_mb * MIB
+    return serve(
+        request,
+        project,
+        principal,
+        "git-receive-pack",
+        # git refuses a larger pack (`remote: fatal: pack exceeds maximum allowed size`) and
+        # keeps nothing of it. The client sends its whole pack anyway: reading it to its end
+        # (and throwing it away) lets the client read that answer.
+        config={"receive.maxInputSize": str(limit)},
+        leftover_max_bytes=None,
+    )

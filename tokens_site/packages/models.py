@@ -22,6 +22,8 @@ class Package(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        # The tables keep the names they had when these models were part of tokens_site.
+        db_table = "tokens_site_package"
         ordering = ["kind", "name", "-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -48,6 +50,7 @@ class PackageFile(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
+        db_table = "tokens_site_packagefile"
         ordering = ["file_name"]
         constraints = [
             models.UniqueConstraint(fields=["package", "file_name"], name="package_file_unique")

@@ -18,19 +18,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from packaging.utils import canonicalize_name
 
-from tokens_site.http_auth import (
-    DEPLOY_TOKEN_HEADER,
-    PRIVATE_TOKEN_HEADER,
-    REALM,
-    Ability,
-    credential_required,
-    load_project_by_ref,
-)
+from tokens_site.access.abilities import Ability
+from tokens_site.auth.decorators import credential_required, load_project_by_ref
+from tokens_site.auth.families import PACKAGES
+from tokens_site.auth.refusals import message_response
 from tokens_site.packages import services
 from tokens_site.packages.models import Package, PackageFile, PackageKind
 from tokens_site.paths import record_id
 
-PACKAGE_HEADERS = (PRIVATE_TOKEN_HEADER, DEPLOY_TOKEN_HEADER)
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 PEP691_HTML = "application/vnd.pypi.simple.v1+html"
 PEP691_LATEST_JSON = "application/vnd.pypi.simple.latest+json"
@@ -44,28 +39,14 @@ def _content_length(request) -> int | None:
     return record_id(value)
 
 
-def json_message(status: int, message: str) -> JsonResponse:
-    """GitLab's `{"message": ...}`; on errors the message is the HTTP reason phrase as well,
-    which is what twine shows (as PyPI does)."""
-    response = JsonResponse({"message": message}, status=status)
-    if status >= 400:
-        phrase = message.splitlines()[0] if message else ""
-        response.reason_phrase = phrase.encode("ascii", "replace").decode()[:200]
-    if status == 401:
-        response["WWW-Authenticate"] = f'Basic realm="{REALM}"'
-    return response
-
-
 def refusal(error: ValidationError) -> JsonResponse:
     if isinstance(error, services.TooLarge):
-        return json_message(413, " ".join(error.messages))
-    return json_message(400, " ".join(error.messages))
+        return message_response(413, " ".join(error.messages))
+    return message_response(400, " ".join(error.messages))
 
 
 def protected(ability):
-    return credential_required(
-        ability, load_project=load_project_by_ref, headers=PACKAGE_HEADERS, respond=json_message
-    )
+    return credential_required(ability, family=PACKAGES, load_project=load_project_by_ref)
 
 
 # --- PyPI -------------------------------------------------------------------------------------
@@ -97,7 +78,7 @@ def pypi_upload(request, project, principal):
         )
     except ValidationError as error:
         return refusal(error)
-    return json_message(201, "201 Created")
+    return message_response(201, "201 Created")
 
 
 def _upload_form(request):
@@ -201,7 +182,7 @@ def pypi_simple_package(request, project, principal, name):
         ).order_by("package__created_at", "file_name")
     )
     if not files:
-        return json_message(404, f"404 Package {normalized} Not Found")
+        return message_response(404, f"404 Package {normalized} Not Found")
     links = []
     for item in files:
         path = reverse("api:pypi_file", args=[str(project.pk), item.sha256, item.file_name])
@@ -245,7 +226,7 @@ def pypi_file(request, project, principal, sha256, file_name):
         file_name=unquote(file_name),
     ).first()
     if item is None:
-        return json_message(404, "404 File Not Found")
+        return message_response(404, "404 File Not Found")
     return _download(item)
 
 
@@ -269,7 +250,7 @@ def generic_file(request, project, principal, name, version, file_name):
             file_name=file_name,
         ).first()
         if item is None:
-            return json_message(404, "404 File Not Found")
+            return message_response(404, "404 File Not Found")
         return _download(item)
     length = _content_length(request)
     try:
@@ -286,6 +267,6 @@ def generic_file(request, project, principal, name, version, file_name):
         )
     except ValidationError as error:
         if getattr(error, "code", None) == "exists":
-            return json_message(409, " ".join(error.messages))
+            return message_response(409, " ".join(error.messages))
         return refusal(error)
-    return json_message(201, "201 Created")
+    return message_response(201, "201 Created")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.models import Project
 from tokens_site.registry.service import sign
@@ -28,6 +29,7 @@ class RegistryUnavailable(Exception):
     pass
 
 
+@sensitive_variables()
 def _get(path: str, access: list[dict]) -> dict:
     token, _ = sign("tokens-site", access)
     # REGISTRY_URL is checked to be http(s) in the settings.

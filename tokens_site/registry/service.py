@@ -2,7 +2,7 @@
 signed into a short-lived JWT the registry verifies with our certificate.
 
 A repository name is `<project full path>[/<image>]`; it belongs to the project with the longest
-matching path. The rules are the authentication layer's (tokens_site.http_auth.authorize):
+matching path. The rules are the access policy's (tokens_site.access.policy.authorize):
 deploy tokens pull with `read_registry` and push with `write_registry`; personal tokens pull with
 `read_registry`, `read_api` or `api` (and Reporter, or a public project) and push with
 `write_registry` or `api` (and Developer); anonymous requests pull public projects.
@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
-from django.db.models.functions import Lower
+from django.views.decorators.debug import sensitive_variables
 
-from tokens_site.http_auth import Ability, Denied, Kind, Principal, authorize
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import allowed, may_read_registry_catalog
+from tokens_site.auth.principal import Principal
 from tokens_site.models import Project
 from tokens_site.registry.keys import key_id, signing_key
 
@@ -71,40 +73,31 @@ def project_for(repository: str) -> Project | None:
     candidates = ["/".join(parts[:n]) for n in range(len(parts), 1, -1)]
     found = {
         project.full_path.lower(): project
-        for project in Project.objects.select_related("group")
-        .alias(lower_path=Lower("full_path"))
-        .filter(lower_path__in=candidates)
+        for project in Project.objects.select_related("group").by_full_paths(candidates)
     }
     return next((found[c] for c in candidates if c in found), None)
 
 
-def _allowed(principal: Principal, project: Project, ability: Ability) -> bool:
-    try:
-        authorize(principal, project, ability)
-    except Denied:
-        return False
-    return True
-
-
 def granted_actions(principal: Principal, scope: Scope) -> list[str]:
     if scope.type == "registry":
-        admin = principal.user is not None and principal.user.is_superuser
-        return ["*"] if admin and scope.name == "catalog" and "*" in scope.actions else []
+        wants_catalog = scope.name == "catalog" and "*" in scope.actions
+        return ["*"] if wants_catalog and may_read_registry_catalog(principal) else []
     project = project_for(scope.name)
     if project is None:
         return []
     actions = []
-    if ("pull" in scope.actions or "*" in scope.actions) and _allowed(
+    if ("pull" in scope.actions or "*" in scope.actions) and allowed(
         principal, project, Ability.READ_REGISTRY
     ):
         actions.append("pull")
-    if ("push" in scope.actions or "*" in scope.actions) and _allowed(
+    if ("push" in scope.actions or "*" in scope.actions) and allowed(
         principal, project, Ability.WRITE_REGISTRY
     ):
         actions.append("push")
     return actions
 
 
+@sensitive_variables()
 def sign(subject: str, access: list[dict]) -> tuple[str, int]:
     """A registry token for `access` ([{"type", "name", "actions"}]) and when it was issued."""
     now = int(time.time())
@@ -121,13 +114,14 @@ def sign(subject: str, access: list[dict]) -> tuple[str, int]:
     return jwt.encode(claims, signing_key(), algorithm="RS256", headers={"kid": key_id()}), now
 
 
+@sensitive_variables()
 def issue_token(principal: Principal, scopes: list[Scope]) -> dict:
     """The token service's answer: a signed JWT granting what the principal may do."""
     access = [
         {"type": scope.type, "name": scope.name, "actions": granted_actions(principal, scope)}
         for scope in scopes
     ]
-    subject = principal.username if principal.kind is not Kind.ANONYMOUS else ""
+    subject = "" if principal.is_anonymous else principal.username
     token, now = sign(subject, access)
     issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     return {

@@ -3,6 +3,7 @@
 no active such token (at project level or in one of its groups)."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.selectors import ci_deploy_token_for
 from tokens_site.models import Project
@@ -18,8 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("project", help="the project's full path, e.g. tanuki/awesome_project")
 
+    @sensitive_variables()
     def handle(self, *args, project: str, **options) -> None:
-        found = Project.objects.select_related("group").filter(full_path=project.strip("/")).first()
+        found = Project.objects.select_related("group").by_full_path(project.strip("/")).first()
         if found is None:
             raise CommandError(
                 f"There is no project at '{project}'. Give its full path, e.g. group/project."

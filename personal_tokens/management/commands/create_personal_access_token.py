@@ -7,6 +7,7 @@ from datetime import date
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.services import personal_token_create
 
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             "--token", help="a predetermined token of at least 20 characters (else random)"
         )
 
+    @sensitive_variables()
     def handle(self, *args, username, name, scopes, expires_at, token, **options) -> None:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
 
@@ -12,6 +13,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("token", help="the token's value")
 
+    @sensitive_variables()
     def handle(self, *args, token: str, **options) -> None:
         found = PersonalAccessToken.objects.select_related("user").find_by_token(token)
         if found is None:

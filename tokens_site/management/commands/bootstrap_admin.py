@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.views.decorators.debug import sensitive_variables
 
 GENERATED_PASSWORD_BYTES = 18
 
@@ -22,6 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="root")
         parser.add_argument("--email", default="root@localhost")
 
+    @sensitive_variables()
     def handle(self, *args, username: str, email: str, **options) -> None:
         users = get_user_model().objects
         if users.filter(is_superuser=True).exists():

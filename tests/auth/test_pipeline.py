@@ -1,4 +1,5 @@
-"""The HTTP authentication layer: every shape of credentials, who may do what, what it costs."""
+"""The authentication pipeline over HTTP (Git's family, mostly): every shape of credentials, who
+may do what, what it costs, and the failed-authentication ban."""
 
 import base64
 from datetime import UTC, date, datetime
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deploy_tokens.models import DeployToken
+from personal_tokens.models import PersonalAccessToken
 from tests.factories import (
     PASSWORD,
     AdminFactory,
@@ -20,7 +22,9 @@ from tests.factories import (
     make_deploy_token,
     make_personal_token,
 )
-from tokens_site.http_auth import parse_basic
+from tokens_site.auth.bans import ban_lift
+from tokens_site.auth.credentials import parse_basic
+from tokens_site.auth.store import store
 from tokens_site.models import (
     AccessLevel,
     AuditAction,
@@ -348,7 +352,8 @@ class TestPasswords:
 
 
 class TestQueryCounts:
-    """DB queries on the authentication path (the cache is kept out of the count)."""
+    """DB queries on the authentication path (the cache is kept out of the count). A token's
+    lookup reads the address's ban in the same statement."""
 
     @pytest.fixture(autouse=True)
     def local_cache(self, settings):
@@ -395,13 +400,18 @@ class TestQueryCounts:
 
     @pytest.mark.parametrize("prefix", ["glpat-", "gldt-"])
     @pytest.mark.parametrize("url", ["/-/whoami", CLONE, PUSH])
-    def test_bad_checksum_costs_no_query(
+    def test_bad_checksum_costs_no_lookup(
         self, client, project, prefix, url, django_assert_num_queries
     ):
+        """No token is looked up: the queries are the ban's (the address's ban, one more
+        failure for it), never a token's or the project's."""
         forged = prefix + "A" * 32
-        with django_assert_num_queries(0):
+        with django_assert_num_queries(2) as queries:
             response = get(client, url, basic("x", forged))
         assert response.status_code == 401
+        sql = " ".join(query["sql"] for query in queries.captured_queries)
+        for model in (PersonalAccessToken, DeployToken, Project):
+            assert model._meta.db_table not in sql
 
 
 class TestBan:
@@ -422,21 +432,11 @@ class TestBan:
             == 200
         )
 
-    def test_a_ban_made_elsewhere_is_seen_within_the_check_interval(
-        self, client, project, monkeypatch
-    ):
-        from django.core.cache import cache
-
-        from tokens_site import http_auth
-
-        clock = [1000.0]
-        monkeypatch.setattr(http_auth.time, "monotonic", lambda: clock[0])
+    def test_a_ban_made_by_another_process_holds_on_the_next_request(self, client, project):
+        """No process remembers "not banned": every request asks the store."""
         token, value = make_deploy_token(project)
         assert get(client, CLONE, basic(token.username, value)).status_code == 200
-        cache.set("auth-ban:127.0.0.1", True)  # another server process banned this address
-        clock[0] += 0.5
-        assert get(client, CLONE, basic(token.username, value)).status_code == 200
-        clock[0] += 0.6  # past BAN_CHECK_CACHE_SECONDS (1 s): asks the shared cache again
+        store().ban("127.0.0.1", duration_seconds=60, failures=30)  # as another worker would
         assert get(client, CLONE, basic(token.username, value)).status_code == 403
 
     def test_anonymous_probes_are_not_failures(self, client, project):
@@ -455,9 +455,7 @@ class TestBan:
         instance.failed_auth_ban_enabled = False
         instance.failed_auth_ban_limit = 30
         instance.save()
-        from django.core.cache import cache
-
-        cache.clear()
+        ban_lift(ip="127.0.0.1")
         for _ in range(40):
             get(client, CLONE, basic("x", "nope-nope-nope-nope-nope"))
         assert get(client, CLONE).status_code == 401
@@ -479,3 +477,68 @@ def test_a_token_is_refused_from_00_00_utc_on_its_expiry_date(client, project, k
         assert get(client, CLONE, basic(username, value)).status_code == 200
     with time_machine.travel(datetime(2031, 3, 15, 0, 0, 0, tzinfo=UTC), tick=False):
         assert get(client, CLONE, basic(username, value)).status_code == 401
+
+
+class TestBanQueries:
+    """What the ban adds: nothing to a token's lookup; one query where no lookup ran; one
+    upsert per failure."""
+
+    @pytest.fixture(autouse=True)
+    def local_cache(self, settings):
+        settings.CACHES = LOCAL_CACHE
+        InstanceSettings.current()
+
+    def test_an_anonymous_request_costs_the_ban_check(self, client, django_assert_num_queries):
+        group = GroupFactory(path="open", visibility=Visibility.PUBLIC)
+        ProjectFactory(group=group, path="lib", visibility=Visibility.PUBLIC)
+        url = "/open/lib.git/info/refs?service=git-upload-pack"
+        with django_assert_num_queries(2):  # the address's ban; the project
+            assert get(client, url).status_code == 200
+
+    def test_an_unknown_token_costs_its_lookup_the_ban_check_and_the_count(
+        self, client, django_assert_num_queries
+    ):
+        from tokens_site.tokens import token_generate
+
+        with django_assert_num_queries(3):  # the lookup (no row); the ban; the count
+            response = get(client, "/-/whoami", basic("x", token_generate("glpat-")))
+        assert response.status_code == 401
+
+    def test_a_banned_address_gets_the_same_answer_for_a_good_and_a_bad_token(self, client):
+        token, value = make_deploy_token(ProjectFactory())
+        store().ban("127.0.0.1", duration_seconds=60, failures=30)
+        good = get(client, "/-/whoami", basic(token.username, value))
+        bad = get(client, "/-/whoami", basic(token.username, value[:-6] + "AAAAAA"))
+        assert good.status_code == bad.status_code == 403
+        assert good.content == bad.content
+
+
+class TestCaching:
+    def test_what_a_credential_opened_is_kept_by_no_shared_cache(self, client, project):
+        from tokens_site.packages import services as packages
+
+        packages.generic_file_add(
+            project=project, name="tool", version="1.0", file_name="t.txt", chunks=[b"x"]
+        )
+        _, value = make_deploy_token(project, scopes=["read_package_registry"])
+        url = f"/api/v4/projects/{project.pk}/packages/generic/tool/1.0/t.txt"
+        response = client.get(url, HTTP_DEPLOY_TOKEN=value)
+        assert response.status_code == 200
+        assert "private" in response["Cache-Control"]
+        reader, reader_value = make_deploy_token(project, scopes=["read_repository"])
+        clone = get(client, CLONE, basic(reader.username, reader_value))
+        assert clone.status_code == 200
+        assert "private" in clone["Cache-Control"] and "no-cache" in clone["Cache-Control"]
+
+    def test_what_anyone_may_read_stays_cacheable(self, client):
+        from tokens_site.packages import services as packages
+
+        group = GroupFactory(path="open", visibility=Visibility.PUBLIC)
+        public = ProjectFactory(group=group, path="lib", visibility=Visibility.PUBLIC)
+        packages.generic_file_add(
+            project=public, name="tool", version="1.0", file_name="t.txt", chunks=[b"x"]
+        )
+        url = f"/api/v4/projects/{public.pk}/packages/generic/tool/1.0/t.txt"
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "private" not in response.get("Cache-Control", "")

@@ -9,7 +9,8 @@ from tests.factories import (
     ProjectFactory,
     UserFactory,
 )
-from tokens_site.access import group_access, project_access
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import group_access, project_access
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def test_membership_of_a_subgroup_never_reaches_up(tree):
     MembershipFactory(user=user, group=tree["bottom"], access_level=AccessLevel.OWNER)
     assert group_access(user, tree["middle"]).level == 0
     assert project_access(user, tree["top_project"]).level == 0
-    assert project_access(user, tree["deep_project"]).is_owner
+    assert project_access(user, tree["deep_project"]).can(Ability.OWN)
 
 
 def test_similar_ids_do_not_match_as_ancestors():
@@ -69,7 +70,7 @@ def test_similar_ids_do_not_match_as_ancestors():
 
 def test_administrator_acts_as_owner_everywhere(tree):
     admin = AdminFactory()
-    assert project_access(admin, tree["deep_project"]).is_owner
+    assert project_access(admin, tree["deep_project"]).can(Ability.OWN)
     assert set(Project.objects.visible_to(admin)) == {tree["deep_project"], tree["top_project"]}
 
 
@@ -110,16 +111,18 @@ def test_internal_is_visible_to_signed_in_users_and_public_to_everyone():
     assert set(Project.objects.visible_to(UserFactory())) == {internal, public}
     assert set(Project.objects.visible_to(AnonymousUser())) == {public}
     stranger_access = project_access(UserFactory(), internal)
-    assert stranger_access.can_read_code and not stranger_access.can_push
+    assert stranger_access.can(Ability.READ_REPOSITORY) and not stranger_access.can(
+        Ability.WRITE_REPOSITORY
+    )
 
 
 def test_code_needs_reporter_on_a_private_project(tree):
     guest, reporter = UserFactory(), UserFactory()
     MembershipFactory(user=guest, group=tree["top"], access_level=AccessLevel.GUEST)
     MembershipFactory(user=reporter, group=tree["top"], access_level=AccessLevel.REPORTER)
-    assert not project_access(guest, tree["deep_project"]).can_read_code
-    assert project_access(reporter, tree["deep_project"]).can_read_code
-    assert not project_access(reporter, tree["deep_project"]).can_push
+    assert not project_access(guest, tree["deep_project"]).can(Ability.READ_REPOSITORY)
+    assert project_access(reporter, tree["deep_project"]).can(Ability.READ_REPOSITORY)
+    assert not project_access(reporter, tree["deep_project"]).can(Ability.WRITE_REPOSITORY)
 
 
 def test_maintained_by_lists_groups_where_projects_may_be_created(tree):

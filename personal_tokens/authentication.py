@@ -1,0 +1,41 @@
+"""The personal access token authenticator: any username (ignored) with the token, in Basic or
+in the API's token headers. The principal is the token's user, limited by its scopes."""
+
+from django.views.decorators.debug import sensitive_variables
+
+from personal_tokens.selectors import personal_token_find_active
+from personal_tokens.services import personal_token_touch
+from tokens_site.auth.authenticators import NOT_PROVEN, Authenticator, Outcome
+from tokens_site.auth.credentials import Presented, Source
+from tokens_site.auth.principal import Kind, Principal
+from tokens_site.auth.store import ban_in_force
+
+
+class PersonalTokenAuthenticator(Authenticator):
+    kind = Kind.PERSONAL_TOKEN
+    sources = frozenset(
+        {
+            Source.BASIC,
+            Source.PRIVATE_TOKEN_HEADER,
+            Source.BEARER,
+            Source.PRIVATE_TOKEN_PARAMETER,
+        }
+    )
+    reads_ban = True
+
+    @sensitive_variables("presented")
+    def authenticate(self, request, presented: Presented, address: str | None) -> Outcome:
+        token = personal_token_find_active(presented.secret, address=address)
+        if token is None:
+            return NOT_PROVEN
+        banned = ban_in_force(token.address_banned_until)
+        if not banned:
+            personal_token_touch(token)
+        principal = Principal(
+            kind=self.kind,
+            username=token.user.get_username(),
+            user=token.user,
+            scopes=frozenset(token.scopes),
+            token=token,
+        )
+        return Outcome(principal, address_banned=banned)

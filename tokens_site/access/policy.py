@@ -1,0 +1,288 @@
+"""The one place that answers "may this principal do that here".
+
+A user's effective role on a group or project is the highest of their direct membership and
+every membership inherited from an ancestor group; administrators act everywhere as an Owner.
+`Access` applies the tables of tokens_site.access.abilities to that role and to the thing's
+visibility (what pages and services ask); `authorize()` does the same for any principal the
+authentication pipeline produces (a token with its scopes, a password, anonymous), answering
+with the refusal a client should get. The permission-aware querysets (`visible_to`,
+`with_level` on groups and projects) are these rules in SQL.
+"""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, Q
+
+from tokens_site.access.abilities import (
+    DEPLOY_SCOPES,
+    DESCRIPTIONS,
+    OPEN_ABILITIES,
+    PERSONAL_SCOPES,
+    Ability,
+    required_level,
+)
+from tokens_site.access.roles import (
+    NO_ACCESS,
+    AccessLevel,
+    Visibility,
+    is_administrator,
+    is_blocked,
+    is_open,
+    role_name,
+    visibility_allowed_within,
+)
+from tokens_site.auth.principal import Kind, Principal
+from tokens_site.models import Group, InstanceSettings, Membership, Project
+
+
+class Denied(Exception):
+    """A refusal with its HTTP status (401, 403 or 404) and a reason a person can act on.
+    `subject` names what was not found (GitLab's API says `404 Project Not Found`); `scopes`,
+    the token scopes that would have been enough (GitLab's API says `insufficient_scope`)."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        subject: str = "",
+        scopes: frozenset[str] = frozenset(),
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.subject = subject
+        self.scopes = scopes
+
+    @classmethod
+    def not_found(cls, subject: str) -> "Denied":
+        return cls(404, f"The {subject.lower()} was not found.", subject=subject)
+
+    @classmethod
+    def insufficient_scope(cls, scopes: frozenset[str], *, kind: str = "token") -> "Denied":
+        needs = " or ".join(sorted(scopes))
+        return cls(403, f"Insufficient scope: this {kind} needs {needs}.", scopes=scopes)
+
+
+def membership_level(user, *, group_ids: list[int], project_id: int | None = None) -> int:
+    """The highest role `user`'s memberships give among these groups (and project): what a
+    member holds, whoever they are (an administrator's own memberships included)."""
+    where = Q(group_id__in=group_ids)
+    if project_id is not None:
+        where |= Q(project_id=project_id)
+    found = Membership.objects.filter(where, user=user).aggregate(level=Max("access_level"))
+    return found["level"] or NO_ACCESS
+
+
+def effective_level(user, *, group_ids: list[int], project_id: int | None = None) -> int:
+    """What `user` may do among these groups (and project): their highest membership, Owner
+    for an administrator, nothing for an anonymous or blocked user."""
+    if user is None or not user.is_authenticated or is_blocked(user):
+        return NO_ACCESS
+    if is_administrator(user):
+        return AccessLevel.OWNER
+    return membership_level(user, group_ids=group_ids, project_id=project_id)
+
+
+def inherited_level(user, source) -> int:
+    """The role `user` holds on `source` (a group or project) through the groups above it:
+    a member may not be given less there."""
+    return membership_level(user, group_ids=source.inherited_group_ids)
+
+
+class _Abilities:
+    """`access.may.manage_members` in templates: the abilities by name."""
+
+    def __init__(self, access: "Access") -> None:
+        self._access = access
+
+    def __getitem__(self, name: str) -> bool:
+        return self._access.can(Ability(name))
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one user may do on one group or project. `member_below`: the user belongs to
+    something inside this group (a subgroup or a project of it), which lets them see the
+    group, to find their way down to it (nothing more)."""
+
+    level: int
+    visibility: str
+    signed_in: bool
+    on_group: bool
+    member_below: bool = False
+
+    @property
+    def role(self) -> str:
+        return AccessLevel(self.level).label if self.level else "No access"
+
+    @property
+    def is_open(self) -> bool:
+        """Readable without any membership (public, or internal for a signed-in user)."""
+        return is_open(self.visibility, signed_in=self.signed_in)
+
+    def can(self, ability: Ability) -> bool:
+        if ability in OPEN_ABILITIES and self.is_open:
+            return True
+        if ability is Ability.VIEW and self.member_below:
+            return True
+        return self.level >= required_level(ability, on_group=self.on_group)
+
+    @property
+    def may(self) -> _Abilities:
+        return _Abilities(self)
+
+    def refusal(self, ability: Ability) -> str:
+        """Why `ability` is refused here, in a sentence a person can act on."""
+        needed = required_level(ability, on_group=self.on_group)
+        at_least = "the" if needed == AccessLevel.OWNER else "at least the"
+        where = "group" if self.on_group else "project"
+        return (
+            f"You need {at_least} {needed.label} role in this {where} to "
+            f"{DESCRIPTIONS[ability]} (you have {role_name(self.level)})."
+        )
+
+    def require(self, ability: Ability, reason: str | None = None) -> None:
+        if not self.can(ability):
+            raise PermissionDenied(reason or self.refusal(ability))
+
+    def grantable_levels(self) -> list[AccessLevel]:
+        """Levels this user may give a member: Maintainers up to Maintainer, Owners any."""
+        if not self.can(Ability.MANAGE_MEMBERS):
+            return []
+        return [
+            level for level in AccessLevel if level < AccessLevel.OWNER or self.can(Ability.OWN)
+        ]
+
+    def can_manage_member(self, member_level: int) -> bool:
+        """Maintainers manage members below Owner; only Owners touch Owners."""
+        return self.can(Ability.MANAGE_MEMBERS) and (
+            member_level < AccessLevel.OWNER or self.can(Ability.OWN)
+        )
+
+
+def _member_below(user, group: Group) -> bool:
+    if user is None or not user.is_authenticated or is_blocked(user):
+        return False
+    inside = Q(group__traversal__startswith=group.traversal) | Q(
+        project__group__traversal__startswith=group.traversal
+    )
+    return Membership.objects.filter(inside, user=user).exists()
+
+
+def group_access(user, group: Group) -> Access:
+    level = effective_level(user, group_ids=group.ancestor_ids)
+    signed_in = user is not None and user.is_authenticated
+    below = (
+        level == NO_ACCESS
+        and not is_open(group.visibility, signed_in=signed_in)
+        and _member_below(user, group)
+    )
+    return Access(
+        level=level,
+        visibility=group.visibility,
+        signed_in=signed_in,
+        on_group=True,
+        member_below=below,
+    )
+
+
+def project_access(user, project: Project) -> Access:
+    return Access(
+        level=effective_level(user, group_ids=project.group.ancestor_ids, project_id=project.pk),
+        visibility=project.visibility,
+        signed_in=user is not None and user.is_authenticated,
+        on_group=False,
+    )
+
+
+def access_on(user, source: Group | Project) -> Access:
+    return group_access(user, source) if isinstance(source, Group) else project_access(user, source)
+
+
+def has_scope(principal: Principal, ability: Ability) -> bool:
+    """Whether the principal's scopes allow `ability` (a password or anonymous has no
+    scopes to limit it: its role decides)."""
+    if principal.kind is Kind.DEPLOY_TOKEN:
+        return DEPLOY_SCOPES.get(ability) in principal.scopes
+    if principal.kind is Kind.PERSONAL_TOKEN:
+        return bool(PERSONAL_SCOPES[ability] & principal.scopes)
+    return True
+
+
+EXTERNAL_AUTHORIZATION_REFUSAL = "Deploy tokens cannot be used while external authorization is on."
+
+
+def check_instance_policy(principal: Principal) -> None:
+    """Raise Denied (403) when the instance settings refuse this kind of credential on every
+    endpoint, whatever it asks for: deploy tokens while external authorization is on."""
+    if (
+        principal.kind is Kind.DEPLOY_TOKEN
+        and InstanceSettings.current().external_authorization_enabled
+    ):
+        raise Denied(403, EXTERNAL_AUTHORIZATION_REFUSAL)
+
+
+def authorize(principal: Principal, project: Project, ability: Ability) -> None:
+    """Raise Denied unless `principal` may exercise `ability` on `project`: 404 for what it
+    may not see, 401 for anonymous requests that need a credential, 403 with the reason
+    otherwise."""
+    if principal.kind is Kind.DEPLOY_TOKEN:
+        if not principal.token.reaches(project):
+            raise Denied.not_found("Project")
+        scope = DEPLOY_SCOPES.get(ability)
+        if scope is None:
+            verb = "push code" if ability is Ability.WRITE_REPOSITORY else "use the API"
+            raise Denied(403, f"Deploy tokens cannot {verb}: they only read the repository.")
+        if scope not in principal.scopes:
+            raise Denied.insufficient_scope(frozenset({scope}), kind="deploy token")
+        return
+    access = project_access(principal.user, project)
+    if principal.is_anonymous:
+        if access.can(ability):
+            return
+        raise Denied(401, "Authentication required.")
+    if not access.can(Ability.VIEW):
+        raise Denied.not_found("Project")
+    # After the 404: a token's scopes must not tell whether a private project exists.
+    if not has_scope(principal, ability):
+        raise Denied.insufficient_scope(PERSONAL_SCOPES[ability])
+    if not access.can(ability):
+        raise Denied(403, access.refusal(ability))
+
+
+def allowed(principal: Principal, project: Project, ability: Ability) -> bool:
+    try:
+        authorize(principal, project, ability)
+    except Denied:
+        return False
+    return True
+
+
+def may_read_registry_catalog(principal: Principal) -> bool:
+    """The registry's catalog (every repository's name) is for administrators only."""
+    return is_administrator(principal.user)
+
+
+def require_administrator(user, reason: str = "Only administrators can do that.") -> None:
+    if not is_administrator(user):
+        raise PermissionDenied(reason)
+
+
+def require_self_or_administrator(actor, user, verb: str) -> None:
+    """A user manages their own personal tokens; administrators anyone's; `actor=None` is
+    the console (manage.py). (`PersonalAccessToken.objects.visible_to` is this rule as a
+    queryset.)"""
+    if actor is not None and actor.pk != user.pk and not is_administrator(actor):
+        raise PermissionDenied(f"You can {verb} only your own personal access tokens.")
+
+
+def visibility_choices_within(parent: Group | None) -> list[tuple[str, str]]:
+    """Visibilities allowed under `parent`: never more open than the parent group."""
+    parent_visibility = parent.visibility if parent is not None else None
+    return [
+        (value, label)
+        for value, label in Visibility.choices
+        if visibility_allowed_within(value, parent_visibility)
+    ]

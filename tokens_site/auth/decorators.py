@@ -1,0 +1,78 @@
+"""`@credential_required`: how a downstream view declares the project it serves and the ability
+it needs. The pipeline says who the request is (tokens_site.auth.pipeline), the policy whether
+they may (tokens_site.access.policy), and every refusal is built in one place
+(tokens_site.auth.refusals). No session is created and no CSRF token is needed."""
+
+import functools
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from django.utils.cache import patch_cache_control
+from django.views.decorators.csrf import csrf_exempt
+
+from tokens_site.access.abilities import Ability
+from tokens_site.access.lookups import find
+from tokens_site.access.policy import Denied, authorize
+from tokens_site.auth.families import Family
+from tokens_site.auth.pipeline import authenticate
+from tokens_site.auth.refusals import refuse
+from tokens_site.models import Project
+
+# What checking access to a project needs of it (and of its group); nothing else is read.
+PROJECT_FIELDS = ("id", "full_path", "visibility", "group__id", "group__traversal")
+
+
+def _projects():
+    return Project.objects.select_related("group").only(*PROJECT_FIELDS)
+
+
+def load_project_by_full_path(kwargs) -> Project | None:
+    """`full_path` from the URL (Git): the project at that path, ignoring case."""
+    return _projects().by_full_path(kwargs.pop("full_path")).first()
+
+
+def load_project_by_ref(kwargs) -> Project | None:
+    """`project_ref` is a project's id or its URL-encoded full path (API style)."""
+    return find(_projects(), unquote(kwargs.pop("project_ref")))
+
+
+def credential_required(
+    ability: Ability | Callable[[object], Ability],
+    *,
+    family: Family,
+    load_project: Callable[[dict], Project | None] | None = load_project_by_full_path,
+):
+    """Protect a downstream view. It is called as `view(request, project, principal,
+    **remaining_url_kwargs)`. With `load_project=None` the view serves no project: any valid
+    credential passes (project is None) and anonymous requests get 401.
+
+    `ability` may be a function of the request (e.g. Git's `?service=`) that raises Denied.
+    """
+
+    def decorator(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            try:
+                wanted = ability(request) if callable(ability) else ability
+                principal = authenticate(request, family)
+                # Only now the project: refused credentials cost no query for it.
+                project = load_project(kwargs) if load_project else None
+                if project is None and principal.is_anonymous:
+                    raise Denied(401, "")
+                if project is None and load_project is not None:
+                    raise Denied.not_found("Project")
+                if project is not None:
+                    authorize(principal, project, wanted)
+            except Denied as denied:
+                return refuse(request, denied, family)
+            response = view(request, project, principal, *args, **kwargs)
+            if not principal.is_anonymous:
+                # Credentials travel in headers shared caches do not know (`PRIVATE-TOKEN:`,
+                # `Deploy-Token:`): none of them may keep what they opened.
+                patch_cache_control(response, private=True)
+            return response
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,77 @@
+"""The endpoint families and what each accepts, in order: where credentials are read, which
+authenticators try them (the first that recognises the secret wins), and how refusals are
+shaped. Adding a credential kind to a family is adding its authenticator here."""
+
+from dataclasses import dataclass
+
+from deploy_tokens.authentication import DeployTokenAuthenticator
+from personal_tokens.authentication import PersonalTokenAuthenticator
+from tokens_site.auth.authenticators import Authenticator, PasswordAuthenticator
+from tokens_site.auth.credentials import Source
+from tokens_site.auth.refusals import BASIC_CHALLENGE, BEARER_CHALLENGE, Style
+
+UNAUTHORIZED_MESSAGE = (
+    "HTTP Basic: Access denied. Use a personal access token or a deploy token (with its "
+    "username) as the password."
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    sources: tuple[Source, ...]
+    authenticators: tuple[Authenticator, ...]
+    style: Style
+    challenge: str = BASIC_CHALLENGE
+    unauthorized_message: str = UNAUTHORIZED_MESSAGE
+    # Headers of credential kinds the family never takes: a request with one is refused
+    # (401), not served as anonymous.
+    refused_headers: tuple[str, ...] = ()
+
+
+PERSONAL_TOKEN = PersonalTokenAuthenticator()
+DEPLOY_TOKEN = DeployTokenAuthenticator()
+PASSWORD = PasswordAuthenticator()
+
+# Git over HTTP: a personal token (any username), a deploy token (its username), then — while
+# the instance allows it — the user's password.
+GIT = Family(
+    "git",
+    sources=(Source.BASIC,),
+    authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN, PASSWORD),
+    style=Style.TEXT,
+)
+# The package registry: Basic, or `PRIVATE-TOKEN:` / `Deploy-Token:` headers.
+PACKAGES = Family(
+    "packages",
+    sources=(Source.BASIC, Source.PRIVATE_TOKEN_HEADER, Source.DEPLOY_TOKEN_HEADER),
+    authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
+    style=Style.MESSAGE,
+)
+# The container registry's token service (`docker login`, skopeo): Basic only.
+REGISTRY = Family(
+    "registry",
+    sources=(Source.BASIC,),
+    authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
+    style=Style.REGISTRY,
+    unauthorized_message="HTTP Basic: Access denied.",
+)
+# The REST API: personal tokens in GitLab's three places. Deploy tokens and CI job tokens are
+# refused, and so is Basic (there is no Source.BASIC: an Authorization header that is not a
+# Bearer token is malformed).
+API = Family(
+    "api",
+    sources=(Source.PRIVATE_TOKEN_HEADER, Source.BEARER, Source.PRIVATE_TOKEN_PARAMETER),
+    authenticators=(PERSONAL_TOKEN,),
+    style=Style.API,
+    challenge=BEARER_CHALLENGE,
+    unauthorized_message="401 Unauthorized",
+    refused_headers=("HTTP_DEPLOY_TOKEN", "HTTP_JOB_TOKEN"),
+)
+# `/-/whoami`: which token this is (tokens only, never a password).
+WHOAMI = Family(
+    "whoami",
+    sources=(Source.BASIC,),
+    authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
+    style=Style.TEXT,
+)

@@ -1,0 +1,164 @@
+"""Per-account sign-in lockout, as GitLab does it: after LOCKOUT_ATTEMPTS failed password
+sign-ins (the web, the admin, and Git over HTTP with a password) the account is locked for
+LOCKOUT_MINUTES, its owner is emailed, and an administrator can unlock it early. A locked
+account is refused exactly like a wrong password (same message, and the password is still
+checked, so the hashing takes the same time): the refusal never tells whether an account
+exists, or is locked. (The failure's bookkeeping differs slightly — a locked account's
+attempts do not extend its lock, an unknown username has no row to update — a difference of
+one small database statement, far below the password hash's cost and the network's jitter.)
+
+Failures are observed through Django's `user_login_failed` signal; the lock is enforced by
+the authentication backend (`LockoutModelBackend`); a successful web sign-in resets the count.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.dispatch import receiver
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from tokens_site.access.policy import require_administrator
+from tokens_site.audit import audit_event_record, client_ip
+from tokens_site.models import AccountLockout, AuditAction
+
+logger = logging.getLogger(__name__)
+
+LOCKOUT_ATTEMPTS = 10
+LOCKOUT_MINUTES = 10
+
+
+def account_is_locked(user) -> bool:
+    return AccountLockout.objects.filter(user=user, locked_until__gt=timezone.now()).exists()
+
+
+class LockoutModelBackend(ModelBackend):
+    """Django's username-and-password backend, refusing to sign in an account that is locked
+    (after its password was checked, so a locked account costs the same time as any other).
+    Sessions already signed in stay signed in: a lock stops guessing, it does not let whoever
+    guesses throw the account's owner out (an administrator included, who could then not
+    reach the admin to unlock)."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None and account_is_locked(user):
+            return None
+        return user
+
+
+def _lockout_for_update(user) -> AccountLockout:
+    try:
+        with transaction.atomic():
+            AccountLockout.objects.get_or_create(user=user)
+    except IntegrityError:  # made a moment ago by a concurrent failure
+        pass
+    return AccountLockout.objects.select_for_update().get(user=user)
+
+
+def lockout_record_failure(user, *, ip_address: str | None = None) -> bool:
+    """Count a failed sign-in of `user`; at the limit, lock the account (an audit event and an
+    email to its owner). Returns whether this failure locked it. Failures while locked do not
+    count: the lock is not extended by whoever keeps trying."""
+    now = timezone.now()
+    with transaction.atomic():
+        lockout = _lockout_for_update(user)
+        if lockout.is_locked:
+            return False
+        if lockout.locked_until is not None:  # an earlier lock ended: start afresh
+            lockout.failed_attempts, lockout.locked_until = 0, None
+        lockout.failed_attempts += 1
+        lockout.last_failed_at = now
+        locked = lockout.failed_attempts >= LOCKOUT_ATTEMPTS
+        if locked:
+            lockout.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+        lockout.save()
+        if locked:
+            audit_event_record(
+                action=AuditAction.ACCOUNT_LOCK,
+                target=user,
+                target_type="user",
+                ip_address=ip_address,
+                details={"failed_attempts": lockout.failed_attempts, "minutes": LOCKOUT_MINUTES},
+            )
+            transaction.on_commit(lambda: _notify_in_background(user, ip_address))
+    if locked:
+        logger.warning("Locked account %s after %s failed sign-ins", user, LOCKOUT_ATTEMPTS)
+    return locked
+
+
+def lockout_unlock(*, user, actor=None, ip_address: str | None = None) -> bool:
+    """Unlock `user` and forget their failed sign-ins. False when there was nothing to undo.
+    Administrators only; `actor=None` is the console (manage.py unlock)."""
+    if actor is not None:
+        require_administrator(actor, "Only administrators can unlock accounts.")
+    with transaction.atomic():
+        changed = AccountLockout.objects.filter(user=user, failed_attempts__gt=0).update(
+            failed_attempts=0, locked_until=None
+        )
+        if changed:
+            audit_event_record(
+                action=AuditAction.ACCOUNT_UNLOCK,
+                actor=actor,
+                target=user,
+                target_type="user",
+                ip_address=ip_address,
+            )
+    return bool(changed)
+
+
+def _notify_in_background(user, ip_address: str | None) -> None:
+    """Email the owner from a thread of its own: the answer to the attempt that locked the
+    account must not wait for the mail server (it would take longer than any other refused
+    attempt, telling that the account exists)."""
+    threading.Thread(
+        target=_notify_locked, args=(user, ip_address), name="lockout-email", daemon=True
+    ).start()
+
+
+def _notify_locked(user, ip_address: str | None) -> None:
+    if not user.email:
+        return
+    context = {
+        "user": user,
+        "attempts": LOCKOUT_ATTEMPTS,
+        "minutes": LOCKOUT_MINUTES,
+        "ip_address": ip_address or "an unknown address",
+        "sign_in_url": f"{settings.EXTERNAL_URL}/users/sign_in",
+    }
+    try:
+        send_mail(
+            subject="Your account has been locked",
+            message=render_to_string("tokens_site/email/account_locked.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+            html_message=render_to_string("tokens_site/email/account_locked.html", context),
+        )
+    except OSError as error:  # the lock holds; the mail server's trouble is the log's
+        logger.error("Could not email %s that their account was locked: %s", user, error)
+
+
+@receiver(user_login_failed)
+def count_failed_sign_in(sender, credentials, request=None, **kwargs) -> None:
+    """A failed password sign-in, from any path that asks django.contrib.auth.authenticate():
+    one more failure for the account it names, if there is one."""
+    username = credentials.get("username")
+    if not isinstance(username, str) or not username:
+        return
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        return
+    lockout_record_failure(user, ip_address=client_ip(request) if request is not None else None)
+
+
+@receiver(user_logged_in)
+def reset_failed_sign_ins(sender, user, request=None, **kwargs) -> None:
+    AccountLockout.objects.filter(user=user, failed_attempts__gt=0).update(
+        failed_attempts=0, locked_until=None
+    )

@@ -1,0 +1,93 @@
+"""The one function that turns a request into a principal or a refusal, for every endpoint
+family (Git, packages, the registry's token service, the API, whoami):
+
+1. the credentials are read from the family's sources (tokens_site.auth.credentials);
+2. nothing presented: anonymous (the policy decides what anonymous may do);
+3. the family's authenticators try the secret in order; the first that proves it wins;
+4. the client's address must not be banned (tokens_site.auth.bans) — else 403, whatever the
+   credentials; a token's lookup reads the ban in its own statement, and the ban is checked
+   on its own before anything else (a password, which the account's lockout counts; an
+   anonymous request; a secret no lookup ran for);
+5. none proved it: 401, and one more failure for the address;
+6. the instance's policy for the credential's kind (tokens_site.access.policy).
+
+A banned address gets the same 403 for a right and a wrong credential, so it learns nothing
+from what it sends. Credentials a browser sends on another site's behalf are refused unread
+(see OTHER_SITE). Authorization of what the principal asks for is the access policy's
+(`authorize`).
+"""
+
+from django.views.decorators.debug import sensitive_variables
+
+from tokens_site.access.policy import Denied, check_instance_policy
+from tokens_site.audit import ban_address
+from tokens_site.auth.bans import BANNED_MESSAGE, ban_enforced, is_banned, record_failure
+from tokens_site.auth.credentials import Presented, read_credentials
+from tokens_site.auth.families import Family
+from tokens_site.auth.principal import ANONYMOUS, Principal
+
+BANNED = Denied(403, BANNED_MESSAGE)
+# How browsers mark a request another site made them send (an <img> or a form pointing here):
+# its credentials are never checked and never counted, so that a page elsewhere can neither
+# get its visitors' address banned (`<img src=".../api/v4/user?private_token=x">`) nor guess
+# through them. git, pip, docker and API clients send no such header.
+OTHER_SITE = frozenset({"cross-site", "same-site"})
+
+
+class _Ban:
+    """The ban of one request's address, checked at most once."""
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
+        self.known = address is None or not ban_enforced()
+
+    def learn(self, banned: bool | None) -> None:
+        """What a token's lookup read of the ban (None: it read nothing)."""
+        if banned is not None and not self.known:
+            self.known = True
+            if banned:
+                raise BANNED
+
+    def check(self) -> None:
+        """Refuse now if the address is banned (one query, unless known already)."""
+        if not self.known:
+            self.known = True
+            if is_banned(self.address):
+                raise BANNED
+
+
+@sensitive_variables("presented")
+def identify(request, presented: Presented, family: Family, ban: _Ban) -> Principal | None:
+    """The principal the first of the family's authenticators proves, or None."""
+    for authenticator in family.authenticators:
+        if not authenticator.accepts(presented):
+            continue
+        if not authenticator.reads_ban:
+            ban.check()
+        outcome = authenticator.authenticate(request, presented, ban.address)
+        ban.learn(outcome.address_banned)
+        if outcome.principal is not None:
+            return outcome.principal
+    return None
+
+
+@sensitive_variables("presented")
+def authenticate(request, family: Family) -> Principal:
+    """Who `request` acts as on `family`'s endpoints; raises Denied (401 or 403) otherwise."""
+    ban = _Ban(ban_address(request))
+    presented = read_credentials(request, family.sources)
+    if presented.nothing and not any(name in request.META for name in family.refused_headers):
+        ban.check()
+        return ANONYMOUS
+    if not presented.nothing and request.META.get("HTTP_SEC_FETCH_SITE") in OTHER_SITE:
+        raise Denied(401, "")
+    principal = None
+    if not presented.nothing and not presented.malformed:
+        principal = identify(request, presented, family, ban)
+    ban.check()
+    if principal is None:
+        if not presented.nothing:  # a refused kind's header alone is no guess
+            record_failure(ban.address)
+        raise Denied(401, "")
+    check_instance_policy(principal)
+    return principal

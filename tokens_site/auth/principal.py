@@ -1,0 +1,42 @@
+"""Who a request acts as: a plain value, not a web concern. The authentication pipeline makes
+one; the access policy, the endpoints and the services read it."""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    ANONYMOUS = "anonymous"
+    PERSONAL_TOKEN = "personal_access_token"
+    DEPLOY_TOKEN = "deploy_token"
+    PASSWORD = "password"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """`user` is the account the request acts as: None for deploy tokens and anonymous
+    requests. `scopes` limit what a token may do (a password or a session has none: its
+    user's role alone decides). `token` is the token record that authenticated, if any."""
+
+    kind: Kind
+    username: str = ""
+    user: object = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    token: object = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind is Kind.ANONYMOUS
+
+    @property
+    def is_user(self) -> bool:
+        """Acts as a user account (a personal token or a password)."""
+        return self.user is not None
+
+    @property
+    def scoped(self) -> bool:
+        """Limited by token scopes (a password is limited by the user's role alone)."""
+        return self.kind in (Kind.PERSONAL_TOKEN, Kind.DEPLOY_TOKEN)
+
+
+ANONYMOUS = Principal(kind=Kind.ANONYMOUS)

@@ -1,0 +1,122 @@
+"""The one builder of refusals (401, 403, 404) for every endpoint family, in the shape its
+clients read, with the challenge that makes them send credentials, logged in one line.
+
+- text (Git, whoami): the reason as plain text, which git prints as `remote: <reason>`;
+- message (packages): GitLab's `{"message": ...}`, the reason also as the HTTP reason phrase
+  (what twine shows);
+- registry (`/jwt/auth`): distribution's `{"errors": [{"code", "message"}]}`;
+- api (`/api/v4`): GitLab's `{"message": "401 Unauthorized"}`, `"403 Forbidden - <reason>"`,
+  `"404 Project Not Found"`, or its `insufficient_scope` error.
+
+A 401 always carries `WWW-Authenticate` (git and pip send credentials only after one); no
+refusal is cached.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from django.http import HttpResponse, JsonResponse
+
+from tokens_site.access.policy import Denied
+from tokens_site.audit import ban_address
+
+if TYPE_CHECKING:
+    from tokens_site.auth.families import Family
+
+logger = logging.getLogger("tokens_site.auth")
+
+REALM = "Tokens"
+BASIC_CHALLENGE = f'Basic realm="{REALM}"'
+BEARER_CHALLENGE = f'Bearer realm="{REALM}"'
+
+# distribution's error codes for the token service's refusals.
+REGISTRY_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NAME_UNKNOWN"}
+INSUFFICIENT_SCOPE = "The request requires higher privileges than provided by the access token."
+# What the log says of a 401 (the answer itself never says what was wrong).
+UNAUTHORIZED_LOG_REASON = "no usable credentials"
+
+
+class Style(StrEnum):
+    TEXT = "text"
+    MESSAGE = "message"
+    REGISTRY = "registry"
+    API = "api"
+
+
+def message_response(status: int, message: str) -> JsonResponse:
+    """GitLab's `{"message": ...}`; on errors the message is the HTTP reason phrase as well,
+    which is what twine shows (as PyPI does)."""
+    response = JsonResponse({"message": message}, status=status)
+    if status >= 400:
+        phrase = message.splitlines()[0] if message else ""
+        response.reason_phrase = phrase.encode("ascii", "replace").decode()[:200]
+    return response
+
+
+def registry_error(status: int, code: str, message: str) -> JsonResponse:
+    """distribution's error body."""
+    return JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
+
+
+def api_body(denied: Denied) -> dict:
+    """GitLab's API answer to a refusal."""
+    if denied.scopes and denied.status == 403:
+        return {
+            "error": "insufficient_scope",
+            "error_description": INSUFFICIENT_SCOPE,
+            "scope": " ".join(sorted(denied.scopes)),
+        }
+    if denied.status == 404:
+        return {"message": f"404 {denied.subject} Not Found" if denied.subject else "404 Not Found"}
+    phrase = f"{denied.status} {HTTPStatus(denied.status).phrase}"
+    if denied.status == 401 or not denied.reason:
+        return {"message": phrase}
+    return {"message": f"{phrase} - {denied.reason}"}
+
+
+def refusal_response(denied: Denied, family: Family) -> HttpResponse:
+    """The answer of `family`'s endpoints to a refused request. A 401's reason is the
+    family's own (it never says what was wrong with the credentials)."""
+    status = denied.status
+    reason = family.unauthorized_message if status == 401 else denied.reason
+    if family.style is Style.TEXT:
+        response = HttpResponse(
+            f"{reason}\n", status=status, content_type="text/plain; charset=utf-8"
+        )
+    elif family.style is Style.MESSAGE:
+        response = message_response(status, reason)
+    elif family.style is Style.REGISTRY:
+        response = registry_error(status, REGISTRY_CODES.get(status, "DENIED"), reason)
+    else:
+        response = JsonResponse(api_body(denied), status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = family.challenge
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def refuse(request, denied: Denied, family: Family) -> HttpResponse:
+    """The response to a Denied raised on `family`'s endpoints, logged in one line."""
+    response = refusal_response(denied, family)
+    log_refusal(request, response, denied, family)
+    return response
+
+
+def log_refusal(request, response: HttpResponse, denied: Denied, family: Family) -> None:
+    """One line per refusal, with its reason and address, never a traceback and never a
+    credential. It stands for django.request's own "Unauthorized: <path>" line, which Django
+    skips for a response marked as logged."""
+    response._has_been_logged = True
+    logger.info(
+        "Refused %s %s (%s) from %s: %s %s",
+        request.method,
+        request.path,
+        family.name,
+        ban_address(request) or "-",
+        response.status_code,
+        denied.reason or UNAUTHORIZED_LOG_REASON,
+    )

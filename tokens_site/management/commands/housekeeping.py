@@ -1,0 +1,47 @@
+"""`python manage.py housekeeping`, hourly from cron: removes what interrupted pushes left in
+the repositories (quarantine directories untouched for an hour) and purges the expired rows of
+the failed-authentication ban and the form keys."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from tokens_site.auth.store import store
+from tokens_site.git_http.housekeeping import quarantine_remove, stale_quarantines
+from tokens_site.models import InstanceSettings
+
+# Failure counters are kept at least this long (longer when the ban's period is longer).
+COUNTER_MIN_AGE_SECONDS = 3600
+
+
+class Command(BaseCommand):
+    help = (
+        "Remove quarantine directories that interrupted pushes left in the repositories, and "
+        "purge expired failed-authentication bans, counters and form keys. Run it hourly."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+        )
+
+    def handle(self, *args, dry_run: bool, **options) -> None:
+        stale = stale_quarantines(Path(settings.REPOSITORIES_ROOT))
+        failed = 0
+        for path in stale:
+            if dry_run:
+                self.stdout.write(f"Would remove {path}")
+            elif quarantine_remove(path):
+                self.stdout.write(f"Removed {path}")
+            else:
+                failed += 1
+        if dry_run:
+            self.stdout.write(f"Quarantine directories to remove: {len(stale)} (dry run).")
+            return
+        self.stdout.write(f"Quarantine directories removed: {len(stale) - failed}.")
+        ban_period = InstanceSettings.current().failed_auth_ban_period_seconds
+        purged = store().purge(counter_age_seconds=max(ban_period, COUNTER_MIN_AGE_SECONDS))
+        self.stdout.write(f"Expired bans, failure counters and form keys purged: {purged}.")
+        if failed:
+            raise CommandError(f"Quarantine directories that could not be removed: {failed}.")

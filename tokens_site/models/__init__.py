@@ -1,0 +1,75 @@
+"""The site-wide domain, one module per concern:
+
+- `namespaces`: groups and projects (and their permission-aware querysets);
+- `memberships`: a user's role on a group or project;
+- `instance`: the instance settings;
+- `audit`: the audit log;
+- `tokens`: what every token kind stores;
+- `security`: failed-authentication bans and counters, sign-in lockouts, single-use form keys.
+
+The package registry's models are in their own app (tokens_site.packages).
+"""
+
+from tokens_site.access.roles import (
+    NO_ACCESS,
+    VISIBILITY_HELP,
+    VISIBILITY_RANK,
+    AccessLevel,
+    Visibility,
+)
+from tokens_site.models.audit import AuditAction, AuditEvent
+from tokens_site.models.instance import (
+    LIFETIME_RANGE_MESSAGE,
+    MAX_TOKEN_LIFETIME_LIMIT_DAYS,
+    InstanceSettings,
+)
+from tokens_site.models.memberships import Membership, MembershipQuerySet
+from tokens_site.models.namespaces import (
+    FULL_PATH_MAX_LENGTH,
+    MAX_GROUP_DEPTH,
+    Group,
+    GroupQuerySet,
+    PathQuerySet,
+    PathRecord,
+    Project,
+    ProjectQuerySet,
+    repository_relative_path,
+)
+from tokens_site.models.security import (
+    AccountLockout,
+    AddressBan,
+    FailedAuthCounter,
+    FormKeyClaim,
+)
+from tokens_site.models.tokens import TokenQuerySet, TokenRecord, active_condition
+
+__all__ = [
+    "FULL_PATH_MAX_LENGTH",
+    "LIFETIME_RANGE_MESSAGE",
+    "MAX_GROUP_DEPTH",
+    "MAX_TOKEN_LIFETIME_LIMIT_DAYS",
+    "NO_ACCESS",
+    "VISIBILITY_HELP",
+    "VISIBILITY_RANK",
+    "AccessLevel",
+    "AccountLockout",
+    "AddressBan",
+    "AuditAction",
+    "AuditEvent",
+    "FailedAuthCounter",
+    "FormKeyClaim",
+    "Group",
+    "GroupQuerySet",
+    "InstanceSettings",
+    "Membership",
+    "MembershipQuerySet",
+    "PathQuerySet",
+    "PathRecord",
+    "Project",
+    "ProjectQuerySet",
+    "TokenQuerySet",
+    "TokenRecord",
+    "Visibility",
+    "active_condition",
+    "repository_relative_path",
+]

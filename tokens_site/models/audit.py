@@ -1,0 +1,50 @@
+"""Audit events: who did what to which token, membership, account or address, from where."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditAction(models.TextChoices):
+    DEPLOY_TOKEN_CREATE = "deploy_token.create", "Deploy token created"
+    DEPLOY_TOKEN_REVOKE = "deploy_token.revoke", "Deploy token revoked"
+    PERSONAL_TOKEN_CREATE = "personal_token.create", "Personal access token created"
+    PERSONAL_TOKEN_REVOKE = "personal_token.revoke", "Personal access token revoked"
+    PERSONAL_TOKEN_ROTATE = "personal_token.rotate", "Personal access token rotated"
+    MEMBER_ADD = "member.add", "Member added"
+    MEMBER_CHANGE = "member.change", "Member access level changed"
+    MEMBER_REMOVE = "member.remove", "Member removed"
+    GROUP_CREATE = "group.create", "Group created"
+    PROJECT_CREATE = "project.create", "Project created"
+    IP_BAN = "ip.ban", "IP address banned"
+    IP_UNBAN = "ip.unban", "IP address ban lifted"
+    ACCOUNT_LOCK = "account.lock", "Account locked after failed sign-ins"
+    ACCOUNT_UNLOCK = "account.unlock", "Account unlocked"
+
+
+class AuditEvent(models.Model):
+    """Who did what to which token, membership or address, from where, when. Append-only."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept as text too, so the record survives the actor's deletion.
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=AuditAction.choices, db_index=True)
+    target_type = models.CharField(max_length=40)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=1024)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        who = self.actor_username or "system"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {who}: {self.get_action_display()}"

@@ -1,0 +1,159 @@
+"""The instance's one row of settings, edited in the Django admin."""
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from tokens_site.tokens import PERSONAL_TOKEN_PREFIX
+
+# GitLab's range for the instance's maximum personal access token lifetime.
+MAX_TOKEN_LIFETIME_LIMIT_DAYS = 365
+LIFETIME_RANGE_MESSAGE = (
+    f"Enter a number of days from 1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}, "
+    f"or leave it empty for no limit."
+)
+
+
+class InstanceSettings(models.Model):
+    """The instance's one row of settings, edited in the Django admin."""
+
+    SINGLETON_ID = 1
+    CACHE_KEY = "instance-settings:v1"
+    # This process's copy and when it was read (time.monotonic()), for the request path.
+    _memo: tuple["InstanceSettings", float] | None = None
+
+    external_authorization_enabled = models.BooleanField(
+        "external authorization",
+        default=False,
+        help_text="When on, deploy tokens are refused for Git, packages and the registry.",
+    )
+    git_password_authentication_enabled = models.BooleanField(
+        "password authentication for Git over HTTP",
+        default=True,
+        help_text="When off, Git over HTTP accepts only tokens, never account passwords.",
+    )
+    personal_access_token_max_lifetime_days = models.PositiveIntegerField(
+        "maximum personal access token lifetime (days)",
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(1, LIFETIME_RANGE_MESSAGE),
+            MaxValueValidator(MAX_TOKEN_LIFETIME_LIMIT_DAYS, LIFETIME_RANGE_MESSAGE),
+        ],
+        help_text=f"Empty: no limit. When set (1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}), every "
+        f"new token needs an expiry date no later than today plus this many days.",
+    )
+    personal_access_token_prefix = models.CharField(
+        max_length=20,
+        default=PERSONAL_TOKEN_PREFIX,
+        validators=[
+            RegexValidator(
+                r"\A[A-Za-z0-9_-]*-\Z",
+                "Use letters, digits, '_' and '-', ending in '-' (e.g. 'mycompany-glpat-').",
+            )
+        ],
+        help_text="Prefix of new personal access tokens; tokens made with an earlier "
+        "prefix keep working.",
+    )
+    failed_auth_ban_enabled = models.BooleanField(
+        "ban IPs after failed authentication", default=True
+    )
+    failed_auth_ban_limit = models.PositiveIntegerField(
+        "failed attempts before a ban",
+        default=30,
+        validators=[
+            MinValueValidator(1, "Enter at least 1. To never ban an address, turn the ban off.")
+        ],
+    )
+    failed_auth_ban_period_seconds = models.PositiveIntegerField(
+        "within this many seconds",
+        default=180,
+        validators=[MinValueValidator(1, "Enter at least 1 second.")],
+    )
+    failed_auth_ban_duration_seconds = models.PositiveIntegerField(
+        "ban duration (seconds)",
+        default=3600,
+        validators=[
+            MinValueValidator(
+                1, "Enter at least 1 second. To never ban an address, turn the ban off."
+            )
+        ],
+    )
+    package_file_max_size_mb = models.PositiveIntegerField(
+        "largest package file (MiB)",
+        default=1024,
+        help_text="Uploads to the package registry larger than this are refused.",
+    )
+    git_push_max_size_mb = models.PositiveIntegerField(
+        "largest Git push (MiB)",
+        default=1024,
+        validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
+        help_text="A push whose pack is larger than this is refused (git's receive.maxInputSize).",
+    )
+
+    class Meta:
+        verbose_name = "instance settings"
+        verbose_name_plural = "instance settings"
+        # The validators above, kept by the database too: a lifetime beyond the range would
+        # overflow date arithmetic, a 0 limit would ban on the first failure, a 0 duration
+        # would never ban.
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(personal_access_token_max_lifetime_days__isnull=True)
+                | Q(
+                    personal_access_token_max_lifetime_days__gte=1,
+                    personal_access_token_max_lifetime_days__lte=MAX_TOKEN_LIFETIME_LIMIT_DAYS,
+                ),
+                name="instancesettings_token_lifetime_in_range",
+                violation_error_message=LIFETIME_RANGE_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_auth_ban_limit__gte=1),
+                name="instancesettings_ban_limit_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_auth_ban_period_seconds__gte=1),
+                name="instancesettings_ban_period_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(failed_auth_ban_duration_seconds__gte=1),
+                name="instancesettings_ban_duration_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(git_push_max_size_mb__gte=1),
+                name="instancesettings_git_push_max_size_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Instance settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = self.SINGLETON_ID
+        super().save(*args, **kwargs)
+        cache.delete(self.CACHE_KEY)
+        InstanceSettings.forget()
+
+    @classmethod
+    def current(cls) -> "InstanceSettings":
+        """The settings row: this process's copy if younger than
+        INSTANCE_SETTINGS_CACHE_SECONDS, else the shared cache's, else the database's. A change
+        reaches every server process within that many seconds, and most requests pay nothing."""
+        now = time.monotonic()
+        if cls._memo is not None and now - cls._memo[1] < settings.INSTANCE_SETTINGS_CACHE_SECONDS:
+            return cls._memo[0]
+        found = cache.get(cls.CACHE_KEY)
+        if found is None:
+            found, _ = cls.objects.get_or_create(pk=cls.SINGLETON_ID)
+            cache.set(cls.CACHE_KEY, found, timeout=None)
+        cls._memo = (found, now)
+        return found
+
+    @classmethod
+    def forget(cls) -> None:
+        """Drop this process's copy (the next current() reads the shared one)."""
+        cls._memo = None
