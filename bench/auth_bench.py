@@ -10,6 +10,7 @@ five variants, as ratios:
   3. /-/whoami       with a deploy token
   4. /-/whoami       with a personal access token
   5. /-/whoami       with a user's password over Basic (PBKDF2), through bench/urls.py
+  6. /api/v4/user    the REST API (Django REST framework) with a personal access token
 
 and the personal token lookup with 1,000 and with 1,000,000 tokens in the table. The two
 sizes live in two databases (`tokens_bench_small`, `tokens_bench_large`) served by two
@@ -277,6 +278,10 @@ def main() -> None:
             "whoami, deploy token": (f"{small}/-/whoami", credentials[SMALL]["deploy"]),
             "whoami, personal token": (f"{small}/-/whoami", credentials[SMALL]["personal"]),
             "large table": (f"{large}/-/whoami", credentials[LARGE]["personal"]),
+            "api /user, personal token": (
+                f"{small}/api/v4/user",
+                f"Bearer {credentials[SMALL]['personal_value']}",
+            ),
         }
         # Interleaved rounds, best of each: the machine's other load, and wrk's keep-alive
         # connections landing unevenly on the two workers, only ever lower a figure.

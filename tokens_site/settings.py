@@ -108,6 +108,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",  # the Content-Security-Policy header; its system checks
+    "rest_framework",  # /api/v4 (tokens_site.api)
+    "drf_spectacular",  # its OpenAPI document
+    "drf_spectacular_sidecar",  # Swagger UI's files, for the API's doc page
     "tokens_site",
     "tokens_site.packages",
     "deploy_tokens",
@@ -325,4 +328,40 @@ LOGGING = {
     },
     "loggers": {"django.request": {"filters": ["client_errors_in_one_line"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# The REST API (tokens_site.api): the one authentication pipeline, token scopes, GitLab's
+# bodies, errors and pagination; JSON only.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tokens_site.api.authentication.PipelineAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tokens_site.api.permissions.TokenScopes"],
+    "DEFAULT_PARSER_CLASSES": [
+        "tokens_site.api.parsers.JSONParser",
+        "tokens_site.api.parsers.FormParser",
+        "tokens_site.api.parsers.MultiPartParser",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "tokens_site.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "tokens_site.api.schema.ApiSchema",
+    "URL_FORMAT_OVERRIDE": None,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+# The API's OpenAPI 3 document (/api/v4/openapi.json) and its doc page (/api/v4/docs).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tokens REST API v4",
+    "DESCRIPTION": (
+        "GitLab's REST API v4, the part about groups, projects, members and machine "
+        "credentials. Authenticate with a personal access token: `PRIVATE-TOKEN: <token>`, "
+        "`Authorization: Bearer <token>` or `?private_token=<token>`. Each operation lists the "
+        "token scopes it needs (`x-token-scopes`)."
+    ),
+    "VERSION": "4",
+    "SCHEMA_PATH_PREFIX": "/api/v4",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
 }

@@ -13,3 +13,10 @@ def find(queryset, ref: str):
         if found is not None:
             return found
     return queryset.by_full_path(ref).first()
+
+
+def first_by_id(queryset, value: str, field: str = "pk"):
+    """The record whose `field` is the id `value` spells, or None (also when `value` is not
+    an id at all: ids are ASCII digits)."""
+    number = record_id(value)
+    return queryset.filter(**{field: number}).first() if number is not None else None

@@ -1,51 +1,66 @@
-"""GitLab's JSON shapes. Functions over lists take what a list needs in one pass (no query per
-item): group names along a path are fetched once for the whole page."""
+"""GitLab's JSON shapes, out (records) and in (parameters). Lists are serialized in one pass
+with what a page needs fetched once: the group names along every path on it."""
+
+import copy
+from importlib.metadata import version as package_version
 
 from django.conf import settings
 from django.urls import reverse
-from django.views.decorators.debug import sensitive_variables
+from rest_framework import serializers
 
-from deploy_tokens.models import DeployToken
-from personal_tokens.models import PersonalAccessToken
-from tokens_site.models import Group, Membership, Project
+from tokens_site.api.fields import DateText, ExpiryDate, Midnight, StringList, Timestamp, record_id
+from tokens_site.api.pagination import PageQuery  # noqa: F401  (lists' parameters)
+from tokens_site.models import Group, Visibility
 
 
 def _url(path: str) -> str:
     return settings.EXTERNAL_URL + path
 
 
-def _time(value) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+# --- Out --------------------------------------------------------------------------------------
 
 
-def _date(value) -> str | None:
-    return value.isoformat() if value else None
+class Shape(serializers.Serializer):
+    """An answer's shape. Its fields are copied shallowly for each use: DRF deep-copies them,
+    which costs the API's busiest answers (`/user`) a third of their time, and read-only
+    fields hold nothing a use could change but their binding."""
+
+    def get_fields(self):
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
 
 
-def _midnight(value) -> str | None:
-    """A date as GitLab sends a deploy token's expiry: 00:00 UTC of that day, when it stops
-    working (`2020-02-14T00:00:00.000Z`)."""
-    return f"{value.isoformat()}T00:00:00.000Z" if value else None
+class UserSerializer(Shape):
+    id = serializers.IntegerField(source="pk")
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    locked = serializers.SerializerMethodField()
+    avatar_url = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+
+    def get_name(self, account) -> str:
+        return account.get_full_name() or account.username
+
+    def get_state(self, account) -> str:
+        return "active" if account.is_active else "blocked"
+
+    def get_locked(self, account) -> bool:
+        return False
+
+    def get_avatar_url(self, account) -> str | None:
+        return None
+
+    def get_web_url(self, account) -> str:
+        return _url(f"/{account.username}")
 
 
-def user(account, *, full: bool = False) -> dict:
-    data = {
-        "id": account.pk,
-        "username": account.username,
-        "name": account.get_full_name() or account.username,
-        "state": "active" if account.is_active else "blocked",
-        "locked": False,
-        "avatar_url": None,
-        "web_url": _url(f"/{account.username}"),
-    }
-    if full:
-        data.update(
-            created_at=_time(account.date_joined),
-            email=account.email,
-            is_admin=account.is_superuser,
-            last_sign_in_at=_time(account.last_login),
-        )
-    return data
+class FullUserSerializer(UserSerializer):
+    """What an administrator, or the user themself, sees."""
+
+    created_at = Timestamp(source="date_joined")
+    email = serializers.EmailField()
+    is_admin = serializers.BooleanField(source="is_superuser")
+    last_sign_in_at = Timestamp(source="last_login")
 
 
 def group_names(groups) -> dict[int, str]:
@@ -58,98 +73,304 @@ def group_names(groups) -> dict[int, str]:
     }
 
 
-def group(item: Group, names: dict[int, str]) -> dict:
-    return {
-        "id": item.pk,
-        "name": item.name,
-        "path": item.path,
-        "description": item.description,
-        "visibility": item.visibility,
-        "full_name": names[item.pk],
-        "full_path": item.full_path,
-        "parent_id": item.parent_id,
-        "created_at": _time(item.created_at),
-        "web_url": _url(reverse("group", args=[item.full_path])),
-        "avatar_url": None,
-    }
+class NamedList(serializers.ListSerializer):
+    """Fetches the full names of every group on the page once, for its items."""
+
+    def to_representation(self, data):
+        items = list(data)
+        self.child.names = group_names([self.child.named_group(item) for item in items])
+        return [self.child.to_representation(item) for item in items]
 
 
-def groups(items: list[Group]) -> list[dict]:
-    names = group_names(items)
-    return [group(item, names) for item in items]
+class GroupSerializer(Shape):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    path = serializers.CharField()
+    description = serializers.CharField()
+    visibility = serializers.CharField()
+    full_name = serializers.SerializerMethodField()
+    full_path = serializers.CharField()
+    parent_id = serializers.IntegerField()
+    created_at = Timestamp()
+    web_url = serializers.SerializerMethodField()
+    avatar_url = serializers.SerializerMethodField()
+
+    class Meta:
+        list_serializer_class = NamedList
+
+    names: dict[int, str] | None = None
+
+    @staticmethod
+    def named_group(item: Group) -> Group:
+        return item
+
+    def get_full_name(self, item) -> str:
+        names = self.names if self.names is not None else group_names([item])
+        return names[item.pk]
+
+    def get_web_url(self, item) -> str:
+        return _url(reverse("group", args=[item.full_path]))
+
+    def get_avatar_url(self, item) -> str | None:
+        return None
 
 
-def project(item: Project, names: dict[int, str]) -> dict:
-    namespace = item.group
-    return {
-        "id": item.pk,
-        "name": item.name,
-        "path": item.path,
-        "description": item.description,
-        "visibility": item.visibility,
-        "name_with_namespace": f"{names[namespace.pk]} / {item.name}",
-        "path_with_namespace": item.full_path,
-        "created_at": _time(item.created_at),
-        "default_branch": "main",
-        "web_url": _url(reverse("project", args=[item.full_path])),
-        "http_url_to_repo": _url(f"/{item.full_path}.git"),
-        "namespace": {
-            "id": namespace.pk,
-            "name": namespace.name,
-            "path": namespace.path,
-            "kind": "group",
-            "full_path": namespace.full_path,
-            "parent_id": namespace.parent_id,
-            "web_url": _url(reverse("group", args=[namespace.full_path])),
-        },
-    }
+class NamespaceSerializer(Shape):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    path = serializers.CharField()
+    kind = serializers.SerializerMethodField()
+    full_path = serializers.CharField()
+    parent_id = serializers.IntegerField()
+    web_url = serializers.SerializerMethodField()
+
+    def get_kind(self, item) -> str:
+        return "group"
+
+    def get_web_url(self, item) -> str:
+        return _url(reverse("group", args=[item.full_path]))
 
 
-def projects(items: list[Project]) -> list[dict]:
-    names = group_names([item.group for item in items])
-    return [project(item, names) for item in items]
+class ProjectSerializer(Shape):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    path = serializers.CharField()
+    description = serializers.CharField()
+    visibility = serializers.CharField()
+    name_with_namespace = serializers.SerializerMethodField()
+    path_with_namespace = serializers.CharField(source="full_path")
+    created_at = Timestamp()
+    default_branch = serializers.SerializerMethodField()
+    web_url = serializers.SerializerMethodField()
+    http_url_to_repo = serializers.SerializerMethodField()
+    namespace = NamespaceSerializer(source="group")
+
+    class Meta:
+        list_serializer_class = NamedList
+
+    names: dict[int, str] | None = None
+
+    @staticmethod
+    def named_group(item) -> Group:
+        return item.group
+
+    def get_name_with_namespace(self, item) -> str:
+        names = self.names if self.names is not None else group_names([item.group])
+        return f"{names[item.group_id]} / {item.name}"
+
+    def get_default_branch(self, item) -> str:
+        return "main"
+
+    def get_web_url(self, item) -> str:
+        return _url(reverse("project", args=[item.full_path]))
+
+    def get_http_url_to_repo(self, item) -> str:
+        return _url(f"/{item.full_path}.git")
 
 
-def member(membership: Membership) -> dict:
-    return {
-        **user(membership.user),
-        "access_level": membership.access_level,
-        "created_at": _time(membership.created_at),
-        "expires_at": None,
-        "membership_state": "active",
-    }
+class MemberSerializer(Shape):
+    access_level = serializers.IntegerField()
+    created_at = Timestamp()
+    expires_at = serializers.SerializerMethodField()
+    membership_state = serializers.SerializerMethodField()
+
+    def to_representation(self, membership):
+        return {**UserSerializer(membership.user).data, **super().to_representation(membership)}
+
+    def get_expires_at(self, membership) -> str | None:
+        return None
+
+    def get_membership_state(self, membership) -> str:
+        return "active"
 
 
-@sensitive_variables()
-def deploy_token(token: DeployToken, *, plaintext: str | None = None) -> dict:
-    data = {
-        "id": token.pk,
-        "name": token.name,
-        "username": token.username,
-        "expires_at": _midnight(token.expires_at),
-        "scopes": token.scopes,
-        "revoked": token.revoked,
-        "expired": token.is_expired,
-    }
-    if plaintext is not None:
-        data["token"] = plaintext
-    return data
+class DeployTokenSerializer(Shape):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    username = serializers.CharField()
+    expires_at = Midnight()
+    scopes = serializers.ListField(child=serializers.CharField())
+    revoked = serializers.BooleanField()
+    expired = serializers.BooleanField(source="is_expired")
 
 
-@sensitive_variables()
-def personal_token(token: PersonalAccessToken, *, plaintext: str | None = None) -> dict:
-    data = {
-        "id": token.pk,
-        "name": token.name,
-        "revoked": token.revoked,
-        "created_at": _time(token.created_at),
-        "description": "",
-        "scopes": token.scopes,
-        "user_id": token.user_id,
-        "last_used_at": _time(token.last_used_at),
-        "active": token.is_active,
-        "expires_at": _date(token.expires_at),
-    }
-    if plaintext is not None:
-        data["token"] = plaintext
-    return data
+class PersonalTokenSerializer(Shape):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    revoked = serializers.BooleanField()
+    created_at = Timestamp()
+    description = serializers.SerializerMethodField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    user_id = serializers.IntegerField()
+    last_used_at = Timestamp()
+    active = serializers.BooleanField(source="is_active")
+    expires_at = DateText()
+
+    def get_description(self, token) -> str:
+        return ""
+
+
+class WithSecret(Shape):
+    """A created or rotated token's answer: its shape and, this once, its value (given as
+    the `plaintext` of the serializer's context)."""
+
+    token = serializers.SerializerMethodField()
+
+    def get_token(self, record) -> str:
+        return self.context["plaintext"]
+
+
+class PersonalTokenWithSecret(PersonalTokenSerializer, WithSecret):
+    pass
+
+
+class DeployTokenWithSecret(DeployTokenSerializer, WithSecret):
+    pass
+
+
+# The GitLab release whose REST API v4 this site answers as, and this site's own version.
+GITLAB_VERSION = "17.6.0"
+METADATA = {
+    "version": GITLAB_VERSION,
+    "revision": f"tokens-{package_version('tokens-site')}",
+    "kas": {"enabled": False, "externalUrl": None, "externalK8sProxyUrl": None, "version": None},
+    "enterprise": False,
+}
+
+
+class KasSerializer(Shape):
+    """GitLab's names, in camel case."""
+
+    enabled = serializers.BooleanField()
+    externalUrl = serializers.CharField(allow_null=True)
+    externalK8sProxyUrl = serializers.CharField(allow_null=True)
+    version = serializers.CharField(allow_null=True)
+
+
+class MetadataSerializer(Shape):
+    version = serializers.CharField()
+    revision = serializers.CharField()
+    kas = KasSerializer()
+    enterprise = serializers.BooleanField()
+
+
+# --- In ---------------------------------------------------------------------------------------
+
+
+class Parameters(serializers.Serializer):
+    """Parameters of one call. Unknown ones are ignored, as GitLab does."""
+
+    def create(self, validated_data):  # pragma: no cover - parameters are never saved
+        raise NotImplementedError
+
+    def update(self, instance, validated_data):  # pragma: no cover
+        raise NotImplementedError
+
+
+def text(**kwargs) -> serializers.CharField:
+    return serializers.CharField(trim_whitespace=False, **kwargs)
+
+
+def optional_text() -> serializers.CharField:
+    return text(required=False, allow_blank=True, default="")
+
+
+def flag(default=False) -> serializers.BooleanField:
+    return serializers.BooleanField(required=False, default=default, allow_null=default is None)
+
+
+class UserCreate(Parameters):
+    username = text()
+    email = text()
+    name = text()
+    password = text(required=False)
+    reset_password = flag()
+    force_random_password = flag()
+    admin = flag()
+
+    def validate(self, data):
+        if "password" not in data and not (data["reset_password"] or data["force_random_password"]):
+            raise serializers.ValidationError({"password": ["is missing"]}, code="required")
+        return data
+
+
+class UserList(Parameters):
+    username = text(required=False)
+    search = text(required=False)
+    active = flag()
+    blocked = flag()
+
+
+def visibility(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(Visibility.values, **kwargs)
+
+
+class GroupCreate(Parameters):
+    name = text()
+    path = text()
+    parent_id = record_id(required=False, allow_null=True)
+    visibility = visibility(default=Visibility.PRIVATE)
+    description = optional_text()
+
+
+class ProjectCreate(Parameters):
+    name = optional_text()
+    path = optional_text()
+    namespace_id = record_id()
+    visibility = visibility(default=Visibility.PRIVATE)
+    description = optional_text()
+
+
+class Listing(Parameters):
+    search = text(required=False)
+    min_access_level = record_id(required=False, allow_null=True)
+    owned = flag()
+
+
+class GroupList(Listing):
+    top_level_only = flag()
+
+
+class ProjectList(Listing):
+    membership = flag()
+    visibility = visibility(required=False)
+
+
+class MemberAdd(Parameters):
+    user_id = record_id(required=False)
+    username = text(required=False)
+    access_level = record_id()
+
+    def validate(self, data):
+        if "user_id" not in data and "username" not in data:
+            raise serializers.ValidationError({"user_id": ["is missing"]}, code="required")
+        return data
+
+
+class MemberUpdate(Parameters):
+    access_level = record_id()
+
+
+class TokenCreate(Parameters):
+    name = text()
+    scopes = StringList()
+    expires_at = ExpiryDate()
+
+
+class DeployTokenCreate(TokenCreate):
+    username = optional_text()
+
+
+class DeployTokenList(Parameters):
+    active = flag(default=None)
+
+
+class PersonalTokenList(Parameters):
+    user_id = record_id(required=False)
+    state = serializers.ChoiceField(["active", "inactive"], required=False)
+    revoked = flag(default=None)
+    search = text(required=False)
+
+
+class Rotate(Parameters):
+    expires_at = ExpiryDate()

@@ -2,6 +2,7 @@
 (`tanuki%2Fbackend`): ApiRawPathMiddleware keeps the encoding so the path stays one segment."""
 
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from tokens_site.api import views
 from tokens_site.packages import views as packages
@@ -11,49 +12,69 @@ app_name = "api"
 SOURCE = r"(?P<kind>groups|projects)/(?P<ref>[^/]+)"
 
 urlpatterns = [
-    path("user", views.current_user, name="user"),
-    path("users", views.users, name="users"),
-    path("users/<str:user_id>", views.user_detail, name="user_detail"),
+    # The OpenAPI 3 document (no token needed) and a page to read and try it.
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path(
+        "docs",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api:openapi", template_name="tokens_site/api/docs.html"
+        ),
+        name="docs",
+    ),
+    path("user", views.CurrentUser.as_view(), name="user"),
+    path("users", views.Users.as_view(), name="users"),
+    path("users/<str:user_id>", views.UserDetail.as_view(), name="user_detail"),
     path(
         "users/<str:user_id>/personal_access_tokens",
-        views.user_personal_access_tokens,
+        views.UserPersonalAccessTokens.as_view(),
         name="user_personal_access_tokens",
     ),
-    path("groups", views.groups, name="groups"),
-    path("groups/<str:group_ref>", views.group_detail, name="group"),
-    path("groups/<str:group_ref>/subgroups", views.group_subgroups, name="subgroups"),
-    path("groups/<str:group_ref>/projects", views.group_projects, name="group_projects"),
-    path("projects", views.projects, name="projects"),
-    path("projects/<str:project_ref>", views.project_detail, name="project"),
-    re_path(rf"^{SOURCE}/members$", views.members, name="members"),
-    re_path(rf"^{SOURCE}/members/all$", views.members_all, name="members_all"),
+    path("metadata", views.Metadata.as_view(), name="metadata"),
+    path("version", views.Version.as_view(), name="version"),
+    path("groups", views.Groups.as_view(), name="groups"),
+    path("groups/<str:group_ref>", views.GroupDetail.as_view(), name="group"),
+    path("groups/<str:group_ref>/subgroups", views.GroupSubgroups.as_view(), name="subgroups"),
+    path("groups/<str:group_ref>/projects", views.GroupProjects.as_view(), name="group_projects"),
+    path("projects", views.Projects.as_view(), name="projects"),
+    path("projects/<str:project_ref>", views.ProjectDetail.as_view(), name="project"),
+    re_path(rf"^{SOURCE}/members$", views.Members.as_view(), name="members"),
+    re_path(rf"^{SOURCE}/members/all$", views.MembersAll.as_view(), name="members_all"),
     re_path(
         rf"^{SOURCE}/members/all/(?P<user_id>[^/]+)$",
-        views.member_all_detail,
+        views.MemberAllDetail.as_view(),
         name="member_all",
     ),
-    re_path(rf"^{SOURCE}/members/(?P<user_id>[^/]+)$", views.member_detail, name="member"),
-    re_path(rf"^{SOURCE}/deploy_tokens$", views.deploy_tokens, name="deploy_tokens"),
+    re_path(rf"^{SOURCE}/members/(?P<user_id>[^/]+)$", views.MemberDetail.as_view(), name="member"),
+    re_path(rf"^{SOURCE}/deploy_tokens$", views.DeployTokens.as_view(), name="deploy_tokens"),
     re_path(
         rf"^{SOURCE}/deploy_tokens/(?P<token_id>[^/]+)$",
-        views.deploy_token_detail,
+        views.DeployTokenDetail.as_view(),
         name="deploy_token",
     ),
-    path("deploy_tokens", views.all_deploy_tokens, name="all_deploy_tokens"),
-    path("personal_access_tokens", views.personal_access_tokens, name="personal_access_tokens"),
+    path("deploy_tokens", views.AllDeployTokens.as_view(), name="all_deploy_tokens"),
+    path(
+        "personal_access_tokens",
+        views.PersonalAccessTokens.as_view(),
+        name="personal_access_tokens",
+    ),
+    path(
+        "personal_access_tokens/self",
+        views.PersonalAccessTokenSelf.as_view(),
+        name="personal_access_token_self",
+    ),
     path(
         "personal_access_tokens/self/rotate",
-        views.personal_access_token_rotate_self,
+        views.PersonalAccessTokenRotateSelf.as_view(),
         name="personal_access_token_rotate_self",
     ),
     path(
         "personal_access_tokens/<str:token_id>",
-        views.personal_access_token_detail,
+        views.PersonalAccessTokenDetail.as_view(),
         name="personal_access_token",
     ),
     path(
         "personal_access_tokens/<str:token_id>/rotate",
-        views.personal_access_token_rotate,
+        views.PersonalAccessTokenRotate.as_view(),
         name="personal_access_token_rotate",
     ),
     # The package registry (tokens_site.packages): its own credentials rules (deploy tokens too).
@@ -79,5 +100,5 @@ urlpatterns = [
         packages.generic_file,
         name="generic_file",
     ),
-    re_path(r"^(?P<rest>.*)$", views.unknown),
+    re_path(r"^(?P<rest>.*)$", views.Unknown.as_view()),
 ]

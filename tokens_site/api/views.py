@@ -1,12 +1,14 @@
 """REST API v4: the subset python-gitlab needs for users, groups, projects, members, deploy
-tokens and personal access tokens. Every write goes through the same services as the web pages;
-every read through the same permission-aware querysets."""
+tokens and personal access tokens, on Django REST framework (base.py). Every write goes through
+the same services as the web pages; every read through the same permission-aware querysets."""
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
 
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_access, deploy_token_create, deploy_token_revoke
@@ -18,129 +20,126 @@ from personal_tokens.services import (
 )
 from tokens_site import services
 from tokens_site.access.abilities import Ability
-from tokens_site.access.lookups import find
+from tokens_site.access.lookups import find, first_by_id
 from tokens_site.access.policy import Denied, is_administrator, require_administrator
-from tokens_site.api import serializers
-from tokens_site.api.framework import (
-    api_view,
-    bad_request,
-    body,
-    boolean,
-    date_value,
-    first_by_id,
-    integer,
-    json_response,
-    no_content,
-    not_found,
-    paginate,
-    string_list,
-    text,
-    unauthorized,
-)
-from tokens_site.audit import client_ip
-from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
+from tokens_site.api import serializers as shapes
+from tokens_site.api.base import ApiView
+from tokens_site.models import AccessLevel, Group, Membership, Project
 
 User = get_user_model()
+
+
+def _created(data) -> Response:
+    return Response(data, status=201)
+
+
+def _no_content() -> Response:
+    return Response(status=204)
 
 
 # --- Users ------------------------------------------------------------------------------------
 
 
-@api_view(read=Ability.READ_USER)
-def current_user(request):
-    account = request.user
-    # The token lookup loads only the columns authentication needs; load the rest in one
-    # query, not one per field the full shape reads.
-    if deferred := account.get_deferred_fields():
-        account.refresh_from_db(fields=sorted(deferred))
-    return json_response(serializers.user(account, full=True))
-
-
-@api_view(read=Ability.READ_USER, methods=("GET", "POST"))
-def users(request):
-    if request.method == "POST":
-        return create_user(request)
-    accounts = User.objects.order_by("id")
-    if username := request.GET.get("username"):
-        accounts = accounts.filter(username__iexact=username)
-    full = is_administrator(request.user)
-    if search := request.GET.get("search"):
-        matches = (
-            Q(username__icontains=search)
-            | Q(first_name__icontains=search)
-            | Q(last_name__icontains=search)
-        )
-        if full:  # others never see an address, so they may not search by one either
-            matches |= Q(email__icontains=search)
-        accounts = accounts.filter(matches)
-    if boolean(request.GET, "active"):
-        accounts = accounts.filter(is_active=True)
-    if boolean(request.GET, "blocked"):
-        accounts = accounts.filter(is_active=False)
-    return paginate(
-        request, accounts, lambda page: [serializers.user(item, full=full) for item in page]
-    )
-
-
-@sensitive_variables()
-def create_user(request):
-    data = body(request)
-    password = data.get("password")
-    if (
-        password is None
-        and not boolean(data, "reset_password")
-        and not boolean(data, "force_random_password")
-    ):
-        raise bad_request("password is missing")
-    account = services.user_create(
-        actor=request.user,
-        username=text(data, "username", required=True),
-        email=text(data, "email", required=True),
-        name=text(data, "name", required=True),
-        password=text(data, "password") if password is not None else None,
-        is_admin=boolean(data, "admin"),
-    )
-    return json_response(serializers.user(account, full=True), status=201)
-
-
 def _user(user_id: str):
     account = first_by_id(User.objects, user_id)
     if account is None:
-        raise not_found("User")
+        raise Denied.not_found("User")
     return account
 
 
-@api_view(read=Ability.READ_USER)
-def user_detail(request, user_id):
-    account = _user(user_id)
-    full = is_administrator(request.user) or request.user.pk == account.pk
-    return json_response(serializers.user(account, full=full))
+class CurrentUser(ApiView):
+    read_ability = Ability.READ_USER
+
+    @extend_schema(responses=shapes.FullUserSerializer)
+    def get(self, request):
+        account = request.user
+        # The token lookup loads only the columns authentication needs; load the rest in one
+        # query, not one per field the full shape reads.
+        if deferred := account.get_deferred_fields():
+            account.refresh_from_db(fields=sorted(deferred))
+        return Response(shapes.FullUserSerializer(account).data)
 
 
-@api_view(methods=("POST",))
-@sensitive_variables()
-def user_personal_access_tokens(request, user_id):
-    require_administrator(request.user, "Only administrators can create tokens for other users")
-    data = body(request)
-    token, plaintext = personal_token_create(
-        actor=request.user,
-        user=_user(user_id),
-        name=text(data, "name", required=True),
-        scopes=string_list(data, "scopes", required=True),
-        expires_at=date_value(data, "expires_at"),
-        ip_address=client_ip(request),
+class Users(ApiView):
+    read_ability = Ability.READ_USER
+
+    @extend_schema(
+        parameters=[shapes.UserList, shapes.PageQuery], responses=shapes.UserSerializer(many=True)
     )
-    return json_response(serializers.personal_token(token, plaintext=plaintext), status=201)
+    def get(self, request):
+        query = self.query(shapes.UserList)
+        accounts = User.objects.order_by("id")
+        if username := query.get("username"):
+            accounts = accounts.filter(username__iexact=username)
+        full = is_administrator(request.user)
+        if search := query.get("search"):
+            matches = (
+                Q(username__icontains=search)
+                | Q(first_name__icontains=search)
+                | Q(last_name__icontains=search)
+            )
+            if full:  # others never see an address, so they may not search by one either
+                matches |= Q(email__icontains=search)
+            accounts = accounts.filter(matches)
+        if query["active"]:
+            accounts = accounts.filter(is_active=True)
+        if query["blocked"]:
+            accounts = accounts.filter(is_active=False)
+        return self.listed(accounts, shapes.FullUserSerializer if full else shapes.UserSerializer)
+
+    @extend_schema(request=shapes.UserCreate, responses={201: shapes.FullUserSerializer})
+    @sensitive_variables()
+    def post(self, request):
+        data = self.parameters(shapes.UserCreate)
+        account = services.user_create(
+            actor=request.user,
+            username=data["username"],
+            email=data["email"],
+            name=data["name"],
+            password=data.get("password"),
+            is_admin=data["admin"],
+        )
+        return _created(shapes.FullUserSerializer(account).data)
+
+
+class UserDetail(ApiView):
+    read_ability = Ability.READ_USER
+
+    @extend_schema(responses=shapes.UserSerializer)
+    def get(self, request, user_id):
+        account = _user(user_id)
+        full = is_administrator(request.user) or request.user.pk == account.pk
+        shape = shapes.FullUserSerializer if full else shapes.UserSerializer
+        return Response(shape(account).data)
+
+
+class UserPersonalAccessTokens(ApiView):
+    @extend_schema(request=shapes.TokenCreate, responses={201: shapes.PersonalTokenWithSecret})
+    @sensitive_variables()
+    def post(self, request, user_id):
+        require_administrator(request.user, "Only administrators can create tokens for other users")
+        data = self.parameters(shapes.TokenCreate)
+        token, plaintext = personal_token_create(
+            actor=request.user,
+            user=_user(user_id),
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_at=data["expires_at"],
+            ip_address=self.ip_address,
+        )
+        return _created(
+            shapes.PersonalTokenWithSecret(token, context={"plaintext": plaintext}).data
+        )
 
 
 # --- Groups and projects ----------------------------------------------------------------------
 
 
-def _min_access_level(request) -> int | None:
+def _min_access_level(query: dict) -> int | None:
     """The role a group or project list is limited to: `min_access_level`, or Owner for
     `owned=true` (GitLab's two filters); roles inherited from groups count."""
-    level = integer(request.GET, "min_access_level")
-    if level is None and boolean(request.GET, "owned"):
+    level = query.get("min_access_level")
+    if level is None and query["owned"]:
         level = AccessLevel.OWNER
     return level
 
@@ -150,7 +149,7 @@ def _by_id_or_path(queryset, ref: str, what: str):
     (`Tanuki%2FBackend` names tanuki/backend)."""
     found = find(queryset, ref)
     if found is None:
-        raise not_found(what)
+        raise Denied.not_found(what)
     return found
 
 
@@ -164,97 +163,117 @@ def _project(request, ref: str) -> Project:
     )
 
 
-def _visibility(data: dict) -> str:
-    value = text(data, "visibility", default=Visibility.PRIVATE)
-    if value not in Visibility.values:
-        raise bad_request("visibility does not have a valid value")
-    return value
+class Groups(ApiView):
+    anonymous_reads = True
 
+    @extend_schema(
+        parameters=[shapes.GroupList, shapes.PageQuery], responses=shapes.GroupSerializer(many=True)
+    )
+    def get(self, request):
+        query = self.query(shapes.GroupList)
+        listed = Group.objects.visible_to(request.user).order_by("full_path")
+        if search := query.get("search"):
+            listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
+        if query["top_level_only"]:
+            listed = listed.filter(parent=None)
+        if (level := _min_access_level(query)) is not None:
+            listed = listed & Group.objects.with_level(request.user, level)
+        return self.listed(listed, shapes.GroupSerializer)
 
-@api_view(methods=("GET", "POST"), authenticated=False)
-def groups(request):
-    if request.method == "POST":
-        data = body(request)
-        parent_id = integer(data, "parent_id")
-        parent = _group(request, str(parent_id)) if parent_id is not None else None
+    @extend_schema(request=shapes.GroupCreate, responses={201: shapes.GroupSerializer})
+    def post(self, request):
+        data = self.parameters(shapes.GroupCreate)
+        parent_id = data.get("parent_id")
         group = services.group_create(
             actor=request.user,
-            name=text(data, "name", required=True),
-            path=text(data, "path", required=True),
-            parent=parent,
-            visibility=_visibility(data),
-            description=text(data, "description"),
-            ip_address=client_ip(request),
+            name=data["name"],
+            path=data["path"],
+            parent=_group(request, str(parent_id)) if parent_id is not None else None,
+            visibility=data["visibility"],
+            description=data["description"],
+            ip_address=self.ip_address,
         )
-        return json_response(serializers.groups([group])[0], status=201)
-    listed = Group.objects.visible_to(request.user).order_by("full_path")
-    if search := request.GET.get("search"):
-        listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
-    if boolean(request.GET, "top_level_only"):
-        listed = listed.filter(parent=None)
-    if (level := _min_access_level(request)) is not None:
-        listed = listed & Group.objects.with_level(request.user, level)
-    return paginate(request, listed, serializers.groups)
+        return _created(shapes.GroupSerializer(group).data)
 
 
-@api_view(authenticated=False)
-def group_detail(request, group_ref):
-    return json_response(serializers.groups([_group(request, group_ref)])[0])
+class GroupDetail(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(responses=shapes.GroupSerializer)
+    def get(self, request, group_ref):
+        return Response(shapes.GroupSerializer(_group(request, group_ref)).data)
 
 
-@api_view(authenticated=False)
-def group_subgroups(request, group_ref):
-    parent = _group(request, group_ref)
-    listed = Group.objects.visible_to(request.user).filter(parent=parent).order_by("path")
-    return paginate(request, listed, serializers.groups)
+class GroupSubgroups(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.GroupSerializer(many=True))
+    def get(self, request, group_ref):
+        parent = _group(request, group_ref)
+        listed = Group.objects.visible_to(request.user).filter(parent=parent).order_by("path")
+        return self.listed(listed, shapes.GroupSerializer)
 
 
-@api_view(authenticated=False)
-def group_projects(request, group_ref):
-    group = _group(request, group_ref)
-    listed = (
-        Project.objects.visible_to(request.user)
-        .filter(group=group)
-        .select_related("group")
-        .order_by("path")
+class GroupProjects(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.ProjectSerializer(many=True))
+    def get(self, request, group_ref):
+        group = _group(request, group_ref)
+        listed = (
+            Project.objects.visible_to(request.user)
+            .filter(group=group)
+            .select_related("group")
+            .order_by("path")
+        )
+        return self.listed(listed, shapes.ProjectSerializer)
+
+
+class Projects(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(
+        parameters=[shapes.ProjectList, shapes.PageQuery],
+        responses=shapes.ProjectSerializer(many=True),
     )
-    return paginate(request, listed, serializers.projects)
+    def get(self, request):
+        query = self.query(shapes.ProjectList)
+        listed = Project.objects.visible_to(request.user).select_related("group").order_by("id")
+        if (level := _min_access_level(query)) is not None:
+            listed = listed & Project.objects.with_level(request.user, level)
+        if query["membership"]:
+            listed = listed & Project.objects.member_of(request.user)
+        if search := query.get("search"):
+            listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
+        if visibility := query.get("visibility"):
+            listed = listed.filter(visibility=visibility)
+        return self.listed(listed, shapes.ProjectSerializer)
 
-
-@api_view(methods=("GET", "POST"), authenticated=False)
-def projects(request):
-    if request.method == "POST":
-        data = body(request)
-        name = text(data, "name")
-        path = text(data, "path") or slugify(name)
+    @extend_schema(request=shapes.ProjectCreate, responses={201: shapes.ProjectSerializer})
+    def post(self, request):
+        data = self.parameters(shapes.ProjectCreate)
+        name = data["name"]
+        path = data["path"] or slugify(name)
         if not name and not path:
-            raise bad_request("name is missing")
-        namespace_id = integer(data, "namespace_id", required=True)
+            raise shapes.serializers.ValidationError({"name": ["is missing"]}, code="required")
         project = services.project_create(
             actor=request.user,
-            group=_group(request, str(namespace_id)),
+            group=_group(request, str(data["namespace_id"])),
             name=name or path,
             path=path,
-            visibility=_visibility(data),
-            description=text(data, "description"),
-            ip_address=client_ip(request),
+            visibility=data["visibility"],
+            description=data["description"],
+            ip_address=self.ip_address,
         )
-        return json_response(serializers.projects([project])[0], status=201)
-    listed = Project.objects.visible_to(request.user).select_related("group").order_by("id")
-    if (level := _min_access_level(request)) is not None:
-        listed = listed & Project.objects.with_level(request.user, level)
-    if boolean(request.GET, "membership"):
-        listed = listed & Project.objects.member_of(request.user)
-    if search := request.GET.get("search"):
-        listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
-    if request.GET.get("visibility"):
-        listed = listed.filter(visibility=_visibility(request.GET))
-    return paginate(request, listed, serializers.projects)
+        return _created(shapes.ProjectSerializer(project).data)
 
 
-@api_view(authenticated=False)
-def project_detail(request, project_ref):
-    return json_response(serializers.projects([_project(request, project_ref)])[0])
+class ProjectDetail(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(responses=shapes.ProjectSerializer)
+    def get(self, request, project_ref):
+        return Response(shapes.ProjectSerializer(_project(request, project_ref)).data)
 
 
 # --- Members ----------------------------------------------------------------------------------
@@ -264,200 +283,281 @@ def _source(request, kind: str, ref: str) -> Group | Project:
     return _group(request, ref) if kind == "groups" else _project(request, ref)
 
 
-def _serialize_members(page) -> list[dict]:
-    return [serializers.member(membership) for membership in page]
+class Members(ApiView):
+    anonymous_reads = True
 
+    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.MemberSerializer(many=True))
+    def get(self, request, kind, ref):
+        source = _source(request, kind, ref)
+        listed = source.memberships.select_related("user").order_by("user__username")
+        return self.listed(listed, shapes.MemberSerializer)
 
-@api_view(methods=("GET", "POST"), authenticated=False)
-def members(request, kind, ref):
-    source = _source(request, kind, ref)
-    if request.method == "POST":
-        data = body(request)
+    @extend_schema(request=shapes.MemberAdd, responses={201: shapes.MemberSerializer})
+    def post(self, request, kind, ref):
+        source = _source(request, kind, ref)
+        data = self.parameters(shapes.MemberAdd)
         if "user_id" in data:
-            user = _user(str(integer(data, "user_id", required=True)))
+            user = _user(str(data["user_id"]))
         else:
-            user = User.objects.filter(username=text(data, "username", required=True)).first()
+            user = User.objects.filter(username=data["username"]).first()
             if user is None:
-                raise not_found("User")
+                raise Denied.not_found("User")
         membership = services.member_add(
             actor=request.user,
             source=source,
             username=user.username,
-            access_level=integer(data, "access_level", required=True),
-            ip_address=client_ip(request),
+            access_level=data["access_level"],
+            ip_address=self.ip_address,
         )
-        return json_response(serializers.member(membership), status=201)
-    listed = source.memberships.select_related("user").order_by("user__username")
-    return paginate(request, listed, _serialize_members)
+        return _created(shapes.MemberSerializer(membership).data)
 
 
-@api_view(authenticated=False)
-def members_all(request, kind, ref):
-    return paginate(
-        request, Membership.objects.effective_on(_source(request, kind, ref)), _serialize_members
-    )
+class MembersAll(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.MemberSerializer(many=True))
+    def get(self, request, kind, ref):
+        source = _source(request, kind, ref)
+        return self.listed(Membership.objects.effective_on(source), shapes.MemberSerializer)
 
 
-@api_view(authenticated=False)
-def member_all_detail(request, kind, ref, user_id):
-    source = _source(request, kind, ref)
-    for membership in Membership.objects.effective_on(source):
-        if str(membership.user_id) == user_id:
-            return json_response(serializers.member(membership))
-    raise not_found("Member")
+class MemberAllDetail(ApiView):
+    anonymous_reads = True
+
+    @extend_schema(responses=shapes.MemberSerializer)
+    def get(self, request, kind, ref, user_id):
+        source = _source(request, kind, ref)
+        for membership in Membership.objects.effective_on(source):
+            if str(membership.user_id) == user_id:
+                return Response(shapes.MemberSerializer(membership).data)
+        raise Denied.not_found("Member")
 
 
-@api_view(methods=("GET", "PUT", "DELETE"), authenticated=False)
-def member_detail(request, kind, ref, user_id):
-    source = _source(request, kind, ref)
-    membership = first_by_id(source.memberships.select_related("user"), user_id, "user_id")
-    if membership is None:
-        raise not_found("Member")
-    if request.method == "PUT":
+class MemberDetail(ApiView):
+    anonymous_reads = True
+
+    def _membership(self, request, kind, ref, user_id) -> Membership:
+        source = _source(request, kind, ref)
+        membership = first_by_id(source.memberships.select_related("user"), user_id, "user_id")
+        if membership is None:
+            raise Denied.not_found("Member")
+        return membership
+
+    @extend_schema(responses=shapes.MemberSerializer)
+    def get(self, request, kind, ref, user_id):
+        membership = self._membership(request, kind, ref, user_id)
+        return Response(shapes.MemberSerializer(membership).data)
+
+    @extend_schema(request=shapes.MemberUpdate, responses=shapes.MemberSerializer)
+    def put(self, request, kind, ref, user_id):
+        membership = self._membership(request, kind, ref, user_id)
         services.member_update(
             actor=request.user,
             membership=membership,
-            access_level=integer(body(request), "access_level", required=True),
-            ip_address=client_ip(request),
+            access_level=self.parameters(shapes.MemberUpdate)["access_level"],
+            ip_address=self.ip_address,
         )
-        return json_response(serializers.member(membership))
-    if request.method == "DELETE":
+        return Response(shapes.MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, kind, ref, user_id):
+        membership = self._membership(request, kind, ref, user_id)
         services.member_remove(
-            actor=request.user, membership=membership, ip_address=client_ip(request)
+            actor=request.user, membership=membership, ip_address=self.ip_address
         )
-        return no_content()
-    return json_response(serializers.member(membership))
+        return _no_content()
 
 
 # --- Deploy tokens ----------------------------------------------------------------------------
 
 
-def _deploy_tokens_listed(request, tokens):
-    active = request.GET.get("active")
-    if active is not None:
-        tokens = (
-            tokens.active()
-            if boolean(request.GET, "active")
-            else tokens.exclude(pk__in=DeployToken.objects.active().values("pk"))
-        )
-    return paginate(
-        request, tokens.order_by("id"), lambda page: [serializers.deploy_token(t) for t in page]
+class DeployTokenList(ApiView):
+    def list_tokens(self, tokens) -> Response:
+        active = self.query(shapes.DeployTokenList)["active"]
+        if active is True:
+            tokens = tokens.active()
+        elif active is False:
+            tokens = tokens.exclude(pk__in=DeployToken.objects.active().values("pk"))
+        return self.listed(tokens.order_by("id"), shapes.DeployTokenSerializer)
+
+
+class AllDeployTokens(DeployTokenList):
+    @extend_schema(
+        parameters=[shapes.DeployTokenList, shapes.PageQuery],
+        responses=shapes.DeployTokenSerializer(many=True),
     )
+    def get(self, request):
+        require_administrator(request.user, "")
+        return self.list_tokens(DeployToken.objects.all())
 
 
-@api_view()
-def all_deploy_tokens(request):
-    require_administrator(request.user, "")
-    return _deploy_tokens_listed(request, DeployToken.objects.all())
-
-
-@api_view(methods=("GET", "POST"))
-@sensitive_variables()
-def deploy_tokens(request, kind, ref):
+def _token_owner(request, kind: str, ref: str) -> Group | Project:
     owner = _source(request, kind, ref)
     deploy_token_access(request.user, owner)
-    if request.method == "POST":
-        data = body(request)
+    return owner
+
+
+class DeployTokens(DeployTokenList):
+    @extend_schema(
+        parameters=[shapes.DeployTokenList, shapes.PageQuery],
+        responses=shapes.DeployTokenSerializer(many=True),
+    )
+    def get(self, request, kind, ref):
+        return self.list_tokens(_token_owner(request, kind, ref).deploy_tokens.all())
+
+    @extend_schema(request=shapes.DeployTokenCreate, responses={201: shapes.DeployTokenWithSecret})
+    @sensitive_variables()
+    def post(self, request, kind, ref):
+        owner = _token_owner(request, kind, ref)
+        data = self.parameters(shapes.DeployTokenCreate)
         token, plaintext = deploy_token_create(
             actor=request.user,
             owner=owner,
-            name=text(data, "name", required=True),
-            scopes=string_list(data, "scopes", required=True),
-            expires_at=date_value(data, "expires_at"),
-            username=text(data, "username"),
-            ip_address=client_ip(request),
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_at=data["expires_at"],
+            username=data["username"],
+            ip_address=self.ip_address,
         )
-        return json_response(serializers.deploy_token(token, plaintext=plaintext), status=201)
-    return _deploy_tokens_listed(request, owner.deploy_tokens.all())
+        return _created(shapes.DeployTokenWithSecret(token, context={"plaintext": plaintext}).data)
 
 
-@api_view(methods=("GET", "DELETE"))
-def deploy_token_detail(request, kind, ref, token_id):
-    owner = _source(request, kind, ref)
-    deploy_token_access(request.user, owner)
-    token = first_by_id(owner.deploy_tokens.all(), token_id)
-    if token is None:
-        raise not_found("Deploy Token")
-    if request.method == "DELETE":
-        deploy_token_revoke(actor=request.user, token=token, ip_address=client_ip(request))
-        return no_content()
-    return json_response(serializers.deploy_token(token))
+class DeployTokenDetail(ApiView):
+    def _token(self, request, kind, ref, token_id) -> DeployToken:
+        token = first_by_id(_token_owner(request, kind, ref).deploy_tokens.all(), token_id)
+        if token is None:
+            raise Denied.not_found("Deploy Token")
+        return token
+
+    @extend_schema(responses=shapes.DeployTokenSerializer)
+    def get(self, request, kind, ref, token_id):
+        token = self._token(request, kind, ref, token_id)
+        return Response(shapes.DeployTokenSerializer(token).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, kind, ref, token_id):
+        token = self._token(request, kind, ref, token_id)
+        deploy_token_revoke(actor=request.user, token=token, ip_address=self.ip_address)
+        return _no_content()
 
 
 # --- Personal access tokens -------------------------------------------------------------------
 
 
-def _personal_tokens_visible(request):
-    return PersonalAccessToken.objects.visible_to(request.user)
+class PersonalTokenView(ApiView):
+    def personal_token(self, token_id: str) -> PersonalAccessToken:
+        if token_id == "self":
+            if self.token is None:
+                raise Denied.not_found("Token")
+            return PersonalAccessToken.objects.select_related("user").get(pk=self.token.pk)
+        visible = PersonalAccessToken.objects.visible_to(self.request.user)
+        token = first_by_id(visible.select_related("user"), token_id)
+        if token is None:
+            raise Denied.not_found("Token")
+        return token
 
-
-def _personal_token(request, token_id: str) -> PersonalAccessToken:
-    if token_id == "self":
-        if request.api_token is None:
-            raise not_found("Token")
-        return PersonalAccessToken.objects.select_related("user").get(pk=request.api_token.pk)
-    token = first_by_id(_personal_tokens_visible(request).select_related("user"), token_id)
-    if token is None:
-        raise not_found("Token")
-    return token
-
-
-@api_view()
-def personal_access_tokens(request):
-    tokens = _personal_tokens_visible(request).order_by("id")
-    if (user_id := integer(request.GET, "user_id")) is not None:
-        if user_id != request.user.pk and not is_administrator(request.user):
-            # GitLab's answer when someone asks for another user's tokens.
-            raise unauthorized()
-        tokens = tokens.filter(user_id=user_id)
-    if (state := request.GET.get("state")) is not None:
-        if state not in {"active", "inactive"}:
-            raise bad_request("state does not have a valid value")
-        active = PersonalAccessToken.objects.active().values("pk")
-        tokens = (
-            tokens.filter(pk__in=active) if state == "active" else tokens.exclude(pk__in=active)
+    @sensitive_variables()
+    def rotate(self, token: PersonalAccessToken) -> Response:
+        successor, plaintext = personal_token_rotate(
+            actor=self.request.user,
+            token=token,
+            expires_at=self.parameters(shapes.Rotate)["expires_at"],
+            ip_address=self.ip_address,
         )
-    if request.GET.get("revoked") is not None:
-        tokens = tokens.filter(revoked=boolean(request.GET, "revoked"))
-    if search := request.GET.get("search"):
-        tokens = tokens.filter(name__icontains=search)
-    return paginate(request, tokens, lambda page: [serializers.personal_token(t) for t in page])
+        return Response(
+            shapes.PersonalTokenWithSecret(successor, context={"plaintext": plaintext}).data
+        )
 
 
-@api_view(methods=("GET", "DELETE"))
-def personal_access_token_detail(request, token_id):
-    token = _personal_token(request, token_id)
-    if request.method == "DELETE":
-        personal_token_revoke(actor=request.user, token=token, ip_address=client_ip(request))
-        return no_content()
-    return json_response(serializers.personal_token(token))
-
-
-@sensitive_variables()
-def _rotate(request, token: PersonalAccessToken):
-    data = body(request)
-    successor, plaintext = personal_token_rotate(
-        actor=request.user,
-        token=token,
-        expires_at=date_value(data, "expires_at"),
-        ip_address=client_ip(request),
+class PersonalAccessTokens(ApiView):
+    @extend_schema(
+        parameters=[shapes.PersonalTokenList, shapes.PageQuery],
+        responses=shapes.PersonalTokenSerializer(many=True),
     )
-    return json_response(serializers.personal_token(successor, plaintext=plaintext))
+    def get(self, request):
+        query = self.query(shapes.PersonalTokenList)
+        tokens = PersonalAccessToken.objects.visible_to(request.user).order_by("id")
+        if (user_id := query.get("user_id")) is not None:
+            if user_id != request.user.pk and not is_administrator(request.user):
+                # GitLab's answer when someone asks for another user's tokens.
+                raise Denied(401, "")
+            tokens = tokens.filter(user_id=user_id)
+        if (state := query.get("state")) is not None:
+            active = PersonalAccessToken.objects.active().values("pk")
+            tokens = (
+                tokens.filter(pk__in=active) if state == "active" else tokens.exclude(pk__in=active)
+            )
+        if query["revoked"] is not None:
+            tokens = tokens.filter(revoked=query["revoked"])
+        if search := query.get("search"):
+            tokens = tokens.filter(name__icontains=search)
+        return self.listed(tokens, shapes.PersonalTokenSerializer)
 
 
-@api_view(methods=("POST",))
-def personal_access_token_rotate(request, token_id):
-    return _rotate(request, _personal_token(request, token_id))
+class PersonalAccessTokenDetail(PersonalTokenView):
+    @extend_schema(responses=shapes.PersonalTokenSerializer)
+    def get(self, request, token_id):
+        return Response(shapes.PersonalTokenSerializer(self.personal_token(token_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, token_id):
+        token = self.personal_token(token_id)
+        personal_token_revoke(actor=request.user, token=token, ip_address=self.ip_address)
+        return _no_content()
 
 
-@api_view(methods=("POST",), write=Ability.ROTATE_SELF)
-def personal_access_token_rotate_self(request):
-    token = _personal_token(request, "self")
-    if request.user.pk != token.user_id:
-        raise PermissionDenied("Rotate this token without Sudo.")
-    return _rotate(request, token)
+class PersonalAccessTokenSelf(PersonalTokenView):
+    """The token itself: any token may see and revoke itself, whatever its scopes."""
+
+    read_ability = write_ability = None
+
+    @extend_schema(responses=shapes.PersonalTokenSerializer)
+    def get(self, request):
+        return Response(shapes.PersonalTokenSerializer(self.personal_token("self")).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request):
+        token = self.personal_token("self")
+        personal_token_revoke(actor=request.user, token=token, ip_address=self.ip_address)
+        return _no_content()
 
 
-@api_view(methods=("GET", "POST", "PUT", "DELETE"), authenticated=False)
-def unknown(request, rest=""):
-    raise Denied(404, "There is no such endpoint.")
+class PersonalAccessTokenRotate(PersonalTokenView):
+    @extend_schema(request=shapes.Rotate, responses=shapes.PersonalTokenWithSecret)
+    def post(self, request, token_id):
+        return self.rotate(self.personal_token(token_id))
+
+
+class PersonalAccessTokenRotateSelf(PersonalTokenView):
+    write_ability = Ability.ROTATE_SELF
+
+    @extend_schema(request=shapes.Rotate, responses=shapes.PersonalTokenWithSecret)
+    def post(self, request):
+        token = self.personal_token("self")
+        if request.user.pk != token.user_id:
+            raise PermissionDenied("Rotate this token without Sudo.")
+        return self.rotate(token)
+
+
+class Metadata(ApiView):
+    """`/metadata` and `/version`: the GitLab API version this site answers as (what clients
+    such as python-gitlab and Terraform's provider read to pick their calls)."""
+
+    @extend_schema(responses=shapes.MetadataSerializer)
+    def get(self, request):
+        return Response(shapes.MetadataSerializer(shapes.METADATA).data)
+
+
+class Version(Metadata):
+    """`/version`: the same as `/metadata`, as on GitLab."""
+
+
+class Unknown(ApiView):
+    schema = None  # not an endpoint
+    anonymous_reads = True
+    write_ability = None
+
+    def get(self, request, rest=""):
+        raise Denied(404, "There is no such endpoint.")
+
+    post = put = delete = get

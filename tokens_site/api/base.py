@@ -1,0 +1,95 @@
+"""What every `/api/v4` endpoint shares, on Django REST framework: the one authentication
+pipeline (authentication.py), token scopes (permissions.py), GitLab's errors
+(exceptions.py), bodies (parsers.py) and pagination (pagination.py); answers never cached;
+what is done with `Sudo` audited with the administrator's name."""
+
+from contextlib import ExitStack
+from urllib.parse import unquote
+
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tokens_site.access.abilities import Ability
+from tokens_site.api.exceptions import RequestTooLarge
+from tokens_site.api.pagination import GitLabPagination
+from tokens_site.audit import audit_context, client_ip
+
+
+class JSONOnly(BaseContentNegotiation):
+    """The API answers JSON whatever the client's `Accept` says, as GitLab does."""
+
+    def select_parser(self, request, parsers):
+        for parser in parsers:
+            if parser.media_type == request.content_type.split(";")[0].strip():
+                return parser
+        return None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ApiView(APIView):
+    """An endpoint: reads need `read_ability`'s scopes, writes `write_ability`'s; anonymous
+    visitors may read where `anonymous_reads` (what is public). URL arguments arrive
+    percent-decoded (`tanuki%2Fbackend` is `tanuki/backend`)."""
+
+    read_ability: Ability | None = Ability.READ_API
+    write_ability: Ability | None = Ability.WRITE_API
+    anonymous_reads = False
+    content_negotiation_class = JSONOnly
+
+    def dispatch(self, request, *args, **kwargs):
+        self._sudo = ExitStack()
+        with self._sudo:
+            decoded = {name: unquote(value) for name, value in kwargs.items()}
+            return super().dispatch(request, *args, **decoded)
+
+    def initial(self, request, *args, **kwargs) -> None:
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            raise RequestTooLarge()
+        super().initial(request, *args, **kwargs)
+        principal = request.auth
+        if principal is not None and principal.user != request.user:
+            self._sudo.enter_context(audit_context(sudo_by=principal.user.get_username()))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Answers hold private data and, on create and rotate, a token: no cache keeps them.
+        response["Cache-Control"] = "no-store"
+        return response
+
+    # --- Helpers of the endpoints ---
+
+    @property
+    def ip_address(self) -> str | None:
+        return client_ip(self.request._request)
+
+    @property
+    def token(self):
+        """The personal access token that authenticated, if any."""
+        return self.request.auth.token if self.request.auth is not None else None
+
+    def parameters(self, serializer_class) -> dict:
+        """The body's parameters, validated by `serializer_class`."""
+        data = self.request.data
+        if not isinstance(data, dict):
+            raise ParseError("The request body must be a JSON object.")
+        serializer = serializer_class(data=data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def query(self, serializer_class) -> dict:
+        """The query string's parameters, validated by `serializer_class`."""
+        serializer = serializer_class(data=self.request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def listed(self, records, serializer_class) -> Response:
+        """One page of `records` (a queryset, or a list), with GitLab's pagination headers."""
+        paginator = GitLabPagination()
+        page = paginator.paginate_queryset(records, self.request, self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -1,0 +1,99 @@
+"""GitLab's two paginations, for every list of the API:
+
+- offset (the default): `page`, `per_page` (default 20; more than 100 is taken as 100) and the
+  headers python-gitlab follows: `X-Total`, `X-Total-Pages`, `X-Page`, `X-Per-Page`,
+  `X-Next-Page`, `X-Prev-Page` and `Link` (`next`, `prev`, `first`, `last`);
+- keyset (`pagination=keyset`, ordered by id: `order_by=id`, `sort=asc|desc`): each page
+  starts after the last id of the one before (`id_after`/`id_before` in the `Link` rel="next"
+  URL), so a far page costs what the first does; no totals are counted.
+"""
+
+import math
+from urllib.parse import urlencode
+
+from rest_framework import serializers
+from rest_framework.pagination import BasePagination
+from rest_framework.response import Response
+
+from tokens_site.api.exceptions import KeysetUnavailable
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+LARGEST_ID = 2**31 - 1
+
+
+class PageQuery(serializers.Serializer):
+    page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=1)
+    per_page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=20)
+    pagination = serializers.ChoiceField(["offset", "keyset"], default="offset")
+    order_by = serializers.CharField(required=False)
+    sort = serializers.ChoiceField(["asc", "desc"], required=False)
+    id_after = serializers.IntegerField(min_value=0, max_value=LARGEST_ID, required=False)
+    id_before = serializers.IntegerField(min_value=0, max_value=LARGEST_ID, required=False)
+
+
+class GitLabPagination(BasePagination):
+    def paginate_queryset(self, queryset, request, view=None):
+        query = PageQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        self.params = query.validated_data
+        self.request = request
+        self.per_page = min(self.params["per_page"], MAX_PER_PAGE)
+        self.keyset = self.params["pagination"] == "keyset"
+        if self.keyset:
+            return self._keyset_page(queryset)
+        self.page = self.params["page"]
+        self.total = len(queryset) if isinstance(queryset, list) else queryset.count()
+        self.pages = max(1, math.ceil(self.total / self.per_page))
+        start = (self.page - 1) * self.per_page
+        return list(queryset[start : start + self.per_page])
+
+    def _keyset_page(self, queryset) -> list:
+        if self.params.get("order_by", "id") != "id" or isinstance(queryset, list):
+            raise KeysetUnavailable()
+        self.descending = self.params.get("sort") == "desc"
+        if "id_after" in self.params:
+            queryset = queryset.filter(pk__gt=self.params["id_after"])
+        if "id_before" in self.params:
+            queryset = queryset.filter(pk__lt=self.params["id_before"])
+        rows = list(queryset.order_by("-pk" if self.descending else "pk")[: self.per_page + 1])
+        self.last_id = rows[self.per_page - 1].pk if len(rows) > self.per_page else None
+        return rows[: self.per_page]
+
+    def _link(self, rel: str, **changes) -> str:
+        query = self.request.query_params.copy()
+        query.pop("private_token", None)  # never echo a credential into a URL
+        for name, value in changes.items():
+            if value is None:
+                query.pop(name, None)
+            else:
+                query[name] = str(value)
+        url = self.request.build_absolute_uri(self.request.path_info)
+        return f'<{url}?{urlencode(query, doseq=True)}>; rel="{rel}"'
+
+    def get_paginated_response(self, data) -> Response:
+        if self.keyset:
+            headers = {"X-Per-Page": str(self.per_page)}
+            if self.last_id is not None:
+                after, before = (None, self.last_id) if self.descending else (self.last_id, None)
+                headers["Link"] = self._link(
+                    "next", per_page=self.per_page, id_after=after, id_before=before
+                )
+            return Response(data, headers=headers)
+        page, pages, per_page = self.page, self.pages, self.per_page
+        links = [self._link("next", page=page + 1, per_page=per_page)] if page < pages else []
+        links += [self._link("prev", page=page - 1, per_page=per_page)] if page > 1 else []
+        links += [
+            self._link("first", page=1, per_page=per_page),
+            self._link("last", page=pages, per_page=per_page),
+        ]
+        headers = {
+            "X-Total": str(self.total),
+            "X-Total-Pages": str(pages),
+            "X-Page": str(page),
+            "X-Per-Page": str(per_page),
+            "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Prev-Page": str(page - 1) if page > 1 else "",
+            "Link": ", ".join(links),
+        }
+        return Response(data, headers=headers)
