@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 
+from tokens_site.models import expired_condition
 from tokens_site.once import (
     FIELD_NAME,
     OnceKey,
@@ -17,7 +18,6 @@ from tokens_site.once import (
     once_key_refusal,
     once_key_take,
 )
-from tokens_site.tokens import utc_today
 
 
 class FormNotActedOn(Exception):
@@ -29,7 +29,7 @@ class FormNotActedOn(Exception):
 
 
 class TokenStateFilter(admin.SimpleListFilter):
-    """Active / expired / revoked, for any model with `revoked` and `expires_at`."""
+    """Active / expired / revoked, for a token model (TokenRecord: its queryset's rules)."""
 
     title = "state"
     parameter_name = "state"
@@ -38,12 +38,10 @@ class TokenStateFilter(admin.SimpleListFilter):
         return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
 
     def queryset(self, request, queryset):
-        today = utc_today()
-        not_expired = Q(expires_at__isnull=True) | Q(expires_at__gt=today)
         if self.value() == "active":
-            return queryset.filter(not_expired, revoked=False)
+            return queryset.active()
         if self.value() == "expired":
-            return queryset.filter(revoked=False, expires_at__lte=today)
+            return queryset.filter(expired_condition())
         if self.value() == "revoked":
             return queryset.filter(revoked=True)
         return queryset

@@ -344,6 +344,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tokens_site.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "tokens_site.api.schema.ApiSchema",
     "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_METADATA_CLASS": None,  # OPTIONS is a 405, as on GitLab
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -57,8 +57,18 @@ def test_it_names_every_endpoint_with_its_methods_and_scopes(document):
 def test_scopes_and_security_say_how_to_send_a_token(document):
     schemes = document["components"]["securitySchemes"]
     assert schemes["PrivateToken"] == {"type": "apiKey", "in": "header", "name": "PRIVATE-TOKEN"}
+    assert schemes["PrivateTokenParameter"] == {
+        "type": "apiKey",
+        "in": "query",
+        "name": "private_token",
+    }
     user = document["paths"]["/api/v4/user"]["get"]
     assert user["x-token-scopes"] == ["api", "read_api", "read_user"]
+    # Any one of the three places; what is public needs none.
+    alternatives = [{"PrivateToken": []}, {"Bearer": []}, {"PrivateTokenParameter": []}]
+    assert user["security"] == alternatives
+    assert document["paths"]["/api/v4/projects"]["get"]["security"] == [*alternatives, {}]
+    assert document["paths"]["/api/v4/projects"]["post"]["security"] == alternatives
 
 
 def test_the_doc_page_and_its_script_are_served_by_the_site(client):

@@ -21,6 +21,7 @@ class Ability(StrEnum):
     WRITE_API = "write_api"
     READ_USER = "read_user"
     ROTATE_SELF = "rotate_self"
+    SUDO = "sudo"  # act as another user (the API's `Sudo`)
     # What people do on a group or project (pages, and the API's writes).
     VIEW = "view"
     CREATE_WITHIN = "create_within"
@@ -28,10 +29,6 @@ class Ability(StrEnum):
     MANAGE_SETTINGS = "manage_settings"
     MANAGE_DEPLOY_TOKENS = "manage_deploy_tokens"
     OWN = "own"
-
-    @property
-    def reads(self) -> bool:
-        return self in OPEN_ABILITIES
 
 
 # Granted by visibility alone: anyone may do these on a public project, any signed-in user on
@@ -82,11 +79,8 @@ PERSONAL_SCOPES = {
     Ability.WRITE_API: frozenset({"api"}),
     Ability.READ_USER: frozenset({"read_user", "read_api", "api"}),
     Ability.ROTATE_SELF: frozenset({"self_rotate", "api"}),
+    Ability.SUDO: frozenset({"sudo"}),
 }
-# Personal token scopes for the API: reading, writing, and reading users. Every other API
-# ability (managing members, deploy tokens...) is a write.
-API_READ_SCOPES = PERSONAL_SCOPES[Ability.READ_API]
-API_WRITE_SCOPES = PERSONAL_SCOPES[Ability.WRITE_API]
 
 # The one deploy token scope that grants each ability; deploy tokens never push code and
 # never use the API.
@@ -111,6 +105,7 @@ DESCRIPTIONS = {
     Ability.WRITE_API: "change it",
     Ability.READ_USER: "read users",
     Ability.ROTATE_SELF: "rotate this token",
+    Ability.SUDO: "act as another user",
     Ability.CREATE_WITHIN: "create projects and subgroups in it",
     Ability.MANAGE_MEMBERS: "manage its members",
     Ability.MANAGE_SETTINGS: "change its settings",

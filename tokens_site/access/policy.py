@@ -235,7 +235,7 @@ def authorize(principal: Principal, project: Project, ability: Ability) -> None:
         if scope is None:
             verb = "push code" if ability is Ability.WRITE_REPOSITORY else "use the API"
             raise Denied(403, f"Deploy tokens cannot {verb}: they only read the repository.")
-        if scope not in principal.scopes:
+        if not has_scope(principal, ability):
             raise Denied.insufficient_scope(frozenset({scope}), kind="deploy token")
         return
     access = project_access(principal.user, project)
@@ -268,6 +268,21 @@ def may_read_registry_catalog(principal: Principal) -> bool:
 def require_administrator(user, reason: str = "Only administrators can do that.") -> None:
     if not is_administrator(user):
         raise PermissionDenied(reason)
+
+
+def require_sudo(principal: Principal) -> None:
+    """GitLab's `Sudo`: only an administrator's token with the `sudo` scope may act as
+    another user (asked before the user is looked up: no one else learns who exists)."""
+    if not has_scope(principal, Ability.SUDO):
+        raise Denied.insufficient_scope(PERSONAL_SCOPES[Ability.SUDO])
+    if not is_administrator(principal.user):
+        raise Denied(403, "Must be admin to use sudo")
+
+
+def require_impersonable(user) -> None:
+    """No one acts as a blocked user, with Sudo either."""
+    if is_blocked(user):
+        raise Denied(403, "The user you are trying to impersonate is blocked")
 
 
 def require_self_or_administrator(actor, user, verb: str) -> None:

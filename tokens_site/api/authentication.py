@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from rest_framework.authentication import BaseAuthentication
 
 from tokens_site.access.lookups import first_by_id
-from tokens_site.access.policy import Denied, is_administrator
+from tokens_site.access.policy import Denied, require_impersonable, require_sudo
 from tokens_site.auth.families import API
 from tokens_site.auth.pipeline import authenticate
 
@@ -28,20 +28,17 @@ class PipelineAuthentication(BaseAuthentication):
 
 
 def sudo_target(request, principal):
-    """The user named by `Sudo:` (or `?sudo=`), when an administrator's sudo token asks."""
+    """The user named by `Sudo:` (or `?sudo=`), when an administrator's sudo token asks (the
+    access policy's rules: require_sudo, require_impersonable)."""
     wanted = request.META.get("HTTP_SUDO") or request.GET.get("sudo")
     if not wanted:
         return None
     if "\x00" in wanted:
         raise Denied.not_found("User")
-    if "sudo" not in principal.scopes:
-        raise Denied.insufficient_scope(frozenset({"sudo"}))
-    if not is_administrator(principal.user):
-        raise Denied(403, "Must be admin to use sudo")
+    require_sudo(principal)
     users = get_user_model().objects
     found = first_by_id(users, wanted) or users.filter(username=wanted).first()
     if found is None:
         raise Denied.not_found("User")
-    if not found.is_active:
-        raise Denied(403, "The user you are trying to impersonate is blocked")
+    require_impersonable(found)
     return found

@@ -7,14 +7,14 @@ from contextlib import ExitStack
 from urllib.parse import unquote
 
 from django.conf import settings
-from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import MethodNotAllowed, ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tokens_site.access.abilities import Ability
 from tokens_site.api.exceptions import RequestTooLarge
-from tokens_site.api.pagination import GitLabPagination
+from tokens_site.api.pagination import GitLabPagination, query_values
 from tokens_site.audit import audit_context, client_ip
 
 
@@ -22,8 +22,9 @@ class JSONOnly(BaseContentNegotiation):
     """The API answers JSON whatever the client's `Accept` says, as GitLab does."""
 
     def select_parser(self, request, parsers):
+        media_type = request.content_type.split(";")[0].strip().lower()
         for parser in parsers:
-            if parser.media_type == request.content_type.split(";")[0].strip():
+            if parser.media_type == media_type:
                 return parser
         return None
 
@@ -39,22 +40,29 @@ class ApiView(APIView):
     read_ability: Ability | None = Ability.READ_API
     write_ability: Ability | None = Ability.WRITE_API
     anonymous_reads = False
+    keyset_key = "pk"  # what keyset pagination orders a list by (see pagination.py)
     content_negotiation_class = JSONOnly
+    http_method_names = ["get", "post", "put", "delete", "head"]
 
     def dispatch(self, request, *args, **kwargs):
-        self._sudo = ExitStack()
-        with self._sudo:
+        self._audit = ExitStack()  # what is done with Sudo is audited as such, see initial()
+        with self._audit:
             decoded = {name: unquote(value) for name, value in kwargs.items()}
             return super().dispatch(request, *args, **decoded)
 
     def initial(self, request, *args, **kwargs) -> None:
+        # A method the endpoint does not have is a 405 whoever asks: before credentials are
+        # read (a wrong method with a wrong token counts no failure).
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method)
         length = request.META.get("CONTENT_LENGTH") or "0"
         if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
             raise RequestTooLarge()
         super().initial(request, *args, **kwargs)
         principal = request.auth
         if principal is not None and principal.user != request.user:
-            self._sudo.enter_context(audit_context(sudo_by=principal.user.get_username()))
+            self._audit.enter_context(audit_context(sudo_by=principal.user.get_username()))
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -84,7 +92,7 @@ class ApiView(APIView):
 
     def query(self, serializer_class) -> dict:
         """The query string's parameters, validated by `serializer_class`."""
-        serializer = serializer_class(data=self.request.query_params.dict())
+        serializer = serializer_class(data=query_values(self.request))
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 

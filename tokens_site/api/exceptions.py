@@ -1,14 +1,12 @@
 """GitLab's error shapes for everything the API refuses:
 
-- refusals (401, 403, 404: the access policy's Denied, DRF's own) go to the one refusal
+- refusals (401, 403, 404: the access policy's Denied, Django's) go to the one refusal
   builder (tokens_site.auth.refusals): `{"message": "401 Unauthorized"}`, `403 Forbidden -
   <reason>`, `404 Project Not Found`, `insufficient_scope`;
 - bad input: `400 {"error": "name is missing, visibility does not have a valid value"}` (as
   Grape words a parameter's failure), or a service's `{"message": {"path": [...]}}`; `409`
   for what already exists; `405`, `413`, `415` as `{"message": "<status> <phrase>"}`.
 """
-
-from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
@@ -19,7 +17,7 @@ from rest_framework.response import Response
 
 from tokens_site.access.policy import Denied
 from tokens_site.auth.families import API
-from tokens_site.auth.refusals import refuse
+from tokens_site.auth.refusals import refuse, status_message
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -31,18 +29,8 @@ class KeysetUnavailable(exceptions.APIException):
     default_detail = "Keyset pagination is not yet available for this type of request"
 
 
-def bad_request(error: str) -> exceptions.ParseError:
-    """A 400 `{"error": ...}` for input no field describes."""
-    return exceptions.ParseError(error)
-
-
-def _phrase(status: int) -> str:
-    return f"{status} {HTTPStatus(status).phrase}"
-
-
 def _message(status: int, detail: str = "") -> Response:
-    text = _phrase(status) + (f" - {detail}" if detail else "")
-    return Response({"message": text}, status=status)
+    return Response({"message": status_message(status, detail)}, status=status)
 
 
 # How Grape says what is wrong with a parameter, by DRF's error code.
@@ -94,18 +82,15 @@ def exception_handler(exc, context):
     request = context["request"]._request
     if isinstance(exc, Http404 | exceptions.NotFound):
         exc = Denied(404, "There is no such endpoint.")
-    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        exc = Denied(401, "")
     elif isinstance(exc, DjangoPermissionDenied):  # a service's refusal
         exc = Denied(403, str(exc))
-    elif isinstance(exc, exceptions.PermissionDenied):
-        exc = Denied(403, str(exc.detail))
     if isinstance(exc, Denied):
         return refuse(request, exc, API)
     if isinstance(exc, DjangoValidationError):
         return service_refusal(exc)
     if isinstance(exc, RequestDataTooBig | RequestTooLarge):
         return _message(413)
+
     if isinstance(exc, exceptions.ValidationError):
         return Response({"error": parameter_errors(exc.detail)}, status=400)
     if isinstance(exc, exceptions.ParseError):

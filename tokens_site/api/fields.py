@@ -50,9 +50,6 @@ class ExpiryDate(serializers.Field):
             pass
         self.fail("invalid")
 
-    def to_representation(self, value) -> str | None:
-        return value.isoformat() if value else None
-
 
 class StringList(serializers.ListField):
     """A list of strings: a JSON array, repeated form fields (`scopes[]=a&scopes[]=b`), or
@@ -67,8 +64,8 @@ class StringList(serializers.ListField):
         return super().to_internal_value(data)
 
 
-def record_id(**kwargs) -> serializers.IntegerField:
-    """An id parameter: a whole number a database id can be."""
+def whole_number(**kwargs) -> serializers.IntegerField:
+    """A whole-number parameter (an id, a role): no larger than a database id can be."""
     return serializers.IntegerField(min_value=-LARGEST_ID, max_value=LARGEST_ID, **kwargs)
 
 

@@ -5,26 +5,33 @@
   `X-Next-Page`, `X-Prev-Page` and `Link` (`next`, `prev`, `first`, `last`);
 - keyset (`pagination=keyset`, ordered by id: `order_by=id`, `sort=asc|desc`): each page
   starts after the last id of the one before (`id_after`/`id_before` in the `Link` rel="next"
-  URL), so a far page costs what the first does; no totals are counted.
+  URL), so a far page costs what the first does; no totals are counted. The id is the view's
+  `keyset_key` (a member's is its user's id).
+
+Query parameters left empty (`?page=`) count as not given, as on GitLab.
 """
 
 import math
-from urllib.parse import urlencode
 
 from rest_framework import serializers
 from rest_framework.pagination import BasePagination
 from rest_framework.response import Response
 
 from tokens_site.api.exceptions import KeysetUnavailable
+from tokens_site.api.fields import LARGEST_ID
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
-LARGEST_ID = 2**31 - 1
+
+
+def query_values(request) -> dict:
+    """The query string's parameters that have a value (the last, when repeated)."""
+    return {name: value for name, value in request.query_params.items() if value != ""}
 
 
 class PageQuery(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=1)
-    per_page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=20)
+    per_page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=DEFAULT_PER_PAGE)
     pagination = serializers.ChoiceField(["offset", "keyset"], default="offset")
     order_by = serializers.CharField(required=False)
     sort = serializers.ChoiceField(["asc", "desc"], required=False)
@@ -34,50 +41,51 @@ class PageQuery(serializers.Serializer):
 
 class GitLabPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
-        query = PageQuery(data=request.query_params.dict())
+        query = PageQuery(data=query_values(request))
         query.is_valid(raise_exception=True)
         self.params = query.validated_data
         self.request = request
         self.per_page = min(self.params["per_page"], MAX_PER_PAGE)
         self.keyset = self.params["pagination"] == "keyset"
         if self.keyset:
-            return self._keyset_page(queryset)
+            return self._keyset_page(queryset, getattr(view, "keyset_key", "pk"))
         self.page = self.params["page"]
         self.total = len(queryset) if isinstance(queryset, list) else queryset.count()
         self.pages = max(1, math.ceil(self.total / self.per_page))
         start = (self.page - 1) * self.per_page
         return list(queryset[start : start + self.per_page])
 
-    def _keyset_page(self, queryset) -> list:
+    def _keyset_page(self, queryset, key: str) -> list:
         if self.params.get("order_by", "id") != "id" or isinstance(queryset, list):
             raise KeysetUnavailable()
         self.descending = self.params.get("sort") == "desc"
         if "id_after" in self.params:
-            queryset = queryset.filter(pk__gt=self.params["id_after"])
+            queryset = queryset.filter(**{f"{key}__gt": self.params["id_after"]})
         if "id_before" in self.params:
-            queryset = queryset.filter(pk__lt=self.params["id_before"])
-        rows = list(queryset.order_by("-pk" if self.descending else "pk")[: self.per_page + 1])
-        self.last_id = rows[self.per_page - 1].pk if len(rows) > self.per_page else None
+            queryset = queryset.filter(**{f"{key}__lt": self.params["id_before"]})
+        ordered = queryset.order_by(f"-{key}" if self.descending else key)
+        rows = list(ordered[: self.per_page + 1])
+        more = len(rows) > self.per_page
+        self.last_id = getattr(rows[self.per_page - 1], key) if more else None
         return rows[: self.per_page]
 
     def _link(self, rel: str, **changes) -> str:
         query = self.request.query_params.copy()
         query.pop("private_token", None)  # never echo a credential into a URL
         for name, value in changes.items():
-            if value is None:
-                query.pop(name, None)
-            else:
-                query[name] = str(value)
+            query[name] = str(value)
         url = self.request.build_absolute_uri(self.request.path_info)
-        return f'<{url}?{urlencode(query, doseq=True)}>; rel="{rel}"'
+        return f'<{url}?{query.urlencode()}>; rel="{rel}"'
 
     def get_paginated_response(self, data) -> Response:
         if self.keyset:
             headers = {"X-Per-Page": str(self.per_page)}
             if self.last_id is not None:
-                after, before = (None, self.last_id) if self.descending else (self.last_id, None)
+                # The bound of the direction moves on; a bound the caller gave the other way
+                # stays.
+                bound = "id_before" if self.descending else "id_after"
                 headers["Link"] = self._link(
-                    "next", per_page=self.per_page, id_after=after, id_before=before
+                    "next", per_page=self.per_page, **{bound: self.last_id}
                 )
             return Response(data, headers=headers)
         page, pages, per_page = self.page, self.pages, self.per_page

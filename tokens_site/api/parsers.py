@@ -38,7 +38,10 @@ class JSONParser(parsers.JSONParser):
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        return fields(super().parse(stream, media_type, parser_context))
+        try:
+            return fields(super().parse(stream, media_type, parser_context))
+        except (SuspiciousOperation, BadRequest) as error:  # too many fields
+            raise ParseError(f"The request body is not a valid form: {error}") from error
 
 
 class MultiPartParser(parsers.MultiPartParser):

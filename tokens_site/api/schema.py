@@ -26,11 +26,22 @@ class ApiSchema(AutoSchema):
 
 
 class PipelineAuthenticationScheme(OpenApiAuthenticationExtension):
+    """A personal access token in any of GitLab's three places: each one is enough."""
+
     target_class = "tokens_site.api.authentication.PipelineAuthentication"
-    name = ["PrivateToken", "Bearer"]
+    name = ["PrivateToken", "Bearer", "PrivateTokenParameter"]
+
+    def get_security_requirement(self, auto_schema):
+        # Alternatives, not all at once; what anonymous visitors may read needs none.
+        alternatives = [{name: []} for name in self.name]
+        view = auto_schema.view
+        if view.anonymous_reads and auto_schema.method in SAFE_METHODS:
+            alternatives.append({})
+        return alternatives
 
     def get_security_definition(self, auto_schema):
         return [
             {"type": "apiKey", "in": "header", "name": "PRIVATE-TOKEN"},
             {"type": "http", "scheme": "bearer"},
+            {"type": "apiKey", "in": "query", "name": "private_token"},
         ]

@@ -8,8 +8,14 @@ from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
-from tokens_site.api.fields import DateText, ExpiryDate, Midnight, StringList, Timestamp, record_id
-from tokens_site.api.pagination import PageQuery  # noqa: F401  (lists' parameters)
+from tokens_site.api.fields import (
+    DateText,
+    ExpiryDate,
+    Midnight,
+    StringList,
+    Timestamp,
+    whole_number,
+)
 from tokens_site.models import Group, Visibility
 
 
@@ -82,17 +88,25 @@ class NamedList(serializers.ListSerializer):
         return [self.child.to_representation(item) for item in items]
 
 
-class GroupSerializer(Shape):
+class NamespaceShape(Shape):
+    """What a group's answers share (GitLab's groups are namespaces)."""
+
     id = serializers.IntegerField(source="pk")
     name = serializers.CharField()
     path = serializers.CharField()
+    full_path = serializers.CharField()
+    parent_id = serializers.IntegerField()
+    web_url = serializers.SerializerMethodField()
+
+    def get_web_url(self, item) -> str:
+        return _url(reverse("group", args=[item.full_path]))
+
+
+class GroupSerializer(NamespaceShape):
     description = serializers.CharField()
     visibility = serializers.CharField()
     full_name = serializers.SerializerMethodField()
-    full_path = serializers.CharField()
-    parent_id = serializers.IntegerField()
     created_at = Timestamp()
-    web_url = serializers.SerializerMethodField()
     avatar_url = serializers.SerializerMethodField()
 
     class Meta:
@@ -108,27 +122,15 @@ class GroupSerializer(Shape):
         names = self.names if self.names is not None else group_names([item])
         return names[item.pk]
 
-    def get_web_url(self, item) -> str:
-        return _url(reverse("group", args=[item.full_path]))
-
     def get_avatar_url(self, item) -> str | None:
         return None
 
 
-class NamespaceSerializer(Shape):
-    id = serializers.IntegerField(source="pk")
-    name = serializers.CharField()
-    path = serializers.CharField()
+class NamespaceSerializer(NamespaceShape):
     kind = serializers.SerializerMethodField()
-    full_path = serializers.CharField()
-    parent_id = serializers.IntegerField()
-    web_url = serializers.SerializerMethodField()
 
     def get_kind(self, item) -> str:
         return "group"
-
-    def get_web_url(self, item) -> str:
-        return _url(reverse("group", args=[item.full_path]))
 
 
 class ProjectSerializer(Shape):
@@ -258,13 +260,8 @@ class MetadataSerializer(Shape):
 
 
 class Parameters(serializers.Serializer):
-    """Parameters of one call. Unknown ones are ignored, as GitLab does."""
-
-    def create(self, validated_data):  # pragma: no cover - parameters are never saved
-        raise NotImplementedError
-
-    def update(self, instance, validated_data):  # pragma: no cover
-        raise NotImplementedError
+    """Parameters of one call (validated, never saved). Unknown ones are ignored, as GitLab
+    does."""
 
 
 def text(**kwargs) -> serializers.CharField:
@@ -308,22 +305,27 @@ def visibility(**kwargs) -> serializers.ChoiceField:
 class GroupCreate(Parameters):
     name = text()
     path = text()
-    parent_id = record_id(required=False, allow_null=True)
+    parent_id = whole_number(required=False, allow_null=True)
     visibility = visibility(default=Visibility.PRIVATE)
     description = optional_text()
 
 
 class ProjectCreate(Parameters):
     name = optional_text()
-    path = optional_text()
-    namespace_id = record_id()
+    path = optional_text()  # else made from the name
+    namespace_id = whole_number()
     visibility = visibility(default=Visibility.PRIVATE)
     description = optional_text()
+
+    def validate(self, data):
+        if not data["name"] and not data["path"]:
+            raise serializers.ValidationError({"name": ["is missing"]}, code="required")
+        return data
 
 
 class Listing(Parameters):
     search = text(required=False)
-    min_access_level = record_id(required=False, allow_null=True)
+    min_access_level = whole_number(required=False, allow_null=True)
     owned = flag()
 
 
@@ -337,9 +339,9 @@ class ProjectList(Listing):
 
 
 class MemberAdd(Parameters):
-    user_id = record_id(required=False)
+    user_id = whole_number(required=False)
     username = text(required=False)
-    access_level = record_id()
+    access_level = whole_number()
 
     def validate(self, data):
         if "user_id" not in data and "username" not in data:
@@ -348,7 +350,7 @@ class MemberAdd(Parameters):
 
 
 class MemberUpdate(Parameters):
-    access_level = record_id()
+    access_level = whole_number()
 
 
 class TokenCreate(Parameters):
@@ -361,12 +363,12 @@ class DeployTokenCreate(TokenCreate):
     username = optional_text()
 
 
-class DeployTokenList(Parameters):
+class DeployTokenFilters(Parameters):
     active = flag(default=None)
 
 
 class PersonalTokenList(Parameters):
-    user_id = record_id(required=False)
+    user_id = whole_number(required=False)
     state = serializers.ChoiceField(["active", "inactive"], required=False)
     revoked = flag(default=None)
     search = text(required=False)

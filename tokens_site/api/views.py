@@ -24,6 +24,7 @@ from tokens_site.access.lookups import find, first_by_id
 from tokens_site.access.policy import Denied, is_administrator, require_administrator
 from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
+from tokens_site.api.pagination import PageQuery
 from tokens_site.models import AccessLevel, Group, Membership, Project
 
 User = get_user_model()
@@ -64,7 +65,7 @@ class Users(ApiView):
     read_ability = Ability.READ_USER
 
     @extend_schema(
-        parameters=[shapes.UserList, shapes.PageQuery], responses=shapes.UserSerializer(many=True)
+        parameters=[shapes.UserList, PageQuery], responses=shapes.UserSerializer(many=True)
     )
     def get(self, request):
         query = self.query(shapes.UserList)
@@ -167,7 +168,7 @@ class Groups(ApiView):
     anonymous_reads = True
 
     @extend_schema(
-        parameters=[shapes.GroupList, shapes.PageQuery], responses=shapes.GroupSerializer(many=True)
+        parameters=[shapes.GroupList, PageQuery], responses=shapes.GroupSerializer(many=True)
     )
     def get(self, request):
         query = self.query(shapes.GroupList)
@@ -207,7 +208,7 @@ class GroupDetail(ApiView):
 class GroupSubgroups(ApiView):
     anonymous_reads = True
 
-    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.GroupSerializer(many=True))
+    @extend_schema(parameters=[PageQuery], responses=shapes.GroupSerializer(many=True))
     def get(self, request, group_ref):
         parent = _group(request, group_ref)
         listed = Group.objects.visible_to(request.user).filter(parent=parent).order_by("path")
@@ -217,7 +218,7 @@ class GroupSubgroups(ApiView):
 class GroupProjects(ApiView):
     anonymous_reads = True
 
-    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.ProjectSerializer(many=True))
+    @extend_schema(parameters=[PageQuery], responses=shapes.ProjectSerializer(many=True))
     def get(self, request, group_ref):
         group = _group(request, group_ref)
         listed = (
@@ -233,7 +234,7 @@ class Projects(ApiView):
     anonymous_reads = True
 
     @extend_schema(
-        parameters=[shapes.ProjectList, shapes.PageQuery],
+        parameters=[shapes.ProjectList, PageQuery],
         responses=shapes.ProjectSerializer(many=True),
     )
     def get(self, request):
@@ -254,8 +255,6 @@ class Projects(ApiView):
         data = self.parameters(shapes.ProjectCreate)
         name = data["name"]
         path = data["path"] or slugify(name)
-        if not name and not path:
-            raise shapes.serializers.ValidationError({"name": ["is missing"]}, code="required")
         project = services.project_create(
             actor=request.user,
             group=_group(request, str(data["namespace_id"])),
@@ -285,8 +284,9 @@ def _source(request, kind: str, ref: str) -> Group | Project:
 
 class Members(ApiView):
     anonymous_reads = True
+    keyset_key = "user_id"  # a member's id is its user's
 
-    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.MemberSerializer(many=True))
+    @extend_schema(parameters=[PageQuery], responses=shapes.MemberSerializer(many=True))
     def get(self, request, kind, ref):
         source = _source(request, kind, ref)
         listed = source.memberships.select_related("user").order_by("user__username")
@@ -315,7 +315,7 @@ class Members(ApiView):
 class MembersAll(ApiView):
     anonymous_reads = True
 
-    @extend_schema(parameters=[shapes.PageQuery], responses=shapes.MemberSerializer(many=True))
+    @extend_schema(parameters=[PageQuery], responses=shapes.MemberSerializer(many=True))
     def get(self, request, kind, ref):
         source = _source(request, kind, ref)
         return self.listed(Membership.objects.effective_on(source), shapes.MemberSerializer)
@@ -371,19 +371,19 @@ class MemberDetail(ApiView):
 # --- Deploy tokens ----------------------------------------------------------------------------
 
 
-class DeployTokenList(ApiView):
+class DeployTokenListing(ApiView):
     def list_tokens(self, tokens) -> Response:
-        active = self.query(shapes.DeployTokenList)["active"]
+        active = self.query(shapes.DeployTokenFilters)["active"]
         if active is True:
             tokens = tokens.active()
         elif active is False:
-            tokens = tokens.exclude(pk__in=DeployToken.objects.active().values("pk"))
+            tokens = tokens.inactive()
         return self.listed(tokens.order_by("id"), shapes.DeployTokenSerializer)
 
 
-class AllDeployTokens(DeployTokenList):
+class AllDeployTokens(DeployTokenListing):
     @extend_schema(
-        parameters=[shapes.DeployTokenList, shapes.PageQuery],
+        parameters=[shapes.DeployTokenFilters, PageQuery],
         responses=shapes.DeployTokenSerializer(many=True),
     )
     def get(self, request):
@@ -397,9 +397,9 @@ def _token_owner(request, kind: str, ref: str) -> Group | Project:
     return owner
 
 
-class DeployTokens(DeployTokenList):
+class DeployTokens(DeployTokenListing):
     @extend_schema(
-        parameters=[shapes.DeployTokenList, shapes.PageQuery],
+        parameters=[shapes.DeployTokenFilters, PageQuery],
         responses=shapes.DeployTokenSerializer(many=True),
     )
     def get(self, request, kind, ref):
@@ -471,7 +471,7 @@ class PersonalTokenView(ApiView):
 
 class PersonalAccessTokens(ApiView):
     @extend_schema(
-        parameters=[shapes.PersonalTokenList, shapes.PageQuery],
+        parameters=[shapes.PersonalTokenList, PageQuery],
         responses=shapes.PersonalTokenSerializer(many=True),
     )
     def get(self, request):
@@ -483,10 +483,7 @@ class PersonalAccessTokens(ApiView):
                 raise Denied(401, "")
             tokens = tokens.filter(user_id=user_id)
         if (state := query.get("state")) is not None:
-            active = PersonalAccessToken.objects.active().values("pk")
-            tokens = (
-                tokens.filter(pk__in=active) if state == "active" else tokens.exclude(pk__in=active)
-            )
+            tokens = tokens.active() if state == "active" else tokens.inactive()
         if query["revoked"] is not None:
             tokens = tokens.filter(revoked=query["revoked"])
         if search := query.get("search"):
@@ -545,7 +542,7 @@ class Metadata(ApiView):
 
     @extend_schema(responses=shapes.MetadataSerializer)
     def get(self, request):
-        return Response(shapes.MetadataSerializer(shapes.METADATA).data)
+        return Response(shapes.METADATA)
 
 
 class Version(Metadata):

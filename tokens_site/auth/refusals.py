@@ -62,6 +62,12 @@ def registry_error(status: int, code: str, message: str) -> JsonResponse:
     return JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
 
 
+def status_message(status: int, reason: str = "") -> str:
+    """GitLab's API message for a status: `403 Forbidden`, `403 Forbidden - <reason>`."""
+    phrase = f"{status} {HTTPStatus(status).phrase}"
+    return f"{phrase} - {reason}" if reason else phrase
+
+
 def api_body(denied: Denied) -> dict:
     """GitLab's API answer to a refusal."""
     if denied.scopes and denied.status == 403:
@@ -72,10 +78,8 @@ def api_body(denied: Denied) -> dict:
         }
     if denied.status == 404:
         return {"message": f"404 {denied.subject} Not Found" if denied.subject else "404 Not Found"}
-    phrase = f"{denied.status} {HTTPStatus(denied.status).phrase}"
-    if denied.status == 401 or not denied.reason:
-        return {"message": phrase}
-    return {"message": f"{phrase} - {denied.reason}"}
+    reason = "" if denied.status == 401 else denied.reason
+    return {"message": status_message(denied.status, reason)}
 
 
 def refusal_response(denied: Denied, family: Family) -> HttpResponse:

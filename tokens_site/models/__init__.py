@@ -41,7 +41,12 @@ from tokens_site.models.security import (
     FailedAuthCounter,
     FormKeyClaim,
 )
-from tokens_site.models.tokens import TokenQuerySet, TokenRecord, active_condition
+from tokens_site.models.tokens import (
+    TokenQuerySet,
+    TokenRecord,
+    active_condition,
+    expired_condition,
+)
 
 __all__ = [
     "FULL_PATH_MAX_LENGTH",
@@ -71,5 +76,6 @@ __all__ = [
     "TokenRecord",
     "Visibility",
     "active_condition",
+    "expired_condition",
     "repository_relative_path",
 ]
