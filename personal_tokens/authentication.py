@@ -6,6 +6,7 @@ from django.views.decorators.debug import sensitive_variables
 from personal_tokens.selectors import personal_token_find_active
 from personal_tokens.services import personal_token_touch
 from tokens_site.auth.authenticators import NOT_PROVEN, Authenticator, Outcome
+from tokens_site.auth.bans import ban_enforced
 from tokens_site.auth.credentials import Presented, Source
 from tokens_site.auth.principal import Kind, Principal
 from tokens_site.auth.store import ban_in_force
@@ -29,7 +30,7 @@ class PersonalTokenAuthenticator(Authenticator):
         if token is None:
             return NOT_PROVEN
         banned = ban_in_force(token.address_banned_until)
-        if not banned:
+        if not (banned and ban_enforced()):  # a refused request is no use of the token
             personal_token_touch(token)
         principal = Principal(
             kind=self.kind,

@@ -10,7 +10,8 @@ import pytest
 @pytest.fixture(autouse=True)
 def isolated_state(settings, tmp_path):
     """Each test gets its own directory of repositories (and of uploaded files), and reads the
-    instance settings afresh (a test's changes roll back with its transaction)."""
+    instance settings afresh: a test's changes roll back with its transaction, and no copy of
+    them stays behind, in this process or in the shared cache."""
     from tokens_site.models import InstanceSettings
 
     settings.REPOSITORIES_ROOT = tmp_path / "repositories"
@@ -18,6 +19,11 @@ def isolated_state(settings, tmp_path):
     InstanceSettings.forget()
     yield
     InstanceSettings.forget()
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+
+    if not isinstance(caches["default"], DatabaseCache):  # which rolls back with the test
+        caches["default"].delete(InstanceSettings.CACHE_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 @functools.lru_cache(maxsize=4096)  # the same few addresses come again and again
-def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def parse_address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address, also as some proxies forward it with a port: `1.2.3.4:5678`,
     `[2001:db8::1]:443` or `[2001:db8::1]`. An IPv4 address in IPv6 form (`::ffff:1.2.3.4`, how
     a dual-stack socket sees an IPv4 peer) is that IPv4 address."""
@@ -49,11 +49,11 @@ def client_ip(request) -> str | None:
     """The address the request came from: the peer gunicorn saw, or, when that peer is one of
     TRUSTED_PROXIES, the nearest address in X-Forwarded-For that is not a trusted proxy."""
     raw_peer = request.META.get("REMOTE_ADDR", "")
-    peer = _address(raw_peer)
+    peer = parse_address(raw_peer)
     if not _from_trusted_proxy(raw_peer, peer):
         return str(peer) if peer else None
     for hop in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
-        address = _address(hop)
+        address = parse_address(hop)
         if address is None:
             break
         if not _trusted(address, settings.TRUSTED_PROXY_NETWORKS):
@@ -82,7 +82,7 @@ def ban_address(request) -> str | None:
     Nor does one whose client is unknown (gunicorn on a unix socket, without `unix` in
     TRUSTED_PROXIES), which is said in the log once."""
     global _unknown_client_reported
-    address = _address(client_ip(request) or "")
+    address = parse_address(client_ip(request) or "")
     if address is None:
         if request.META.get("REMOTE_ADDR") == "" and not _unknown_client_reported:
             _unknown_client_reported = True

@@ -1,8 +1,9 @@
 """Django's Redis cache, keeping one Redis client per connection pool.
 
 Django's own backend builds a new `redis.Redis` object for every cache operation, which costs
-more than the round trip itself; the authentication layer reads the cache on every request
-(the failed-authentication ban), so we keep the clients. `redis.Redis` is thread-safe.
+more than the round trip itself; the site reads the cache often (the instance settings, once a
+process's own copy is a few seconds old), so we keep the clients. `redis.Redis` is
+thread-safe. (The failed-authentication ban is never in the cache: tokens_site.auth.store.)
 """
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient

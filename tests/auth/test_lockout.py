@@ -160,6 +160,24 @@ class TestLockout:
         assert git(PASSWORD).status_code == 401
         assert account_is_locked(user)
 
+    def test_the_right_git_password_forgets_earlier_failures(self, client, no_address_ban):
+        user = UserFactory(username="ann")
+        project = ProjectFactory(group=GroupFactory(path="tanuki"), path="app")
+        MembershipFactory(user=user, project=project, access_level=AccessLevel.DEVELOPER)
+        url = "/tanuki/app.git/info/refs?service=git-upload-pack"
+
+        def git(password):
+            credentials = base64.b64encode(f"ann:{password}".encode()).decode()
+            return client.get(url, HTTP_AUTHORIZATION=f"Basic {credentials}")
+
+        for _ in range(LOCKOUT_ATTEMPTS - 1):
+            assert git("wrong").status_code == 401
+        assert git(PASSWORD).status_code == 200
+        for _ in range(LOCKOUT_ATTEMPTS - 1):
+            assert git("wrong").status_code == 401
+        assert not account_is_locked(user)
+        assert git(PASSWORD).status_code == 200
+
     def test_an_administrator_unlocks_from_the_user_list(self, client, no_address_ban):
         user = UserFactory(username="ann")
         for _ in range(LOCKOUT_ATTEMPTS):

@@ -33,7 +33,7 @@ from tokens_site.models import (
     Project,
     Visibility,
 )
-from tokens_site.tokens import utc_today
+from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_generate, utc_today
 
 pytestmark = pytest.mark.django_db
 
@@ -511,6 +511,36 @@ class TestBanQueries:
         bad = get(client, "/-/whoami", basic(token.username, value[:-6] + "AAAAAA"))
         assert good.status_code == bad.status_code == 403
         assert good.content == bad.content
+
+    def test_a_ban_switched_off_does_not_keep_a_token_from_being_marked_used(self, client):
+        token, value = make_personal_token(UserFactory(), scopes=["api"])
+        store().ban("127.0.0.1", duration_seconds=60, failures=30)
+        instance = InstanceSettings.current()
+        instance.failed_auth_ban_enabled = False
+        instance.save()
+        assert get(client, "/-/whoami", basic("anyone", value)).status_code == 200
+        token.refresh_from_db()
+        assert token.last_used_at is not None
+
+    @pytest.mark.parametrize("kind", ["deploy", "personal"])
+    def test_a_banned_address_spends_the_same_statements_on_a_right_and_a_wrong_token(
+        self, client, kind, django_assert_num_queries
+    ):
+        """Else the time taken would tell a banned guesser which guess was right."""
+        if kind == "deploy":
+            token, value = make_deploy_token(ProjectFactory())
+            username, prefix = token.username, DEPLOY_TOKEN_PREFIX
+        else:
+            _, value = make_personal_token(UserFactory(), scopes=["api"])
+            username = "anyone"
+            prefix = InstanceSettings.current().personal_access_token_prefix
+        unknown = token_generate(prefix)  # well formed: it is looked up
+        store().ban("127.0.0.1", duration_seconds=60, failures=30)
+        for secret in (value, unknown):
+            with django_assert_num_queries(2) as queries:  # the token lookup; the ban
+                response = get(client, "/-/whoami", basic(username, secret))
+            assert response.status_code == 403
+            assert "UPDATE" not in " ".join(q["sql"] for q in queries.captured_queries)
 
 
 class TestCaching:

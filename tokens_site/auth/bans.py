@@ -14,7 +14,7 @@ both counting and refusing. Trusted reverse proxies are never counted or banned,
 import ipaddress
 import logging
 
-from tokens_site.audit import IPV6_BAN_PREFIX, audit_event_record, ban_address, ban_key
+from tokens_site.audit import IPV6_BAN_PREFIX, audit_event_record, ban_key, parse_address
 from tokens_site.auth.store import store
 from tokens_site.models import AuditAction, InstanceSettings
 
@@ -31,10 +31,6 @@ def is_banned(ip: str | None) -> bool:
     if ip is None or not ban_enforced():
         return False
     return store().is_banned(ip)
-
-
-def request_is_banned(request) -> bool:
-    return is_banned(ban_address(request))
 
 
 def record_failure(ip: str | None) -> None:
@@ -74,8 +70,10 @@ def ban_lift(*, ip: str, actor=None, ip_address: str | None = None) -> bool:
             raise ValueError(f"{text} is not an address, nor an IPv6 /{IPV6_BAN_PREFIX}.")
         ip = str(network)
     else:
-        address = ipaddress.ip_address(text)
-        ip = ban_key(getattr(address, "ipv4_mapped", None) or address)
+        address = parse_address(text)
+        if address is None:
+            raise ValueError(f"{text} is not an IP address.")
+        ip = ban_key(address)
     lifted = store().lift(ip)
     if lifted:
         audit_event_record(

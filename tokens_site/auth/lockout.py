@@ -7,8 +7,9 @@ exists, or is locked. (The failure's bookkeeping differs slightly — a locked a
 attempts do not extend its lock, an unknown username has no row to update — a difference of
 one small database statement, far below the password hash's cost and the network's jitter.)
 
-Failures are observed through Django's `user_login_failed` signal; the lock is enforced by
-the authentication backend (`LockoutModelBackend`); a successful web sign-in resets the count.
+Failures are observed through Django's `user_login_failed` signal; the lock is enforced, and
+a right password (on the web, in the admin, or for Git) forgets earlier failures, by the
+authentication backend (`LockoutModelBackend`).
 """
 
 import logging
@@ -18,9 +19,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.signals import user_login_failed
 from django.core.mail import send_mail
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -36,29 +37,34 @@ LOCKOUT_MINUTES = 10
 
 
 def account_is_locked(user) -> bool:
-    return AccountLockout.objects.filter(user=user, locked_until__gt=timezone.now()).exists()
+    lockout = AccountLockout.objects.filter(user=user).first()
+    return lockout is not None and lockout.is_locked
 
 
 class LockoutModelBackend(ModelBackend):
     """Django's username-and-password backend, refusing to sign in an account that is locked
     (after its password was checked, so a locked account costs the same time as any other).
-    Sessions already signed in stay signed in: a lock stops guessing, it does not let whoever
-    guesses throw the account's owner out (an administrator included, who could then not
-    reach the admin to unlock)."""
+    The right password, wherever it is given, forgets earlier failures. Sessions already
+    signed in stay signed in: a lock stops guessing, it does not let whoever guesses throw the
+    account's owner out (an administrator included, who could then not reach the admin to
+    unlock)."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is not None and account_is_locked(user):
+        if user is None:
             return None
+        lockout = AccountLockout.objects.filter(user=user).first()
+        if lockout is not None and lockout.is_locked:
+            return None
+        if lockout is not None and lockout.failed_attempts:
+            AccountLockout.objects.filter(pk=lockout.pk).update(
+                failed_attempts=0, locked_until=None
+            )
         return user
 
 
 def _lockout_for_update(user) -> AccountLockout:
-    try:
-        with transaction.atomic():
-            AccountLockout.objects.get_or_create(user=user)
-    except IntegrityError:  # made a moment ago by a concurrent failure
-        pass
+    AccountLockout.objects.get_or_create(user=user)  # safe against a concurrent creation
     return AccountLockout.objects.select_for_update().get(user=user)
 
 
@@ -155,10 +161,3 @@ def count_failed_sign_in(sender, credentials, request=None, **kwargs) -> None:
     if user is None:
         return
     lockout_record_failure(user, ip_address=client_ip(request) if request is not None else None)
-
-
-@receiver(user_logged_in)
-def reset_failed_sign_ins(sender, user, request=None, **kwargs) -> None:
-    AccountLockout.objects.filter(user=user, failed_attempts__gt=0).update(
-        failed_attempts=0, locked_until=None
-    )

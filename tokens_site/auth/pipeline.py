@@ -5,26 +5,29 @@ family (Git, packages, the registry's token service, the API, whoami):
 2. nothing presented: anonymous (the policy decides what anonymous may do);
 3. the family's authenticators try the secret in order; the first that proves it wins;
 4. the client's address must not be banned (tokens_site.auth.bans) — else 403, whatever the
-   credentials; a token's lookup reads the ban in its own statement, and the ban is checked
-   on its own before anything else (a password, which the account's lockout counts; an
-   anonymous request; a secret no lookup ran for);
+   credentials. A token's lookup reads the ban in its own statement: "not banned" spares the
+   ban its own query, "banned" is confirmed by that query, the one every other banned
+   request is answered after (a password — checked on its own before it runs, since the
+   account's lockout counts it —, an anonymous request, a secret no lookup found), so a
+   banned address's right and wrong tokens cost the same statements;
 5. none proved it: 401, and one more failure for the address;
 6. the instance's policy for the credential's kind (tokens_site.access.policy).
 
-A banned address gets the same 403 for a right and a wrong credential, so it learns nothing
-from what it sends. Credentials a browser sends on another site's behalf are refused unread
-(see OTHER_SITE). Authorization of what the principal asks for is the access policy's
-(`authorize`).
+A banned address gets the same 403, after the same statements, for a right and a wrong
+credential, so it learns nothing from what it sends. Credentials a browser sends on another
+site's behalf are refused unread (see OTHER_SITE). Authorization of what the principal asks
+for is the access policy's (`authorize`).
 """
 
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.policy import Denied, check_instance_policy
 from tokens_site.audit import ban_address
-from tokens_site.auth.bans import BANNED_MESSAGE, ban_enforced, is_banned, record_failure
+from tokens_site.auth.bans import BANNED_MESSAGE, ban_enforced, record_failure
 from tokens_site.auth.credentials import Presented, read_credentials
 from tokens_site.auth.families import Family
 from tokens_site.auth.principal import ANONYMOUS, Principal
+from tokens_site.auth.store import store
 
 BANNED = Denied(403, BANNED_MESSAGE)
 # How browsers mark a request another site made them send (an <img> or a form pointing here):
@@ -42,17 +45,16 @@ class _Ban:
         self.known = address is None or not ban_enforced()
 
     def learn(self, banned: bool | None) -> None:
-        """What a token's lookup read of the ban (None: it read nothing)."""
-        if banned is not None and not self.known:
+        """What a token's lookup read of the ban (None: it read nothing). Not banned: known.
+        Banned: left to check(), as for a wrong token (see the module's docstring)."""
+        if banned is False:
             self.known = True
-            if banned:
-                raise BANNED
 
     def check(self) -> None:
         """Refuse now if the address is banned (one query, unless known already)."""
         if not self.known:
             self.known = True
-            if is_banned(self.address):
+            if store().is_banned(self.address):
                 raise BANNED
 
 

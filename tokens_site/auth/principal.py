@@ -28,15 +28,5 @@ class Principal:
     def is_anonymous(self) -> bool:
         return self.kind is Kind.ANONYMOUS
 
-    @property
-    def is_user(self) -> bool:
-        """Acts as a user account (a personal token or a password)."""
-        return self.user is not None
-
-    @property
-    def scoped(self) -> bool:
-        """Limited by token scopes (a password is limited by the user's role alone)."""
-        return self.kind in (Kind.PERSONAL_TOKEN, Kind.DEPLOY_TOKEN)
-
 
 ANONYMOUS = Principal(kind=Kind.ANONYMOUS)
