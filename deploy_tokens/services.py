@@ -80,12 +80,8 @@ def deploy_token_create(
 def deploy_token_revoke(*, actor, token: DeployToken, ip_address: str | None = None) -> None:
     deploy_token_access(actor, token.owner)
     with transaction.atomic():
-        # The conditional UPDATE makes a second revoke (a double click, two admins) a no-op
-        # that is reported, not a second audit event.
-        updated = DeployToken.objects.filter(pk=token.pk, revoked=False).update(revoked=True)
-        if not updated:
+        if not token.revoke_once():  # a second revoke is reported, not audited twice
             raise ValidationError(f"The deploy token '{token.name}' was already revoked.")
-        token.revoked = True
         audit_event_record(
             action=AuditAction.DEPLOY_TOKEN_REVOKE, actor=actor, target=token, ip_address=ip_address
         )

@@ -192,17 +192,12 @@ class PersonalAccessToken(TokenRecord):
         self.token_digest = token_digest(plaintext)
 
     def revoke(self, *, actor=None, ip_address: str | None = None) -> None:
-        """Revoke it, with its audit event. A conditional UPDATE: a second revoke (a double
-        click, two administrators) is reported, not audited twice."""
+        """Revoke it, with its audit event (once: see TokenRecord.revoke_once)."""
         with transaction.atomic():
-            updated = PersonalAccessToken.objects.filter(pk=self.pk, revoked=False).update(
-                revoked=True
-            )
-            if not updated:
+            if not self.revoke_once():
                 raise ValidationError(
                     f"The personal access token '{self.name}' was already revoked."
                 )
-            self.revoked = True
             audit_event_record(
                 action=AuditAction.PERSONAL_TOKEN_REVOKE,
                 actor=actor,

@@ -79,10 +79,10 @@ def personal_token_rotate(
     both happen, or neither. The new expiry date is `expires_at`, else the old token's if it is
     still ahead, else none — by the same rules as any new token."""
     require_self_or_administrator(actor, token.user, "rotate")
-    if token.revoked or token.is_expired:
+    if not token.is_active:
         raise ValidationError("Only an active token can be rotated.")
-    if expires_at is None and token.expires_at is not None and not token.is_expired:
-        expires_at = token.expires_at
+    if expires_at is None:
+        expires_at = token.expires_at  # still ahead: the token is active
     errors = personal_token_validate(
         user=token.user, name=token.name, scopes=token.scopes, expires_at=expires_at
     )
@@ -90,12 +90,8 @@ def personal_token_rotate(
         raise ValidationError(errors)
     plaintext = token_generate(InstanceSettings.current().personal_access_token_prefix)
     with transaction.atomic():
-        updated = PersonalAccessToken.objects.filter(pk=token.pk, revoked=False).update(
-            revoked=True
-        )
-        if not updated:
+        if not token.revoke_once():  # revoked meanwhile
             raise ValidationError("Only an active token can be rotated.")
-        token.revoked = True
         successor = PersonalAccessToken.objects.insert(
             user=token.user,
             name=token.name,

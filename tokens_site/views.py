@@ -18,6 +18,7 @@ from django.views.generic import FormView, TemplateView, UpdateView
 
 from tokens_site import services
 from tokens_site.access.abilities import Ability
+from tokens_site.access.lookups import first_by_id
 from tokens_site.access.policy import group_access
 from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required
@@ -87,10 +88,9 @@ class GroupCreateView(LoginRequiredMixin, FormView):
         self.parent = None
         parent_id = request.GET.get("parent_id", "")
         if request.user.is_authenticated and parent_id:
-            number = record_id(parent_id)
-            if number is None:  # no group has that id, like any missing parent
+            self.parent = first_by_id(Group.objects.visible_to(request.user), parent_id)
+            if self.parent is None:
                 raise Http404("There is no such parent group.")
-            self.parent = get_object_or_404(Group.objects.visible_to(request.user), pk=number)
             group_access(request.user, self.parent).require(
                 Ability.CREATE_WITHIN,
                 f"You need at least the Maintainer role in {self.parent.full_path} "

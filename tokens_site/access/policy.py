@@ -103,15 +103,14 @@ class _Abilities:
 
 @dataclass(frozen=True)
 class Access:
-    """What one user may do on one group or project. `member_below`: the user belongs to
-    something inside this group (a subgroup or a project of it), which lets them see the
-    group, to find their way down to it (nothing more)."""
+    """What one user may do on one group or project. (Who may see a group is
+    `Group.objects.visible_to`: also the members of something inside it, to find their way
+    down to it.)"""
 
     level: int
     visibility: str
     signed_in: bool
     on_group: bool
-    member_below: bool = False
 
     @property
     def role(self) -> str:
@@ -124,8 +123,6 @@ class Access:
 
     def can(self, ability: Ability) -> bool:
         if ability in OPEN_ABILITIES and self.is_open:
-            return True
-        if ability is Ability.VIEW and self.member_below:
             return True
         return self.level >= required_level(ability, on_group=self.on_group)
 
@@ -162,29 +159,12 @@ class Access:
         )
 
 
-def _member_below(user, group: Group) -> bool:
-    if user is None or not user.is_authenticated or is_blocked(user):
-        return False
-    inside = Q(group__traversal__startswith=group.traversal) | Q(
-        project__group__traversal__startswith=group.traversal
-    )
-    return Membership.objects.filter(inside, user=user).exists()
-
-
 def group_access(user, group: Group) -> Access:
-    level = effective_level(user, group_ids=group.ancestor_ids)
-    signed_in = user is not None and user.is_authenticated
-    below = (
-        level == NO_ACCESS
-        and not is_open(group.visibility, signed_in=signed_in)
-        and _member_below(user, group)
-    )
     return Access(
-        level=level,
+        level=effective_level(user, group_ids=group.ancestor_ids),
         visibility=group.visibility,
-        signed_in=signed_in,
+        signed_in=user is not None and user.is_authenticated,
         on_group=True,
-        member_below=below,
     )
 
 
@@ -224,10 +204,12 @@ def check_instance_policy(principal: Principal) -> None:
         raise Denied(403, EXTERNAL_AUTHORIZATION_REFUSAL)
 
 
-def authorize(principal: Principal, project: Project, ability: Ability) -> None:
+def authorize(
+    principal: Principal, project: Project, ability: Ability, *, access: Access | None = None
+) -> None:
     """Raise Denied unless `principal` may exercise `ability` on `project`: 404 for what it
     may not see, 401 for anonymous requests that need a credential, 403 with the reason
-    otherwise."""
+    otherwise. `access`: the principal's user's on `project`, when already known."""
     if principal.kind is Kind.DEPLOY_TOKEN:
         if not principal.token.reaches(project):
             raise Denied.not_found("Project")
@@ -238,7 +220,7 @@ def authorize(principal: Principal, project: Project, ability: Ability) -> None:
         if not has_scope(principal, ability):
             raise Denied.insufficient_scope(frozenset({scope}), kind="deploy token")
         return
-    access = project_access(principal.user, project)
+    access = access or project_access(principal.user, project)
     if principal.is_anonymous:
         if access.can(ability):
             return
@@ -252,12 +234,19 @@ def authorize(principal: Principal, project: Project, ability: Ability) -> None:
         raise Denied(403, access.refusal(ability))
 
 
-def allowed(principal: Principal, project: Project, ability: Ability) -> bool:
-    try:
-        authorize(principal, project, ability)
-    except Denied:
-        return False
-    return True
+def allowed_abilities(principal: Principal, project: Project, abilities) -> set[Ability]:
+    """Which of `abilities` `principal` may exercise on `project` (its role read once)."""
+    access = (
+        None if principal.kind is Kind.DEPLOY_TOKEN else project_access(principal.user, project)
+    )
+    granted = set()
+    for ability in abilities:
+        try:
+            authorize(principal, project, ability, access=access)
+        except Denied:
+            continue
+        granted.add(ability)
+    return granted
 
 
 def may_read_registry_catalog(principal: Principal) -> bool:

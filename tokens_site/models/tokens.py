@@ -53,3 +53,11 @@ class TokenRecord(models.Model):
     def is_active(self) -> bool:
         """Neither revoked nor expired: the rule of `active_condition`, on a loaded row."""
         return not self.revoked and not self.is_expired
+
+    def revoke_once(self) -> bool:
+        """Mark it revoked with a conditional UPDATE. True for the call that revoked it; False
+        when it already was (a double click, two administrators, a rotation racing a
+        revocation), so that the caller reports it instead of auditing it twice."""
+        updated = type(self)._default_manager.filter(pk=self.pk, revoked=False).update(revoked=True)
+        self.revoked = True
+        return bool(updated)

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.abilities import Ability
-from tokens_site.access.policy import allowed, may_read_registry_catalog
+from tokens_site.access.policy import allowed_abilities, may_read_registry_catalog
 from tokens_site.auth.principal import Principal
 from tokens_site.models import Project
 from tokens_site.registry.keys import key_id, signing_key
@@ -85,16 +85,13 @@ def granted_actions(principal: Principal, scope: Scope) -> list[str]:
     project = project_for(scope.name)
     if project is None:
         return []
-    actions = []
-    if ("pull" in scope.actions or "*" in scope.actions) and allowed(
-        principal, project, Ability.READ_REGISTRY
-    ):
-        actions.append("pull")
-    if ("push" in scope.actions or "*" in scope.actions) and allowed(
-        principal, project, Ability.WRITE_REGISTRY
-    ):
-        actions.append("push")
-    return actions
+    wanted = {
+        action: ability
+        for action, ability in (("pull", Ability.READ_REGISTRY), ("push", Ability.WRITE_REGISTRY))
+        if action in scope.actions or "*" in scope.actions
+    }
+    granted = allowed_abilities(principal, project, wanted.values())
+    return [action for action, ability in wanted.items() if ability in granted]
 
 
 @sensitive_variables()
