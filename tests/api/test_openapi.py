@@ -76,3 +76,16 @@ def test_the_doc_page_and_its_script_are_served_by_the_site(client):
     assert page.status_code == 200 and b"swagger-ui" in page.content
     script = client.get("/api/v4/docs?script=")
     assert script.status_code == 200 and b"SwaggerUIBundle" in script.content
+
+
+def test_the_document_is_built_once_per_process(client, monkeypatch):
+    from drf_spectacular.generators import SchemaGenerator
+
+    first = client.get("/api/v4/openapi.json").json()
+    built = []
+    real = SchemaGenerator.get_schema
+    monkeypatch.setattr(
+        SchemaGenerator, "get_schema", lambda self, *a, **k: built.append(1) or real(self, *a, **k)
+    )
+    assert client.get("/api/v4/openapi.json").json() == first
+    assert built == []

@@ -2,7 +2,7 @@
 (`tanuki%2Fbackend`): ApiRawPathMiddleware keeps the encoding so the path stays one segment."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from tokens_site.api import views
 from tokens_site.packages import views as packages
@@ -13,7 +13,7 @@ SOURCE = r"(?P<kind>groups|projects)/(?P<ref>[^/]+)"
 
 urlpatterns = [
     # The OpenAPI 3 document (no token needed) and a page to read and try it.
-    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
+    path("openapi.json", views.OpenApiDocument.as_view(), name="openapi"),
     path(
         "docs",
         SpectacularSwaggerSplitView.as_view(

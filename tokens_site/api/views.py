@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.response import Response
 
 from deploy_tokens.models import DeployToken
@@ -547,6 +548,20 @@ class Metadata(ApiView):
 
 class Version(Metadata):
     """`/version`: the same as `/metadata`, as on GitLab."""
+
+
+class OpenApiDocument(SpectacularJSONAPIView):
+    """`/api/v4/openapi.json`, built once per process: the API does not change while the
+    server runs, and building the document walks every endpoint."""
+
+    _built: tuple | None = None
+
+    def _get_schema_response(self, request):
+        if OpenApiDocument._built is None:
+            response = super()._get_schema_response(request)
+            OpenApiDocument._built = (response.data, dict(response.headers))
+        data, headers = OpenApiDocument._built
+        return Response(data, headers=headers)
 
 
 class Unknown(ApiView):
