@@ -388,7 +388,7 @@ def readiness(request):
     return HttpResponse("ok\n", content_type="text/plain")
 
 
-@credential_required(Ability.READ_API, family=WHOAMI, load_project=None)
+@credential_required(None, family=WHOAMI, load_project=None)
 def whoami(request, project, principal):
     """`/-/whoami`: who the presented token is, for checking a token from a script
     (`curl -u <username>:<token> .../-/whoami`). Answers 401 for bad credentials and for

@@ -274,11 +274,17 @@ def require_impersonable(user) -> None:
         raise Denied(403, "The user you are trying to impersonate is blocked")
 
 
+def is_self_or_administrator(actor, user_id: int) -> bool:
+    """What is a user's own (their account's details, their personal tokens) is theirs and
+    the administrators'. (`PersonalAccessToken.objects.visible_to` is this rule as a
+    queryset.)"""
+    return actor.pk == user_id or is_administrator(actor)
+
+
 def require_self_or_administrator(actor, user, verb: str) -> None:
     """A user manages their own personal tokens; administrators anyone's; `actor=None` is
-    the console (manage.py). (`PersonalAccessToken.objects.visible_to` is this rule as a
-    queryset.)"""
-    if actor is not None and actor.pk != user.pk and not is_administrator(actor):
+    the console (manage.py)."""
+    if actor is not None and not is_self_or_administrator(actor, user.pk):
         raise PermissionDenied(f"You can {verb} only your own personal access tokens.")
 
 

@@ -22,7 +22,12 @@ from personal_tokens.services import (
 from tokens_site import services
 from tokens_site.access.abilities import Ability
 from tokens_site.access.lookups import find, first_by_id
-from tokens_site.access.policy import Denied, is_administrator, require_administrator
+from tokens_site.access.policy import (
+    Denied,
+    is_administrator,
+    is_self_or_administrator,
+    require_administrator,
+)
 from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
@@ -110,7 +115,7 @@ class UserDetail(ApiView):
     @extend_schema(responses=shapes.UserSerializer)
     def get(self, request, user_id):
         account = _user(user_id)
-        full = is_administrator(request.user) or request.user.pk == account.pk
+        full = is_self_or_administrator(request.user, account.pk)
         shape = shapes.FullUserSerializer if full else shapes.UserSerializer
         return Response(shape(account).data)
 
@@ -479,7 +484,7 @@ class PersonalAccessTokens(ApiView):
         query = self.query(shapes.PersonalTokenList)
         tokens = PersonalAccessToken.objects.visible_to(request.user).order_by("id")
         if (user_id := query.get("user_id")) is not None:
-            if user_id != request.user.pk and not is_administrator(request.user):
+            if not is_self_or_administrator(request.user, user_id):
                 # GitLab's answer when someone asks for another user's tokens.
                 raise Denied(401, "")
             tokens = tokens.filter(user_id=user_id)

@@ -37,14 +37,14 @@ def load_project_by_ref(kwargs) -> Project | None:
 
 
 def credential_required(
-    ability: Ability | Callable[[object], Ability],
+    ability: Ability | Callable[[object], Ability] | None,
     *,
     family: Family,
     load_project: Callable[[dict], Project | None] | None = load_project_by_full_path,
 ):
     """Protect a downstream view. It is called as `view(request, project, principal,
-    **remaining_url_kwargs)`. With `load_project=None` the view serves no project: any valid
-    credential passes (project is None) and anonymous requests get 401.
+    **remaining_url_kwargs)`. With `load_project=None` (and `ability=None`) the view serves no
+    project: any valid credential passes (project is None) and anonymous requests get 401.
 
     `ability` may be a function of the request (e.g. Git's `?service=`) that raises Denied.
     """
