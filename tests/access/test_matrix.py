@@ -30,6 +30,7 @@ from tests.factories import (
 from tokens_site.access.abilities import Ability
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
 from tokens_site.packages import services as packages
+from tokens_site.packages.models import PackageFile
 
 # On the project.
 VIEW = Ability.VIEW
@@ -182,9 +183,25 @@ class Visitor:
         return {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(pair).decode()}
 
 
-def allowed(response) -> bool:
-    """A refusal is 401, 403, 404 (or a page's redirect to sign in)."""
-    return response.status_code not in (302, 401, 403, 404)
+def allowed(
+    response, status: int = 200, content_type: str | None = None, *, page: bool = False
+) -> bool:
+    """Whether the surface served the visitor. True on its success: exactly `status`, with
+    `content_type` when one is named. False on a refusal: 401, 403, 404, or, on a page only,
+    a redirect to sign in. Any other answer (a 500, a 400, a 200 where 201 is due, a redirect
+    elsewhere) is neither a grant nor a refusal, and fails the test."""
+    request = f"{response.request['REQUEST_METHOD']} {response.request['PATH_INFO']}"
+    code = response.status_code
+    if code in (401, 403, 404):
+        return False
+    if page and code == 302 and response["Location"].startswith("/users/sign_in?next="):
+        return False
+    assert code == status, f"{request} answered {code}: neither {status} nor a refusal"
+    if content_type is not None:
+        assert response["Content-Type"].split(";")[0] == content_type, (
+            f"{request} answered {code} with {response['Content-Type']}, not {content_type}"
+        )
+    return True
 
 
 # --- How each surface asks ----------------------------------------------------------------------
@@ -194,18 +211,24 @@ def page(path: str):
     def ask(visitor: Visitor) -> bool:
         visitor.session()
         where = path.format(project=visitor.project.full_path, group=visitor.group.full_path)
-        return allowed(visitor.client.get(where))
+        return allowed(visitor.client.get(where), 200, "text/html", page=True)
 
     return ask
 
 
 def page_add_member(visitor: Visitor) -> bool:
+    """Added, the page redirects to the members' list; refused, nobody was added."""
     visitor.session()
-    visitor.client.post(
-        f"/{visitor.project.full_path}/-/project_members",
-        {"username": "newcomer", "access_level": 10},
+    members = f"/{visitor.project.full_path}/-/project_members"
+    response = visitor.client.post(members, {"username": "newcomer", "access_level": 10})
+    permitted = allowed(response, 302, page=True)
+    if permitted:
+        assert response["Location"] == members, response["Location"]
+    added = Membership.objects.filter(user__username="newcomer", project=visitor.project)
+    assert added.exists() == permitted, (
+        f"answered {response.status_code}, yet added: {not permitted}"
     )
-    return Membership.objects.filter(user__username="newcomer", project=visitor.project).exists()
+    return permitted
 
 
 def visible_project(visitor: Visitor) -> bool:
@@ -219,7 +242,8 @@ def visible_group(visitor: Visitor) -> bool:
 def api(path: str):
     def ask(visitor: Visitor) -> bool:
         where = path.format(project=visitor.project.pk, group=visitor.group.pk)
-        return allowed(visitor.client.get(f"/api/v4/{where}", **visitor.headers(api=True)))
+        response = visitor.client.get(f"/api/v4/{where}", **visitor.headers(api=True))
+        return allowed(response, 200, "application/json")
 
     return ask
 
@@ -230,13 +254,27 @@ def api_add_member(visitor: Visitor) -> bool:
         {"user_id": visitor.world["newcomer"].pk, "access_level": 10},
         **visitor.headers(api=True),
     )
-    return response.status_code == 201
+    permitted = allowed(response, 201, "application/json")
+    added = Membership.objects.filter(user__username="newcomer", project=visitor.project)
+    assert added.exists() == permitted, (
+        f"answered {response.status_code}, yet added: {not permitted}"
+    )
+    return permitted
 
 
 def git_probe(service: str):
+    """The advertisement of refs, which opens with the service's pkt-line."""
+
     def ask(visitor: Visitor) -> bool:
         url = f"/{visitor.project.full_path}.git/info/refs?service={service}"
-        return allowed(visitor.client.get(url, **visitor.headers()))
+        response = visitor.client.get(url, **visitor.headers())
+        permitted = allowed(response, 200, f"application/x-{service}-advertisement")
+        if permitted:
+            banner = f"# service={service}\n"
+            line = f"{len(banner) + 4:04x}{banner}0000".encode()
+            body = b"".join(response.streaming_content)
+            assert body.startswith(line), body[:80]
+        return permitted
 
     return ask
 
@@ -251,33 +289,49 @@ def git_post(service: str):
             content_type=f"application/x-{service}-request",
             **visitor.headers(),
         )
-        return allowed(response)
+        return allowed(response, 200, f"application/x-{service}-result")
 
     return ask
 
 
 def package_download(visitor: Visitor) -> bool:
     url = f"/api/v4/projects/{visitor.project.pk}/packages/generic/tool/1.0/tool.txt"
-    return allowed(visitor.client.get(url, **visitor.headers()))
+    response = visitor.client.get(url, **visitor.headers())
+    permitted = allowed(response, 200)
+    if permitted:
+        assert b"".join(response.streaming_content) == b"tool"
+    return permitted
 
 
 def package_upload(visitor: Visitor) -> bool:
     url = f"/api/v4/projects/{visitor.project.pk}/packages/generic/tool/2.0/tool.txt"
     response = visitor.client.put(url, b"new", content_type="text/plain", **visitor.headers())
-    return response.status_code == 201
+    permitted = allowed(response, 201, "application/json")
+    stored = PackageFile.objects.filter(
+        package__project=visitor.project, package__version="2.0", file_name="tool.txt"
+    )
+    assert stored.exists() == permitted, (
+        f"answered {response.status_code}, yet stored: {not permitted}"
+    )
+    return permitted
 
 
 def registry(action: str):
+    """The token service answers 200 to any valid credential, with the actions granted (none,
+    when none is); a credential it does not accept is refused, 401."""
+
     def ask(visitor: Visitor) -> bool:
         name = visitor.project.full_path.lower()
         response = visitor.client.get(
             f"/jwt/auth?service=container_registry&scope=repository:{name}:pull,push",
             **visitor.headers(),
         )
-        if response.status_code != 200:
+        if not allowed(response, 200, "application/json"):
             return False
         claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
-        return action in claims["access"][0]["actions"]
+        [access] = claims["access"]
+        assert (access["type"], access["name"]) == ("repository", name), access
+        return action in access["actions"]
 
     return ask
 
@@ -346,3 +400,39 @@ def test_the_matrix_covers_every_role_and_every_ability_it_names():
     assert surfaces[GROUP_DEPLOY_TOKENS] == {"page", "api"}
     assert surfaces[DOWNLOAD] == {"page", "packages"}
     assert surfaces[PULL] == {"page", "registry"}
+
+
+def answer(status: int, content_type: str = "application/json", location: str | None = None):
+    from django.http import HttpResponse
+
+    response = HttpResponse(status=status, content_type=content_type)
+    response.request = {"REQUEST_METHOD": "PUT", "PATH_INFO": "/somewhere"}
+    if location is not None:
+        response["Location"] = location
+    return response
+
+
+@pytest.mark.parametrize(
+    "response",
+    [answer(500), answer(400), answer(200), answer(302, location="/elsewhere")],
+    ids=["500", "400", "200", "redirect-elsewhere"],
+)
+def test_an_answer_neither_granted_nor_refused_fails_the_cell(response):
+    """A 500 or a 400 is neither permitted nor refused: it fails the cell, as does a 200 where
+    201 is due or a page's redirect anywhere but to sign in."""
+    with pytest.raises(AssertionError, match="neither 201 nor a refusal"):
+        allowed(response, 201, "application/json", page=True)
+
+
+def test_a_success_of_the_wrong_type_fails_the_cell():
+    with pytest.raises(AssertionError, match="not text/html"):
+        allowed(answer(200), 200, "text/html", page=True)
+
+
+def test_the_refusals_are_401_403_404_and_on_a_page_the_way_to_sign_in():
+    for status in (401, 403, 404):
+        assert allowed(answer(status), 200) is False
+    to_sign_in = answer(302, location="/users/sign_in?next=/somewhere")
+    assert allowed(to_sign_in, 200, page=True) is False
+    with pytest.raises(AssertionError, match="neither 200 nor a refusal"):
+        allowed(to_sign_in, 200)  # only a page sends a visitor to sign in

@@ -69,6 +69,13 @@ def fail(client, address: str = "127.0.0.1", **extra):
 def test_a_ban_survives_thousands_of_one_off_failures_and_a_full_cache(
     client, any_cache, limit, project
 ):
+    """Bans and failure counts live in the database (AddressBan, FailedAuthCounter; see
+    tokens_site.auth.store), never in the cache, whichever it is: nothing here depends on the
+    cache holding anything. The "redis cache" variant therefore does not test Redis keeping a
+    ban: it guards against a regression that would move bans (or counts) into the cache, where
+    a small evicting Redis (redis_url's own: 4 MB, allkeys-lru) would drop them under this
+    pressure, as the database's cache would by culling a third of its entries past
+    MAX_ENTRIES. The ban must be a row of its table, and hold."""
     token, value = make_deploy_token(project)
     for _ in range(limit):
         fail(client, "198.51.100.7")
@@ -82,6 +89,7 @@ def test_a_ban_survives_thousands_of_one_off_failures_and_a_full_cache(
     assert response.status_code == 403
     assert response.content.decode() == BANNED_MESSAGE + "\n"
     assert is_banned("198.51.100.7")
+    assert AddressBan.objects.filter(ip_address="198.51.100.7").exists()  # in the database
     assert not is_banned("10.0.0.1")  # one failure is not a ban
 
 

@@ -157,11 +157,18 @@ document.addEventListener("securitypolicyviolation", (event) => {
 CSP_CONSOLE_MARKERS = ("Content Security Policy", "Refused to")
 
 
+def is_html_document(response) -> bool:
+    """A response a tab shows as a page (or a frame): HTML fetched as a document."""
+    content_type = response.headers.get("content-type", "")
+    return response.request.resource_type == "document" and content_type.startswith("text/html")
+
+
 @pytest.fixture
 def page(chromium_browser):
     """A new browser tab. The test fails at teardown if any page it showed broke the site's
     Content-Security-Policy, seen either in the browser's console or as a
-    `securitypolicyviolation` event: every browser test checks the policy holds."""
+    `securitypolicyviolation` event, or came without the policy (an HTML document without a
+    Content-Security-Policy header): every browser test checks the policy holds."""
     from playwright.sync_api import Error as PlaywrightError
 
     context = chromium_browser.new_context(viewport={"width": 1280, "height": 900})
@@ -172,7 +179,12 @@ def page(chromium_browser):
         if any(marker in message.text for marker in CSP_CONSOLE_MARKERS):
             violations.append(f"console: {message.text}")
 
+    def response_received(response) -> None:
+        if is_html_document(response) and not response.headers.get("content-security-policy"):
+            violations.append(f"no policy: {response.status} {response.url}")
+
     context.on("console", console_message)
+    context.on("response", response_received)
     context.expose_binding("reportCspViolation", lambda source, text: violations.append(text))
     context.add_init_script(CSP_VIOLATION_LISTENER)
     page = context.new_page()

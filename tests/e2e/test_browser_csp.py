@@ -1,8 +1,11 @@
-"""The site's pages and the Django admin in a real browser under the site's
+"""The site's pages, the API's doc page and the Django admin in a real browser under the site's
 Content-Security-Policy: every page an administrator reaches loads, carries the policy, and
-breaks none of it (the `page` fixture fails the test on any violation)."""
+breaks none of it (the `page` fixture fails the test on any violation, and on any HTML document
+without the policy)."""
 
+import json
 import re
+import urllib.request
 
 import pytest
 from django.urls import reverse
@@ -116,6 +119,34 @@ def test_the_sites_pages_keep_the_policy(site_server, page, administrator):
     assert page.get_by_role("link", name="Admin area").is_visible()
     assert DeployToken.objects.filter(name="ci").exists()
     assert PersonalAccessToken.objects.filter(name="laptop").exists()
+
+
+def test_the_api_doc_page_keeps_the_policy(site_server, page):
+    """Swagger UI (/api/v4/docs, open to anyone): its bundle, styles, start script and the
+    OpenAPI document it fetches all load under the policy, and it renders every operation."""
+    url = site_server.url
+    with urllib.request.urlopen(f"{url}/api/v4/openapi.json", timeout=30) as answer:  # noqa: S310
+        document = json.load(answer)
+    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    operations = sum(len(methods & set(item)) for item in document["paths"].values())
+    assert operations > 10, operations
+
+    visit(page, f"{url}/api/v4/docs")
+    rendered = page.locator("#swagger-ui .swagger-ui .opblock")
+    rendered.first.wait_for()
+    page.wait_for_function(
+        f"document.querySelectorAll('.swagger-ui .opblock').length >= {operations}"
+    )
+    assert rendered.count() == operations
+    assert (
+        page.locator(".swagger-ui .info .title").inner_text().startswith(document["info"]["title"])
+    )
+
+    # An operation opens, with its parameters and responses.
+    first = rendered.first
+    first.locator(".opblock-summary").click()
+    first.locator(".opblock-body").wait_for()
+    assert first.locator(".responses-wrapper").is_visible()
 
 
 def test_the_admin_keeps_the_policy(site_server, page, administrator):

@@ -1,6 +1,9 @@
 """Refusals are logged in one line; server errors keep their traceback
-(tokens_site.logging_filters, installed on `django.request` by settings.LOGGING)."""
+(tokens_site.logging_filters, installed on `django.request` by settings.LOGGING). A refusal of
+credentials is logged by the site itself, once, without the credentials
+(tokens_site.auth.refusals.log_refusal)."""
 
+import base64
 import logging
 import sys
 
@@ -8,8 +11,10 @@ import pytest
 from django.test import Client
 
 from tests.broken_urls import BROKEN, Bug
+from tests.factories import make_personal_token
 from tests.roles import visit
 from tokens_site.logging_filters import ClientErrorsInOneLine
+from tokens_site.tokens import PERSONAL_TOKEN_PREFIX, token_generate
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +116,66 @@ def test_a_suspicious_request_is_logged_in_one_line_too(client, console, extra, 
     log = console.getvalue()
     assert line in log
     assert "Traceback" not in log and len(log.strip().splitlines()) == 1
+
+
+# --- Refusals of credentials (tokens_site.auth.refusals.log_refusal) ------------------------------
+
+GIT_PROBE = "/tanuki/backend/api.git/info/refs"
+GIT_READ = "read_repository or write_repository."
+
+
+def basic(username: str, secret: str) -> str:
+    return "Basic " + b64(f"{username}:{secret}")
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def wrong_token(world) -> str:
+    """A well-formed token (its checksum holds) that was never issued: looked up, not found."""
+    return token_generate(PERSONAL_TOKEN_PREFIX)
+
+
+def mistyped_token(world) -> str:
+    """A real token with its last character changed: refused on its checksum, in memory."""
+    _, value = make_personal_token(world["users"]["developer"], scopes=["read_repository"])
+    return value[:-1] + ("A" if value[-1] != "A" else "B")
+
+
+def token_without_the_scope(world) -> str:
+    """A developer's own token, valid, but for the registry only: no Git."""
+    _, value = make_personal_token(world["users"]["developer"], scopes=["read_registry"])
+    return value
+
+
+@pytest.mark.parametrize(
+    ("credential", "status", "reason"),
+    [
+        (wrong_token, 401, "no usable credentials"),
+        (mistyped_token, 401, "no usable credentials"),
+        (token_without_the_scope, 403, "Insufficient scope: this token needs api or " + GIT_READ),
+    ],
+)
+def test_a_refused_git_request_is_logged_once_by_the_site_and_never_by_django(
+    client, world, caplog, credential, status, reason
+):
+    """One INFO line on `tokens_site.auth` with method, path, status and reason, and no token;
+    none on `django.request`, which the site's line stands for."""
+    secret = credential(world)
+    caplog.set_level(logging.DEBUG)
+    response = client.get(
+        GIT_PROBE,
+        {"service": "git-upload-pack"},
+        HTTP_AUTHORIZATION=basic("developer", secret),
+    )
+    assert response.status_code == status
+    [line] = [record for record in caplog.records if record.name == "tokens_site.auth"]
+    assert line.levelno == logging.INFO
+    message = line.getMessage()
+    assert message == f"Refused GET {GIT_PROBE} (git) from 127.0.0.1: {status} {reason}"
+    assert line.exc_info is None
+    assert request_records(caplog) == []
+    for shown in (secret, b64(secret), b64(f"developer:{secret}"), basic("developer", secret)):
+        assert shown not in caplog.text
+        assert all(shown not in record.getMessage() for record in caplog.records)

@@ -102,7 +102,7 @@ def test_the_migrations_keep_every_row_of_a_populated_database():
         assert LogEntry.objects.get().get_edited_object() == Package.objects.get()
         instance = InstanceSettings.objects.get()
         assert (instance.failed_auth_ban_limit, instance.package_file_max_size_mb) == (7, 3)
-        assert instance.git_push_max_size_mb > 0  # the new setting's default
+        assert instance.git_push_max_size_mb == 1024  # the new setting's default, 1 GiB
         assert AuditEvent.objects.get().ip_address == "2001:db8::1"
         assert DeployToken.objects.get().project.full_path == "tanuki/app"
         assert PersonalAccessToken.objects.get().user.username == "ann"

@@ -285,6 +285,40 @@ def test_external_authorization_refuses_deploy_tokens(client, project):
         assert "external authorization" in response.json()["errors"][0]["message"]
 
 
+def no_store(response) -> bool:
+    directives = {part.strip().lower() for part in response["Cache-Control"].split(",")}
+    return "no-store" in directives
+
+
+def test_no_answer_of_the_token_service_may_be_stored(client, project):
+    """A token issued is a bearer credential, and a refusal is about one credential at one
+    moment: neither may be kept by a cache, shared or private (Cache-Control: no-store)."""
+    token, value = make_deploy_token(project, scopes=["read_registry"])
+    issued = token_for(client, "repository:tanuki/app:pull", **basic(token.username, value))
+    assert issued.status_code == 200 and claims(issued)["access"][0]["actions"] == ["pull"]
+    nothing_granted = token_for(
+        client, "repository:tanuki/app:push", **basic(token.username, value)
+    )
+    assert nothing_granted.status_code == 200
+    assert claims(nothing_granted)["access"][0]["actions"] == []
+    login = client.get("/jwt/auth?service=container_registry", **basic(token.username, value))
+    assert login.status_code == 200
+    unauthorized = token_for(client, "repository:tanuki/app:pull", **basic("someone", value))
+    assert unauthorized.status_code == 401
+    anonymous = token_for(client, "repository:tanuki/app:pull")  # an anonymous pull
+    assert anonymous.status_code == 200 and claims(anonymous)["access"][0]["actions"] == []
+    malformed = token_for(client, "repository:Tanuki/App:pull", **basic(token.username, value))
+    assert malformed.status_code == 400
+    instance = InstanceSettings.current()
+    instance.external_authorization_enabled = True
+    instance.save()
+    forbidden = token_for(client, "repository:tanuki/app:pull", **basic(token.username, value))
+    assert forbidden.status_code == 403
+    answers = [issued, nothing_granted, login, unauthorized, anonymous, malformed, forbidden]
+    for response in answers:
+        assert no_store(response), (response.status_code, response.get("Cache-Control"))
+
+
 def test_catalog_is_for_administrators(client, project):
     _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
     _, user_value = make_personal_token(UserFactory(), scopes=["api"])
@@ -308,3 +342,15 @@ def test_registry_config_command_prints_the_settings_and_writes_the_certificate(
     assert "service: container_registry" in text and "issuer: tokens-site" in text
     assert f"rootcertbundle: {certificate}" in text
     assert certificate.read_text().startswith("-----BEGIN CERTIFICATE-----")
+
+
+def test_pull_and_push_read_the_users_role_once(client, project, django_assert_num_queries):
+    developer = UserFactory()
+    MembershipFactory(user=developer, project=project, access_level=AccessLevel.DEVELOPER)
+    _, value = make_personal_token(developer, scopes=["api"])
+    token_for(client, "repository:tanuki/app:pull", **basic("x", value))  # last-used written
+    with django_assert_num_queries(3) as queries:  # the token; the project; the role
+        response = token_for(client, "repository:tanuki/app:pull,push", **basic("x", value))
+    assert claims(response)["access"][0]["actions"] == ["pull", "push"]
+    roles = [q for q in queries.captured_queries if "membership" in q["sql"].lower()]
+    assert len(roles) == 1
