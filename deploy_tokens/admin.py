@@ -37,7 +37,7 @@ class DeployTokenAdminForm(forms.ModelForm, DeployTokenForm):
 
     class Meta:
         model = DeployToken
-        fields = ["project", "group", "name", "expires_at", "username"]
+        fields = ["project", "group", "name", "description", "expires_at", "username"]
 
     def clean(self):
         cleaned = super().clean()
@@ -49,7 +49,7 @@ class DeployTokenAdminForm(forms.ModelForm, DeployTokenForm):
 class DeployTokenAdmin(TokenAdmin):
     noun = "deploy token"
     form = DeployTokenAdminForm
-    add_fields = ["project", "group", "name", "expires_at", "username", "scopes"]
+    add_fields = ["project", "group", "name", "description", "expires_at", "username", "scopes"]
     list_display = [
         "name",
         "kind",
@@ -61,9 +61,9 @@ class DeployTokenAdmin(TokenAdmin):
         "revoked",
         "creator",
     ]
-    readonly_fields = list_display
+    readonly_fields = ["name", "description", *list_display[1:]]
     list_filter = [KindFilter, DeployScopeFilter, TokenStateFilter, "created_at"]
-    search_fields = ["name", "username", "project__full_path", "group__full_path"]
+    search_fields = ["name", "description", "username", "project__full_path", "group__full_path"]
     list_select_related = ["project", "group", "creator"]
 
     @admin.display(description="kind")
@@ -83,6 +83,7 @@ class DeployTokenAdmin(TokenAdmin):
             actor=request.user,
             owner=data["project"] or data["group"],
             name=data["name"],
+            description=data["description"],
             scopes=data["scopes"],
             expires_at=data["expires_at"],
             username=data["username"],

@@ -1,7 +1,7 @@
 from django import forms
 
 from deploy_tokens.models import DEFAULT_USERNAME_FORMAT, Scope, validate_username
-from tokens_site.forms import DATE_FORMAT_HINT, scope_choices
+from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
 from tokens_site.tokens import validate_expiry_date
 
 
@@ -9,6 +9,7 @@ class DeployTokenForm(forms.Form):
     name = forms.CharField(
         label="Name", max_length=255, help_text="Enter a unique name for your deploy token."
     )
+    description = token_description_field()
     expires_at = forms.DateField(
         label="Expiration date",
         required=False,

@@ -38,6 +38,7 @@ def deploy_token_create(
     scopes: list[str],
     expires_at: date | None = None,
     username: str = "",
+    description: str = "",
     ip_address: str | None = None,
 ) -> tuple[DeployToken, str]:
     deploy_token_access(actor, owner)
@@ -47,6 +48,7 @@ def deploy_token_create(
     plaintext = token_generate(PREFIX)
     token = DeployToken(
         name=name.strip(),
+        description=description.strip(),
         username=username.strip() or DEFAULT_USERNAME_FORMAT.format(n="pending"),
         expires_at=expires_at,
         token_digest=token_digest(plaintext),

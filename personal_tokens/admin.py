@@ -11,7 +11,7 @@ from personal_tokens.models import PersonalAccessToken, with_scope
 from personal_tokens.rules import Scope
 from tokens_site.admin_helpers import ScopeFilter, TokenAdmin, TokenStateFilter
 from tokens_site.audit import client_ip
-from tokens_site.forms import DATE_FORMAT_HINT, scope_choices
+from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
 
 
 class PersonalScopeFilter(ScopeFilter):
@@ -24,6 +24,7 @@ class PersonalScopeFilter(ScopeFilter):
 class PersonalAccessTokenAdminForm(forms.ModelForm):
     """Create a token for any user, by the same rules as the settings page and the commands."""
 
+    description = token_description_field()
     scopes = forms.MultipleChoiceField(
         choices=scope_choices(Scope), widget=forms.CheckboxSelectMultiple
     )
@@ -35,7 +36,7 @@ class PersonalAccessTokenAdminForm(forms.ModelForm):
 
     class Meta:
         model = PersonalAccessToken
-        fields = ["user", "name", "expires_at"]
+        fields = ["user", "name", "description", "expires_at"]
 
     def clean(self):
         cleaned = super().clean()
@@ -51,7 +52,7 @@ class PersonalAccessTokenAdminForm(forms.ModelForm):
 class PersonalAccessTokenAdmin(TokenAdmin):
     noun = "personal access token"
     form = PersonalAccessTokenAdminForm
-    add_fields = ["user", "name", "expires_at", "scopes"]
+    add_fields = ["user", "name", "description", "expires_at", "scopes"]
     list_display = [
         "name",
         "user",
@@ -61,9 +62,9 @@ class PersonalAccessTokenAdmin(TokenAdmin):
         "expires_at",
         "state",
     ]
-    readonly_fields = list_display
+    readonly_fields = ["name", "description", *list_display[1:]]
     list_filter = [PersonalScopeFilter, TokenStateFilter, "created_at", "last_used_at"]
-    search_fields = ["name", "user__username", "user__email"]
+    search_fields = ["name", "description", "user__username", "user__email"]
     list_select_related = ["user"]
 
     @admin.display(description="scopes")
@@ -81,6 +82,7 @@ class PersonalAccessTokenAdmin(TokenAdmin):
             actor=request.user,
             user=data["user"],
             name=data["name"],
+            description=data["description"],
             scopes=data["scopes"],
             expires_at=data["expires_at"],
             ip_address=client_ip(request),

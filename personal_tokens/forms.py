@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 
 from personal_tokens.rules import Scope, personal_token_validate, scopes_offered_to
-from tokens_site.forms import DATE_FORMAT_HINT, scope_choices
+from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
 from tokens_site.models import InstanceSettings
 from tokens_site.tokens import utc_today
 
@@ -15,6 +15,7 @@ def add_rule_errors(form: forms.BaseForm, *, user) -> None:
     errors = personal_token_validate(
         user=user,
         name=cleaned.get("name", ""),
+        description=cleaned.get("description", ""),
         scopes=cleaned.get("scopes", []),
         expires_at=cleaned.get("expires_at"),
     )
@@ -29,6 +30,7 @@ class PersonalAccessTokenForm(forms.Form):
         max_length=255,
         help_text="For example, the application using the token or the purpose of the token.",
     )
+    description = token_description_field("Token description")
     expires_at = forms.DateField(
         label="Expiration date",
         required=False,
@@ -66,9 +68,13 @@ class PersonalAccessTokenForm(forms.Form):
 
     @classmethod
     def initial_from_query(cls, query) -> dict:
-        """Prefill from `?name=...&scopes=a,b,c`; unknown scopes are ignored."""
+        """Prefill from `?name=...&description=...&scopes=a,b,c`; unknown scopes are ignored."""
         scopes = [scope for scope in query.get("scopes", "").split(",") if scope in Scope.values]
-        return {"name": query.get("name", ""), "scopes": scopes}
+        return {
+            "name": query.get("name", ""),
+            "description": query.get("description", ""),
+            "scopes": scopes,
+        }
 
     def clean(self):
         cleaned = super().clean()

@@ -78,12 +78,15 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
         return self.filter(token_digest=token_digest(plaintext)).exists()
 
     @sensitive_variables("value")
-    def insert(self, *, user, name: str, scopes: list[str], expires_at, value: str):
+    def insert(
+        self, *, user, name: str, scopes: list[str], expires_at, value: str, description: str = ""
+    ):
         """Insert one token with this value (its rules are checked on save). No audit event:
         for create_token() and rotation, which record their own."""
         record = self.model(
             user=user,
             name=name.strip(),
+            description=description.strip(),
             scopes=[scope for scope in Scope.values if scope in scopes],
             expires_at=expires_at,
             token_digest=token_digest(value),
@@ -99,6 +102,7 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
         name: str,
         scopes: list[str],
         expires_at=None,
+        description: str = "",
         token: str | None = None,
         actor=None,
         ip_address: str | None = None,
@@ -107,7 +111,12 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
         rule, with its audit event; returns the record and the value (which exists only in
         this return value). For `manage.py shell` as for the services."""
         errors = personal_token_validate(
-            user=user, name=name, scopes=scopes, expires_at=expires_at, token=token
+            user=user,
+            name=name,
+            scopes=scopes,
+            expires_at=expires_at,
+            description=description,
+            token=token,
         )
         if token is not None and "token" not in errors and self.value_in_use(token):
             errors["token"] = [IN_USE_MESSAGE]
@@ -116,7 +125,12 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
         plaintext = token or token_generate(InstanceSettings.current().personal_access_token_prefix)
         with transaction.atomic(using=self.db):
             record = self.insert(
-                user=user, name=name, scopes=scopes, expires_at=expires_at, value=plaintext
+                user=user,
+                name=name,
+                scopes=scopes,
+                expires_at=expires_at,
+                description=description,
+                value=plaintext,
             )
             audit_event_record(
                 action=AuditAction.PERSONAL_TOKEN_CREATE,
@@ -164,7 +178,11 @@ class PersonalAccessToken(TokenRecord):
         if not self._state.adding:
             return
         errors = personal_token_validate(
-            user=self.user, name=self.name, scopes=self.scopes or [], expires_at=self.expires_at
+            user=self.user,
+            name=self.name,
+            scopes=self.scopes or [],
+            expires_at=self.expires_at,
+            description=self.description,
         )
         if errors:
             raise ValidationError(errors)

@@ -1,6 +1,6 @@
 """The rules every personal access token meets, however it is made (page, API, admin, command,
-console): its scopes, name, expiry and, for a predetermined value, that value's shape. Both the
-model and the services import them; they import neither."""
+console): its scopes, name, description, expiry and, for a predetermined value, that value's
+shape. Both the model and the services import them; they import neither."""
 
 import re
 from datetime import date
@@ -10,7 +10,7 @@ from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.roles import is_administrator
-from tokens_site.models import InstanceSettings
+from tokens_site.models import DESCRIPTION_MAX_LENGTH, DESCRIPTION_TOO_LONG, InstanceSettings
 from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_is_plausible, validate_expiry_date
 
 NAME_MAX_LENGTH = 255
@@ -99,7 +99,13 @@ def validate_predetermined_value(plaintext: str) -> None:
 
 @sensitive_variables()
 def personal_token_validate(
-    *, user, name: str, scopes: list[str], expires_at: date | None, token: str | None = None
+    *,
+    user,
+    name: str,
+    scopes: list[str],
+    expires_at: date | None,
+    description: str = "",
+    token: str | None = None,
 ) -> dict[str, list[str]]:
     """Every rule a new token must meet, as field errors (empty when it may be created)."""
     errors: dict[str, list[str]] = {}
@@ -107,6 +113,8 @@ def personal_token_validate(
         errors["name"] = ["Enter a name for the token."]
     elif len(name.strip()) > NAME_MAX_LENGTH:
         errors["name"] = [f"Use at most {NAME_MAX_LENGTH} characters."]
+    if len(description.strip()) > DESCRIPTION_MAX_LENGTH:
+        errors["description"] = [DESCRIPTION_TOO_LONG]
     unknown = sorted(set(scopes) - set(Scope.values))
     if not scopes:
         errors["scopes"] = ["Select at least one scope."]

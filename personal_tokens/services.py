@@ -27,6 +27,7 @@ def personal_token_create(
     name: str,
     scopes: list[str],
     expires_at: date | None = None,
+    description: str = "",
     token: str | None = None,
     actor=None,
     ip_address: str | None = None,
@@ -38,6 +39,7 @@ def personal_token_create(
         name=name,
         scopes=scopes,
         expires_at=expires_at,
+        description=description,
         token=token,
         actor=actor,
         ip_address=ip_address,
@@ -75,16 +77,20 @@ def personal_token_rotate(
     expires_at: date | None = None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
-    """Revoke `token` and create its successor (same user, name and scopes) in one transaction:
-    both happen, or neither. The new expiry date is `expires_at`, else the old token's if it is
-    still ahead, else none — by the same rules as any new token."""
+    """Revoke `token` and create its successor (same user, name, description and scopes) in one
+    transaction: both happen, or neither. The new expiry date is `expires_at`, else the old
+    token's if it is still ahead, else none — by the same rules as any new token."""
     require_self_or_administrator(actor, token.user, "rotate")
     if not token.is_active:
         raise ValidationError("Only an active token can be rotated.")
     if expires_at is None:
         expires_at = token.expires_at  # still ahead: the token is active
     errors = personal_token_validate(
-        user=token.user, name=token.name, scopes=token.scopes, expires_at=expires_at
+        user=token.user,
+        name=token.name,
+        scopes=token.scopes,
+        expires_at=expires_at,
+        description=token.description,
     )
     if errors:
         raise ValidationError(errors)
@@ -97,6 +103,7 @@ def personal_token_rotate(
             name=token.name,
             scopes=token.scopes,
             expires_at=expires_at,
+            description=token.description,
             value=plaintext,
         )
         audit_event_record(

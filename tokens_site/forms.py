@@ -3,7 +3,14 @@ from django.core.exceptions import ValidationError
 from django.utils.html import format_html
 
 from tokens_site.access.policy import Access, visibility_choices_within
-from tokens_site.models import VISIBILITY_HELP, AccessLevel, Group, Visibility
+from tokens_site.models import (
+    DESCRIPTION_MAX_LENGTH,
+    DESCRIPTION_TOO_LONG,
+    VISIBILITY_HELP,
+    AccessLevel,
+    Group,
+    Visibility,
+)
 from tokens_site.paths import PATH_RULES, validate_path
 
 
@@ -28,6 +35,19 @@ def scope_choices(scopes) -> list[tuple[str, str]]:
         )
         for scope in scopes
     ]
+
+
+def token_description_field(label: str = "Description") -> forms.CharField:
+    """A token's optional description (GitLab's, at most DESCRIPTION_MAX_LENGTH characters)."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=DESCRIPTION_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"max_length": DESCRIPTION_TOO_LONG},
+        help_text=f"What the token is for, or where it is used. At most "
+        f"{DESCRIPTION_MAX_LENGTH} characters.",
+    )
 
 
 class NamespaceForm(forms.Form):

@@ -33,7 +33,9 @@ def tokens():
     project = ProjectFactory(group=GroupFactory(path="tanuki"), path="app")
     group = GroupFactory(path="other")
     return {
-        "project": make_deploy_token(project, name="builder", scopes=["read_repository"]),
+        "project": make_deploy_token(
+            project, name="builder", scopes=["read_repository"], description="Nightly build"
+        ),
         "group": make_deploy_token(
             group, name="registry", username="pusher", scopes=["write_registry"]
         ),
@@ -56,6 +58,7 @@ def test_list_shows_every_token_without_secret_or_digest(admin_client, tokens):
         ("q=pusher", {"registry"}),
         ("q=tanuki", {"builder"}),
         ("q=other", {"registry"}),
+        ("q=nightly", {"builder"}),  # its description
         ("kind=group", {"registry"}),
         ("kind=project", {"builder"}),
         ("scope=write_registry", {"registry"}),
@@ -109,6 +112,34 @@ def test_adding_a_token_in_the_admin_shows_it_once(admin_client):
         str(token.pk),
         "192.0.2.44",
     )
+
+
+def test_admin_adds_and_shows_a_description(admin_client):
+    project = ProjectFactory(path="app")
+    page = admin_client.get(f"{LIST}add/").content.decode()
+    assert page.index('name="name"') < page.index('name="description"')
+    too_long = add_form_data(
+        admin_client,
+        project=project.pk,
+        name="t",
+        scopes=["read_repository"],
+        description="d" * 256,
+    )
+    refused = admin_client.post(f"{LIST}add/", too_long).content.decode()
+    assert "Description is too long: use at most 255 characters." in refused
+    assert not DeployToken.objects.exists()
+    data = add_form_data(
+        admin_client,
+        project=project.pk,
+        name="t",
+        scopes=["read_repository"],
+        description="For <b>CI</b>",
+    )
+    admin_client.post(f"{LIST}add/", data)
+    token = DeployToken.objects.get()
+    assert token.description == "For <b>CI</b>"
+    detail = admin_client.get(f"{LIST}{token.pk}/change/").content.decode()
+    assert "For &lt;b&gt;CI&lt;/b&gt;" in detail and "<b>CI</b>" not in detail
 
 
 def test_resending_the_admin_add_form_creates_nothing(admin_client):

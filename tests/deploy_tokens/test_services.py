@@ -23,7 +23,7 @@ from tests.factories import (
     make_deploy_token,
 )
 from tests.leaks import database_cache_tables, sent_besides_the_body, tables_holding
-from tokens_site.models import AccessLevel, AuditAction, AuditEvent
+from tokens_site.models import DESCRIPTION_TOO_LONG, AccessLevel, AuditAction, AuditEvent
 from tokens_site.tokens import (
     token_decrypt,
     token_digest,
@@ -79,6 +79,7 @@ def test_bad_usernames_are_refused_and_nothing_is_created(username, message):
     [
         ({"name": ""}, "name", "This field cannot be blank."),
         ({"name": "x" * 256}, "name", "at most 255 characters"),
+        ({"description": "d" * 256}, "description", DESCRIPTION_TOO_LONG),
         ({"scopes": []}, "scopes", "Select at least one scope."),
         ({"scopes": ["api"]}, "scopes", "Unknown scopes: api."),
         ({"expires_at": utc_today()}, "expires_at", "Choose a date after today"),
@@ -95,6 +96,16 @@ def test_bad_input_is_refused_and_nothing_is_created(kwargs, field, message):
     assert message in " ".join(raised.value.message_dict[field])
     assert not DeployToken.objects.exists()
     assert not AuditEvent.objects.filter(action=AuditAction.DEPLOY_TOKEN_CREATE).exists()
+
+
+def test_a_description_is_optional_and_kept_up_to_255_characters():
+    project = ProjectFactory()
+    plain, _ = make_deploy_token(project, name="plain")
+    described, _ = make_deploy_token(project, name="ci", description=" Pulls images for k8s ")
+    longest, _ = make_deploy_token(project, name="long", description="d" * 255)
+    assert DeployToken.objects.get(pk=plain.pk).description == ""
+    assert DeployToken.objects.get(pk=described.pk).description == "Pulls images for k8s"
+    assert DeployToken.objects.get(pk=longest.pk).description == "d" * 255
 
 
 def test_only_the_digest_is_stored_nowhere_the_plaintext():

@@ -227,6 +227,7 @@ def test_a_form_older_than_a_day_has_expired_not_been_submitted(
         ({"expires_at": "2031-02-31"}, "Enter a valid date as YYYY-MM-DD"),
         ({"username": "has space"}, "may contain only letters, digits"),
         ({"username": "u" * 256}, "at most 255 characters"),
+        ({"description": "d" * 256}, "Description is too long: use at most 255 characters."),
         ({"scopes": ["api"]}, "Select a valid choice. api is not one of the available choices."),
     ],
 )
@@ -268,6 +269,8 @@ def test_the_page_says_what_the_seeds_and_spec_say(client, world, settings_url, 
         "Add token",
         "New deploy token",
         "Name",
+        "Description (optional)",
+        "What the token is for, or where it is used. At most 255 characters.",
         "Expiration date (optional)",
         "Unless you enter a date, the token does not expire.",
         "Username (optional)",
@@ -372,6 +375,21 @@ def test_active_tokens_table_and_expiry_column(client, world):
     assert "(in 3 days)" in rows["soon"] and "badge warn" in rows["soon"]
     assert "(in 30 days)" in rows["later"] and "badge warn" not in rows["later"]
     assert "This action cannot be undone." in rows["soon"]
+
+
+def test_a_description_made_on_the_page_shows_escaped_under_the_name(client, world):
+    client.force_login(world["users"]["maintainer"])
+    description = "Pulls <img src=x onerror=alert(1)> for the cluster"
+    data = create_data(client, PROJECT_SETTINGS, name="k8s", description=description)
+    client.post(PROJECT_CREATE, data)
+    assert DeployToken.objects.get(project=world["project"]).description == description
+    page = client.get(PROJECT_SETTINGS).content.decode()
+    rows = dict(re.findall(r'<tr data-token="([^"]+)">(.*?)</tr>', page, re.DOTALL))
+    assert (
+        '<div class="token-description">Pulls &lt;img src=x onerror=alert(1)&gt; for the '
+        "cluster</div>"
+    ) in rows["k8s"]
+    assert "<img src=x" not in page
 
 
 def test_empty_states(client, world):

@@ -35,7 +35,9 @@ def admin_client(client):
 def tokens():
     alice, bob = UserFactory(username="alice"), UserFactory(username="bob")
     made = {
-        "laptop": make_personal_token(alice, name="laptop", scopes=["api"]),
+        "laptop": make_personal_token(
+            alice, name="laptop", scopes=["api"], description="Alice's work laptop"
+        ),
         "ci": make_personal_token(bob, name="ci", scopes=["read_api", "read_repository"]),
         "old": make_personal_token(bob, name="old", scopes=["read_user"]),
     }
@@ -62,6 +64,7 @@ def test_inventory_shows_no_secret_or_digest(admin_client, tokens):
         ("q=alice", {"laptop"}),
         ("q=bob", {"ci", "old"}),
         ("q=lapt", {"laptop"}),
+        ("q=work", {"laptop"}),  # its description
         ("scope=api", {"laptop"}),  # not read_api
         ("scope=read_api", {"ci"}),
         ("scope=read_repository", {"ci"}),
@@ -100,6 +103,27 @@ def test_admin_creates_a_token_for_a_user_and_sees_it_once(admin_client):
         str(token.pk),
         "192.0.2.46",
     )
+
+
+def test_admin_adds_and_shows_a_description(admin_client):
+    user = UserFactory(username="carol")
+    page = admin_client.get(f"{LIST}add/").content.decode()
+    assert 'name="description"' in page
+    assert page.index('name="name"') < page.index('name="description"')
+    too_long = add_form_data(
+        admin_client, user=user.pk, name="t", scopes=["api"], description="d" * 256
+    )
+    refused = admin_client.post(f"{LIST}add/", too_long).content.decode()
+    assert "Description is too long: use at most 255 characters." in refused
+    assert not PersonalAccessToken.objects.exists()
+    data = add_form_data(
+        admin_client, user=user.pk, name="t", scopes=["api"], description="For <b>CI</b>"
+    )
+    admin_client.post(f"{LIST}add/", data)
+    token = PersonalAccessToken.objects.get(user=user)
+    assert token.description == "For <b>CI</b>"
+    detail = admin_client.get(f"{LIST}{token.pk}/change/").content.decode()
+    assert "For &lt;b&gt;CI&lt;/b&gt;" in detail and "<b>CI</b>" not in detail
 
 
 def test_resending_the_admin_add_form_creates_nothing(admin_client):

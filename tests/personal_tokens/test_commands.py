@@ -73,6 +73,10 @@ def test_create_with_a_predetermined_token_and_expiry(bot):
         (["--expires-at", "2020-01-01"], "--expires-at Choose a date after today"),
         (["--expires-at", "01/01/2031"], "--expires-at must be a date as YYYY-MM-DD"),
         (["--name", ""], "--name Enter a name for the token."),
+        (
+            ["--description", "d" * 256],
+            "--description Description is too long: use at most 255 characters.",
+        ),
     ],
 )
 def test_create_refuses_bad_input_with_a_clear_message(bot, args, message):
@@ -82,6 +86,21 @@ def test_create_refuses_bad_input_with_a_clear_message(bot, args, message):
         run("create_personal_access_token", *[part for item in base.items() for part in item])
     assert message in str(raised.value)
     assert not PersonalAccessToken.objects.exists()
+
+
+def test_create_with_a_description(bot):
+    run(
+        "create_personal_access_token",
+        "--username",
+        "automation-bot",
+        "--name",
+        "t",
+        "--scopes",
+        "api",
+        "--description",
+        "Runs the nightly export",
+    )
+    assert PersonalAccessToken.objects.get(user=bot).description == "Runs the nightly export"
 
 
 def test_create_respects_the_maximum_lifetime(bot):

@@ -8,10 +8,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import CommandError, call_command
 
 from personal_tokens.models import PersonalAccessToken
-from personal_tokens.services import personal_token_create, personal_token_revoke
+from personal_tokens.services import (
+    personal_token_create,
+    personal_token_revoke,
+    personal_token_rotate,
+)
 from tests.factories import AdminFactory, UserFactory, make_personal_token
 from tests.leaks import tables_holding
-from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
+from tokens_site.models import DESCRIPTION_TOO_LONG, AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import token_digest, token_generate, token_is_well_formed, utc_today
 
@@ -71,6 +75,43 @@ def test_bad_names_are_refused(name):
         make_personal_token(name=name)
     assert "name" in raised.value.message_dict
     assert not PersonalAccessToken.objects.exists()
+
+
+def test_a_description_is_optional_and_kept_as_given():
+    plain, _ = make_personal_token()
+    described, _ = make_personal_token(description="  For the backup job on nas-01.\n ")
+    assert PersonalAccessToken.objects.get(pk=plain.pk).description == ""
+    assert PersonalAccessToken.objects.get(pk=described.pk).description == (
+        "For the backup job on nas-01."
+    )
+
+
+def test_a_description_of_255_characters_is_the_longest_allowed():
+    token, _ = make_personal_token(description="d" * 255)
+    assert PersonalAccessToken.objects.get(pk=token.pk).description == "d" * 255
+    with pytest.raises(ValidationError) as raised:
+        make_personal_token(description="d" * 256)
+    assert raised.value.message_dict == {"description": [DESCRIPTION_TOO_LONG]}
+    assert DESCRIPTION_TOO_LONG == "Description is too long: use at most 255 characters."
+    assert PersonalAccessToken.objects.count() == 1
+    assert AuditEvent.objects.filter(action=AuditAction.PERSONAL_TOKEN_CREATE).count() == 1
+
+
+def test_the_console_recipe_refuses_a_long_description_too():
+    with pytest.raises(ValidationError) as raised:
+        UserFactory().personal_access_tokens.create(name="t", scopes=["api"], description="d" * 256)
+    assert raised.value.message_dict["description"] == [DESCRIPTION_TOO_LONG]
+    assert not PersonalAccessToken.objects.exists()
+
+
+def test_rotation_gives_the_successor_the_description():
+    user = UserFactory()
+    token, _ = make_personal_token(user, name="ci", description="Nightly deploys")
+    successor, plaintext = personal_token_rotate(actor=user, token=token)
+    assert successor.pk != token.pk and PersonalAccessToken.objects.get(pk=token.pk).revoked
+    stored = PersonalAccessToken.objects.get(pk=successor.pk)
+    assert (stored.name, stored.description) == ("ci", "Nightly deploys")
+    assert stored.token_digest == token_digest(plaintext)
 
 
 class TestMaximumLifetime:

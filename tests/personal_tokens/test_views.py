@@ -56,6 +56,7 @@ def test_prefill_from_the_url_ignores_unknown_scopes(user_client):
     form = response.context["form"]
     assert form.initial == {
         "name": "Example Access token",
+        "description": "",
         "scopes": ["api", "read_user", "read_registry"],
     }
     page = response.content.decode()
@@ -65,6 +66,15 @@ def test_prefill_from_the_url_ignores_unknown_scopes(user_client):
             rf'<input type="checkbox" name="scopes" value="{scope}"[^>]* checked', page
         )
     assert not re.search(r'value="read_api"[^>]* checked', page)
+
+
+def test_prefill_from_the_url_takes_a_description(user_client):
+    page = user_client.get(
+        f"{PAGE}?name=ci&description=Deploys+%3Cb%3Eprod%3C%2Fb%3E&scopes=api"
+    ).content.decode()
+    textarea = re.search(r'<textarea name="description"[^>]*>(.*?)</textarea>', page, re.DOTALL)
+    assert textarea.group(1).strip() == "Deploys &lt;b&gt;prod&lt;/b&gt;"
+    assert "<b>prod</b>" not in page
 
 
 def test_sudo_is_offered_only_to_administrators(client):
@@ -164,6 +174,7 @@ def test_a_missing_or_day_old_form_key_has_expired_not_been_submitted(user_clien
         ({"scopes": ["sudo"]}, "Select a valid choice. sudo is not one of the available choices."),
         ({"expires_at": "2001-01-01"}, "Choose a date after today"),
         ({"expires_at": "tomorrow"}, "Enter a valid date as YYYY-MM-DD"),
+        ({"description": "d" * 256}, "Description is too long: use at most 255 characters."),
     ],
 )
 def test_bad_input_is_a_form_error(user_client, overrides, message):
@@ -209,6 +220,35 @@ def test_table_shows_only_own_active_tokens_with_last_used_and_expiry(user_clien
     assert set(rows) == {"mine", "fresh"}
     assert "2\xa0hours ago" in rows["mine"] and "(in 3 days)" in rows["mine"]
     assert "Never" in rows["fresh"]
+
+
+def test_the_form_asks_for_a_description_after_the_name(user_client):
+    page = user_client.get(PAGE).content.decode()
+    assert re.search(
+        r'<label for="id_description">Token description <span class="muted">\(optional\)</span>'
+        r"</label>\s*<textarea[^>]*maxlength=\"255\"",
+        page,
+    )
+    assert page.index('name="name"') < page.index('name="description"') < page.index("expires_at")
+
+
+def test_a_description_made_on_the_page_shows_escaped_under_the_name(user_client):
+    description = 'Backups on <script>alert("nas")</script> & more'
+    user_client.post(PAGE, form_data(user_client, name="nas", description=description))
+    assert PersonalAccessToken.objects.get().description == description
+    page = user_client.get(PAGE).content.decode()
+    rows = dict(re.findall(r'<tr data-token="([^"]+)">(.*?)</tr>', page, re.DOTALL))
+    assert (
+        '<div class="token-description">Backups on &lt;script&gt;alert(&quot;nas&quot;)'
+        "&lt;/script&gt; &amp; more</div>"
+    ) in rows["nas"]
+    assert "<script>alert" not in page
+
+
+def test_a_token_without_a_description_shows_none(user_client):
+    make_personal_token(user_client.user, name="plain")
+    page = user_client.get(PAGE).content.decode()
+    assert 'class="token-description"' not in page
 
 
 def test_revoke_is_a_post_of_ones_own_token(user_client):

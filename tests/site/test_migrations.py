@@ -16,8 +16,14 @@ def test_models_and_migrations_agree():
     assert "No changes detected" in out.getvalue()
 
 
-# Before the package registry became its own app and the security tables came.
-BEFORE = [("tokens_site", "0005_instance_settings_ranges"), ("packages", None)]
+# Before the package registry became its own app, the security tables came and tokens had a
+# description.
+BEFORE = [
+    ("tokens_site", "0005_instance_settings_ranges"),
+    ("packages", None),
+    ("deploy_tokens", "0001_initial"),
+    ("personal_tokens", "0001_initial"),
+]
 
 
 def migrate(targets) -> None:
@@ -31,8 +37,8 @@ def test_the_migrations_keep_every_row_of_a_populated_database():
     latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
     try:
         migrate(BEFORE)
-        others = [("deploy_tokens", "0001_initial"), ("personal_tokens", "0001_initial")]
-        old = MigrationExecutor(connection).loader.project_state(BEFORE[:1] + others).apps
+        applied = [(app, name) for app, name in BEFORE if name is not None]
+        old = MigrationExecutor(connection).loader.project_state(applied).apps
         user = old.get_model("auth", "User").objects.create(username="ann")
         group = old.get_model("tokens_site", "Group").objects.create(
             name="Tanuki", path="tanuki", full_path="tanuki", traversal="/"
@@ -104,8 +110,12 @@ def test_the_migrations_keep_every_row_of_a_populated_database():
         assert (instance.failed_auth_ban_limit, instance.package_file_max_size_mb) == (7, 3)
         assert instance.git_push_max_size_mb == 1024  # the new setting's default, 1 GiB
         assert AuditEvent.objects.get().ip_address == "2001:db8::1"
-        assert DeployToken.objects.get().project.full_path == "tanuki/app"
-        assert PersonalAccessToken.objects.get().user.username == "ann"
+        deploy_token = DeployToken.objects.get()
+        assert (deploy_token.name, deploy_token.project.full_path) == ("ci", "tanuki/app")
+        assert deploy_token.description == ""  # the new field's default, nothing else changed
+        personal_token = PersonalAccessToken.objects.get()
+        assert (personal_token.name, personal_token.user.username) == ("laptop", "ann")
+        assert personal_token.scopes == ["api"] and personal_token.description == ""
     finally:
         migrate(latest)
         ContentType.objects.clear_cache()

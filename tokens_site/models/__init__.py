@@ -42,6 +42,8 @@ from tokens_site.models.security import (
     FormKeyClaim,
 )
 from tokens_site.models.tokens import (
+    DESCRIPTION_MAX_LENGTH,
+    DESCRIPTION_TOO_LONG,
     TokenQuerySet,
     TokenRecord,
     active_condition,
@@ -49,6 +51,8 @@ from tokens_site.models.tokens import (
 )
 
 __all__ = [
+    "DESCRIPTION_MAX_LENGTH",
+    "DESCRIPTION_TOO_LONG",
     "FULL_PATH_MAX_LENGTH",
     "LIFETIME_RANGE_MESSAGE",
     "MAX_GROUP_DEPTH",

@@ -6,6 +6,9 @@ from django.utils import timezone
 
 from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
 
+DESCRIPTION_MAX_LENGTH = 255  # GitLab's limit for a token's description
+DESCRIPTION_TOO_LONG = f"Description is too long: use at most {DESCRIPTION_MAX_LENGTH} characters."
+
 
 def active_condition(today=None) -> Q:
     """The one definition of an active token, in SQL: neither revoked nor expired (expired
@@ -28,10 +31,17 @@ class TokenQuerySet(models.QuerySet):
 
 
 class TokenRecord(models.Model):
-    """What every token kind stores: a name, the digest of its value (never the value), an
-    optional expiry date, whether it was revoked, and when it was made."""
+    """What every token kind stores: a name and an optional description, the digest of its
+    value (never the value), an optional expiry date, whether it was revoked, and when it was
+    made."""
 
     name = models.CharField(max_length=255)
+    description = models.CharField(
+        max_length=DESCRIPTION_MAX_LENGTH,
+        blank=True,
+        default="",
+        error_messages={"max_length": DESCRIPTION_TOO_LONG},
+    )
     token_digest = models.CharField(max_length=DIGEST_LENGTH, unique=True, editable=False)
     expires_at = models.DateField(null=True, blank=True, db_index=True)
     revoked = models.BooleanField(default=False)

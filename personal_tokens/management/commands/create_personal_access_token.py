@@ -1,6 +1,7 @@
 """`python manage.py create_personal_access_token --username automation-bot --name "Automation
-token" --scopes read_user,read_repository [--expires-at YYYY-MM-DD] [--token ...]`: prints the
-token. The same rules as the settings page apply (scopes, maximum lifetime, ...)."""
+token" --scopes read_user,read_repository [--description ...] [--expires-at YYYY-MM-DD]
+[--token ...]`: prints the token. The same rules as the settings page apply (scopes, maximum
+lifetime, ...)."""
 
 from datetime import date
 
@@ -10,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.services import personal_token_create
+from tokens_site.models import DESCRIPTION_MAX_LENGTH
 
 
 def parse_date(value: str) -> date:
@@ -26,6 +28,11 @@ class Command(BaseCommand):
         parser.add_argument("--username", required=True)
         parser.add_argument("--name", required=True, help="the token's name")
         parser.add_argument(
+            "--description",
+            default="",
+            help=f"what the token is for (at most {DESCRIPTION_MAX_LENGTH} characters)",
+        )
+        parser.add_argument(
             "--scopes", required=True, help="comma-separated, e.g. read_user,read_repository"
         )
         parser.add_argument("--expires-at", help="YYYY-MM-DD; the token stops working that day")
@@ -34,7 +41,9 @@ class Command(BaseCommand):
         )
 
     @sensitive_variables()
-    def handle(self, *args, username, name, scopes, expires_at, token, **options) -> None:
+    def handle(
+        self, *args, username, name, description, scopes, expires_at, token, **options
+    ) -> None:
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"There is no user with the username '{username}'.")
@@ -42,6 +51,7 @@ class Command(BaseCommand):
             _, plaintext = personal_token_create(
                 user=user,
                 name=name,
+                description=description,
                 scopes=[scope.strip() for scope in scopes.split(",") if scope.strip()],
                 expires_at=parse_date(expires_at) if expires_at else None,
                 token=token,
