@@ -34,7 +34,7 @@ class GroupFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Group
 
-    name = factory.Sequence(lambda n: f"Group {n}")
+    name = factory.Sequence(lambda n: f"Group {n:05d}")  # sorts in creation order
     path = factory.Sequence(lambda n: f"group-{n}")
     parent = None
 
@@ -60,7 +60,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Project
 
-    name = factory.Sequence(lambda n: f"Project {n}")
+    name = factory.Sequence(lambda n: f"Project {n:05d}")  # sorts in creation order
     path = factory.Sequence(lambda n: f"project-{n}")
     group = factory.SubFactory(GroupFactory)
 

@@ -1,12 +1,17 @@
 """Writes to the site-wide domain. Every function checks who may act, validates, writes in one
 transaction and records the audit event; views and the API call these and nothing else."""
 
+import copy
 import logging
+from typing import TypeVar
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import CharField, Max, Value
+from django.db.models.functions import Concat, Length, Substr
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.abilities import Ability
@@ -16,9 +21,10 @@ from tokens_site.access.policy import (
     group_access,
     inherited_level,
     membership_level,
+    project_access,
     require_administrator,
 )
-from tokens_site.access.roles import visibility_allowed_within
+from tokens_site.access.roles import VISIBILITY_RANK, visibility_allowed_within
 from tokens_site.audit import audit_event_record
 from tokens_site.models import (
     FULL_PATH_MAX_LENGTH,
@@ -28,22 +34,36 @@ from tokens_site.models import (
     Group,
     Membership,
     Project,
+    ProjectQuerySet,
     Visibility,
 )
 from tokens_site.paths import validate_top_level_path
+from tokens_site.registry.listing import RegistryUnavailable, first_tagged_image_below
 from tokens_site.repositories import RepositoryError, repository_create, repository_remove
 
 logger = logging.getLogger(__name__)
 
 PATH_TAKEN_RACE = "That path was taken a moment ago; choose another."
+USERNAME_TAKEN = "Username has already been taken"
+# How many of the subgroups and projects in the way a refused visibility names.
+SHOWN_IN_REFUSAL = 5
+# What user_update may change of an account.
+ACCOUNT_FIELDS = ["username", "email", "first_name", "last_name", "is_staff", "is_superuser"]
+
+Record = TypeVar("Record", bound=models.Model)
 
 
-def _namespace_taken(full_path: str) -> bool:
-    """Subgroups and projects of one group share one namespace (their URLs do)."""
-    return (
-        Group.objects.by_full_path(full_path).exists()
-        or Project.objects.by_full_path(full_path).exists()
-    )
+def _namespace_taken(full_path: str, *, moving: Group | Project | None = None) -> bool:
+    """Subgroups and projects of one group share one namespace (their URLs do). `moving`: the
+    group or project being renamed, whose own path is no obstacle (when only the case
+    changes)."""
+    groups = Group.objects.by_full_path(full_path)
+    projects = Project.objects.by_full_path(full_path)
+    if isinstance(moving, Group):
+        groups = groups.exclude(pk=moving.pk)
+    elif isinstance(moving, Project):
+        projects = projects.exclude(pk=moving.pk)
+    return groups.exists() or projects.exists()
 
 
 def _too_long(*, parent: Group, full_path: str, kind: str) -> str:
@@ -60,30 +80,49 @@ def _too_long(*, parent: Group, full_path: str, kind: str) -> str:
     return f"{problem} Use a path of at most {room} characters here."
 
 
-def _validate_placement(*, parent: Group | None, path: str, visibility: str, kind: str) -> None:
+def _placement_errors(
+    *,
+    parent: Group | None,
+    path: str | None,
+    visibility: str | None,
+    kind: str,
+    moving: Group | Project | None = None,
+) -> dict[str, list[str]]:
+    """What is wrong with a `kind` ("subgroup", "project") at `path` in `parent` (None: the
+    top level) with `visibility`, each checked unless None (not changing). `moving`: the
+    group or project being changed; None when creating one."""
     errors: dict[str, list[str]] = {}
-    if parent is None:
+    if path is not None and parent is None:
         try:
             validate_top_level_path(path)
         except ValidationError as error:
             errors["path"] = error.messages
-    elif kind == "subgroup" and parent.depth >= MAX_GROUP_DEPTH:
+    if moving is None and kind == "subgroup" and parent and parent.depth >= MAX_GROUP_DEPTH:
         errors["parent"] = [
             f"Groups can be nested at most {MAX_GROUP_DEPTH} levels deep, and "
             f"{parent.full_path} is at level {parent.depth}: create the subgroup higher up."
         ]
-    full_path = f"{parent.full_path}/{path}" if parent else path
-    if parent is not None and "path" not in errors and len(full_path) > FULL_PATH_MAX_LENGTH:
-        errors["path"] = [_too_long(parent=parent, full_path=full_path, kind=kind)]
-    if "path" not in errors and _namespace_taken(full_path):
-        where = f"in {parent.full_path}" if parent else "at the top level"
-        errors["path"] = [f"The path '{path}' is already taken {where}; choose another."]
-    if parent is not None and not visibility_allowed_within(visibility, parent.visibility):
+    if path is not None and "path" not in errors:
+        full_path = f"{parent.full_path}/{path}" if parent else path
+        if parent is not None and len(full_path) > FULL_PATH_MAX_LENGTH:
+            errors["path"] = [_too_long(parent=parent, full_path=full_path, kind=kind)]
+        elif _namespace_taken(full_path, moving=moving):
+            where = f"in {parent.full_path}" if parent else "at the top level"
+            errors["path"] = [f"The path '{path}' is already taken {where}; choose another."]
+    if (
+        visibility is not None
+        and parent is not None
+        and not visibility_allowed_within(visibility, parent.visibility)
+    ):
         errors["visibility"] = [
             f"A {kind} cannot be more visible than its group: {parent.full_path} is "
             f"{parent.get_visibility_display().lower()}."
         ]
-    if errors:
+    return errors
+
+
+def _validate_placement(*, parent: Group | None, path: str, visibility: str, kind: str) -> None:
+    if errors := _placement_errors(parent=parent, path=path, visibility=visibility, kind=kind):
         raise ValidationError(errors)
 
 
@@ -189,6 +228,317 @@ def project_create(
             ) from error
         raise
     return project
+
+
+# Changing and deleting groups and projects.
+
+
+def _setting_changes(record: Group | Project, **given: str | None) -> dict[str, str]:
+    """The settings among `given` that differ from `record`'s (None: not given)."""
+    if given.get("name") is not None:
+        given["name"] = given["name"].strip()
+    return {
+        field: value
+        for field, value in given.items()
+        if value is not None and value != getattr(record, field)
+    }
+
+
+def _edited(record: Record, changes: dict) -> Record:
+    """A copy of `record` with `changes`, validated and saved in its place: `record` itself
+    changes only once the change is committed (see _adopt)."""
+    edited = copy.copy(record)
+    for field, value in changes.items():
+        setattr(edited, field, value)
+    return edited
+
+
+def _adopt(record: Record, edited: Record, fields: list[str]) -> None:
+    for field in fields:
+        setattr(record, field, getattr(edited, field))
+
+
+def _clean_changes(edited: Group | Project, changes: dict) -> None:
+    """The model's own rules (lengths, choices, the path's characters) on the changed fields:
+    what is not changing is not judged again."""
+    edited.full_clean(
+        exclude=[field.name for field in edited._meta.fields if field.name not in changes],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+
+
+def _change_details(before: Group | Project, after: Group | Project, fields: list[str]) -> dict:
+    """What the audit event says changed: from and to (of a description, only that it did)."""
+    return {
+        field: "changed"
+        if field == "description"
+        else {"from": getattr(before, field), "to": getattr(after, field)}
+        for field in fields
+    }
+
+
+def _projects_below(group: Group) -> ProjectQuerySet:
+    """The projects of `group` and of every group below it."""
+    return Project.objects.filter(group__traversal__startswith=group.traversal)
+
+
+def _renamed_too_long(group: Group, path: str | None) -> str | None:
+    """A longer path makes every full path below the group longer: the longest must fit.
+    (`path` None: not changing.)"""
+    growth = len(path) - len(group.path) if path is not None else 0
+    if growth <= 0:
+        return None
+    longest = Max(Length("full_path"))
+    below = max(
+        group.descendants().aggregate(longest=longest)["longest"] or 0,
+        _projects_below(group).aggregate(longest=longest)["longest"] or 0,
+    )
+    if below + growth <= FULL_PATH_MAX_LENGTH:
+        return None
+    return (
+        f"With this path the longest full path below {group.full_path} would be "
+        f"{below + growth} characters long; at most {FULL_PATH_MAX_LENGTH} are allowed. "
+        f"Use a path of at most {FULL_PATH_MAX_LENGTH - below + len(group.path)} characters here."
+    )
+
+
+def _more_visible_below(group: Group, visibility: str | None) -> str | None:
+    """Nothing below a group is more visible than the group: to lower its visibility, lower
+    theirs first. (`visibility` None: not changing.)"""
+    if visibility is None or VISIBILITY_RANK[visibility] >= VISIBILITY_RANK[group.visibility]:
+        return None
+    rank = VISIBILITY_RANK[visibility]
+    more_open = [other for other in Visibility if VISIBILITY_RANK[other] > rank]
+    found = sorted(
+        [
+            *group.descendants()
+            .exclude(pk=group.pk)
+            .filter(visibility__in=more_open)
+            .values_list("full_path", "visibility")[: SHOWN_IN_REFUSAL + 1],
+            *_projects_below(group)
+            .filter(visibility__in=more_open)
+            .values_list("full_path", "visibility")[: SHOWN_IN_REFUSAL + 1],
+        ]
+    )
+    if not found:
+        return None
+    named = ", ".join(f"{full_path} ({other})" for full_path, other in found[:SHOWN_IN_REFUSAL])
+    more = " and more" if len(found) > SHOWN_IN_REFUSAL else ""
+    return (
+        f"{group.full_path} cannot be {visibility} while subgroups or projects below it are "
+        f"more visible: {named}{more}. Lower their visibility first."
+    )
+
+
+def _refuse_orphaned_images(*, full_path: str, new_full_path: str) -> None:
+    """The container registry names images by full path, so a new path would leave the images
+    at and below the old one behind, for whatever takes that path next. Like GitLab, refuse a
+    new path while the registry holds tagged images there (a change of case only is fine:
+    image names are lowercase). Without a registry configured (no REGISTRY_URL) there is
+    nothing to ask and nothing is refused; when the registry cannot be reached, the path
+    is refused too: images left behind cannot be taken back, a refused rename can be tried
+    again."""
+    if not settings.REGISTRY_URL or full_path.lower() == new_full_path.lower():
+        return
+    try:
+        tagged = first_tagged_image_below(full_path)
+    except RegistryUnavailable as error:
+        raise ValidationError(
+            {
+                "path": [
+                    f"The path was not changed: the container registry could not be reached "
+                    f"to check for images under {full_path}, which a new path would leave "
+                    f"behind. Try again later."
+                ]
+            }
+        ) from error
+    if tagged is not None:
+        raise ValidationError(
+            {
+                "path": [
+                    f"The path cannot change while the container registry holds images under "
+                    f"{full_path} ({tagged} has tags): they are named by the path and would "
+                    f"be left behind. Delete the images first."
+                ]
+            }
+        )
+
+
+def _move_below(group: Group, new_full_path: str) -> None:
+    """Give `group`, every group below it and every project in them the full path that starts
+    with `new_full_path` instead of the group's: one UPDATE for the groups and one for the
+    projects, however many there are."""
+    moved = Concat(
+        Value(new_full_path),
+        Substr("full_path", len(group.full_path) + 1),
+        output_field=CharField(),
+    )
+    group.descendants().update(full_path=moved)
+    _projects_below(group).update(full_path=moved)
+
+
+def _save_settings(
+    actor, record: Record, edited: Record, fields: list[str], *, action, ip_address, first=None
+) -> None:
+    """Save `edited`'s `fields` and audit the change in one transaction (after `first`, when
+    given); `record` takes the new values once they are committed. A path taken by a racing
+    request meanwhile is the unique index's to catch."""
+    try:
+        with transaction.atomic():
+            if first is not None:
+                first()
+            edited.save(update_fields=fields)
+            audit_event_record(
+                action=action,
+                actor=actor,
+                target=edited,
+                ip_address=ip_address,
+                details=_change_details(record, edited, fields),
+            )
+    except IntegrityError as error:
+        raise ValidationError({"path": [PATH_TAKEN_RACE]}) from error
+    _adopt(record, edited, fields)
+
+
+def project_update(
+    *,
+    actor,
+    project: Project,
+    name: str | None = None,
+    path: str | None = None,
+    visibility: str | None = None,
+    description: str | None = None,
+    ip_address: str | None = None,
+) -> Project:
+    """Change the settings given (not None): Maintainers change the name, description and
+    visibility (never more visible than the group), Owners the path too. The repository is
+    stored by the project's id and its memberships and deploy tokens point at the project:
+    all stay as they are under a new path. A new path is refused while the container registry
+    holds images under the old one (see _refuse_orphaned_images)."""
+    access = project_access(actor, project)
+    access.require(Ability.MANAGE_SETTINGS)
+    changes = _setting_changes(
+        project, name=name, path=path, visibility=visibility, description=description
+    )
+    if "path" in changes:
+        access.require(
+            Ability.OWN,
+            f"You need the Owner role in {project.full_path} to change its path; "
+            f"Maintainers change its name, description and visibility.",
+        )
+    if not changes:
+        return project
+    edited = _edited(project, changes)
+    _clean_changes(edited, changes)
+    errors = _placement_errors(
+        parent=project.group,
+        path=changes.get("path"),
+        visibility=changes.get("visibility"),
+        kind="project",
+        moving=project,
+    )
+    if errors:
+        raise ValidationError(errors)
+    fields = list(changes)
+    if "path" in changes:
+        edited.full_path = f"{project.group.full_path}/{edited.path}"
+        fields.append("full_path")
+        _refuse_orphaned_images(full_path=project.full_path, new_full_path=edited.full_path)
+    _save_settings(
+        actor, project, edited, fields, action=AuditAction.PROJECT_UPDATE, ip_address=ip_address
+    )
+    return project
+
+
+def group_update(
+    *,
+    actor,
+    group: Group,
+    name: str | None = None,
+    path: str | None = None,
+    visibility: str | None = None,
+    description: str | None = None,
+    ip_address: str | None = None,
+) -> Group:
+    """Change the settings given (not None); Owners only. A new path gives the group, every
+    group below it and every project in them new full paths in one transaction (ids,
+    traversal, repositories, memberships and deploy tokens stay as they are); it is refused
+    while the container registry holds images below the group (see
+    _refuse_orphaned_images). The visibility stays within the parent's, and at least as open
+    as anything below."""
+    group_access(actor, group).require(Ability.MANAGE_SETTINGS)
+    changes = _setting_changes(
+        group, name=name, path=path, visibility=visibility, description=description
+    )
+    if not changes:
+        return group
+    edited = _edited(group, changes)
+    _clean_changes(edited, changes)
+    parent = group.parent if group.parent_id else None
+    errors = _placement_errors(
+        parent=parent,
+        path=changes.get("path"),
+        visibility=changes.get("visibility"),
+        kind="subgroup" if parent else "group",
+        moving=group,
+    )
+    if "path" not in errors and (too_long := _renamed_too_long(group, changes.get("path"))):
+        errors["path"] = [too_long]
+    if in_the_way := _more_visible_below(group, changes.get("visibility")):
+        errors.setdefault("visibility", []).append(in_the_way)
+    if errors:
+        raise ValidationError(errors)
+    fields = list(changes)
+    if "path" in changes:
+        edited.full_path = f"{parent.full_path}/{edited.path}" if parent else edited.path
+        fields.append("full_path")
+        _refuse_orphaned_images(full_path=group.full_path, new_full_path=edited.full_path)
+    _save_settings(
+        actor,
+        group,
+        edited,
+        fields,
+        action=AuditAction.GROUP_UPDATE,
+        ip_address=ip_address,
+        first=(lambda: _move_below(group, edited.full_path)) if "path" in changes else None,
+    )
+    return group
+
+
+def project_delete(*, actor, project: Project, ip_address: str | None = None) -> None:
+    """Delete a project and what it holds (memberships, deploy tokens, packages); Owners only.
+    Its repository and package files leave the disk once the deletion is committed
+    (tokens_site.signals)."""
+    project_access(actor, project).require(
+        Ability.OWN, f"You need the Owner role in {project.full_path} to delete it."
+    )
+    with transaction.atomic():
+        audit_event_record(
+            action=AuditAction.PROJECT_DELETE, actor=actor, target=project, ip_address=ip_address
+        )
+        project.delete()
+
+
+def group_delete(*, actor, group: Group, ip_address: str | None = None) -> None:
+    """Delete a group with every group and project below it (the database cascades; the
+    projects' repositories and package files leave the disk once the deletion is committed,
+    tokens_site.signals); Owners only."""
+    group_access(actor, group).require(
+        Ability.OWN, f"You need the Owner role in {group.full_path} to delete it."
+    )
+    with transaction.atomic():
+        audit_event_record(
+            action=AuditAction.GROUP_DELETE,
+            actor=actor,
+            target=group,
+            ip_address=ip_address,
+            details={
+                "subgroups": group.descendants().exclude(pk=group.pk).count(),
+                "projects": _projects_below(group).count(),
+            },
+        )
+        group.delete()
 
 
 def _validate_level(*, access: Access, user, source: Group | Project, access_level: int) -> None:
@@ -317,6 +667,39 @@ def member_remove(*, actor, membership: Membership, ip_address: str | None = Non
         membership.delete()
 
 
+def _set_name(account, name: str) -> None:
+    account.first_name, _, account.last_name = name.strip().partition(" ")
+
+
+def _account_errors(account) -> dict[str, list]:
+    """What an account must be, new or changed: valid by the model's rules, with an email, and
+    a username and an email no other account has, ignoring case (those two raise at once, as
+    `exists`: GitLab answers 409)."""
+    errors: dict[str, list] = {}
+    try:
+        account.full_clean(exclude=["password"], validate_unique=False)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    others = get_user_model().objects.exclude(pk=account.pk)
+    if others.filter(username__iexact=account.username).exists():
+        raise ValidationError(USERNAME_TAKEN, code="exists")
+    if account.email and others.filter(email__iexact=account.email).exists():
+        raise ValidationError("Email has already been taken", code="exists")
+    if not account.email:
+        errors.setdefault("email", []).append("Email is required.")
+    return errors
+
+
+def _account_summary(account) -> dict:
+    """What a user's audit event tells of the account."""
+    return {
+        "username": account.username,
+        "email": account.email,
+        "name": account.get_full_name(),
+        "admin": account.is_superuser,
+    }
+
+
 @sensitive_variables()
 def user_create(
     *,
@@ -330,20 +713,11 @@ def user_create(
     """An administrator creates an account. Without a password the account gets an unusable
     one (it signs in once a password is set in the admin)."""
     require_administrator(actor, "Only administrators can create users.")
-    users = get_user_model()
-    account = users(username=username, email=email, is_staff=is_admin, is_superuser=is_admin)
-    account.first_name, _, account.last_name = name.strip().partition(" ")
-    errors: dict[str, list] = {}
-    try:
-        account.full_clean(exclude=["password"], validate_unique=False)
-    except ValidationError as error:
-        errors.update(error.message_dict)
-    if users.objects.filter(username__iexact=username).exists():
-        raise ValidationError("Username has already been taken", code="exists")
-    if email and users.objects.filter(email__iexact=email).exists():
-        raise ValidationError("Email has already been taken", code="exists")
-    if not email:
-        errors.setdefault("email", []).append("Email is required.")
+    account = get_user_model()(
+        username=username, email=email, is_staff=is_admin, is_superuser=is_admin
+    )
+    _set_name(account, name)
+    errors = _account_errors(account)
     if password is not None:
         try:
             validate_password(password, account)
@@ -357,3 +731,96 @@ def user_create(
         account.set_password(password)
     account.save()
     return account
+
+
+def user_update(
+    *,
+    actor,
+    user,
+    username: str | None = None,
+    email: str | None = None,
+    name: str | None = None,
+    is_admin: bool | None = None,
+    ip_address: str | None = None,
+):
+    """An administrator changes what is given (not None) of an account, checked as
+    user_create checks a new one. No administrator takes their own administrator access away
+    (another one can): whoever does it keeps the means to undo it."""
+    require_administrator(actor, "Only administrators can change users.")
+    if is_admin is False and user.pk == actor.pk:
+        raise ValidationError(
+            {
+                "is_admin": [
+                    "You cannot remove your own administrator access; ask another "
+                    "administrator to do it."
+                ]
+            }
+        )
+    given = {"username": username, "email": email}
+    edited = _edited(user, {field: value for field, value in given.items() if value is not None})
+    if name is not None:
+        _set_name(edited, name)
+    if is_admin is not None:
+        edited.is_staff = edited.is_superuser = is_admin
+    fields = [field for field in ACCOUNT_FIELDS if getattr(edited, field) != getattr(user, field)]
+    if not fields:
+        return user
+    if errors := _account_errors(edited):
+        raise ValidationError(errors)
+    before, after = _account_summary(user), _account_summary(edited)
+    try:
+        with transaction.atomic():
+            edited.save(update_fields=fields)
+            audit_event_record(
+                action=AuditAction.USER_UPDATE,
+                actor=actor,
+                target=edited,
+                ip_address=ip_address,
+                details={
+                    key: {"from": before[key], "to": after[key]}
+                    for key in before
+                    if before[key] != after[key]
+                },
+            )
+    except IntegrityError as error:
+        raise ValidationError(USERNAME_TAKEN, code="exists") from error
+    _adopt(user, edited, fields)
+    return user
+
+
+def _user_set_active(*, actor, user, active: bool, ip_address: str | None) -> bool:
+    """One conditional UPDATE: of two requests at once, one changes it and records it."""
+    with transaction.atomic():
+        changed = (
+            get_user_model()
+            .objects.filter(pk=user.pk, is_active=not active)
+            .update(is_active=active)
+        )
+        if changed:
+            audit_event_record(
+                action=AuditAction.USER_UNBLOCK if active else AuditAction.USER_BLOCK,
+                actor=actor,
+                target=user,
+                ip_address=ip_address,
+            )
+    user.is_active = active
+    return bool(changed)
+
+
+def user_block(*, actor, user, ip_address: str | None = None) -> bool:
+    """Block an account: every credential of it stops at once (Django's sessions of an
+    inactive user are signed out; the authentication pipeline refuses the personal access
+    tokens and passwords of one). Administrators only, and not their own account. False when
+    it was blocked already: nothing changes and nothing is recorded (GitLab's API answers
+    that without an error too)."""
+    require_administrator(actor, "Only administrators can block users.")
+    if user.pk == actor.pk:
+        raise PermissionDenied("You cannot block your own account; ask another administrator.")
+    return _user_set_active(actor=actor, user=user, active=False, ip_address=ip_address)
+
+
+def user_unblock(*, actor, user, ip_address: str | None = None) -> bool:
+    """Unblock an account: its sessions-to-be, tokens and password work again. Administrators
+    only. False when it was not blocked: nothing changes and nothing is recorded."""
+    require_administrator(actor, "Only administrators can unblock users.")
+    return _user_set_active(actor=actor, user=user, active=True, ip_address=ip_address)

@@ -38,14 +38,18 @@ READ_CODE, PUSH = Ability.READ_REPOSITORY, Ability.WRITE_REPOSITORY
 PULL, PUSH_IMAGE = Ability.READ_REGISTRY, Ability.WRITE_REGISTRY
 DOWNLOAD, UPLOAD = Ability.READ_PACKAGES, Ability.WRITE_PACKAGES
 MEMBERS, DEPLOY_TOKENS = Ability.MANAGE_MEMBERS, Ability.MANAGE_DEPLOY_TOKENS
+SETTINGS, OWN = Ability.MANAGE_SETTINGS, Ability.OWN
 # On its group (tanuki/backend).
 GROUP_VIEW, GROUP_DEPLOY_TOKENS = "group:view", "group:manage_deploy_tokens"
+GROUP_SETTINGS = "group:manage_settings"
 
 READS = {VIEW, READ_CODE, PULL, DOWNLOAD}
 REPORTER = READS | {GROUP_VIEW}
 DEVELOPER = REPORTER | {PUSH, PUSH_IMAGE, UPLOAD}
-MAINTAINER = DEVELOPER | {MEMBERS, DEPLOY_TOKENS}
-OWNER = MAINTAINER | {GROUP_DEPLOY_TOKENS}  # a group's deploy tokens reach below it: Owners
+MAINTAINER = DEVELOPER | {MEMBERS, DEPLOY_TOKENS, SETTINGS}
+# A group's deploy tokens reach below it, and its settings rule it all: Owners. So does
+# deleting a project.
+OWNER = MAINTAINER | {GROUP_DEPLOY_TOKENS, GROUP_SETTINGS, OWN}
 DEPLOY_TOKEN = {READ_CODE, PULL, PUSH_IMAGE, DOWNLOAD, UPLOAD}  # never pushes code, no API
 
 # The matrix: what each visitor may do, by the visibility of the scene.
@@ -262,6 +266,37 @@ def api_add_member(visitor: Visitor) -> bool:
     return permitted
 
 
+def api_change(kind: str):
+    """`PUT /<kind>/:id` with a new description: changed when answered 200, else unchanged."""
+
+    def ask(visitor: Visitor) -> bool:
+        record = visitor.project if kind == "projects" else visitor.group
+        response = visitor.client.put(
+            f"/api/v4/{kind}/{record.pk}",
+            {"description": f"changed by {visitor.role}"},
+            content_type="application/json",
+            **visitor.headers(api=True),
+        )
+        permitted = allowed(response, 200, "application/json")
+        record.refresh_from_db()
+        assert (record.description == f"changed by {visitor.role}") == permitted, (
+            f"answered {response.status_code}, yet changed: {not permitted}"
+        )
+        return permitted
+
+    return ask
+
+
+def api_delete_project(visitor: Visitor) -> bool:
+    response = visitor.client.delete(
+        f"/api/v4/projects/{visitor.project.pk}", **visitor.headers(api=True)
+    )
+    permitted = allowed(response, 202, "application/json")
+    remains = Project.objects.filter(pk=visitor.project.pk).exists()
+    assert remains != permitted, f"answered {response.status_code}, yet deleted: {not remains}"
+    return permitted
+
+
 def git_probe(service: str):
     """The advertisement of refs, which opens with the service's pkt-line."""
 
@@ -352,6 +387,9 @@ CELLS = [
     ("api", MEMBERS, api_add_member, "all"),
     ("api", GROUP_VIEW, api("groups/{group}"), "all"),
     ("api", GROUP_DEPLOY_TOKENS, api("groups/{group}/deploy_tokens"), "all"),
+    ("api", SETTINGS, api_change("projects"), "all"),
+    ("api", GROUP_SETTINGS, api_change("groups"), "all"),
+    ("api", OWN, api_delete_project, "all"),
     ("git", READ_CODE, git_probe("git-upload-pack"), "all"),
     ("git", READ_CODE, git_post("git-upload-pack"), "all"),
     ("git", PUSH, git_probe("git-receive-pack"), "all"),

@@ -67,3 +67,40 @@ def test_keyset_pagination_by_another_order_is_405(client, owner):
     )
     assert response.status_code == 405
     assert "Keyset pagination" in response.json()["message"]
+
+
+@pytest.mark.parametrize("scope", ["read_user", "self_rotate"])
+def test_any_token_sees_and_revokes_itself_by_its_id_but_no_other(client, owner, scope):
+    other, _ = make_personal_token(owner, scopes=["api"], name="other")
+    token, value = make_personal_token(owner, scopes=[scope])
+    for method in ("get", "delete"):
+        refused = getattr(client, method)(
+            f"/api/v4/personal_access_tokens/{other.pk}", HTTP_PRIVATE_TOKEN=value
+        )
+        assert refused.status_code == 403 and refused.json()["error"] == "insufficient_scope"
+    assert not PersonalAccessToken.objects.get(pk=other.pk).revoked
+    path = f"/api/v4/personal_access_tokens/{token.pk}"
+    assert client.get(path, HTTP_PRIVATE_TOKEN=value).json()["id"] == token.pk
+    assert client.delete(path, HTTP_PRIVATE_TOKEN=value).status_code == 204
+    assert PersonalAccessToken.objects.get(pk=token.pk).revoked
+
+
+def test_a_token_rotates_itself_by_id_only_with_a_rotating_scope(client, owner):
+    token, value = make_personal_token(owner, scopes=["read_user"])
+    response = client.post(
+        f"/api/v4/personal_access_tokens/{token.pk}/rotate", HTTP_PRIVATE_TOKEN=value
+    )
+    assert response.status_code == 403
+    assert not PersonalAccessToken.objects.get(pk=token.pk).revoked
+
+
+def test_blocking_twice_changes_nothing_and_answers_as_gitlab(client, owner):
+    from tests.factories import AdminFactory
+
+    _, admin = make_personal_token(AdminFactory(), scopes=["api"])
+    for path, first, again in [("block", True, None), ("unblock", True, False)]:
+        url = f"/api/v4/users/{owner.pk}/{path}"
+        assert client.post(url, HTTP_PRIVATE_TOKEN=admin).json() is first
+        assert client.post(url, HTTP_PRIVATE_TOKEN=admin).json() is again
+    owner.refresh_from_db()
+    assert owner.is_active

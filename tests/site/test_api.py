@@ -869,6 +869,15 @@ class TestQueryCounts:
             ("/api/v4/personal_access_tokens", 3, "owner"),
             ("/api/v4/personal_access_tokens", 3, "admin"),
             ("/api/v4/users", 3, "owner"),
+            ("/api/v4/namespaces", 3, "owner"),
+            # token; the user; count; page; group names along the paths
+            ("/api/v4/users/{owner}/projects", 5, "owner"),
+            # ... plus the group
+            ("/api/v4/groups/tanuki/descendant_groups", 5, "owner"),
+            ("/api/v4/groups/tanuki/projects?include_subgroups=true", 5, "owner"),
+            # token; the user; count; page (with its groups and projects)
+            ("/api/v4/users/{owner}/memberships", 4, "admin"),
+            ("/api/v4/personal_access_tokens?sort=last_used_desc", 3, "owner"),
         ],
     )
     def test_no_query_per_item(
@@ -886,7 +895,12 @@ class TestQueryCounts:
                 make_deploy_token(tanuki["group"])
                 make_deploy_token(tanuki["project"])
                 make_personal_token(owner, scopes=["read_user"])
+                MembershipFactory(user=owner, group=GroupFactory(), access_level=AccessLevel.GUEST)
+                MembershipFactory(
+                    user=owner, project=ProjectFactory(), access_level=AccessLevel.GUEST
+                )
 
+        path = path.format(owner=owner.pk)
         grow(2)
         self.count(client, path, token, queries, django_assert_num_queries)
         grow(4)

@@ -41,6 +41,7 @@ class ApiView(APIView):
     write_ability: Ability | None = Ability.WRITE_API
     anonymous_reads = False
     keyset_key = "pk"  # what keyset pagination orders a list by (see pagination.py)
+    ordering = None  # the list's `order_by`/`sort` choices (see ordering.py)
     content_negotiation_class = JSONOnly
     http_method_names = ["get", "post", "put", "delete", "head"]
 
@@ -70,6 +71,10 @@ class ApiView(APIView):
         response["Cache-Control"] = "no-store"
         return response
 
+    def only_itself(self, principal) -> bool:
+        """Whether the call concerns only the token that makes it (see permissions.py)."""
+        return False
+
     # --- Helpers of the endpoints ---
 
     @property
@@ -97,7 +102,11 @@ class ApiView(APIView):
         return serializer.validated_data
 
     def listed(self, records, serializer_class) -> Response:
-        """One page of `records` (a queryset, or a list), with GitLab's pagination headers."""
+        """One page of `records` (a queryset, or a list), in the order the caller asked for
+        among the view's `ordering`, with GitLab's pagination headers."""
+        if self.ordering is not None:
+            order = self.query(self.ordering.query)
+            records = self.ordering.apply(records, order, self.keyset_key)
         paginator = GitLabPagination()
         page = paginator.paginate_queryset(records, self.request, self)
         return paginator.get_paginated_response(serializer_class(page, many=True).data)

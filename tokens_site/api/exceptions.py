@@ -50,9 +50,8 @@ def parameter_errors(detail) -> str:
     for name, errors in detail.items():
         errors = errors if isinstance(errors, list) else [errors]
         first = errors[0]
-        if isinstance(first, dict | list):  # a list's item: say which field
-            parts.append(f"{name} is invalid")
-            continue
+        while isinstance(first, dict | list) and first:  # a list's item: the field's name
+            first = next(iter(first.values())) if isinstance(first, dict) else first[0]
         words = PARAMETER_ERRORS.get(getattr(first, "code", ""))
         if name == "non_field_errors":
             parts.append(str(first))

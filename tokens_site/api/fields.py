@@ -1,7 +1,7 @@
 """Parameter types GitLab's API takes that DRF has no field for."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from datetime import date as Date
 
 from drf_spectacular.types import OpenApiTypes
@@ -19,11 +19,24 @@ ISO_DATETIME = re.compile(
 )
 
 
-@extend_schema_field(OpenApiTypes.DATE)
-class ExpiryDate(serializers.Field):
-    """A date (`YYYY-MM-DD`), or a date and time (`YYYY-MM-DDTHH:MM:SSZ`, any offset; none
-    means UTC), whose UTC date is taken. Empty or absent: None."""
+def _moment(data) -> datetime | None:
+    """A date (its 00:00 UTC) or a date and time (no offset: UTC), as an aware datetime in
+    UTC; None when `data` is neither."""
+    text = data if isinstance(data, str) else ""
+    try:
+        if ISO_DATE.fullmatch(text):
+            return datetime.combine(Date.fromisoformat(text), time(), tzinfo=UTC)
+        if ISO_DATETIME.fullmatch(text):
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        pass
+    return None
 
+
+class _MomentField(serializers.Field):
     default_error_messages = {
         "invalid": "use a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM:SSZ)"
     }
@@ -36,27 +49,38 @@ class ExpiryDate(serializers.Field):
             return (True, None)
         return super().validate_empty_values(data)
 
+    def moment(self, data) -> datetime:
+        moment = _moment(data)
+        if moment is None:
+            self.fail("invalid")
+        return moment
+
+
+@extend_schema_field(OpenApiTypes.DATE)
+class ExpiryDate(_MomentField):
+    """A date (`YYYY-MM-DD`), or a date and time (`YYYY-MM-DDTHH:MM:SSZ`, any offset; none
+    means UTC), whose UTC date is taken. Empty or absent: None."""
+
     def to_internal_value(self, data) -> Date:
-        text = data if isinstance(data, str) else ""
-        try:
-            if ISO_DATE.fullmatch(text):
-                return Date.fromisoformat(text)
-            if ISO_DATETIME.fullmatch(text):
-                moment = datetime.fromisoformat(text)
-                if moment.tzinfo is None:
-                    moment = moment.replace(tzinfo=UTC)
-                return moment.astimezone(UTC).date()
-        except (ValueError, OverflowError):
-            pass
-        self.fail("invalid")
+        return self.moment(data).date()
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class Moment(_MomentField):
+    """A moment to filter by (`created_after=2022-01-01T00:00:00`): a date and time (no
+    offset: UTC) or a date (00:00 UTC of it), as GitLab takes them. Empty or absent: None."""
+
+    def to_internal_value(self, data) -> datetime:
+        return self.moment(data)
 
 
 class StringList(serializers.ListField):
     """A list of strings: a JSON array, repeated form fields (`scopes[]=a&scopes[]=b`), or
     one comma-separated string (`scopes=api,read_user`)."""
 
-    def __init__(self, **kwargs) -> None:
-        super().__init__(child=serializers.CharField(), **kwargs)
+    def __init__(self, child_choices: list[str] | None = None, **kwargs) -> None:
+        child = serializers.ChoiceField(child_choices) if child_choices else serializers.CharField()
+        super().__init__(child=child, **kwargs)
 
     def to_internal_value(self, data):
         if isinstance(data, str):

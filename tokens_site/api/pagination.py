@@ -33,20 +33,30 @@ class PageQuery(serializers.Serializer):
     page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=1)
     per_page = serializers.IntegerField(min_value=1, max_value=LARGEST_ID, default=DEFAULT_PER_PAGE)
     pagination = serializers.ChoiceField(["offset", "keyset"], default="offset")
-    order_by = serializers.CharField(required=False)
-    sort = serializers.ChoiceField(["asc", "desc"], required=False)
     id_after = serializers.IntegerField(min_value=0, max_value=LARGEST_ID, required=False)
     id_before = serializers.IntegerField(min_value=0, max_value=LARGEST_ID, required=False)
 
 
+class KeysetQuery(PageQuery):
+    """What keyset pagination reads as well: the order, which a list documents (and checks)
+    with its own choices (ordering.py)."""
+
+    order_by = serializers.CharField(required=False)
+    sort = serializers.ChoiceField(["asc", "desc"], required=False)
+
+
 class GitLabPagination(BasePagination):
     def paginate_queryset(self, queryset, request, view=None):
-        query = PageQuery(data=query_values(request))
+        values = query_values(request)
+        query = PageQuery(data=values)
         query.is_valid(raise_exception=True)
+        self.keyset = query.validated_data["pagination"] == "keyset"
+        if self.keyset:
+            query = KeysetQuery(data=values)
+            query.is_valid(raise_exception=True)
         self.params = query.validated_data
         self.request = request
         self.per_page = min(self.params["per_page"], MAX_PER_PAGE)
-        self.keyset = self.params["pagination"] == "keyset"
         if self.keyset:
             return self._keyset_page(queryset, getattr(view, "keyset_key", "pk"))
         self.page = self.params["page"]

@@ -9,8 +9,10 @@ from tokens_site.access.policy import Denied, has_scope
 
 
 class TokenScopes(BasePermission):
-    """Reads need the view's `read_ability`, writes its `write_ability` (None: any token).
-    Anonymous visitors may read where the view says `anonymous_reads`; else 401."""
+    """Reads need the view's `read_ability`, writes its `write_ability` (None: any token),
+    unless the call concerns only the token that makes it (`view.only_itself`: any token may
+    see and revoke itself). Anonymous visitors may read where the view says
+    `anonymous_reads`; else 401."""
 
     def has_permission(self, request, view) -> bool:
         reading = request.method in SAFE_METHODS
@@ -20,6 +22,6 @@ class TokenScopes(BasePermission):
                 return True
             raise Denied(401, "")
         needed = view.read_ability if reading else view.write_ability
-        if needed is not None and not has_scope(principal, needed):
-            raise Denied.insufficient_scope(PERSONAL_SCOPES[needed])
-        return True
+        if needed is None or has_scope(principal, needed) or view.only_itself(principal):
+            return True
+        raise Denied.insufficient_scope(PERSONAL_SCOPES[needed])

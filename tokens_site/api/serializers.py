@@ -12,11 +12,12 @@ from tokens_site.api.fields import (
     DateText,
     ExpiryDate,
     Midnight,
+    Moment,
     StringList,
     Timestamp,
     whole_number,
 )
-from tokens_site.models import Group, Visibility
+from tokens_site.models import AccessLevel, Group, Visibility
 
 
 def _url(path: str) -> str:
@@ -127,10 +128,34 @@ class GroupSerializer(NamespaceShape):
 
 
 class NamespaceSerializer(NamespaceShape):
+    """A namespace: here always a group (this site has no personal namespaces)."""
+
     kind = serializers.SerializerMethodField()
+    avatar_url = serializers.SerializerMethodField()
 
     def get_kind(self, item) -> str:
         return "group"
+
+    def get_avatar_url(self, item) -> str | None:
+        return None
+
+
+class UserMembershipSerializer(Shape):
+    """One of a user's own memberships, as `/users/:id/memberships` lists them."""
+
+    source_id = serializers.SerializerMethodField()
+    source_name = serializers.SerializerMethodField()
+    source_type = serializers.SerializerMethodField()
+    access_level = serializers.IntegerField()
+
+    def get_source_id(self, membership) -> int:
+        return membership.group_id or membership.project_id
+
+    def get_source_name(self, membership) -> str:
+        return membership.source.name
+
+    def get_source_type(self, membership) -> str:
+        return "Namespace" if membership.group_id else "Project"
 
 
 class ProjectSerializer(Shape):
@@ -194,6 +219,7 @@ class DeployTokenSerializer(Shape):
     scopes = serializers.ListField(child=serializers.CharField())
     revoked = serializers.BooleanField()
     expired = serializers.BooleanField(source="is_expired")
+    description = serializers.CharField()
 
 
 class PersonalTokenSerializer(Shape):
@@ -201,15 +227,12 @@ class PersonalTokenSerializer(Shape):
     name = serializers.CharField()
     revoked = serializers.BooleanField()
     created_at = Timestamp()
-    description = serializers.SerializerMethodField()
+    description = serializers.CharField()
     scopes = serializers.ListField(child=serializers.CharField())
     user_id = serializers.IntegerField()
     last_used_at = Timestamp()
     active = serializers.BooleanField(source="is_active")
     expires_at = DateText()
-
-    def get_description(self, token) -> str:
-        return ""
 
 
 class WithSecret(Shape):
@@ -298,8 +321,26 @@ class UserList(Parameters):
     blocked = flag()
 
 
+class UserUpdate(Parameters):
+    """Only what is given changes."""
+
+    username = text(required=False)
+    email = text(required=False)
+    name = text(required=False)
+    admin = serializers.BooleanField(required=False)
+
+
+class UserMembershipList(Parameters):
+    type = serializers.ChoiceField(["Project", "Namespace"], required=False)
+
+
 def visibility(**kwargs) -> serializers.ChoiceField:
     return serializers.ChoiceField(Visibility.values, **kwargs)
+
+
+def access_level(**kwargs) -> serializers.ChoiceField:
+    """One of GitLab's role numbers (10, 20, 30, 40, 50); anything else is a 400."""
+    return serializers.ChoiceField(AccessLevel.values, **kwargs)
 
 
 class GroupCreate(Parameters):
@@ -323,9 +364,18 @@ class ProjectCreate(Parameters):
         return data
 
 
+class PlaceUpdate(Parameters):
+    """A group's or project's settings: only what is given changes."""
+
+    name = text(required=False)
+    path = text(required=False)
+    visibility = visibility(required=False)
+    description = text(required=False, allow_blank=True)
+
+
 class Listing(Parameters):
     search = text(required=False)
-    min_access_level = whole_number(required=False, allow_null=True)
+    min_access_level = access_level(required=False)
     owned = flag()
 
 
@@ -338,10 +388,24 @@ class ProjectList(Listing):
     visibility = visibility(required=False)
 
 
+class GroupProjectList(ProjectList):
+    include_subgroups = flag()
+
+
+class NamespaceList(Parameters):
+    search = text(required=False)
+    owned_only = flag()
+    top_level_only = flag()
+
+
+class MemberList(Parameters):
+    query = text(required=False)
+
+
 class MemberAdd(Parameters):
     user_id = whole_number(required=False)
     username = text(required=False)
-    access_level = whole_number()
+    access_level = access_level()
 
     def validate(self, data):
         if "user_id" not in data and "username" not in data:
@@ -350,13 +414,21 @@ class MemberAdd(Parameters):
 
 
 class MemberUpdate(Parameters):
-    access_level = whole_number()
+    access_level = access_level()
 
 
 class TokenCreate(Parameters):
     name = text()
     scopes = StringList()
     expires_at = ExpiryDate()
+    description = optional_text()
+
+
+class SelfTokenCreate(TokenCreate):
+    """What a user may create for themself through the API: a token that can only rotate
+    itself (GitLab limits this call to such scopes)."""
+
+    scopes = StringList(child_choices=["self_rotate"])
 
 
 class DeployTokenCreate(TokenCreate):
@@ -372,6 +444,12 @@ class PersonalTokenList(Parameters):
     state = serializers.ChoiceField(["active", "inactive"], required=False)
     revoked = flag(default=None)
     search = text(required=False)
+    created_after = Moment()
+    created_before = Moment()
+    last_used_after = Moment()
+    last_used_before = Moment()
+    expires_after = ExpiryDate()
+    expires_before = ExpiryDate()
 
 
 class Rotate(Parameters):

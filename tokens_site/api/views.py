@@ -5,9 +5,11 @@ the same services as the web pages; every read through the same permission-aware
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import HttpResponse
 from django.utils.text import slugify
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.response import Response
 
@@ -28,6 +30,7 @@ from tokens_site.access.policy import (
     is_self_or_administrator,
     require_administrator,
 )
+from tokens_site.api import ordering as orders
 from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
@@ -69,13 +72,15 @@ class CurrentUser(ApiView):
 
 class Users(ApiView):
     read_ability = Ability.READ_USER
+    ordering = orders.USERS
 
     @extend_schema(
-        parameters=[shapes.UserList, PageQuery], responses=shapes.UserSerializer(many=True)
+        parameters=[shapes.UserList, ordering.query, PageQuery],
+        responses=shapes.UserSerializer(many=True),
     )
     def get(self, request):
         query = self.query(shapes.UserList)
-        accounts = User.objects.order_by("id")
+        accounts = User.objects.all()
         if username := query.get("username"):
             accounts = accounts.filter(username__iexact=username)
         full = is_administrator(request.user)
@@ -119,6 +124,83 @@ class UserDetail(ApiView):
         shape = shapes.FullUserSerializer if full else shapes.UserSerializer
         return Response(shape(account).data)
 
+    @extend_schema(request=shapes.UserUpdate, responses=shapes.FullUserSerializer)
+    def put(self, request, user_id):
+        account = _user(user_id)
+        data = self.parameters(shapes.UserUpdate)
+        services.user_update(
+            actor=request.user,
+            user=account,
+            username=data.get("username"),
+            email=data.get("email"),
+            name=data.get("name"),
+            is_admin=data.get("admin"),
+            ip_address=self.ip_address,
+        )
+        return Response(shapes.FullUserSerializer(account).data)
+
+
+class UserBlock(ApiView):
+    """`POST /users/:id/block` and `/unblock` (administrators): a blocked user's every
+    credential stops at once (sessions, personal access tokens, Git passwords)."""
+
+    block = True
+
+    @extend_schema(request=None, responses={201: OpenApiTypes.BOOL})
+    def post(self, request, user_id):
+        account = _user(user_id)
+        change = services.user_block if self.block else services.user_unblock
+        if change(actor=request.user, user=account, ip_address=self.ip_address):
+            return _created(True)
+        if self.block:  # already blocked: GitLab answers `null` (DRF would send no body)
+            return HttpResponse(b"null", status=201, content_type="application/json")
+        return _created(False)  # already active
+
+
+class UserUnblock(UserBlock):
+    block = False
+
+
+class UserProjects(ApiView):
+    """`/users/:id/projects`: this site has no personal namespaces, so a user's projects are
+    the ones they are a member of (directly or through a group) that the caller may see."""
+
+    anonymous_reads = True
+    ordering = orders.PROJECTS
+
+    @extend_schema(
+        parameters=[shapes.ProjectList, ordering.query, PageQuery],
+        responses=shapes.ProjectSerializer(many=True),
+    )
+    def get(self, request, user_id):
+        account = _user(user_id)
+        listed = Project.objects.visible_to(request.user) & Project.objects.member_of(account)
+        return self.listed(
+            _filter_projects(listed, self.query(shapes.ProjectList), account),
+            shapes.ProjectSerializer,
+        )
+
+
+class UserMemberships(ApiView):
+    """`/users/:id/memberships` (administrators): the user's own memberships."""
+
+    read_ability = Ability.READ_USER
+
+    @extend_schema(
+        parameters=[shapes.UserMembershipList, PageQuery],
+        responses=shapes.UserMembershipSerializer(many=True),
+    )
+    def get(self, request, user_id):
+        require_administrator(request.user, "")
+        account = _user(user_id)
+        memberships = account.memberships.select_related("group", "project").order_by("id")
+        kind = self.query(shapes.UserMembershipList).get("type")
+        if kind == "Project":
+            memberships = memberships.filter(project__isnull=False)
+        elif kind == "Namespace":
+            memberships = memberships.filter(group__isnull=False)
+        return self.listed(memberships, shapes.UserMembershipSerializer)
+
 
 class UserPersonalAccessTokens(ApiView):
     @extend_schema(request=shapes.TokenCreate, responses={201: shapes.PersonalTokenWithSecret})
@@ -132,6 +214,7 @@ class UserPersonalAccessTokens(ApiView):
             name=data["name"],
             scopes=data["scopes"],
             expires_at=data["expires_at"],
+            description=data["description"],
             ip_address=self.ip_address,
         )
         return _created(
@@ -149,6 +232,35 @@ def _min_access_level(query: dict) -> int | None:
     if level is None and query["owned"]:
         level = AccessLevel.OWNER
     return level
+
+
+def _named(listed, query: dict):
+    """GitLab's `search` on groups and projects: a part of the name or of the path."""
+    if search := query.get("search"):
+        listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
+    return listed
+
+
+def _filter_groups(listed, query: dict, user):
+    """GitLab's filters of a group list, for `user`'s roles."""
+    listed = _named(listed, query)
+    if query["top_level_only"]:
+        listed = listed.filter(parent=None)
+    if (level := _min_access_level(query)) is not None:
+        listed = listed & Group.objects.with_level(user, level)
+    return listed
+
+
+def _filter_projects(listed, query: dict, user):
+    """GitLab's filters of a project list, for `user`'s roles."""
+    listed = _named(listed, query).select_related("group")
+    if (level := _min_access_level(query)) is not None:
+        listed = listed & Project.objects.with_level(user, level)
+    if query["membership"]:
+        listed = listed & Project.objects.member_of(user)
+    if visibility := query.get("visibility"):
+        listed = listed.filter(visibility=visibility)
+    return listed
 
 
 def _by_id_or_path(queryset, ref: str, what: str):
@@ -172,20 +284,16 @@ def _project(request, ref: str) -> Project:
 
 class Groups(ApiView):
     anonymous_reads = True
+    ordering = orders.GROUPS
 
     @extend_schema(
-        parameters=[shapes.GroupList, PageQuery], responses=shapes.GroupSerializer(many=True)
+        parameters=[shapes.GroupList, ordering.query, PageQuery],
+        responses=shapes.GroupSerializer(many=True),
     )
     def get(self, request):
+        listed = Group.objects.visible_to(request.user)
         query = self.query(shapes.GroupList)
-        listed = Group.objects.visible_to(request.user).order_by("full_path")
-        if search := query.get("search"):
-            listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
-        if query["top_level_only"]:
-            listed = listed.filter(parent=None)
-        if (level := _min_access_level(query)) is not None:
-            listed = listed & Group.objects.with_level(request.user, level)
-        return self.listed(listed, shapes.GroupSerializer)
+        return self.listed(_filter_groups(listed, query, request.user), shapes.GroupSerializer)
 
     @extend_schema(request=shapes.GroupCreate, responses={201: shapes.GroupSerializer})
     def post(self, request):
@@ -203,58 +311,109 @@ class Groups(ApiView):
         return _created(shapes.GroupSerializer(group).data)
 
 
-class GroupDetail(ApiView):
-    anonymous_reads = True
+class PlaceDetail(ApiView):
+    """A group or a project: read it, change its settings, delete it (the services decide
+    who may)."""
 
-    @extend_schema(responses=shapes.GroupSerializer)
-    def get(self, request, group_ref):
-        return Response(shapes.GroupSerializer(_group(request, group_ref)).data)
+    anonymous_reads = True
+    kind: str  # "group" or "project": the URL's `<kind>_ref` and the services' keyword
+    find = shape = update = remove = None
+
+    def record(self, request, kwargs):
+        return type(self).find(request, kwargs[f"{self.kind}_ref"])
+
+    def get(self, request, **kwargs):
+        return Response(self.shape(self.record(request, kwargs)).data)
+
+    def put(self, request, **kwargs):
+        record = self.record(request, kwargs)
+        changes = self.parameters(shapes.PlaceUpdate)
+        type(self).update(
+            actor=request.user,
+            ip_address=self.ip_address,
+            **{self.kind: record},
+            **{name: changes.get(name) for name in ("name", "path", "visibility", "description")},
+        )
+        return Response(self.shape(record).data)
+
+    def delete(self, request, **kwargs):
+        record = self.record(request, kwargs)
+        type(self).remove(actor=request.user, ip_address=self.ip_address, **{self.kind: record})
+        # GitLab answers 202: it deletes in the background; here it is done already.
+        return Response({"message": "202 Accepted"}, status=202)
+
+
+def place_schema(shape):
+    return extend_schema_view(
+        get=extend_schema(responses=shape),
+        put=extend_schema(request=shapes.PlaceUpdate, responses=shape),
+        delete=extend_schema(responses={202: None}),
+    )
+
+
+@place_schema(shapes.GroupSerializer)
+class GroupDetail(PlaceDetail):
+    kind, find, shape = "group", _group, shapes.GroupSerializer
+    update, remove = services.group_update, services.group_delete
 
 
 class GroupSubgroups(ApiView):
-    anonymous_reads = True
+    """The groups right below this one that the caller may see."""
 
-    @extend_schema(parameters=[PageQuery], responses=shapes.GroupSerializer(many=True))
+    anonymous_reads = True
+    ordering = orders.GROUPS
+
+    def below(self, groups, group: Group):
+        return groups.filter(parent=group)
+
+    @extend_schema(
+        parameters=[shapes.GroupList, ordering.query, PageQuery],
+        responses=shapes.GroupSerializer(many=True),
+    )
     def get(self, request, group_ref):
-        parent = _group(request, group_ref)
-        listed = Group.objects.visible_to(request.user).filter(parent=parent).order_by("path")
-        return self.listed(listed, shapes.GroupSerializer)
+        listed = self.below(Group.objects.visible_to(request.user), _group(request, group_ref))
+        query = self.query(shapes.GroupList)
+        return self.listed(_filter_groups(listed, query, request.user), shapes.GroupSerializer)
+
+
+class GroupDescendants(GroupSubgroups):
+    """Every group below this one, at any depth, that the caller may see."""
+
+    def below(self, groups, group: Group):
+        return groups.filter(traversal__startswith=group.traversal).exclude(pk=group.pk)
 
 
 class GroupProjects(ApiView):
     anonymous_reads = True
+    ordering = orders.PROJECTS
 
-    @extend_schema(parameters=[PageQuery], responses=shapes.ProjectSerializer(many=True))
+    @extend_schema(
+        parameters=[shapes.GroupProjectList, ordering.query, PageQuery],
+        responses=shapes.ProjectSerializer(many=True),
+    )
     def get(self, request, group_ref):
         group = _group(request, group_ref)
-        listed = (
-            Project.objects.visible_to(request.user)
-            .filter(group=group)
-            .select_related("group")
-            .order_by("path")
-        )
-        return self.listed(listed, shapes.ProjectSerializer)
+        query = self.query(shapes.GroupProjectList)
+        listed = Project.objects.visible_to(request.user)
+        if query["include_subgroups"]:
+            listed = listed.filter(group__traversal__startswith=group.traversal)
+        else:
+            listed = listed.filter(group=group)
+        return self.listed(_filter_projects(listed, query, request.user), shapes.ProjectSerializer)
 
 
 class Projects(ApiView):
     anonymous_reads = True
+    ordering = orders.PROJECTS
 
     @extend_schema(
-        parameters=[shapes.ProjectList, PageQuery],
+        parameters=[shapes.ProjectList, ordering.query, PageQuery],
         responses=shapes.ProjectSerializer(many=True),
     )
     def get(self, request):
+        listed = Project.objects.visible_to(request.user)
         query = self.query(shapes.ProjectList)
-        listed = Project.objects.visible_to(request.user).select_related("group").order_by("id")
-        if (level := _min_access_level(query)) is not None:
-            listed = listed & Project.objects.with_level(request.user, level)
-        if query["membership"]:
-            listed = listed & Project.objects.member_of(request.user)
-        if search := query.get("search"):
-            listed = listed.filter(Q(name__icontains=search) | Q(path__icontains=search))
-        if visibility := query.get("visibility"):
-            listed = listed.filter(visibility=visibility)
-        return self.listed(listed, shapes.ProjectSerializer)
+        return self.listed(_filter_projects(listed, query, request.user), shapes.ProjectSerializer)
 
     @extend_schema(request=shapes.ProjectCreate, responses={201: shapes.ProjectSerializer})
     def post(self, request):
@@ -273,12 +432,38 @@ class Projects(ApiView):
         return _created(shapes.ProjectSerializer(project).data)
 
 
-class ProjectDetail(ApiView):
-    anonymous_reads = True
+@place_schema(shapes.ProjectSerializer)
+class ProjectDetail(PlaceDetail):
+    kind, find, shape = "project", _project, shapes.ProjectSerializer
+    update, remove = services.project_update, services.project_delete
 
-    @extend_schema(responses=shapes.ProjectSerializer)
-    def get(self, request, project_ref):
-        return Response(shapes.ProjectSerializer(_project(request, project_ref)).data)
+
+# --- Namespaces -------------------------------------------------------------------------------
+
+
+class Namespaces(ApiView):
+    """GitLab's namespaces are groups and users' personal namespaces; this site has groups
+    only. Administrators list every group, others the groups they are members of."""
+
+    ordering = orders.GROUPS
+
+    @extend_schema(
+        parameters=[shapes.NamespaceList, ordering.query, PageQuery],
+        responses=shapes.NamespaceSerializer(many=True),
+    )
+    def get(self, request):
+        query = self.query(shapes.NamespaceList)
+        level = AccessLevel.OWNER if query["owned_only"] else AccessLevel.GUEST
+        listed = _named(Group.objects.with_level(request.user, level), query)
+        if query["top_level_only"]:
+            listed = listed.filter(parent=None)
+        return self.listed(listed, shapes.NamespaceSerializer)
+
+
+class NamespaceDetail(ApiView):
+    @extend_schema(responses=shapes.NamespaceSerializer)
+    def get(self, request, namespace_ref):
+        return Response(shapes.NamespaceSerializer(_group(request, namespace_ref)).data)
 
 
 # --- Members ----------------------------------------------------------------------------------
@@ -288,14 +473,28 @@ def _source(request, kind: str, ref: str) -> Group | Project:
     return _group(request, ref) if kind == "groups" else _project(request, ref)
 
 
+def _members_named(memberships, query: dict):
+    """GitLab's `query` on member lists: a part of the username or the name."""
+    if words := query.get("query"):
+        memberships = memberships.filter(
+            Q(user__username__icontains=words)
+            | Q(user__first_name__icontains=words)
+            | Q(user__last_name__icontains=words)
+        )
+    return memberships
+
+
 class Members(ApiView):
     anonymous_reads = True
     keyset_key = "user_id"  # a member's id is its user's
 
-    @extend_schema(parameters=[PageQuery], responses=shapes.MemberSerializer(many=True))
+    @extend_schema(
+        parameters=[shapes.MemberList, PageQuery], responses=shapes.MemberSerializer(many=True)
+    )
     def get(self, request, kind, ref):
         source = _source(request, kind, ref)
         listed = source.memberships.select_related("user").order_by("user__username")
+        listed = _members_named(listed, self.query(shapes.MemberList))
         return self.listed(listed, shapes.MemberSerializer)
 
     @extend_schema(request=shapes.MemberAdd, responses={201: shapes.MemberSerializer})
@@ -321,10 +520,13 @@ class Members(ApiView):
 class MembersAll(ApiView):
     anonymous_reads = True
 
-    @extend_schema(parameters=[PageQuery], responses=shapes.MemberSerializer(many=True))
+    @extend_schema(
+        parameters=[shapes.MemberList, PageQuery], responses=shapes.MemberSerializer(many=True)
+    )
     def get(self, request, kind, ref):
         source = _source(request, kind, ref)
-        return self.listed(Membership.objects.effective_on(source), shapes.MemberSerializer)
+        memberships = _members_named(Membership.objects.all(), self.query(shapes.MemberList))
+        return self.listed(memberships.effective_on(source), shapes.MemberSerializer)
 
 
 class MemberAllDetail(ApiView):
@@ -423,6 +625,7 @@ class DeployTokens(DeployTokenListing):
             scopes=data["scopes"],
             expires_at=data["expires_at"],
             username=data["username"],
+            description=data["description"],
             ip_address=self.ip_address,
         )
         return _created(shapes.DeployTokenWithSecret(token, context={"plaintext": plaintext}).data)
@@ -475,14 +678,30 @@ class PersonalTokenView(ApiView):
         )
 
 
+# GitLab's moment filters of a token list: parameter → lookup.
+TOKEN_MOMENTS = {
+    "created_after": "created_at__gt",
+    "created_before": "created_at__lt",
+    "last_used_after": "last_used_at__gt",
+    "last_used_before": "last_used_at__lt",
+    "expires_after": "expires_at__gt",
+    "expires_before": "expires_at__lt",
+}
+
+
 class PersonalAccessTokens(ApiView):
+    ordering = orders.PERSONAL_TOKENS
+
     @extend_schema(
-        parameters=[shapes.PersonalTokenList, PageQuery],
+        parameters=[shapes.PersonalTokenList, ordering.query, PageQuery],
         responses=shapes.PersonalTokenSerializer(many=True),
     )
     def get(self, request):
         query = self.query(shapes.PersonalTokenList)
-        tokens = PersonalAccessToken.objects.visible_to(request.user).order_by("id")
+        tokens = PersonalAccessToken.objects.visible_to(request.user)
+        for name, lookup in TOKEN_MOMENTS.items():
+            if query[name] is not None:
+                tokens = tokens.filter(**{lookup: query[name]})
         if (user_id := query.get("user_id")) is not None:
             if not is_self_or_administrator(request.user, user_id):
                 # GitLab's answer when someone asks for another user's tokens.
@@ -497,7 +716,38 @@ class PersonalAccessTokens(ApiView):
         return self.listed(tokens, shapes.PersonalTokenSerializer)
 
 
-class PersonalAccessTokenDetail(PersonalTokenView):
+class CurrentUserPersonalAccessTokens(ApiView):
+    """`POST /user/personal_access_tokens`: a user creates a token for themself, limited to
+    `self_rotate` as GitLab limits this call (other scopes are made on the web page)."""
+
+    @extend_schema(request=shapes.SelfTokenCreate, responses={201: shapes.PersonalTokenWithSecret})
+    @sensitive_variables()
+    def post(self, request):
+        data = self.parameters(shapes.SelfTokenCreate)
+        token, plaintext = personal_token_create(
+            actor=request.user,
+            user=request.user,
+            name=data["name"],
+            scopes=data["scopes"],
+            expires_at=data["expires_at"],
+            description=data["description"],
+            ip_address=self.ip_address,
+        )
+        return _created(
+            shapes.PersonalTokenWithSecret(token, context={"plaintext": plaintext}).data
+        )
+
+
+class ItselfWithAnyScope(PersonalTokenView):
+    """Any token may see and revoke itself, whatever its scopes: at `/self` and at its own
+    id (python-gitlab's `token.delete()` after `get("self")` asks by id)."""
+
+    def only_itself(self, principal) -> bool:
+        token_id = self.kwargs.get("token_id", "self")
+        return principal.token is not None and token_id in ("self", str(principal.token.pk))
+
+
+class PersonalAccessTokenDetail(ItselfWithAnyScope):
     @extend_schema(responses=shapes.PersonalTokenSerializer)
     def get(self, request, token_id):
         return Response(shapes.PersonalTokenSerializer(self.personal_token(token_id)).data)
@@ -509,8 +759,8 @@ class PersonalAccessTokenDetail(PersonalTokenView):
         return _no_content()
 
 
-class PersonalAccessTokenSelf(PersonalTokenView):
-    """The token itself: any token may see and revoke itself, whatever its scopes."""
+class PersonalAccessTokenSelf(ItselfWithAnyScope):
+    """The token itself: no scope needed."""
 
     read_ability = write_ability = None
 

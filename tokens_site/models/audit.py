@@ -1,4 +1,5 @@
-"""Audit events: who did what to which token, membership, account or address, from where."""
+"""Audit events: who did what to which token, membership, group, project, account or address,
+from where."""
 
 from django.conf import settings
 from django.db import models
@@ -15,7 +16,14 @@ class AuditAction(models.TextChoices):
     MEMBER_CHANGE = "member.change", "Member access level changed"
     MEMBER_REMOVE = "member.remove", "Member removed"
     GROUP_CREATE = "group.create", "Group created"
+    GROUP_UPDATE = "group.update", "Group settings changed"
+    GROUP_DELETE = "group.delete", "Group deleted"
     PROJECT_CREATE = "project.create", "Project created"
+    PROJECT_UPDATE = "project.update", "Project settings changed"
+    PROJECT_DELETE = "project.delete", "Project deleted"
+    USER_UPDATE = "user.update", "User changed"
+    USER_BLOCK = "user.block", "User blocked"
+    USER_UNBLOCK = "user.unblock", "User unblocked"
     IP_BAN = "ip.ban", "IP address banned"
     IP_UNBAN = "ip.unban", "IP address ban lifted"
     ACCOUNT_LOCK = "account.lock", "Account locked after failed sign-ins"
@@ -23,7 +31,8 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEvent(models.Model):
-    """Who did what to which token, membership or address, from where, when. Append-only."""
+    """Who did what to which token, membership, group, project, account or address, from where,
+    when. Append-only."""
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(
