@@ -15,7 +15,7 @@ from deploy_tokens.models import (
     Scope,
 )
 from tokens_site.access.abilities import Ability
-from tokens_site.access.policy import Access, access_on
+from tokens_site.access.policy import Access, access_on, require_person
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, Group, Project
 from tokens_site.tokens import token_digest, token_encrypt, token_generate, validate_expiry_date
@@ -42,6 +42,7 @@ def deploy_token_create(
     ip_address: str | None = None,
 ) -> tuple[DeployToken, str]:
     deploy_token_access(actor, owner)
+    require_person(actor, "deploy tokens")
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
         raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})

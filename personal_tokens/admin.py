@@ -1,5 +1,6 @@
-"""An inventory of every personal access token: find, inspect, revoke; create one for a user and
-see its value once. No secret and no digest is ever shown."""
+"""An inventory of every personal access token — and of every project and group access token,
+which is a personal token of its bot (access_tokens) — find, inspect, revoke; create one for a
+user and see its value once. No secret and no digest is ever shown."""
 
 from django import forms
 from django.contrib import admin
@@ -19,6 +20,25 @@ class PersonalScopeFilter(ScopeFilter):
 
     def match(self, scope: str) -> Q:
         return with_scope(scope)
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("personal", "Personal"),
+            ("project", "Project access token"),
+            ("group", "Group access token"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "personal":
+            return queryset.filter(user__bot__isnull=True)
+        if self.value() in ("project", "group"):
+            return queryset.filter(**{f"user__bot__{self.value()}__isnull": False})
+        return queryset
 
 
 class PersonalAccessTokenAdminForm(forms.ModelForm):
@@ -56,6 +76,7 @@ class PersonalAccessTokenAdmin(TokenAdmin):
     list_display = [
         "name",
         "user",
+        "belongs_to",
         "scope_list",
         "created_at",
         "last_used_at",
@@ -63,9 +84,23 @@ class PersonalAccessTokenAdmin(TokenAdmin):
         "state",
     ]
     readonly_fields = ["name", "description", *list_display[1:]]
-    list_filter = [PersonalScopeFilter, TokenStateFilter, "created_at", "last_used_at"]
+    list_filter = [
+        KindFilter,
+        PersonalScopeFilter,
+        TokenStateFilter,
+        "created_at",
+        "last_used_at",
+    ]
     search_fields = ["name", "description", "user__username", "user__email"]
-    list_select_related = ["user"]
+    list_select_related = ["user__bot__project", "user__bot__group"]
+
+    @admin.display(description="belongs to")
+    def belongs_to(self, token: PersonalAccessToken) -> str:
+        """A person's own token, or the project or group of an access token's bot."""
+        bot = getattr(token.user, "bot", None)
+        if bot is None:
+            return "(personal)"
+        return f"{'project' if bot.project_id else 'group'} {bot.source.full_path}"
 
     @admin.display(description="scopes")
     def scope_list(self, token: PersonalAccessToken) -> str:

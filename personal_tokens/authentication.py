@@ -31,7 +31,7 @@ class PersonalTokenAuthenticator(Authenticator):
             return NOT_PROVEN
         banned = ban_in_force(token.address_banned_until)
         if not (banned and ban_enforced()):  # a refused request is no use of the token
-            personal_token_touch(token)
+            personal_token_touch(token, address=address)
         principal = Principal(
             kind=self.kind,
             username=token.user.get_username(),

@@ -52,13 +52,20 @@ EXPIRED = Notice(
 )
 
 
-def _due(notice: Notice, today: date):
+def due_tokens(notice: Notice, today: date):
+    """Every token, a person's or a bot's, not yet told about for `notice`."""
     return PersonalAccessToken.objects.filter(
         notice.window(today),
         revoked=False,
         user__is_active=True,
         **{f"{notice.sent_field}__isnull": True},
-    ).exclude(user__email="")
+    )
+
+
+def _due(notice: Notice, today: date):
+    """A person's tokens due (a bot's go to its project's or group's managers:
+    access_tokens.notifications)."""
+    return due_tokens(notice, today).filter(user__bot__isnull=True).exclude(user__email="")
 
 
 def _claim(notice: Notice, user_id: int, today: date, now: datetime) -> list[PersonalAccessToken]:

@@ -12,7 +12,16 @@ from tokens_site.lookups import CompiledLookup, attach, instance_from
 from tokens_site.tokens import token_digest
 
 # What authenticating needs of a token and of its user; nothing else is read.
-TOKEN_FIELDS = ("id", "name", "scopes", "expires_at", "revoked", "last_used_at", "user_id")
+TOKEN_FIELDS = (
+    "id",
+    "name",
+    "scopes",
+    "expires_at",
+    "revoked",
+    "last_used_at",
+    "last_used_ips",
+    "user_id",
+)
 USER_FIELDS = ("username", "is_active", "is_staff", "is_superuser")  # and its id: user_id
 
 _by_digest = CompiledLookup(

@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.rules import personal_token_validate
-from tokens_site.access.policy import require_self_or_administrator
+from tokens_site.access.policy import require_person, require_self_or_administrator
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings
 from tokens_site.tokens import token_generate
@@ -34,6 +34,7 @@ def personal_token_create(
 ) -> tuple[PersonalAccessToken, str]:
     """Create a token for `user`: a random one, or the predetermined `token`."""
     require_self_or_administrator(actor, user, "create")
+    require_person(actor, "personal access tokens")
     return PersonalAccessToken.objects.create_token(
         user=user,
         name=name,
@@ -51,21 +52,33 @@ def personal_token_revoke(*, actor, token: PersonalAccessToken, ip_address: str 
     token.revoke(actor=actor, ip_address=ip_address)
 
 
-def personal_token_touch(token: PersonalAccessToken, *, now=None) -> bool:
-    """Record that the token was just used, at most once per LAST_USED_UPDATE_INTERVAL_SECONDS:
-    no query when the loaded value is recent, else one conditional UPDATE (so two processes
-    racing write once, and never move the time backwards)."""
+LAST_USED_IPS = 5  # how many distinct client addresses a token remembers
+
+
+def personal_token_touch(
+    token: PersonalAccessToken, *, address: str | None = None, now=None
+) -> bool:
+    """Record that the token was just used, from `address`: at most once per
+    LAST_USED_UPDATE_INTERVAL_SECONDS, or sooner from an address it does not know yet (so
+    its last LAST_USED_IPS distinct addresses are all there). No query when the loaded
+    values are recent, else one conditional UPDATE (so two processes racing write once, and
+    never move the time backwards)."""
     now = now or timezone.now()
     interval = timedelta(seconds=settings.LAST_USED_UPDATE_INTERVAL_SECONDS)
-    if token.last_used_at is not None and now - token.last_used_at < interval:
+    known = token.last_used_ips or []
+    new_address = address is not None and address not in known
+    recent = token.last_used_at is not None and now - token.last_used_at < interval
+    if recent and not new_address:
         return False
-    updated = (
-        PersonalAccessToken.objects.filter(pk=token.pk)
-        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
-        .update(last_used_at=now)
-    )
+    addresses = known
+    if address is not None:
+        addresses = [address, *(ip for ip in known if ip != address)][:LAST_USED_IPS]
+    due = PersonalAccessToken.objects.filter(pk=token.pk)
+    if not new_address:
+        due = due.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
+    updated = due.update(last_used_at=now, last_used_ips=addresses)
     if updated:
-        token.last_used_at = now
+        token.last_used_at, token.last_used_ips = now, addresses
     return bool(updated)
 
 
@@ -77,10 +90,26 @@ def personal_token_rotate(
     expires_at: date | None = None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
+    """Revoke `token` and create its successor (see personal_token_replace); a user rotates
+    their own tokens, administrators anyone's."""
+    require_self_or_administrator(actor, token.user, "rotate")
+    return personal_token_replace(
+        actor=actor, token=token, expires_at=expires_at, ip_address=ip_address
+    )
+
+
+@sensitive_variables()
+def personal_token_replace(
+    *,
+    actor,
+    token: PersonalAccessToken,
+    expires_at: date | None = None,
+    ip_address: str | None = None,
+) -> tuple[PersonalAccessToken, str]:
     """Revoke `token` and create its successor (same user, name, description and scopes) in one
     transaction: both happen, or neither. The new expiry date is `expires_at`, else the old
-    token's if it is still ahead, else none — by the same rules as any new token."""
-    require_self_or_administrator(actor, token.user, "rotate")
+    token's if it is still ahead, else none — by the same rules as any new token. Who may is
+    the caller's to check (personal_token_rotate; access_tokens for a bot's token)."""
     if not token.is_active:
         raise ValidationError("Only an active token can be rotated.")
     if expires_at is None:

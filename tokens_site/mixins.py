@@ -76,8 +76,9 @@ class ProjectMixin(ScopedObjectMixin):
 
 
 class TokenPageMixin:
-    """The two flows of a page that makes tokens shown once and revokes them. A view supplies
-    `noun`, `page_url()`, `render_page()`, `create_token(form)` and `revoke_token(token)`."""
+    """The flows of a page that makes tokens shown once, revokes them and (where the kind
+    allows) rotates them. A view supplies `noun`, `page_url()`, `render_page()`,
+    `create_token(form)`, `revoke_token(token)` and, to rotate, `rotate_token(token)`."""
 
     noun = "token"
 
@@ -93,22 +94,48 @@ class TokenPageMixin:
     def revoke_token(self, token) -> None:
         raise NotImplementedError
 
+    def rotate_token(self, token):
+        raise NotImplementedError
+
+    def claim_form(self) -> HttpResponseRedirect | None:
+        """Claim the posted form's single-use key: None when this request may act on it, else
+        the way back to the page, with why nothing was done."""
+        state = once_key_take(self.request)
+        if state is OnceKey.CLAIMED:
+            return None
+        messages.info(self.request, once_key_refusal(state, self.noun))
+        return redirect(self.page_url())
+
     @sensitive_variables()
     def create_from(self, form):
         """Create from a valid form whose single-use key is unclaimed, and show the value in
         this one response; anything else shows the page without a value."""
         if not form.is_valid():
             return self.render_page(form=form)
-        state = once_key_take(self.request)
-        if state is not OnceKey.CLAIMED:
-            messages.info(self.request, once_key_refusal(state, self.noun))
-            return redirect(self.page_url())
+        refused = self.claim_form()
+        if refused is not None:
+            return refused
         try:
             token, plaintext = self.create_token(form)
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.render_page(form=form)
         return self.render_page(new_token=token, plaintext=plaintext)
+
+    @sensitive_variables()
+    def rotate(self, token):
+        """Replace `token` by its successor when the form's single-use key is unclaimed (as
+        for a creation), and show the new value in this one response; anything else goes
+        back to the page without a value."""
+        refused = self.claim_form()
+        if refused is not None:
+            return refused
+        try:
+            successor, plaintext = self.rotate_token(token)
+        except ValidationError as error:
+            messages.error(self.request, " ".join(error.messages))
+            return self.back_to_page()
+        return self.render_page(new_token=successor, plaintext=plaintext)
 
     def revoke(self, token) -> HttpResponseRedirect:
         try:
@@ -117,6 +144,9 @@ class TokenPageMixin:
             messages.error(self.request, " ".join(error.messages))
         else:
             messages.success(self.request, f"Revoked {self.noun} {token.name}.")
+        return self.back_to_page()
+
+    def back_to_page(self) -> HttpResponseRedirect:
         # 303: the browser follows with a GET, and a reload does not repeat the POST.
         response = redirect(self.page_url())
         response.status_code = 303

@@ -36,6 +36,7 @@ from tokens_site.models import (
     Project,
     ProjectQuerySet,
     Visibility,
+    is_bot,
 )
 from tokens_site.paths import validate_top_level_path
 from tokens_site.registry.listing import RegistryUnavailable, first_tagged_image_below
@@ -576,6 +577,7 @@ def _ensure_an_owner_remains(membership: Membership) -> None:
     owners = (
         Membership.objects.select_for_update()
         .filter(group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER)
+        .exclude(user__bot__isnull=False)  # an access token is no Owner to fall back on
         .order_by("pk")
         .values_list("pk", flat=True)
     )
@@ -597,7 +599,7 @@ def member_add(
     access = access_on(actor, source)
     access.require(Ability.MANAGE_MEMBERS, "You need at least the Maintainer role to add members.")
     user = get_user_model().objects.filter(username=username.strip()).first()
-    if user is None:
+    if user is None or is_bot(user):
         raise ValidationError({"username": [f"There is no user with the username '{username}'."]})
     if source.memberships.filter(user=user).exists():
         raise ValidationError(
@@ -733,6 +735,7 @@ def user_create(
     return account
 
 
+@sensitive_variables()
 def user_update(
     *,
     actor,
@@ -741,10 +744,12 @@ def user_update(
     email: str | None = None,
     name: str | None = None,
     is_admin: bool | None = None,
+    password: str | None = None,
     ip_address: str | None = None,
 ):
     """An administrator changes what is given (not None) of an account, checked as
-    user_create checks a new one. No administrator takes their own administrator access away
+    user_create checks a new one (a password by the password validators; the audit event
+    says only that it changed). No administrator takes their own administrator access away
     (another one can): whoever does it keeps the means to undo it."""
     require_administrator(actor, "Only administrators can change users.")
     if is_admin is False and user.pk == actor.pk:
@@ -763,11 +768,21 @@ def user_update(
     if is_admin is not None:
         edited.is_staff = edited.is_superuser = is_admin
     fields = [field for field in ACCOUNT_FIELDS if getattr(edited, field) != getattr(user, field)]
+    errors = _account_errors(edited) if fields else {}
+    if password is not None:
+        try:
+            validate_password(password, edited)
+        except ValidationError as error:
+            errors["password"] = error.messages
+        edited.set_password(password)
+        fields.append("password")
     if not fields:
         return user
-    if errors := _account_errors(edited):
+    if errors:
         raise ValidationError(errors)
     before, after = _account_summary(user), _account_summary(edited)
+    if password is not None:
+        before["password"], after["password"] = "", "changed"
     try:
         with transaction.atomic():
             edited.save(update_fields=fields)

@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "tokens_site.packages",
     "deploy_tokens",
     "personal_tokens",
+    "access_tokens",
 ]
 
 MIDDLEWARE = [

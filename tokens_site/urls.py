@@ -63,5 +63,6 @@ urlpatterns = [
     path("", include("tokens_site.git_http.urls")),
     path("", include("personal_tokens.urls")),
     path("", include("deploy_tokens.urls")),
+    path("", include("access_tokens.urls")),
     path("<fullpath:full_path>", views.namespace_view, name="project"),
 ]

@@ -8,16 +8,20 @@ The scene is tanuki/backend/api, the three of the same visibility. The roles are
 of tanuki, inherited, except `direct_developer` (a member of the project alone, who may see the
 groups above it to find their way down) and `blocked` (an Owner whose account is blocked).
 Users present a session on pages and a personal access token with `api` elsewhere; deploy
-tokens have every deploy scope and present their username and token.
+tokens have every deploy scope and present their username and token; project and group
+access tokens are bot members (a Developer of the project, a Maintainer of tanuki) whose tokens
+have every scope but the API's read-only one.
 """
 
 import base64
 import io
+from datetime import timedelta
 
 import jwt
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
+from access_tokens.services import access_token_create
 from tests.factories import (
     AdminFactory,
     GroupFactory,
@@ -31,6 +35,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
 from tokens_site.packages import services as packages
 from tokens_site.packages.models import PackageFile
+from tokens_site.tokens import utc_today
 
 # On the project.
 VIEW = Ability.VIEW
@@ -67,6 +72,9 @@ PRIVATE = {
     "deploy_project": DEPLOY_TOKEN,  # the project's own token
     "deploy_group": DEPLOY_TOKEN,  # a token of tanuki, two levels up
     "deploy_other": set(),  # another project's token
+    # Project and group access tokens: bot members with the token's role.
+    "project_bot_developer": DEVELOPER,
+    "group_bot_maintainer": MAINTAINER,  # a token of tanuki, two levels up
 }
 INTERNAL = {
     **PRIVATE,
@@ -96,6 +104,8 @@ USERS = {
     "admin",
 }
 DEPLOY_ROLES = {"deploy_project", "deploy_group", "deploy_other"}
+BOT_ROLES = {"project_bot_developer", "group_bot_maintainer"}
+MACHINE_ROLES = DEPLOY_ROLES | BOT_ROLES  # no session: pages and querysets are not theirs
 DEPLOY_SCOPES = [
     "read_repository",
     "read_registry",
@@ -112,8 +122,12 @@ INHERITED = {
 }
 
 
+BOT_SCOPES = ["api", "read_repository", "write_repository", "read_registry", "write_registry"]
+
+
 def scene(visibility: str) -> dict:
-    top = GroupFactory(path="tanuki", visibility=visibility, owner=UserFactory(username="founder"))
+    founder = UserFactory(username="founder")
+    top = GroupFactory(path="tanuki", visibility=visibility, owner=founder)
     group = GroupFactory(parent=top, path="backend", visibility=visibility)
     project = ProjectFactory(group=group, path="api", visibility=visibility)
     users = {"non_member": UserFactory(username="stranger"), "admin": AdminFactory()}
@@ -135,6 +149,7 @@ def scene(visibility: str) -> dict:
     )
     return {
         "top": top,
+        "top_owner": founder,
         "group": group,
         "project": project,
         "other_project": ProjectFactory(group=GroupFactory(path="elsewhere"), path="other"),
@@ -167,6 +182,20 @@ class Visitor:
             }[role]
             token, value = make_deploy_token(owner, scopes=DEPLOY_SCOPES)
             self.basic = (token.username, value)
+        elif role in BOT_ROLES:
+            source, level = {
+                "project_bot_developer": (self.project, AccessLevel.DEVELOPER),
+                "group_bot_maintainer": (world["top"], AccessLevel.MAINTAINER),
+            }[role]
+            _, self.token = access_token_create(
+                actor=world["top_owner"],
+                source=source,
+                name=role,
+                scopes=BOT_SCOPES,
+                access_level=level,
+                expires_at=utc_today() + timedelta(days=30),
+            )
+            self.basic = ("anything", self.token)
 
     @property
     def user(self):
@@ -411,7 +440,7 @@ CASES = [
     for visibility, may in MATRIX.items()
     for surface, ability, ask, serves in CELLS
     for role in may
-    if serves == "all" or role not in DEPLOY_ROLES
+    if serves == "all" or role not in MACHINE_ROLES
 ]
 
 
@@ -426,7 +455,7 @@ def test_every_surface_follows_the_one_matrix(client, db, visibility, role, surf
 
 
 def test_the_matrix_covers_every_role_and_every_ability_it_names():
-    assert set(PRIVATE) == {"anonymous", *USERS, *DEPLOY_ROLES}
+    assert set(PRIVATE) == {"anonymous", *USERS, *MACHINE_ROLES}
     surfaces: dict[str, set[str]] = {}
     for surface, ability, _, _ in CELLS:
         surfaces.setdefault(ability, set()).add(surface)

@@ -295,7 +295,45 @@ def test_namespaces_are_the_callers_groups_or_every_group_for_administrators(cli
     assert get(client, "/api/v4/namespaces?top_level_only=true", token).json()[0]["id"] == mine.pk
     assert [n["path"] for n in get(client, "/api/v4/namespaces?search=su", token).json()] == ["sub"]
     assert get(client, f"/api/v4/namespaces/{sub.pk}", token).json()["parent_id"] == mine.pk
-    assert get(client, "/api/v4/namespaces/theirs", token).status_code == 200  # public
+    # Only the caller's own, as GitLab: a public group of others' is not theirs.
+    assert get(client, "/api/v4/namespaces/theirs", token).status_code == 404
+    assert get(client, "/api/v4/namespaces/theirs", token).json() == {
+        "message": "404 Namespace Not Found"
+    }
     _, admin = make_personal_token(AdminFactory(), scopes=["read_api"])
     assert len(get(client, "/api/v4/namespaces", admin).json()) == 3
     assert client.get("/api/v4/namespaces").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("path", "descending"), [("projects", True), ("users", True), ("groups", False)]
+)
+def test_keyset_pages_go_in_the_lists_default_direction(client, owner, path, descending):
+    group = GroupFactory(path="mine", owner=owner)
+    for n in range(3):
+        ProjectFactory(group=group, path=f"p{n}")
+        GroupFactory(path=f"g{n}", owner=owner)
+        UserFactory()
+    _, token = make_personal_token(owner, scopes=["read_api"])
+    ids = [item["id"] for item in get(client, f"/api/v4/{path}?pagination=keyset", token).json()]
+    assert len(ids) >= 3 and ids == sorted(ids, reverse=descending)
+    offset = [item["id"] for item in get(client, f"/api/v4/{path}?order_by=id", token).json()]
+    assert offset == ids
+
+
+def test_token_filters_take_their_boundaries_as_gitlab(client, owner):
+    token, _ = make_personal_token(owner, scopes=["read_api"], name="edge")
+    PersonalAccessToken.objects.filter(pk=token.pk).update(expires_at=utc_today() + timedelta(9))
+    token.refresh_from_db()
+    _, value = make_personal_token(owner, scopes=["read_api"], name="caller")
+    day = token.expires_at.isoformat()
+    moment = token.created_at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+    def names(query):
+        listed = get(client, f"/api/v4/personal_access_tokens?{query}", value).json()
+        return [item["name"] for item in listed if item["name"] == "edge"]
+
+    assert names(f"expires_after={day}") == ["edge"]
+    assert names(f"expires_before={day}") == []
+    assert names(f"created_after={moment}") == ["edge"]
+    assert names(f"created_before={moment}") == ["edge"]

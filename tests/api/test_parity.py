@@ -104,3 +104,27 @@ def test_blocking_twice_changes_nothing_and_answers_as_gitlab(client, owner):
         assert client.post(url, HTTP_PRIVATE_TOKEN=admin).json() is again
     owner.refresh_from_db()
     assert owner.is_active
+
+
+def test_version_answers_any_reading_token(client, owner):
+    _, value = make_personal_token(owner, scopes=["read_user"])
+    assert client.get("/api/v4/version", HTTP_PRIVATE_TOKEN=value).json()["version"] == "17.6.0"
+
+
+def test_an_administrator_sets_a_password_by_the_rules(client, owner):
+    from django.contrib.auth import authenticate
+
+    from tests.factories import AdminFactory
+
+    _, admin = make_personal_token(AdminFactory(), scopes=["api"])
+    url = f"/api/v4/users/{owner.pk}"
+    weak = client.put(
+        url, {"password": "123"}, content_type="application/json", HTTP_PRIVATE_TOKEN=admin
+    )
+    assert weak.status_code == 400 and "password" in weak.json()["message"]
+    strong = "A new long passphrase 42!"
+    done = client.put(
+        url, {"password": strong}, content_type="application/json", HTTP_PRIVATE_TOKEN=admin
+    )
+    assert done.status_code == 200
+    assert authenticate(username="olga", password=strong) is not None

@@ -28,6 +28,7 @@ class Ability(StrEnum):
     MANAGE_MEMBERS = "manage_members"
     MANAGE_SETTINGS = "manage_settings"
     MANAGE_DEPLOY_TOKENS = "manage_deploy_tokens"
+    MANAGE_ACCESS_TOKENS = "manage_access_tokens"
     OWN = "own"
 
 
@@ -58,12 +59,14 @@ PROJECT_LEVEL = {
     Ability.MANAGE_MEMBERS: AccessLevel.MAINTAINER,
     Ability.MANAGE_SETTINGS: AccessLevel.MAINTAINER,
     Ability.MANAGE_DEPLOY_TOKENS: AccessLevel.MAINTAINER,
+    Ability.MANAGE_ACCESS_TOKENS: AccessLevel.MAINTAINER,
     Ability.OWN: AccessLevel.OWNER,
 }
 GROUP_LEVEL = {
     **PROJECT_LEVEL,
     # A group's deploy tokens reach every project below it: only its Owners manage them.
     Ability.MANAGE_DEPLOY_TOKENS: AccessLevel.OWNER,
+    Ability.MANAGE_ACCESS_TOKENS: AccessLevel.OWNER,
     Ability.MANAGE_SETTINGS: AccessLevel.OWNER,
 }
 
@@ -110,6 +113,7 @@ DESCRIPTIONS = {
     Ability.MANAGE_MEMBERS: "manage its members",
     Ability.MANAGE_SETTINGS: "change its settings",
     Ability.MANAGE_DEPLOY_TOKENS: "manage its deploy tokens",
+    Ability.MANAGE_ACCESS_TOKENS: "manage its access tokens",
     Ability.OWN: "do that",
 }
 

@@ -33,7 +33,7 @@ from tokens_site.access.roles import (
     visibility_allowed_within,
 )
 from tokens_site.auth.principal import Kind, Principal
-from tokens_site.models import Group, InstanceSettings, Membership, Project
+from tokens_site.models import Group, InstanceSettings, Membership, Project, is_bot
 
 
 class Denied(Exception):
@@ -286,6 +286,15 @@ def require_self_or_administrator(actor, user, verb: str) -> None:
     the console (manage.py)."""
     if actor is not None and not is_self_or_administrator(actor, user.pk):
         raise PermissionDenied(f"You can {verb} only your own personal access tokens.")
+
+
+def require_person(actor, what: str = "tokens") -> None:
+    """Bots (the users of project and group access tokens) make no tokens of any kind: a
+    leaked token must not breed others."""
+    if is_bot(actor):
+        raise PermissionDenied(
+            f"Project and group access tokens cannot create {what}: use a person's account."
+        )
 
 
 def visibility_choices_within(parent: Group | None) -> list[tuple[str, str]]:

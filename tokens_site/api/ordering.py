@@ -28,6 +28,7 @@ class Ordering:
 
     def __init__(self, columns: dict[str, str], *, default: str, sort: str) -> None:
         self.columns = columns
+        self.default_sort = sort  # keyset pagination's too (by id)
         self.query = type(
             "OrderQuery",
             (Parameters,),

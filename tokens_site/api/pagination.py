@@ -58,17 +58,20 @@ class GitLabPagination(BasePagination):
         self.request = request
         self.per_page = min(self.params["per_page"], MAX_PER_PAGE)
         if self.keyset:
-            return self._keyset_page(queryset, getattr(view, "keyset_key", "pk"))
+            return self._keyset_page(queryset, view)
         self.page = self.params["page"]
         self.total = len(queryset) if isinstance(queryset, list) else queryset.count()
         self.pages = max(1, math.ceil(self.total / self.per_page))
         start = (self.page - 1) * self.per_page
         return list(queryset[start : start + self.per_page])
 
-    def _keyset_page(self, queryset, key: str) -> list:
+    def _keyset_page(self, queryset, view) -> list:
+        """By the view's `keyset_key`, in the direction asked, else the list's default."""
+        key = getattr(view, "keyset_key", "pk")
         if self.params.get("order_by", "id") != "id" or isinstance(queryset, list):
             raise KeysetUnavailable()
-        self.descending = self.params.get("sort") == "desc"
+        default_sort = getattr(getattr(view, "ordering", None), "default_sort", "asc")
+        self.descending = self.params.get("sort", default_sort) == "desc"
         if "id_after" in self.params:
             queryset = queryset.filter(**{f"{key}__gt": self.params["id_after"]})
         if "id_before" in self.params:

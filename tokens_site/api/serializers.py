@@ -231,8 +231,15 @@ class PersonalTokenSerializer(Shape):
     scopes = serializers.ListField(child=serializers.CharField())
     user_id = serializers.IntegerField()
     last_used_at = Timestamp()
+    last_used_ips = serializers.ListField(child=serializers.CharField())
     active = serializers.BooleanField(source="is_active")
     expires_at = DateText()
+
+
+class AccessTokenSerializer(PersonalTokenSerializer):
+    """A project or group access token: a personal token of its bot, with the bot's role."""
+
+    access_level = serializers.IntegerField()
 
 
 class WithSecret(Shape):
@@ -250,6 +257,10 @@ class PersonalTokenWithSecret(PersonalTokenSerializer, WithSecret):
 
 
 class DeployTokenWithSecret(DeployTokenSerializer, WithSecret):
+    pass
+
+
+class AccessTokenWithSecret(AccessTokenSerializer, WithSecret):
     pass
 
 
@@ -328,6 +339,7 @@ class UserUpdate(Parameters):
     email = text(required=False)
     name = text(required=False)
     admin = serializers.BooleanField(required=False)
+    password = text(required=False)
 
 
 class UserMembershipList(Parameters):
@@ -422,6 +434,14 @@ class TokenCreate(Parameters):
     scopes = StringList()
     expires_at = ExpiryDate()
     description = optional_text()
+
+
+class AccessTokenCreate(TokenCreate):
+    access_level = access_level(default=AccessLevel.MAINTAINER)
+
+
+class AccessTokenList(Parameters):
+    state = serializers.ChoiceField(["active", "inactive"], required=False)
 
 
 class SelfTokenCreate(TokenCreate):

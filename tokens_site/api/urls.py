@@ -71,6 +71,17 @@ urlpatterns = [
         views.DeployTokenDetail.as_view(),
         name="deploy_token",
     ),
+    re_path(rf"^{SOURCE}/access_tokens$", views.AccessTokens.as_view(), name="access_tokens"),
+    re_path(
+        rf"^{SOURCE}/access_tokens/(?P<token_id>[^/]+)$",
+        views.AccessTokenDetail.as_view(),
+        name="access_token",
+    ),
+    re_path(
+        rf"^{SOURCE}/access_tokens/(?P<token_id>[^/]+)/rotate$",
+        views.AccessTokenRotate.as_view(),
+        name="access_token_rotate",
+    ),
     path("deploy_tokens", views.AllDeployTokens.as_view(), name="all_deploy_tokens"),
     path(
         "personal_access_tokens",

@@ -13,6 +13,13 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from drf_spectacular.views import SpectacularJSONAPIView
 from rest_framework.response import Response
 
+from access_tokens.services import (
+    access_token_access,
+    access_token_create,
+    access_token_revoke,
+    access_token_rotate,
+    tokens_of,
+)
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_access, deploy_token_create, deploy_token_revoke
 from personal_tokens.models import PersonalAccessToken
@@ -26,6 +33,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.access.lookups import find, first_by_id
 from tokens_site.access.policy import (
     Denied,
+    has_scope,
     is_administrator,
     is_self_or_administrator,
     require_administrator,
@@ -81,9 +89,11 @@ class Users(ApiView):
     def get(self, request):
         query = self.query(shapes.UserList)
         accounts = User.objects.all()
+        full = is_administrator(request.user)
+        if not full:  # access tokens' bots are no one to pick
+            accounts = accounts.filter(bot__isnull=True)
         if username := query.get("username"):
             accounts = accounts.filter(username__iexact=username)
-        full = is_administrator(request.user)
         if search := query.get("search"):
             matches = (
                 Q(username__icontains=search)
@@ -125,6 +135,7 @@ class UserDetail(ApiView):
         return Response(shape(account).data)
 
     @extend_schema(request=shapes.UserUpdate, responses=shapes.FullUserSerializer)
+    @sensitive_variables()
     def put(self, request, user_id):
         account = _user(user_id)
         data = self.parameters(shapes.UserUpdate)
@@ -135,6 +146,7 @@ class UserDetail(ApiView):
             email=data.get("email"),
             name=data.get("name"),
             is_admin=data.get("admin"),
+            password=data.get("password"),
             ip_address=self.ip_address,
         )
         return Response(shapes.FullUserSerializer(account).data)
@@ -175,8 +187,9 @@ class UserProjects(ApiView):
     def get(self, request, user_id):
         account = _user(user_id)
         listed = Project.objects.visible_to(request.user) & Project.objects.member_of(account)
+        # Its filters (owned, min_access_level, membership) are the caller's, as on GitLab.
         return self.listed(
-            _filter_projects(listed, self.query(shapes.ProjectList), account),
+            _filter_projects(listed, self.query(shapes.ProjectList), request.user),
             shapes.ProjectSerializer,
         )
 
@@ -191,7 +204,9 @@ class UserMemberships(ApiView):
         responses=shapes.UserMembershipSerializer(many=True),
     )
     def get(self, request, user_id):
-        require_administrator(request.user, "")
+        require_administrator(
+            request.user, "Only administrators can list the memberships of a user."
+        )
         account = _user(user_id)
         memberships = account.memberships.select_related("group", "project").order_by("id")
         kind = self.query(shapes.UserMembershipList).get("type")
@@ -461,9 +476,14 @@ class Namespaces(ApiView):
 
 
 class NamespaceDetail(ApiView):
+    """One of the caller's namespaces (a group they are a member of, directly or through a
+    group above); any for administrators."""
+
     @extend_schema(responses=shapes.NamespaceSerializer)
     def get(self, request, namespace_ref):
-        return Response(shapes.NamespaceSerializer(_group(request, namespace_ref)).data)
+        mine = Group.objects.with_level(request.user, AccessLevel.GUEST)
+        namespace = _by_id_or_path(mine, namespace_ref, "Namespace")
+        return Response(shapes.NamespaceSerializer(namespace).data)
 
 
 # --- Members ----------------------------------------------------------------------------------
@@ -595,7 +615,7 @@ class AllDeployTokens(DeployTokenListing):
         responses=shapes.DeployTokenSerializer(many=True),
     )
     def get(self, request):
-        require_administrator(request.user, "")
+        require_administrator(request.user, "Only administrators can list every deploy token.")
         return self.list_tokens(DeployToken.objects.all())
 
 
@@ -679,12 +699,14 @@ class PersonalTokenView(ApiView):
 
 
 # GitLab's moment filters of a token list: parameter → lookup.
+# Inclusive, as GitLab's, but for the expiry date: a token expiring on that day is not
+# "before" it.
 TOKEN_MOMENTS = {
-    "created_after": "created_at__gt",
-    "created_before": "created_at__lt",
-    "last_used_after": "last_used_at__gt",
-    "last_used_before": "last_used_at__lt",
-    "expires_after": "expires_at__gt",
+    "created_after": "created_at__gte",
+    "created_before": "created_at__lte",
+    "last_used_after": "last_used_at__gte",
+    "last_used_before": "last_used_at__lte",
+    "expires_after": "expires_at__gte",
     "expires_before": "expires_at__lt",
 }
 
@@ -792,9 +814,107 @@ class PersonalAccessTokenRotateSelf(PersonalTokenView):
         return self.rotate(token)
 
 
+# --- Project and group access tokens (access_tokens) -----------------------------------------
+
+
+class AccessTokenView(ApiView):
+    """One token of a project or group: by its id, or `self` for the token making the call
+    (which GitLab lacks, gitlab-org/gitlab#462419). Managers reach every token of the
+    project or group; a token reaches itself."""
+
+    def is_itself(self, principal) -> bool:
+        token_id = self.kwargs.get("token_id")
+        return principal.token is not None and token_id in ("self", str(principal.token.pk))
+
+    def access_token(self, request, kind, ref, token_id):
+        source = _source(request, kind, ref)
+        if not self.is_itself(request.auth):
+            access_token_access(request.user, source)
+        if token_id == "self":
+            token_id = str(self.token.pk)
+        token = first_by_id(tokens_of(source), token_id)
+        if token is None:
+            raise Denied.not_found("Token")
+        return token
+
+
+class AccessTokens(ApiView):
+    @extend_schema(
+        parameters=[shapes.AccessTokenList, PageQuery],
+        responses=shapes.AccessTokenSerializer(many=True),
+    )
+    def get(self, request, kind, ref):
+        source = _source(request, kind, ref)
+        access_token_access(request.user, source)
+        tokens = tokens_of(source)
+        state = self.query(shapes.AccessTokenList).get("state")
+        if state is not None:
+            tokens = tokens.active() if state == "active" else tokens.inactive()
+        return self.listed(tokens, shapes.AccessTokenSerializer)
+
+    @extend_schema(request=shapes.AccessTokenCreate, responses={201: shapes.AccessTokenWithSecret})
+    @sensitive_variables()
+    def post(self, request, kind, ref):
+        source = _source(request, kind, ref)
+        access_token_access(request.user, source)
+        data = self.parameters(shapes.AccessTokenCreate)
+        token, plaintext = access_token_create(
+            actor=request.user,
+            source=source,
+            name=data["name"],
+            scopes=data["scopes"],
+            access_level=data["access_level"],
+            expires_at=data["expires_at"],
+            description=data["description"],
+            ip_address=self.ip_address,
+        )
+        return _created(shapes.AccessTokenWithSecret(token, context={"plaintext": plaintext}).data)
+
+
+class AccessTokenDetail(AccessTokenView):
+    def only_itself(self, principal) -> bool:
+        return self.is_itself(principal)  # any token sees and revokes itself
+
+    @extend_schema(responses=shapes.AccessTokenSerializer)
+    def get(self, request, kind, ref, token_id):
+        token = self.access_token(request, kind, ref, token_id)
+        return Response(shapes.AccessTokenSerializer(token).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, kind, ref, token_id):
+        token = self.access_token(request, kind, ref, token_id)
+        access_token_revoke(
+            actor=request.user, token=token, itself=self.token, ip_address=self.ip_address
+        )
+        return _no_content()
+
+
+class AccessTokenRotate(AccessTokenView):
+    def only_itself(self, principal) -> bool:
+        # A token rotates itself with `self_rotate` (or `api`), as personal tokens do.
+        return self.is_itself(principal) and has_scope(principal, Ability.ROTATE_SELF)
+
+    @extend_schema(request=shapes.Rotate, responses=shapes.AccessTokenWithSecret)
+    @sensitive_variables()
+    def post(self, request, kind, ref, token_id):
+        token = self.access_token(request, kind, ref, token_id)
+        successor, plaintext = access_token_rotate(
+            actor=request.user,
+            token=token,
+            expires_at=self.parameters(shapes.Rotate)["expires_at"],
+            itself=self.token,
+            ip_address=self.ip_address,
+        )
+        return Response(
+            shapes.AccessTokenWithSecret(successor, context={"plaintext": plaintext}).data
+        )
+
+
 class Metadata(ApiView):
     """`/metadata` and `/version`: the GitLab API version this site answers as (what clients
     such as python-gitlab and Terraform's provider read to pick their calls)."""
+
+    read_ability = Ability.READ_USER  # as GitLab: any token that reads
 
     @extend_schema(responses=shapes.MetadataSerializer)
     def get(self, request):

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record, client_ip
-from tokens_site.models import AccountLockout, AuditAction
+from tokens_site.models import AccountLockout, AuditAction, is_bot
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class LockoutModelBackend(ModelBackend):
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         user = super().authenticate(request, username=username, password=password, **kwargs)
-        if user is None:
+        if user is None or is_bot(user):  # an access token's bot never signs in
             return None
         lockout = AccountLockout.objects.filter(user=user).first()
         if lockout is not None and lockout.is_locked:

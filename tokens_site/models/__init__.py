@@ -5,7 +5,8 @@
 - `instance`: the instance settings;
 - `audit`: the audit log;
 - `tokens`: what every token kind stores;
-- `security`: failed-authentication bans and counters, sign-in lockouts, single-use form keys.
+- `security`: failed-authentication bans and counters, sign-in lockouts, single-use form keys;
+- `bots`: the users project and group access tokens act as.
 
 The package registry's models are in their own app (tokens_site.packages).
 """
@@ -18,6 +19,7 @@ from tokens_site.access.roles import (
     Visibility,
 )
 from tokens_site.models.audit import AuditAction, AuditEvent
+from tokens_site.models.bots import Bot, is_bot
 from tokens_site.models.instance import (
     LIFETIME_RANGE_MESSAGE,
     MAX_TOKEN_LIFETIME_LIMIT_DAYS,
@@ -65,6 +67,7 @@ __all__ = [
     "AddressBan",
     "AuditAction",
     "AuditEvent",
+    "Bot",
     "FailedAuthCounter",
     "FormKeyClaim",
     "Group",
@@ -81,5 +84,6 @@ __all__ = [
     "Visibility",
     "active_condition",
     "expired_condition",
+    "is_bot",
     "repository_relative_path",
 ]

@@ -12,6 +12,7 @@ class AuditAction(models.TextChoices):
     PERSONAL_TOKEN_CREATE = "personal_token.create", "Personal access token created"
     PERSONAL_TOKEN_REVOKE = "personal_token.revoke", "Personal access token revoked"
     PERSONAL_TOKEN_ROTATE = "personal_token.rotate", "Personal access token rotated"
+    ACCESS_TOKEN_CREATE = "access_token.create", "Project or group access token created"
     MEMBER_ADD = "member.add", "Member added"
     MEMBER_CHANGE = "member.change", "Member access level changed"
     MEMBER_REMOVE = "member.remove", "Member removed"

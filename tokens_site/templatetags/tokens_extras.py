@@ -3,6 +3,7 @@ from datetime import date
 from django import template
 from django.utils.timesince import timeuntil
 
+from tokens_site.access.roles import role_name
 from tokens_site.tokens import utc_today
 
 register = template.Library()
@@ -25,3 +26,9 @@ def expires_in(value: date | None) -> str:
     if days < DAYS_SHOWN_AS_DAYS:
         return f"in {days} days"
     return f"in {timeuntil(value, depth=1)}"
+
+
+@register.filter
+def role(level: int | None) -> str:
+    """A role's name: 40 is "Maintainer"."""
+    return role_name(level or 0)

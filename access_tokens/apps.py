@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class AccessTokensConfig(AppConfig):
+    name = "access_tokens"

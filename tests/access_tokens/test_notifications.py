@@ -1,0 +1,44 @@
+"""Expiry notices of access tokens go to the people who manage them, once."""
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+
+from access_tokens.services import access_token_create
+from personal_tokens.models import PersonalAccessToken
+from tests.factories import GroupFactory, MembershipFactory, ProjectFactory, UserFactory
+from tokens_site.models import AccessLevel
+from tokens_site.tokens import utc_today
+
+pytestmark = pytest.mark.django_db
+
+
+def test_managers_are_told_once_and_the_bot_never(settings):
+    owner = UserFactory(username="olga", email="olga@example.com")
+    maintainer = UserFactory(username="max", email="max@example.com")
+    developer = UserFactory(username="dev", email="dev@example.com")
+    group = GroupFactory(path="tanuki", owner=owner)
+    project = ProjectFactory(path="api", group=group)
+    MembershipFactory(user=maintainer, project=project, access_level=AccessLevel.MAINTAINER)
+    MembershipFactory(user=developer, group=group, access_level=AccessLevel.DEVELOPER)
+    soon = utc_today() + timedelta(days=3)
+    project_token, _ = access_token_create(
+        actor=owner, source=project, name="ci", scopes=["api"], expires_at=soon
+    )
+    access_token_create(
+        actor=owner, source=group, name="group-ci", scopes=["read_api"], expires_at=soon
+    )
+    call_command("send_token_expiry_notifications", stdout=io.StringIO())
+    told = {tuple(message.to): message for message in mail.outbox}
+    assert set(told) == {("olga@example.com",), ("max@example.com",)}
+    assert "ci of tanuki/api" in told[("olga@example.com",)].body
+    assert "group-ci of tanuki" in told[("olga@example.com",)].body
+    assert "group-ci" not in told[("max@example.com",)].body  # group tokens: Owners only
+    assert "/tanuki/api/-/settings/access_tokens" in told[("max@example.com",)].body
+    assert PersonalAccessToken.objects.get(pk=project_token.pk).expiry_warning_sent_at
+    mail.outbox.clear()
+    call_command("send_token_expiry_notifications", stdout=io.StringIO())
+    assert mail.outbox == []
