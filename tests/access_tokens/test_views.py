@@ -363,3 +363,15 @@ def test_sidebar_offers_the_page_only_to_those_who_may_use_it(client, world):
     assert GROUP_SETTINGS in client.get("/groups/tanuki/backend").content.decode()
     current = client.get(GROUP_SETTINGS).content.decode()
     assert f'href="{GROUP_SETTINGS}" aria-current="page">Access tokens</a>' in current
+
+
+def test_the_last_addresses_are_shown_under_last_used(client, world):
+    _, value = make_token(world["project"], world["users"]["maintainer"])
+    for last in (7, 8):
+        client.get(
+            f"/api/v4/projects/{world['project'].pk}",
+            HTTP_PRIVATE_TOKEN=value,
+            REMOTE_ADDR=f"198.51.100.{last}",
+        )
+    client.force_login(world["users"]["maintainer"])
+    assert "from 198.51.100.8, 198.51.100.7" in text_of(client.get(PROJECT_SETTINGS))
