@@ -1,11 +1,14 @@
 """A project's repository, and a package's files, leave the disk with their rows, however the
-rows go (a service, the admin, a cascade from a group), and only once the deletion is committed."""
+rows go (a service, the admin, a cascade from a group), and only once the deletion is committed.
+An access token's bot whose project or group goes is blocked with it: its tokens stop, and it
+never becomes an ordinary account."""
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from tokens_site.models import Project
+from tokens_site.models import Bot, Project
 from tokens_site.packages.models import PackageFile
 from tokens_site.repositories import repository_remove
 
@@ -20,3 +23,8 @@ def remove_repository(sender, instance: Project, **kwargs) -> None:
 def remove_package_file(sender, instance: PackageFile, **kwargs) -> None:
     stored, storage = instance.file.name, instance.file.storage
     transaction.on_commit(lambda: storage.delete(stored))
+
+
+@receiver(post_delete, sender=Bot)
+def block_orphaned_bot(sender, instance: Bot, **kwargs) -> None:
+    get_user_model().objects.filter(pk=instance.user_id).update(is_active=False)

@@ -267,3 +267,22 @@ def test_the_last_five_distinct_addresses_are_recorded(client, world):
     _, owner = make_personal_token(world["owner"], scopes=["read_api"])
     shown = api(client, "get", f"{url}/access_tokens/{token.pk}", owner).json()
     assert shown["last_used_ips"] == token.last_used_ips
+
+
+def test_a_deleted_projects_token_stops_and_its_bot_stays_blocked(client, world):
+    from tokens_site import services
+
+    _, value = access_token_create(
+        actor=world["owner"],
+        source=world["project"],
+        name="ci",
+        scopes=["api"],
+        expires_at=utc_today() + timedelta(days=5),
+    )
+    assert api(client, "get", "/api/v4/user", value).status_code == 200
+    services.project_delete(actor=world["owner"], project=world["project"])
+    assert api(client, "get", "/api/v4/user", value).status_code == 401
+    refused = client.post(
+        "/api/v4/groups", {"name": "Mine", "path": "mine"}, HTTP_PRIVATE_TOKEN=value
+    )
+    assert refused.status_code == 401
