@@ -113,7 +113,7 @@ def bot_source(token: PersonalAccessToken) -> Group | Project | None:
 
 
 def _validate(
-    *, access: Access, name: str, scopes: list[str], access_level, expires_at: date | None
+    *, access: Access, scopes: list[str], access_level, expires_at: date | None
 ) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if access_level not in AccessLevel.values:
@@ -166,7 +166,6 @@ def access_token_create(
     access = access_token_access(actor, source)
     errors = _validate(
         access=access,
-        name=name,
         scopes=scopes,
         access_level=access_level,
         expires_at=expires_at,
@@ -214,7 +213,20 @@ def _require_manager_or_itself(actor, token: PersonalAccessToken, itself, verb: 
     source = bot_source(token)
     if source is None:
         raise PermissionDenied(f"Only project and group access tokens can be {verb} here.")
-    access_token_access(actor, source)
+    access = access_token_access(actor, source)
+    # Whoever could not have made the token may not take it over (a rotation shows its
+    # new value) nor take it away.
+    level = (
+        Membership.objects.filter(user_id=token.user_id, **{_field(source): source})
+        .values_list("access_level", flat=True)
+        .first()
+        or 0
+    )
+    if level > access.level or (level == AccessLevel.OWNER and not access.can(Ability.OWN)):
+        raise PermissionDenied(
+            f"This token has the {AccessLevel(level).label} role, above yours: only someone "
+            f"with at least that role can have it {verb}."
+        )
 
 
 def access_token_revoke(

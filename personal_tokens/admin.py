@@ -100,6 +100,8 @@ class PersonalAccessTokenAdmin(TokenAdmin):
         bot = getattr(token.user, "bot", None)
         if bot is None:
             return "(personal)"
+        if bot.source is None:
+            return "(access token of a deleted project or group)"
         return f"{'project' if bot.project_id else 'group'} {bot.source.full_path}"
 
     @admin.display(description="scopes")

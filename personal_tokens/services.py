@@ -16,7 +16,7 @@ from personal_tokens.models import PersonalAccessToken
 from personal_tokens.rules import personal_token_validate
 from tokens_site.access.policy import require_person, require_self_or_administrator
 from tokens_site.audit import audit_event_record
-from tokens_site.models import AuditAction, InstanceSettings
+from tokens_site.models import AuditAction, InstanceSettings, is_bot
 from tokens_site.tokens import token_generate
 
 
@@ -35,6 +35,15 @@ def personal_token_create(
     """Create a token for `user`: a random one, or the predetermined `token`."""
     require_self_or_administrator(actor, user, "create")
     require_person(actor, "personal access tokens")
+    if is_bot(user):
+        raise ValidationError(
+            {
+                "user": [
+                    f"{user.username} is the bot of a project or group access token: make its "
+                    f"tokens on that project's or group's Access tokens page."
+                ]
+            }
+        )
     return PersonalAccessToken.objects.create_token(
         user=user,
         name=name,

@@ -23,6 +23,7 @@ from tokens_site.access.policy import (
     membership_level,
     project_access,
     require_administrator,
+    require_person,
 )
 from tokens_site.access.roles import VISIBILITY_RANK, visibility_allowed_within
 from tokens_site.audit import audit_event_record
@@ -139,7 +140,9 @@ def group_create(
 ) -> Group:
     """Create a group (or a subgroup of `parent`); the creator becomes its Owner unless they
     already own it through an ancestor."""
-    if parent is not None:
+    if parent is None:  # a token's bot reaches its own project or group, not a new one
+        require_person(actor, "top-level groups")
+    else:
         group_access(actor, parent).require(
             Ability.CREATE_WITHIN,
             f"You need at least the Maintainer role in {parent.full_path} to create subgroups.",

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from tokens_site.models import Bot, Project
+from tokens_site.models import Bot, Group, Project
 from tokens_site.packages.models import PackageFile
 from tokens_site.repositories import repository_remove
 
@@ -25,6 +25,11 @@ def remove_package_file(sender, instance: PackageFile, **kwargs) -> None:
     transaction.on_commit(lambda: storage.delete(stored))
 
 
-@receiver(post_delete, sender=Bot)
-def block_orphaned_bot(sender, instance: Bot, **kwargs) -> None:
-    get_user_model().objects.filter(pk=instance.user_id).update(is_active=False)
+@receiver(post_delete, sender=Project)
+@receiver(post_delete, sender=Group)
+def block_orphaned_bots(sender, instance, **kwargs) -> None:
+    """Bots whose project or group was just deleted (their Bot rows now name neither)."""
+    orphans = Bot.objects.filter(project__isnull=True, group__isnull=True)
+    get_user_model().objects.filter(pk__in=orphans.values("user_id"), is_active=True).update(
+        is_active=False
+    )

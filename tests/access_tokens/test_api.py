@@ -286,3 +286,61 @@ def test_a_deleted_projects_token_stops_and_its_bot_stays_blocked(client, world)
         "/api/v4/groups", {"name": "Mine", "path": "mine"}, HTTP_PRIVATE_TOKEN=value
     )
     assert refused.status_code == 401
+    bot = Bot.objects.get()  # still a bot, of nothing, blocked
+    assert (bot.project, bot.group, bot.user.is_active) == (None, None, False)
+
+
+def test_no_one_takes_over_a_token_above_their_role(client, world):
+    token, _ = access_token_create(
+        actor=world["owner"],
+        source=world["project"],
+        name="owner-bot",
+        scopes=["api"],
+        access_level=AccessLevel.OWNER,
+        expires_at=utc_today() + timedelta(days=5),
+    )
+    url = f"/api/v4/projects/{world['project'].pk}/access_tokens/{token.pk}"
+    _, maintainer = make_personal_token(world["maintainer"], scopes=["api"])
+    rotated = api(client, "post", f"{url}/rotate", maintainer)
+    assert rotated.status_code == 403 and "Owner role" in rotated.json()["message"]
+    assert api(client, "delete", url, maintainer).status_code == 403
+    assert not PersonalAccessToken.objects.get(pk=token.pk).revoked
+    _, owner = make_personal_token(world["owner"], scopes=["api"])
+    assert api(client, "post", f"{url}/rotate", owner).status_code == 200
+
+
+def test_a_bot_makes_no_group_and_joins_nothing_and_gets_no_other_token(client, world):
+    from tests.factories import AdminFactory
+
+    token, value = access_token_create(
+        actor=world["owner"],
+        source=world["project"],
+        name="ci",
+        scopes=["api"],
+        expires_at=utc_today() + timedelta(days=5),
+    )
+    created = client.post(
+        "/api/v4/groups", {"name": "Mine", "path": "mine"}, HTTP_PRIVATE_TOKEN=value
+    )
+    assert created.status_code == 403 and "top-level groups" in created.json()["message"]
+    _, admin = make_personal_token(AdminFactory(), scopes=["api"])
+    joined = api(
+        client,
+        "post",
+        f"/api/v4/projects/{world['other'].pk}/members",
+        admin,
+        user_id=token.user_id,
+        access_level=30,
+    )
+    assert joined.status_code == 404
+    more = api(
+        client,
+        "post",
+        f"/api/v4/users/{token.user_id}/personal_access_tokens",
+        admin,
+        name="extra",
+        scopes=["read_user"],
+        expires_at=in_days(5),
+    )
+    assert more.status_code == 400 and "Access tokens page" in str(more.json())
+    assert PersonalAccessToken.objects.filter(user_id=token.user_id).count() == 1

@@ -42,7 +42,7 @@ from tokens_site.api import ordering as orders
 from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
-from tokens_site.models import AccessLevel, Group, Membership, Project
+from tokens_site.models import AccessLevel, Group, Membership, Project, is_bot
 
 User = get_user_model()
 
@@ -525,8 +525,8 @@ class Members(ApiView):
             user = _user(str(data["user_id"]))
         else:
             user = User.objects.filter(username=data["username"]).first()
-            if user is None:
-                raise Denied.not_found("User")
+        if user is None or is_bot(user):  # an access token's bot belongs to its own
+            raise Denied.not_found("User")
         membership = services.member_add(
             actor=request.user,
             source=source,
@@ -760,13 +760,19 @@ class CurrentUserPersonalAccessTokens(ApiView):
         )
 
 
+def names_itself(view: ApiView, principal) -> bool:
+    """Whether the URL's token (`:token_id`, or `self`, or no id at all: `/self`) is the
+    token making the call."""
+    token_id = view.kwargs.get("token_id", "self")
+    return principal.token is not None and token_id in ("self", str(principal.token.pk))
+
+
 class ItselfWithAnyScope(PersonalTokenView):
     """Any token may see and revoke itself, whatever its scopes: at `/self` and at its own
     id (python-gitlab's `token.delete()` after `get("self")` asks by id)."""
 
     def only_itself(self, principal) -> bool:
-        token_id = self.kwargs.get("token_id", "self")
-        return principal.token is not None and token_id in ("self", str(principal.token.pk))
+        return names_itself(self, principal)
 
 
 class PersonalAccessTokenDetail(ItselfWithAnyScope):
@@ -823,8 +829,7 @@ class AccessTokenView(ApiView):
     project or group; a token reaches itself."""
 
     def is_itself(self, principal) -> bool:
-        token_id = self.kwargs.get("token_id")
-        return principal.token is not None and token_id in ("self", str(principal.token.pk))
+        return names_itself(self, principal)
 
     def access_token(self, request, kind, ref, token_id):
         source = _source(request, kind, ref)

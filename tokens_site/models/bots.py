@@ -13,20 +13,21 @@ class Bot(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bot"
     )
+    # Both empty once its project or group is deleted: the bot stays a bot, blocked
+    # (tokens_site.signals), with its audit trail.
     project = models.ForeignKey(
-        "tokens_site.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "tokens_site.Project", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     group = models.ForeignKey(
-        "tokens_site.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+        "tokens_site.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(group__isnull=False, project__isnull=True)
-                | Q(group__isnull=True, project__isnull=False),
-                name="bot_of_exactly_one_group_or_project",
+                condition=Q(group__isnull=True) | Q(project__isnull=True),
+                name="bot_of_at_most_one_group_or_project",
             )
         ]
 
@@ -39,7 +40,7 @@ class Bot(models.Model):
 
 
 def is_bot(user) -> bool:
-    """Whether `user` is an access token's bot (one indexed query unless already loaded)."""
+    """Whether `user` is an access token's bot (one indexed query)."""
     if user is None or not user.is_authenticated:
         return False
     return Bot.objects.filter(user_id=user.pk).exists()
