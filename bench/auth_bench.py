@@ -128,9 +128,10 @@ def add_personal_tokens(user_id: int, count: int) -> None:
         cursor.execute(
             """
             INSERT INTO personal_tokens_personalaccesstoken
-                (user_id, name, scopes, token_digest, revoked, created_at)
-            SELECT %s, 'filler', 'read_api',
-                   encode(sha256(('filler-' || n)::bytea), 'hex'), false, now()
+                (user_id, name, description, scopes, token_digest, revoked, created_at,
+                 last_used_ips)
+            SELECT %s, 'filler', '', 'read_api',
+                   encode(sha256(('filler-' || n)::bytea), 'hex'), false, now(), '[]'::jsonb
             FROM generate_series(%s, %s) AS n
             """,
             [user_id, 1, count],

@@ -32,6 +32,7 @@ from tokens_site.models import (
     MAX_GROUP_DEPTH,
     AccessLevel,
     AuditAction,
+    Bot,
     Group,
     Membership,
     Project,
@@ -580,7 +581,9 @@ def _ensure_an_owner_remains(membership: Membership) -> None:
     owners = (
         Membership.objects.select_for_update()
         .filter(group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER)
-        .exclude(user__bot__isnull=False)  # an access token is no Owner to fall back on
+        # An access token is no Owner to fall back on. (A subquery: FOR UPDATE cannot lock
+        # through the outer join that `user__bot` would make.)
+        .exclude(user_id__in=Bot.objects.values("user_id"))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
