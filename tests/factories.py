@@ -93,3 +93,23 @@ def make_personal_token(user=None, *, scopes=("api",), **kwargs):
 
     kwargs.setdefault("name", "token")
     return personal_token_create(user=user or UserFactory(), scopes=list(scopes), **kwargs)
+
+
+def totp_code(device, *, at=None) -> str:
+    """The code an authenticator app shows for `device` now (or at the time `at`)."""
+    import base64
+
+    import pyotp
+
+    totp = pyotp.TOTP(base64.b32encode(device.bin_key).decode())
+    return totp.now() if at is None else totp.at(at)
+
+
+def make_two_factor(user):
+    """Two-factor authentication enabled through the services: returns (device, codes)."""
+    from two_factor.services import totp_device_pending, two_factor_enable
+
+    device = totp_device_pending(user=user)
+    codes = two_factor_enable(user=user, device=device)
+    device.refresh_from_db()
+    return device, codes

@@ -116,6 +116,9 @@ INSTALLED_APPS = [
     "deploy_tokens",
     "personal_tokens",
     "access_tokens",
+    "django_otp",
+    "django_otp.plugins.otp_totp",  # the authenticator-app devices of two_factor
+    "two_factor",
 ]
 
 MIDDLEWARE = [
@@ -203,6 +206,12 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Tokens are not users' sessions: the endpoints' authentication pipeline (tokens_site.auth)
 # has one authenticator per credential kind.
 AUTHENTICATION_BACKENDS = ["tokens_site.auth.lockout.LockoutModelBackend"]
+
+# Two-factor authentication (two_factor, on django-otp): the issuer authenticator apps show.
+# django-otp's own throttling is off: a failed code counts toward the account's lockout and
+# the address's ban instead, like a failed password (tokens_site.auth.lockout, .bans).
+OTP_TOTP_ISSUER = "Tokens"
+OTP_TOTP_THROTTLE_FACTOR = 0
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

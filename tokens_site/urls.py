@@ -19,6 +19,7 @@ urlpatterns = [
     path("users/sign_in", SignInView.as_view(), name="sign_in"),
     path("users/sign_out", auth_views.LogoutView.as_view(), name="sign_out"),
     path("-/user_settings/profile", views.ProfileView.as_view(), name="profile"),
+    path("", include("two_factor.urls")),
     path("admin/", admin.site.urls),
     path("api/v4/", include("tokens_site.api.urls")),
     path("groups/new", views.GroupCreateView.as_view(), name="group_new"),

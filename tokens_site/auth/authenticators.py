@@ -18,6 +18,7 @@ from tokens_site.auth.credentials import Presented, Source
 from tokens_site.auth.principal import Kind, Principal
 from tokens_site.models import InstanceSettings
 from tokens_site.tokens import token_looks_generated
+from two_factor.selectors import two_factor_enabled
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ class Authenticator:
 class PasswordAuthenticator(Authenticator):
     """A user's password in HTTP Basic, through django.contrib.auth.authenticate() like any
     sign-in (so a failure counts toward the account's lockout, and a locked account is
-    refused). Only where a family lists it (Git over HTTP) and only while the instance allows
-    passwords for Git. A value shaped like a token is a token, right or wrong: it never reaches
-    the slow password hasher."""
+    refused). Only where a family lists it (Git over HTTP), only while the instance allows
+    passwords for Git, and never for an account with two-factor authentication. A value
+    shaped like a token is a token, right or wrong: it never reaches the slow password
+    hasher."""
 
     kind = Kind.PASSWORD
     sources = frozenset({Source.BASIC})
@@ -65,6 +67,9 @@ class PasswordAuthenticator(Authenticator):
         if not InstanceSettings.current().git_password_authentication_enabled:
             return NOT_PROVEN
         user = authenticate(request, username=presented.username, password=presented.secret)
-        if user is None:
+        # With two-factor authentication on, a password alone proves nothing outside the web
+        # sign-in: refused like a wrong one (the refusal says to use a personal access token,
+        # and never tells a right password from a wrong one).
+        if user is None or two_factor_enabled(user):
             return NOT_PROVEN
         return Outcome(Principal(kind=self.kind, username=user.get_username(), user=user))

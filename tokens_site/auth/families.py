@@ -15,6 +15,15 @@ UNAUTHORIZED_MESSAGE = (
     "username) as the password."
 )
 
+# Git's: one line (git prints it as `remote: ...`) that also says what to do when the account
+# has two-factor authentication, whose password Git never takes. The same for every refused
+# credential, so it never tells a right password from a wrong one.
+GIT_UNAUTHORIZED_MESSAGE = (
+    "HTTP Basic: Access denied. With two-factor authentication enabled, use a personal access "
+    "token with the read_repository scope (write_repository to push) as the password; "
+    "otherwise check the password, or use a personal access token or a deploy token."
+)
+
 
 @dataclass(frozen=True)
 class Family:
@@ -40,6 +49,7 @@ GIT = Family(
     sources=(Source.BASIC,),
     authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN, PASSWORD),
     style=Style.TEXT,
+    unauthorized_message=GIT_UNAUTHORIZED_MESSAGE,
 )
 # The package registry: Basic, or `PRIVATE-TOKEN:` / `Deploy-Token:` headers.
 PACKAGES = Family(

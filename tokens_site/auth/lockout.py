@@ -9,7 +9,9 @@ one small database statement, far below the password hash's cost and the network
 
 Failures are observed through Django's `user_login_failed` signal; the lock is enforced, and
 a right password (on the web, in the admin, or for Git) forgets earlier failures, by the
-authentication backend (`LockoutModelBackend`).
+authentication backend (`LockoutModelBackend`) — for an account with two-factor
+authentication, only a right second step does (two_factor.sign_in), and its failed codes
+count here too.
 """
 
 import logging
@@ -29,6 +31,7 @@ from django.utils import timezone
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record, client_ip
 from tokens_site.models import AccountLockout, AuditAction, is_bot
+from two_factor.selectors import two_factor_enabled
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +59,19 @@ class LockoutModelBackend(ModelBackend):
         lockout = AccountLockout.objects.filter(user=user).first()
         if lockout is not None and lockout.is_locked:
             return None
-        if lockout is not None and lockout.failed_attempts:
-            AccountLockout.objects.filter(pk=lockout.pk).update(
-                failed_attempts=0, locked_until=None
-            )
+        # With two-factor authentication on, the password is only half of a sign-in: the
+        # failures are forgotten after the second step (else each right password would
+        # reset the count of wrong codes).
+        if lockout is not None and lockout.failed_attempts and not two_factor_enabled(user):
+            lockout_forget_failures(user)
         return user
+
+
+def lockout_forget_failures(user) -> None:
+    """A complete sign-in: earlier failures no longer count."""
+    AccountLockout.objects.filter(user=user, failed_attempts__gt=0).update(
+        failed_attempts=0, locked_until=None
+    )
 
 
 def _lockout_for_update(user) -> AccountLockout:

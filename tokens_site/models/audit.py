@@ -29,6 +29,13 @@ class AuditAction(models.TextChoices):
     IP_UNBAN = "ip.unban", "IP address ban lifted"
     ACCOUNT_LOCK = "account.lock", "Account locked after failed sign-ins"
     ACCOUNT_UNLOCK = "account.unlock", "Account unlocked"
+    TWO_FACTOR_ENABLE = "two_factor.enable", "Two-factor authentication enabled"
+    TWO_FACTOR_DISABLE = "two_factor.disable", "Two-factor authentication disabled"
+    RECOVERY_CODES_REGENERATE = (
+        "two_factor.recovery_codes_regenerate",
+        "Two-factor recovery codes regenerated",
+    )
+    RECOVERY_CODE_USE = "two_factor.recovery_code_use", "Two-factor recovery code used"
 
 
 class AuditEvent(models.Model):

@@ -1,0 +1,78 @@
+"""The seeds' rule: with two-factor authentication on, Git over HTTP refuses the account's
+password with a one-line message that says to use a personal access token; tokens work."""
+
+import base64
+
+import pytest
+
+from tests.factories import (
+    PASSWORD,
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_personal_token,
+    make_two_factor,
+)
+from tokens_site.models import AccessLevel, AccountLockout
+
+pytestmark = pytest.mark.django_db
+
+CLONE = "/tanuki/app.git/info/refs?service=git-upload-pack"
+
+
+def basic(username: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def user():
+    user = UserFactory(username="gita")
+    project = ProjectFactory(group=GroupFactory(path="tanuki"), path="app")
+    MembershipFactory(user=user, project=project, access_level=AccessLevel.DEVELOPER)
+    return user
+
+
+def clone(client, secret: str, username: str = "gita"):
+    return client.get(CLONE, HTTP_AUTHORIZATION=basic(username, secret))
+
+
+def test_password_is_refused_after_enrolment_with_the_token_message(client, user):
+    assert clone(client, PASSWORD).status_code == 200
+    make_two_factor(user)
+    response = clone(client, PASSWORD)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Basic")
+    message = response.content.decode()
+    assert message.count("\n") == 1  # one line: git prints it as `remote: ...`
+    assert "two-factor authentication" in message
+    assert "personal access token with the read_repository scope" in message
+
+
+def test_right_and_wrong_passwords_get_the_same_answer(client, user):
+    make_two_factor(user)
+    right, wrong = clone(client, PASSWORD), clone(client, "not-the-password")
+    assert (right.status_code, right.content) == (wrong.status_code, wrong.content)
+
+
+def test_personal_token_keeps_working(client, user):
+    make_two_factor(user)
+    _, token = make_personal_token(user, scopes=["read_repository"])
+    response = clone(client, token)
+    assert response.status_code == 200
+    assert b"# service=git-upload-pack" in b"".join(response.streaming_content)
+
+
+def test_a_refused_right_password_does_not_reset_failed_codes(client, user):
+    make_two_factor(user)
+    AccountLockout.objects.create(user=user, failed_attempts=3)
+    clone(client, PASSWORD)
+    assert AccountLockout.objects.get(user=user).failed_attempts == 3
+
+
+def test_password_works_again_after_disabling(client, user):
+    from two_factor.services import two_factor_disable
+
+    make_two_factor(user)
+    two_factor_disable(user=user)
+    assert clone(client, PASSWORD).status_code == 200

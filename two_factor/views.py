@@ -1,0 +1,206 @@
+"""User settings > Account > Two-factor authentication, and the sign-in's second step.
+Recovery codes appear only in the response that makes them (and in the .txt the user asks
+for from that page); no page with a code or a key is cached."""
+
+from base64 import b32encode
+
+import segno
+from django.contrib import messages
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.utils.safestring import mark_safe
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+
+from tokens_site.audit import ban_address, client_ip
+from tokens_site.auth.bans import BANNED_MESSAGE, is_banned, record_failure
+from tokens_site.auth.lockout import (
+    account_is_locked,
+    lockout_forget_failures,
+    lockout_record_failure,
+)
+from two_factor import services
+from two_factor.codes import RECOVERY_CODE_COUNT
+from two_factor.forms import INVALID_SECOND_STEP, SecondStepForm, TotpConfirmForm
+from two_factor.selectors import recovery_codes_left, totp_device_confirmed
+from two_factor.sign_in import sign_in_complete, sign_in_pending_clear, sign_in_pending_user
+
+QR_SCALE = 4
+KEY_GROUP = 4
+LOCKED_MESSAGE = "Too many failed attempts: this account is locked for a while. Try again later."
+RECOVERY_CODES_FILENAME = "tokens-recovery-codes.txt"
+
+
+def manual_key(device) -> str:
+    """The device's key in base32, in groups of four, for typing into an app."""
+    key = b32encode(device.bin_key).decode()
+    return " ".join(key[i : i + KEY_GROUP] for i in range(0, len(key), KEY_GROUP))
+
+
+def qr_code_svg(device) -> str:
+    """The otpauth URI as an inline SVG (no request leaves the page; no inline style)."""
+    return mark_safe(segno.make(device.config_url, error="m").svg_inline(scale=QR_SCALE))  # noqa: S308
+
+
+def render_recovery_codes(request, codes: list[str]) -> HttpResponse:
+    return render(
+        request,
+        "two_factor/recovery_codes.html",
+        {"codes": codes, "nav": "two_factor"},
+    )
+
+
+@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
+class TwoFactorSettingsView(LoginRequiredMixin, View):
+    """GET: enrolment (QR code, key, form) or, once enabled, regenerate and disable. POST
+    enrols (password + current code) and shows the recovery codes once."""
+
+    template_name = "two_factor/settings.html"
+
+    def render_page(self, *, status=200, **bound_forms):
+        """The page; `bound_forms` (`form`, `regenerate_form`, `disable_form`) replace the
+        empty ones, errors and all."""
+        user = self.request.user
+        device = totp_device_confirmed(user)
+        context = {"nav": "two_factor", "enabled": device is not None}
+        if device is None:
+            pending = services.totp_device_pending(user=user)
+            context |= {
+                "form": TotpConfirmForm(user=user, device=pending),
+                "qr_code": qr_code_svg(pending),
+                "manual_key": manual_key(pending),
+            }
+        else:
+            context |= {
+                "codes_left": recovery_codes_left(user),
+                "code_count": RECOVERY_CODE_COUNT,
+                "regenerate_form": TotpConfirmForm(user=user, device=device, prefix="regenerate"),
+                "disable_form": TotpConfirmForm(user=user, device=device, prefix="disable"),
+            }
+        context |= bound_forms
+        return render(self.request, self.template_name, context, status=status)
+
+    def get(self, request):
+        return self.render_page()
+
+    def post(self, request):
+        user = request.user
+        if totp_device_confirmed(user) is not None:
+            messages.error(request, "Two-factor authentication is already enabled.")
+            return redirect("two_factor:settings")
+        device = services.totp_device_pending(user=user)
+        form = TotpConfirmForm(request.POST, user=user, device=device)
+        if not form.is_valid():
+            return self.render_page(form=form, status=400)
+        try:
+            codes = services.two_factor_enable(
+                user=user, device=device, ip_address=client_ip(request)
+            )
+        except services.TwoFactorError as error:
+            messages.error(request, str(error))
+            return redirect("two_factor:settings")
+        messages.success(request, "Two-factor authentication is enabled.")
+        return render_recovery_codes(request, codes)
+
+
+class _ConfirmedActionView(TwoFactorSettingsView):
+    """POST only: password + current code, then `act`."""
+
+    http_method_names = ["post"]
+    prefix = ""
+
+    def act(self, request):
+        raise NotImplementedError
+
+    def post(self, request):
+        device = totp_device_confirmed(request.user)
+        if device is None:
+            return redirect("two_factor:settings")
+        form = TotpConfirmForm(request.POST, user=request.user, device=device, prefix=self.prefix)
+        if not form.is_valid():
+            return self.render_page(status=400, **{f"{self.prefix}_form": form})
+        return self.act(request)
+
+
+class RecoveryCodesRegenerateView(_ConfirmedActionView):
+    prefix = "regenerate"
+
+    def act(self, request):
+        codes = services.recovery_codes_regenerate(user=request.user, ip_address=client_ip(request))
+        messages.success(request, "New recovery codes: the old ones no longer work.")
+        return render_recovery_codes(request, codes)
+
+
+class TwoFactorDisableView(_ConfirmedActionView):
+    prefix = "disable"
+
+    def act(self, request):
+        services.two_factor_disable(user=request.user, ip_address=client_ip(request))
+        messages.success(request, "Two-factor authentication is disabled.")
+        return redirect("two_factor:settings")
+
+
+@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
+class RecoveryCodesDownloadView(LoginRequiredMixin, View):
+    """POST the codes the page shows: they come back as a .txt attachment, if they are the
+    user's unused codes (nothing else is ever echoed)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        codes = request.POST.getlist("code")[:RECOVERY_CODE_COUNT]
+        if not services.recovery_codes_are_current(user=request.user, codes=codes):
+            return HttpResponse(
+                "These are not your current recovery codes.\n",
+                status=400,
+                content_type="text/plain; charset=utf-8",
+            )
+        body = "".join(f"{code}\n" for code in codes)
+        response = HttpResponse(body, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{RECOVERY_CODES_FILENAME}"'
+        return response
+
+
+@method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
+class SecondStepView(View):
+    """The sign-in's second step, for the user the password step left pending."""
+
+    template_name = "two_factor/sign_in.html"
+
+    def render_page(self, form, status=200):
+        return render(self.request, self.template_name, {"form": form}, status=status)
+
+    def get(self, request):
+        if sign_in_pending_user(request) is None:
+            return redirect("sign_in")
+        return self.render_page(SecondStepForm())
+
+    def post(self, request):
+        user = sign_in_pending_user(request)
+        if user is None:
+            messages.error(request, "Sign in again: the sign-in took too long.")
+            return redirect("sign_in")
+        form = SecondStepForm(request.POST)
+        valid = form.is_valid()
+        ip = ban_address(request)
+        if is_banned(ip):
+            form.add_error(None, BANNED_MESSAGE)
+            return self.render_page(form, status=403)
+        if not valid:
+            return self.render_page(form, status=400)
+        if account_is_locked(user):
+            sign_in_pending_clear(request)
+            form.add_error(None, LOCKED_MESSAGE)
+            return self.render_page(form, status=403)
+        if not services.second_step_verify(
+            user=user, code=form.cleaned_data["code"], ip_address=client_ip(request)
+        ):
+            lockout_record_failure(user, ip_address=client_ip(request))
+            record_failure(ip)
+            form.add_error("code", INVALID_SECOND_STEP)
+            return self.render_page(form, status=400)
+        lockout_forget_failures(user)
+        return redirect(sign_in_complete(request, user))
