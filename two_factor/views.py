@@ -7,6 +7,7 @@ from base64 import b32encode
 import segno
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
@@ -15,22 +16,17 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from tokens_site.audit import ban_address, client_ip
-from tokens_site.auth.bans import BANNED_MESSAGE, is_banned, record_failure
-from tokens_site.auth.lockout import (
-    account_is_locked,
-    lockout_forget_failures,
-    lockout_record_failure,
-)
+from tokens_site.audit import client_ip
+from tokens_site.auth.lockout import lockout_forget_failures
+from tokens_site.once import ShownOnce
 from two_factor import services
 from two_factor.codes import RECOVERY_CODE_COUNT
-from two_factor.forms import INVALID_SECOND_STEP, SecondStepForm, TotpConfirmForm
+from two_factor.forms import SecondStepForm, TotpConfirmForm
 from two_factor.selectors import recovery_codes_left, totp_device_confirmed
 from two_factor.sign_in import sign_in_complete, sign_in_pending_clear, sign_in_pending_user
 
 QR_SCALE = 4
 KEY_GROUP = 4
-LOCKED_MESSAGE = "Too many failed attempts: this account is locked for a while. Try again later."
 RECOVERY_CODES_FILENAME = "tokens-recovery-codes.txt"
 
 
@@ -49,7 +45,8 @@ def render_recovery_codes(request, codes: list[str]) -> HttpResponse:
     return render(
         request,
         "two_factor/recovery_codes.html",
-        {"codes": codes, "nav": "two_factor"},
+        # ShownOnce: a dump of the template context (a DEBUG log line) never shows them.
+        {"codes": [ShownOnce(code) for code in codes], "nav": "two_factor"},
     )
 
 
@@ -69,7 +66,7 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
         if device is None:
             pending = services.totp_device_pending(user=user)
             context |= {
-                "form": TotpConfirmForm(user=user, device=pending),
+                "form": TotpConfirmForm(request=self.request, user=user, device=pending),
                 "qr_code": qr_code_svg(pending),
                 "manual_key": manual_key(pending),
             }
@@ -77,8 +74,12 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
             context |= {
                 "codes_left": recovery_codes_left(user),
                 "code_count": RECOVERY_CODE_COUNT,
-                "regenerate_form": TotpConfirmForm(user=user, device=device, prefix="regenerate"),
-                "disable_form": TotpConfirmForm(user=user, device=device, prefix="disable"),
+                "regenerate_form": TotpConfirmForm(
+                    request=self.request, user=user, device=device, prefix="regenerate"
+                ),
+                "disable_form": TotpConfirmForm(
+                    request=self.request, user=user, device=device, prefix="disable"
+                ),
             }
         context |= bound_forms
         return render(self.request, self.template_name, context, status=status)
@@ -92,7 +93,7 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
             messages.error(request, "Two-factor authentication is already enabled.")
             return redirect("two_factor:settings")
         device = services.totp_device_pending(user=user)
-        form = TotpConfirmForm(request.POST, user=user, device=device)
+        form = TotpConfirmForm(request.POST, request=request, user=user, device=device)
         if not form.is_valid():
             return self.render_page(form=form, status=400)
         try:
@@ -119,7 +120,9 @@ class _ConfirmedActionView(TwoFactorSettingsView):
         device = totp_device_confirmed(request.user)
         if device is None:
             return redirect("two_factor:settings")
-        form = TotpConfirmForm(request.POST, user=request.user, device=device, prefix=self.prefix)
+        form = TotpConfirmForm(
+            request.POST, request=request, user=request.user, device=device, prefix=self.prefix
+        )
         if not form.is_valid():
             return self.render_page(status=400, **{f"{self.prefix}_form": form})
         return self.act(request)
@@ -176,31 +179,18 @@ class SecondStepView(View):
     def get(self, request):
         if sign_in_pending_user(request) is None:
             return redirect("sign_in")
-        return self.render_page(SecondStepForm())
+        return self.render_page(SecondStepForm(request=request, user=None))
 
     def post(self, request):
         user = sign_in_pending_user(request)
         if user is None:
             messages.error(request, "Sign in again: the sign-in took too long.")
             return redirect("sign_in")
-        form = SecondStepForm(request.POST)
-        valid = form.is_valid()
-        ip = ban_address(request)
-        if is_banned(ip):
-            form.add_error(None, BANNED_MESSAGE)
-            return self.render_page(form, status=403)
-        if not valid:
-            return self.render_page(form, status=400)
-        if account_is_locked(user):
-            sign_in_pending_clear(request)
-            form.add_error(None, LOCKED_MESSAGE)
-            return self.render_page(form, status=403)
-        if not services.second_step_verify(
-            user=user, code=form.cleaned_data["code"], ip_address=client_ip(request)
-        ):
-            lockout_record_failure(user, ip_address=client_ip(request))
-            record_failure(ip)
-            form.add_error("code", INVALID_SECOND_STEP)
-            return self.render_page(form, status=400)
+        form = SecondStepForm(request.POST, request=request, user=user)
+        if not form.is_valid():
+            locked = form.has_error(NON_FIELD_ERRORS, "locked")
+            if locked:  # this sign-in is over: the password step again, once unlocked
+                sign_in_pending_clear(request)
+            return self.render_page(form, status=403 if form.banned or locked else 400)
         lockout_forget_failures(user)
         return redirect(sign_in_complete(request, user))

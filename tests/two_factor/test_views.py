@@ -196,3 +196,20 @@ def test_enrolment_page_keeps_the_strict_policy(client, user):
     response = client.get(SETTINGS)
     assert_strict_policy(response)
     assert not INLINE_CODE.search(response.content.decode())
+
+
+def test_wrong_passwords_on_the_settings_page_count_as_failed_sign_ins(client, user):
+    """The password asked again counts toward the account's lockout and the address's ban,
+    as at sign-in: a stolen session cannot guess it freely."""
+    from tokens_site.auth.bans import is_banned
+    from tokens_site.models import AccountLockout, InstanceSettings
+
+    instance = InstanceSettings.current()
+    instance.failed_auth_ban_limit = 3
+    instance.save()
+    enrol(client, user, password="not-it")
+    assert AccountLockout.objects.get(user=user).failed_attempts == 1
+    enrol(client, user, password="not-it-either")
+    enrol(client, user, password="nor-this")
+    assert is_banned("127.0.0.1")
+    assert nothing_changed(user)
