@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class AccessTokensConfig(AppConfig):
     name = "access_tokens"
+
+    def ready(self) -> None:
+        from access_tokens import signals  # noqa: F401  (connects the receivers)

@@ -270,6 +270,7 @@ def test_the_last_five_distinct_addresses_are_recorded(client, world):
 
 
 def test_a_deleted_projects_token_stops_and_its_bot_stays_blocked(client, world):
+    from tests.factories import AdminFactory
     from tokens_site import services
 
     _, value = access_token_create(
@@ -288,6 +289,29 @@ def test_a_deleted_projects_token_stops_and_its_bot_stays_blocked(client, world)
     assert refused.status_code == 401
     bot = Bot.objects.get()  # still a bot, of nothing, blocked
     assert (bot.project, bot.group, bot.user.is_active) == (None, None, False)
+    # Its token is revoked, so unblocking the bot brings nothing back.
+    assert PersonalAccessToken.objects.get(user=bot.user).revoked
+    services.user_unblock(actor=AdminFactory(), user=bot.user)
+    assert api(client, "get", "/api/v4/user", value).status_code == 401
+
+
+def test_deleting_a_group_stops_the_tokens_of_everything_below(client, world):
+    from tokens_site import services
+
+    tokens = [
+        access_token_create(
+            actor=world["owner"],
+            source=source,
+            name="ci",
+            scopes=["read_api"],
+            expires_at=utc_today() + timedelta(days=5),
+        )[0]
+        for source in (world["group"], world["project"])
+    ]
+    services.group_delete(actor=world["owner"], group=world["group"])
+    for token in tokens:
+        token.refresh_from_db()
+        assert token.revoked and not token.user.is_active
 
 
 def test_no_one_takes_over_a_token_above_their_role(client, world):
