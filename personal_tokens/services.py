@@ -67,25 +67,22 @@ LAST_USED_IPS = 5  # how many distinct client addresses a token remembers
 def personal_token_touch(
     token: PersonalAccessToken, *, address: str | None = None, now=None
 ) -> bool:
-    """Record that the token was just used, from `address`: at most once per
-    LAST_USED_UPDATE_INTERVAL_SECONDS, or sooner from an address it does not know yet (so
-    its last LAST_USED_IPS distinct addresses are all there). No query when the loaded
-    values are recent, else one conditional UPDATE (so two processes racing write once, and
-    never move the time backwards)."""
+    """Record that the token was just used, and from `address` (its last LAST_USED_IPS
+    distinct addresses, newest first): at most once per LAST_USED_UPDATE_INTERVAL_SECONDS. No
+    query when the loaded time is recent, else one conditional UPDATE (so two processes
+    racing write once, and never move the time backwards)."""
     now = now or timezone.now()
     interval = timedelta(seconds=settings.LAST_USED_UPDATE_INTERVAL_SECONDS)
-    known = token.last_used_ips or []
-    new_address = address is not None and address not in known
-    recent = token.last_used_at is not None and now - token.last_used_at < interval
-    if recent and not new_address:
+    if token.last_used_at is not None and now - token.last_used_at < interval:
         return False
-    addresses = known
+    addresses = token.last_used_ips or []
     if address is not None:
-        addresses = [address, *(ip for ip in known if ip != address)][:LAST_USED_IPS]
-    due = PersonalAccessToken.objects.filter(pk=token.pk)
-    if not new_address:
-        due = due.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
-    updated = due.update(last_used_at=now, last_used_ips=addresses)
+        addresses = [address, *(ip for ip in addresses if ip != address)][:LAST_USED_IPS]
+    updated = (
+        PersonalAccessToken.objects.filter(pk=token.pk)
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
+        .update(last_used_at=now, last_used_ips=addresses)
+    )
     if updated:
         token.last_used_at, token.last_used_ips = now, addresses
     return bool(updated)

@@ -365,7 +365,8 @@ def test_sidebar_offers_the_page_only_to_those_who_may_use_it(client, world):
     assert f'href="{GROUP_SETTINGS}" aria-current="page">Access tokens</a>' in current
 
 
-def test_the_last_addresses_are_shown_under_last_used(client, world):
+def test_the_last_addresses_are_shown_under_last_used(client, world, settings):
+    settings.LAST_USED_UPDATE_INTERVAL_SECONDS = 0  # every use is recorded
     _, value = make_token(world["project"], world["users"]["maintainer"])
     for last in (7, 8):
         client.get(
