@@ -263,3 +263,11 @@ def test_revoke_is_a_post_of_ones_own_token(user_client):
     assert PersonalAccessToken.objects.get(pk=mine.pk).revoked
     again = user_client.post(f"{PAGE}/{mine.pk}/revoke", follow=True).content.decode()
     assert "was already revoked" in again
+
+
+def test_the_last_addresses_are_shown_under_last_used(user_client):
+    from tests.factories import make_personal_token
+
+    _, value = make_personal_token(user_client.user, scopes=["read_api"])
+    user_client.get("/api/v4/user", HTTP_PRIVATE_TOKEN=value, REMOTE_ADDR="198.51.100.9")
+    assert "from 198.51.100.9" in user_client.get(PAGE).content.decode()
