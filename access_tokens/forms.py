@@ -2,8 +2,13 @@ from datetime import timedelta
 
 from django import forms
 
-from access_tokens.services import DEFAULT_LIFETIME_DAYS, Scope, longest_lifetime_days
-from tokens_site.access.abilities import Ability
+from access_tokens.services import (
+    DEFAULT_LIFETIME_DAYS,
+    Scope,
+    expiry_required_message,
+    latest_expiry,
+    longest_lifetime_days,
+)
 from tokens_site.access.policy import Access
 from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
 from tokens_site.models import AccessLevel
@@ -13,16 +18,6 @@ ROLE_REFUSED = (
     "Choose one of the listed roles: you can give at most your own role, and Owner only if "
     "you are an Owner."
 )
-
-
-def roles_offered(access: Access) -> list[AccessLevel]:
-    """The roles `access`'s holder may give a token: at most their own, Owner only from an
-    Owner (the service's rule, so that the form offers nothing it would refuse)."""
-    return [
-        level
-        for level in AccessLevel
-        if level <= access.level and (level < AccessLevel.OWNER or access.can(Ability.OWN))
-    ]
 
 
 class AccessTokenForm(forms.Form):
@@ -54,20 +49,14 @@ class AccessTokenForm(forms.Form):
 
     def __init__(self, *args, access: Access, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        today = utc_today()
-        longest = longest_lifetime_days()
-        latest = today + timedelta(days=longest)
+        today, longest, latest = utc_today(), longest_lifetime_days(), latest_expiry()
         expires = self.fields["expires_at"]
         expires.initial = today + timedelta(days=min(DEFAULT_LIFETIME_DAYS, longest))
         expires.widget.attrs.update(min=str(today + timedelta(days=1)), max=str(latest))
         expires.help_text = f"Required: access tokens last at most {longest} days (until {latest})."
-        expires.error_messages["required"] = (
-            f"Enter an expiration date: access tokens last at most {longest} days (until {latest})."
-        )
-        offered = roles_offered(access)
+        expires.error_messages["required"] = expiry_required_message()
+        # The roles the service accepts from this user (a manager may give Maintainer).
+        offered = access.grantable_levels()
         role = self.fields["access_level"]
         role.choices = [(level.value, level.label) for level in offered]
-        if offered:
-            role.initial = (
-                AccessLevel.MAINTAINER if AccessLevel.MAINTAINER in offered else offered[-1]
-            ).value
+        role.initial = AccessLevel.MAINTAINER.value

@@ -22,10 +22,10 @@ from django.db.models import OuterRef, Subquery
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
+from personal_tokens.rules import personal_token_validate
 from personal_tokens.services import personal_token_replace
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, access_on, require_person
-from tokens_site.audit import audit_event_record
 from tokens_site.models import (
     AccessLevel,
     AuditAction,
@@ -80,6 +80,33 @@ def longest_lifetime_days() -> int:
     )
 
 
+def latest_expiry() -> date:
+    """The latest expiry date an access token may have, made or rotated today."""
+    return utc_today() + timedelta(days=longest_lifetime_days())
+
+
+def expiry_required_message() -> str:
+    return (
+        f"Enter an expiration date: access tokens last at most {longest_lifetime_days()} days "
+        f"(until {latest_expiry()})."
+    )
+
+
+def _expiry_errors(expires_at: date | None) -> list[str]:
+    """An access token's expiry date: required, after today, at most its longest lifetime
+    (for made and rotated tokens alike)."""
+    if expires_at is None:
+        return [expiry_required_message()]
+    if expires_at <= utc_today():
+        return ["Choose a date in the future."]
+    if expires_at > latest_expiry():
+        return [
+            f"Access tokens last at most {longest_lifetime_days()} days: choose "
+            f"{latest_expiry()} or earlier."
+        ]
+    return []
+
+
 def access_token_access(actor, source: Group | Project) -> Access:
     """May `actor` manage the access tokens of `source` (Maintainer of a project, Owner of a
     group; bots never)."""
@@ -87,6 +114,21 @@ def access_token_access(actor, source: Group | Project) -> Access:
     access.require(Ability.MANAGE_ACCESS_TOKENS)
     require_person(actor, "access tokens")
     return access
+
+
+def access_token_require(actor, source: Group | Project, token, *, itself=None) -> None:
+    """May `actor` see, rotate or revoke `token` (one of `tokens_of(source)`): the token
+    itself may (`itself`: the token that authenticated the request, if any); else a manager
+    of `source` who could have made it — whoever could not may neither take it over (a
+    rotation shows its new value) nor take it away."""
+    if itself is not None and itself.pk == token.pk:
+        return
+    access = access_token_access(actor, source)
+    if not access.may_grant(token.access_level):
+        raise PermissionDenied(
+            f"This token has the {AccessLevel(token.access_level).label} role, above yours: "
+            f"only someone who may give that role can act on it."
+        )
 
 
 def tokens_of(source: Group | Project):
@@ -106,40 +148,22 @@ def _field(source: Group | Project) -> str:
     return "project" if isinstance(source, Project) else "group"
 
 
-def bot_source(token: PersonalAccessToken) -> Group | Project | None:
-    """The project or group whose access token this is; None for a person's token."""
-    bot = Bot.objects.filter(user_id=token.user_id).select_related("project", "group").first()
-    return bot.source if bot else None
-
-
 def _validate(
-    *, access: Access, scopes: list[str], access_level, expires_at: date | None
+    *, actor, access: Access, name: str, description: str, scopes, access_level, expires_at
 ) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if access_level not in AccessLevel.values:
-        errors["access_level"] = ["Choose one of the listed roles."]
-    elif access_level > access.level:
+    """A personal token's rules (name, description, scopes), then an access token's own:
+    its scopes, a required expiry within its limit, a role its maker may give."""
+    errors = personal_token_validate(
+        user=actor, name=name, scopes=scopes, expires_at=expires_at, description=description
+    )
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if scopes and unknown:
+        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}."]
+    if expiry := _expiry_errors(expires_at):
+        errors["expires_at"] = expiry
+    if not access.may_grant(access_level):
         errors["access_level"] = [
             f"You can give at most your own role ({AccessLevel(access.level).label})."
-        ]
-    elif access_level == AccessLevel.OWNER and not access.can(Ability.OWN):
-        errors["access_level"] = ["Only Owners can create tokens with the Owner role."]
-    unknown = sorted(set(scopes) - set(SCOPES))
-    if not scopes:
-        errors["scopes"] = ["Select at least one scope."]
-    elif unknown:
-        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}."]
-    longest = longest_lifetime_days()
-    latest = utc_today() + timedelta(days=longest)
-    if expires_at is None:
-        errors["expires_at"] = [
-            f"Enter an expiration date: access tokens last at most {longest} days (until {latest})."
-        ]
-    elif expires_at <= utc_today():
-        errors["expires_at"] = ["Choose a date in the future."]
-    elif expires_at > latest:
-        errors["expires_at"] = [
-            f"Access tokens last at most {longest} days: choose {latest} or earlier."
         ]
     return errors
 
@@ -165,7 +189,10 @@ def access_token_create(
     token (with `access_level` set) and its value, which exists only in this return value."""
     access = access_token_access(actor, source)
     errors = _validate(
+        actor=actor,
         access=access,
+        name=name,
+        description=description,
         scopes=scopes,
         access_level=access_level,
         expires_at=expires_at,
@@ -193,46 +220,23 @@ def access_token_create(
             description=description,
             actor=actor,
             ip_address=ip_address,
-        )
-        audit_event_record(
-            action=AuditAction.ACCESS_TOKEN_CREATE,
-            actor=actor,
-            target=token,
-            ip_address=ip_address,
-            details={"source": source.full_path, "access_level": access_level},
+            audit_action=AuditAction.ACCESS_TOKEN_CREATE,
+            audit_details={"source": source.full_path, "access_level": access_level},
         )
     token.access_level = access_level
     return token, plaintext
 
 
-def _require_manager_or_itself(actor, token: PersonalAccessToken, itself, verb: str) -> None:
-    """A token's project or group managers act on it; so may the token itself (`itself`:
-    the token that authenticated the request, if any)."""
-    if itself is not None and itself.pk == token.pk:
-        return
-    source = bot_source(token)
-    if source is None:
-        raise PermissionDenied(f"Only project and group access tokens can be {verb} here.")
-    access = access_token_access(actor, source)
-    # Whoever could not have made the token may not take it over (a rotation shows its
-    # new value) nor take it away.
-    level = (
-        Membership.objects.filter(user_id=token.user_id, **{_field(source): source})
-        .values_list("access_level", flat=True)
-        .first()
-        or 0
-    )
-    if level > access.level or (level == AccessLevel.OWNER and not access.can(Ability.OWN)):
-        raise PermissionDenied(
-            f"This token has the {AccessLevel(level).label} role, above yours: only someone "
-            f"with at least that role can have it {verb}."
-        )
-
-
 def access_token_revoke(
-    *, actor, token: PersonalAccessToken, itself=None, ip_address: str | None = None
+    *,
+    actor,
+    source: Group | Project,
+    token: PersonalAccessToken,
+    itself=None,
+    ip_address: str | None = None,
 ) -> None:
-    _require_manager_or_itself(actor, token, itself, "revoked")
+    """Revoke `token`, one of `tokens_of(source)`."""
+    access_token_require(actor, source, token, itself=itself)
     token.revoke(actor=actor, ip_address=ip_address)
 
 
@@ -240,25 +244,22 @@ def access_token_revoke(
 def access_token_rotate(
     *,
     actor,
+    source: Group | Project,
     token: PersonalAccessToken,
     expires_at: date | None = None,
     itself=None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
-    """Revoke `token` and make its successor for the same bot (same name, description,
-    scopes and role) in one transaction. The new expiry date is `expires_at`, else a week
-    from today as GitLab does, within the same limit as a new token's."""
-    _require_manager_or_itself(actor, token, itself, "rotated")
+    """Revoke `token` (one of `tokens_of(source)`) and make its successor for the same bot
+    (same name, description, scopes and role) in one transaction. The new expiry date is
+    `expires_at`, else a week from today as GitLab does, within a new token's limit."""
+    access_token_require(actor, source, token, itself=itself)
     if expires_at is None:
         expires_at = utc_today() + timedelta(days=ROTATED_LIFETIME_DAYS)
-    longest = longest_lifetime_days()
-    latest = utc_today() + timedelta(days=longest)
-    if expires_at <= utc_today() or expires_at > latest:
-        raise ValidationError(
-            {"expires_at": [f"Choose a date after today and no later than {latest}."]}
-        )
+    if expiry := _expiry_errors(expires_at):
+        raise ValidationError({"expires_at": expiry})
     successor, plaintext = personal_token_replace(
         actor=actor, token=token, expires_at=expires_at, ip_address=ip_address
     )
-    successor.access_level = getattr(token, "access_level", None)
+    successor.access_level = token.access_level
     return successor, plaintext

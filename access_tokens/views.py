@@ -71,12 +71,18 @@ class AccessTokenSettingsView(TokenPageMixin, View):
 
     def revoke_token(self, token) -> None:
         services.access_token_revoke(
-            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+            actor=self.request.user,
+            source=self.source,
+            token=token,
+            ip_address=client_ip(self.request),
         )
 
     def rotate_token(self, token):
         return services.access_token_rotate(
-            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+            actor=self.request.user,
+            source=self.source,
+            token=token,
+            ip_address=client_ip(self.request),
         )
 
     def get(self, request, *args, token_id: int | None = None, **kwargs):

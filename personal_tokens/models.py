@@ -106,10 +106,14 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
         token: str | None = None,
         actor=None,
         ip_address: str | None = None,
+        audit_action: str = AuditAction.PERSONAL_TOKEN_CREATE,
+        audit_details: dict | None = None,
     ) -> tuple["PersonalAccessToken", str]:
         """Create a token for `user` — a random one, or the predetermined `token` — under every
-        rule, with its audit event; returns the record and the value (which exists only in
-        this return value). For `manage.py shell` as for the services."""
+        rule, with its audit event (`audit_action`, its details completed by
+        `audit_details`: an access token's is its own); returns the record and the value
+        (which exists only in this return value). For `manage.py shell` as for the
+        services."""
         errors = personal_token_validate(
             user=user,
             name=name,
@@ -133,7 +137,7 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
                 value=plaintext,
             )
             audit_event_record(
-                action=AuditAction.PERSONAL_TOKEN_CREATE,
+                action=audit_action,
                 actor=actor,
                 target=record,
                 ip_address=ip_address,
@@ -141,6 +145,7 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
                     "scopes": record.scopes,
                     "expires_at": str(expires_at or ""),
                     "predetermined": token is not None,
+                    **(audit_details or {}),
                 },
             )
         return record, plaintext

@@ -387,3 +387,20 @@ def test_a_new_address_within_the_interval_writes_nothing(client, world, django_
         assert personal_token_touch(token, address="192.0.2.2") is False
     token.refresh_from_db()
     assert token.last_used_ips == ["192.0.2.1"]
+
+
+def test_making_a_token_is_one_audit_event_naming_its_source_and_role(world):
+    from tokens_site.models import AuditAction, AuditEvent
+
+    access_token_create(
+        actor=world["owner"],
+        source=world["project"],
+        name="ci",
+        scopes=["read_api"],
+        access_level=AccessLevel.DEVELOPER,
+        expires_at=utc_today() + timedelta(days=5),
+    )
+    [event] = AuditEvent.objects.filter(action__endswith=".create", target_type__icontains="token")
+    assert event.action == AuditAction.ACCESS_TOKEN_CREATE
+    assert event.details["source"] == "tanuki/backend/api" and event.details["access_level"] == 30
+    assert event.details["scopes"] == ["read_api"]

@@ -152,6 +152,11 @@ class Access:
             level for level in AccessLevel if level < AccessLevel.OWNER or self.can(Ability.OWN)
         ]
 
+    def may_grant(self, level: int) -> bool:
+        """Whether this user may give `level` (to a member, to an access token's bot) or act
+        on what holds it: at most their own role, Owner only from an Owner."""
+        return level in self.grantable_levels()
+
     def can_manage_member(self, member_level: int) -> bool:
         """Maintainers manage members below Owner; only Owners touch Owners."""
         return self.can(Ability.MANAGE_MEMBERS) and (
@@ -252,6 +257,15 @@ def allowed_abilities(principal: Principal, project: Project, abilities) -> set[
 def may_read_registry_catalog(principal: Principal) -> bool:
     """The registry's catalog (every repository's name) is for administrators only."""
     return is_administrator(principal.user)
+
+
+def token_acts_on_itself(principal: Principal, token_id: str, ability: Ability | None) -> bool:
+    """Whether the call is the authenticating token acting on itself (`token_id` is "self"
+    or its own id) with what that needs: any token may see and revoke itself, whatever its
+    scopes (`ability` None); rotating itself needs `ability` (self_rotate)."""
+    if principal.token is None or token_id not in ("self", str(principal.token.pk)):
+        return False
+    return ability is None or has_scope(principal, ability)
 
 
 def require_administrator(user, reason: str = "Only administrators can do that.") -> None:

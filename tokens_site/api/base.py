@@ -42,6 +42,10 @@ class ApiView(APIView):
     anonymous_reads = False
     keyset_key = "pk"  # what keyset pagination orders a list by (see pagination.py)
     ordering = None  # the list's `order_by`/`sort` choices (see ordering.py)
+    # An endpoint of one token (`:token_id` or `self`): the token itself needs only
+    # `itself_ability` there (None: any scope), see permissions.py.
+    about_a_token = False
+    itself_ability: Ability | None = None
     content_negotiation_class = JSONOnly
     http_method_names = ["get", "post", "put", "delete", "head"]
 
@@ -70,10 +74,6 @@ class ApiView(APIView):
         # Answers hold private data and, on create and rotate, a token: no cache keeps them.
         response["Cache-Control"] = "no-store"
         return response
-
-    def only_itself(self, principal) -> bool:
-        """Whether the call concerns only the token that makes it (see permissions.py)."""
-        return False
 
     # --- Helpers of the endpoints ---
 

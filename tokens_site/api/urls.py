@@ -89,11 +89,6 @@ urlpatterns = [
         name="personal_access_tokens",
     ),
     path(
-        "personal_access_tokens/self",
-        views.PersonalAccessTokenSelf.as_view(),
-        name="personal_access_token_self",
-    ),
-    path(
         "personal_access_tokens/self/rotate",
         views.PersonalAccessTokenRotateSelf.as_view(),
         name="personal_access_token_rotate_self",

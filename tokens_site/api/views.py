@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from access_tokens.services import (
     access_token_access,
     access_token_create,
+    access_token_require,
     access_token_revoke,
     access_token_rotate,
     tokens_of,
@@ -33,7 +34,6 @@ from tokens_site.access.abilities import Ability
 from tokens_site.access.lookups import find, first_by_id
 from tokens_site.access.policy import (
     Denied,
-    has_scope,
     is_administrator,
     is_self_or_administrator,
     require_administrator,
@@ -760,22 +760,13 @@ class CurrentUserPersonalAccessTokens(ApiView):
         )
 
 
-def names_itself(view: ApiView, principal) -> bool:
-    """Whether the URL's token (`:token_id`, or `self`, or no id at all: `/self`) is the
-    token making the call."""
-    token_id = view.kwargs.get("token_id", "self")
-    return principal.token is not None and token_id in ("self", str(principal.token.pk))
+class PersonalAccessTokenDetail(PersonalTokenView):
+    """A token by its id, or `self`. Any token may see and revoke itself, whatever its
+    scopes: at `/self` and at its own id (python-gitlab's `token.delete()` after
+    `get("self")` asks by id)."""
 
+    about_a_token = True
 
-class ItselfWithAnyScope(PersonalTokenView):
-    """Any token may see and revoke itself, whatever its scopes: at `/self` and at its own
-    id (python-gitlab's `token.delete()` after `get("self")` asks by id)."""
-
-    def only_itself(self, principal) -> bool:
-        return names_itself(self, principal)
-
-
-class PersonalAccessTokenDetail(ItselfWithAnyScope):
     @extend_schema(responses=shapes.PersonalTokenSerializer)
     def get(self, request, token_id):
         return Response(shapes.PersonalTokenSerializer(self.personal_token(token_id)).data)
@@ -783,22 +774,6 @@ class PersonalAccessTokenDetail(ItselfWithAnyScope):
     @extend_schema(responses={204: None})
     def delete(self, request, token_id):
         token = self.personal_token(token_id)
-        personal_token_revoke(actor=request.user, token=token, ip_address=self.ip_address)
-        return _no_content()
-
-
-class PersonalAccessTokenSelf(ItselfWithAnyScope):
-    """The token itself: no scope needed."""
-
-    read_ability = write_ability = None
-
-    @extend_schema(responses=shapes.PersonalTokenSerializer)
-    def get(self, request):
-        return Response(shapes.PersonalTokenSerializer(self.personal_token("self")).data)
-
-    @extend_schema(responses={204: None})
-    def delete(self, request):
-        token = self.personal_token("self")
         personal_token_revoke(actor=request.user, token=token, ip_address=self.ip_address)
         return _no_content()
 
@@ -825,22 +800,21 @@ class PersonalAccessTokenRotateSelf(PersonalTokenView):
 
 class AccessTokenView(ApiView):
     """One token of a project or group: by its id, or `self` for the token making the call
-    (which GitLab lacks, gitlab-org/gitlab#462419). Managers reach every token of the
-    project or group; a token reaches itself."""
+    (which GitLab lacks, gitlab-org/gitlab#462419). Who may act on it is the services'
+    (access_token_require): its managers, and the token itself."""
 
-    def is_itself(self, principal) -> bool:
-        return names_itself(self, principal)
+    about_a_token = True
 
     def access_token(self, request, kind, ref, token_id):
+        """The project or group, and the token."""
         source = _source(request, kind, ref)
-        if not self.is_itself(request.auth):
-            access_token_access(request.user, source)
-        if token_id == "self":
+        if token_id == "self" and self.token is not None:
             token_id = str(self.token.pk)
         token = first_by_id(tokens_of(source), token_id)
         if token is None:
+            access_token_access(request.user, source)  # a non-manager learns nothing
             raise Denied.not_found("Token")
-        return token
+        return source, token
 
 
 class AccessTokens(ApiView):
@@ -860,12 +834,10 @@ class AccessTokens(ApiView):
     @extend_schema(request=shapes.AccessTokenCreate, responses={201: shapes.AccessTokenWithSecret})
     @sensitive_variables()
     def post(self, request, kind, ref):
-        source = _source(request, kind, ref)
-        access_token_access(request.user, source)
         data = self.parameters(shapes.AccessTokenCreate)
         token, plaintext = access_token_create(
             actor=request.user,
-            source=source,
+            source=_source(request, kind, ref),
             name=data["name"],
             scopes=data["scopes"],
             access_level=data["access_level"],
@@ -877,34 +849,35 @@ class AccessTokens(ApiView):
 
 
 class AccessTokenDetail(AccessTokenView):
-    def only_itself(self, principal) -> bool:
-        return self.is_itself(principal)  # any token sees and revokes itself
-
     @extend_schema(responses=shapes.AccessTokenSerializer)
     def get(self, request, kind, ref, token_id):
-        token = self.access_token(request, kind, ref, token_id)
+        source, token = self.access_token(request, kind, ref, token_id)
+        access_token_require(request.user, source, token, itself=self.token)
         return Response(shapes.AccessTokenSerializer(token).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, kind, ref, token_id):
-        token = self.access_token(request, kind, ref, token_id)
+        source, token = self.access_token(request, kind, ref, token_id)
         access_token_revoke(
-            actor=request.user, token=token, itself=self.token, ip_address=self.ip_address
+            actor=request.user,
+            source=source,
+            token=token,
+            itself=self.token,
+            ip_address=self.ip_address,
         )
         return _no_content()
 
 
 class AccessTokenRotate(AccessTokenView):
-    def only_itself(self, principal) -> bool:
-        # A token rotates itself with `self_rotate` (or `api`), as personal tokens do.
-        return self.is_itself(principal) and has_scope(principal, Ability.ROTATE_SELF)
+    itself_ability = Ability.ROTATE_SELF  # as personal tokens rotate themselves
 
     @extend_schema(request=shapes.Rotate, responses=shapes.AccessTokenWithSecret)
     @sensitive_variables()
     def post(self, request, kind, ref, token_id):
-        token = self.access_token(request, kind, ref, token_id)
+        source, token = self.access_token(request, kind, ref, token_id)
         successor, plaintext = access_token_rotate(
             actor=request.user,
+            source=source,
             token=token,
             expires_at=self.parameters(shapes.Rotate)["expires_at"],
             itself=self.token,
