@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.notifications import EXPIRED, EXPIRING, Notice, due_tokens
-from tokens_site.models import AccessLevel, Bot, Membership, Project
+from tokens_site.access.abilities import Ability, required_level
+from tokens_site.models import Bot, Group, Membership, Project
 from tokens_site.tokens import EXPIRY_WARNING_DAYS
 
 logger = logging.getLogger(__name__)
@@ -30,19 +31,14 @@ SUBJECTS = {
 
 
 def managers(source) -> list:
-    """Who manages `source`'s access tokens: a project's Maintainers and Owners, a group's
-    Owners, directly or through a group above; active people with an address."""
-    if isinstance(source, Project):
-        where = {"project": source}
-        above, level = source.group.ancestor_ids, AccessLevel.MAINTAINER
-    else:
-        where = {"group": source}
-        above, level = source.inherited_group_ids, AccessLevel.OWNER
-    memberships = (
-        Membership.objects.filter(**where) | Membership.objects.filter(group_id__in=above)
-    ).filter(access_level__gte=level, user__is_active=True, user__bot__isnull=True)
-    memberships = memberships.exclude(user__email="").select_related("user")
-    return list({membership.user_id: membership.user for membership in memberships}.values())
+    """Who manages `source`'s access tokens (the policy's MANAGE_ACCESS_TOKENS role: a
+    project's Maintainers and Owners, a group's Owners), directly or through a group above;
+    active people with an address."""
+    level = required_level(Ability.MANAGE_ACCESS_TOKENS, on_group=isinstance(source, Group))
+    people = Membership.objects.filter(user__is_active=True, user__bot__isnull=True).exclude(
+        user__email=""
+    )
+    return [m.user for m in people.effective_on(source) if m.access_level >= level]
 
 
 def _settings_url(source) -> str:
@@ -77,13 +73,16 @@ def send_access_token_notices(notice: Notice, *, now: datetime | None = None) ->
     )
     source_of = {bot.user_id: bot.source for bot in bots}
     told: dict[int, list] = defaultdict(list)  # recipient id -> [(token, source, url)]
-    people = {}
+    people, managers_of = {}, {}
     for token in tokens:
         source = source_of[token.user_id]
-        for person in managers(source):
+        key = (type(source), source.pk)
+        if key not in managers_of:  # once per project or group, however many tokens
+            managers_of[key] = managers(source)
+        for person in managers_of[key]:
             people[person.pk] = person
             told[person.pk].append((token, source, _settings_url(source)))
-    sent = 0
+    sent, reached = 0, set()
     for person_id, items in told.items():
         person = people[person_id]
         context = {"user": person, "items": items, "warning_days": EXPIRY_WARNING_DAYS}
@@ -97,9 +96,14 @@ def send_access_token_notices(notice: Notice, *, now: datetime | None = None) ->
         try:
             message.send()
         except Exception:
-            # The notice stays claimed: the others told about these tokens must not be told
-            # twice. The failure is logged for an administrator to follow up.
             logger.exception("Could not email %s about expiring access tokens", person)
             continue
         sent += 1
+        reached.update(token.pk for token, _, _ in items)
+    # A token no one could be told about is given back, for the next run to retry (as a
+    # personal token's notice is); one someone was told about stays told.
+    PersonalAccessToken.objects.filter(
+        pk__in=[token.pk for token in tokens if token.pk not in reached],
+        **{notice.sent_field: now},
+    ).update(**{notice.sent_field: None})
     return sent

@@ -42,3 +42,31 @@ def test_managers_are_told_once_and_the_bot_never(settings):
     mail.outbox.clear()
     call_command("send_token_expiry_notifications", stdout=io.StringIO())
     assert mail.outbox == []
+
+
+def test_a_token_no_one_could_be_told_about_is_retried_and_managers_are_read_once(
+    monkeypatch, django_assert_num_queries
+):
+    owner = UserFactory(username="olga", email="olga@example.com")
+    project = ProjectFactory(path="api", group=GroupFactory(path="tanuki", owner=owner))
+    soon = utc_today() + timedelta(days=3)
+    for n in range(4):
+        access_token_create(
+            actor=owner, source=project, name=f"ci-{n}", scopes=["api"], expires_at=soon
+        )
+
+    def refuse(self, *args, **kwargs):
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", refuse)
+    call_command("send_token_expiry_notifications", stdout=io.StringIO())
+    assert not PersonalAccessToken.objects.filter(expiry_warning_sent_at__isnull=False).exists()
+    monkeypatch.undo()
+    from access_tokens.notifications import send_access_token_notices
+    from personal_tokens.notifications import EXPIRING
+
+    # Four tokens of one project: its managers are read once, not once per token.
+    with django_assert_num_queries(6):
+        assert send_access_token_notices(EXPIRING) == 1
+    [message] = mail.outbox
+    assert all(f"ci-{n} of tanuki/api" in message.body for n in range(4))
