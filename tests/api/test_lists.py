@@ -321,6 +321,16 @@ def test_keyset_pages_go_in_the_lists_default_direction(client, owner, path, des
     assert offset == ids
 
 
+def test_keyset_pages_of_tokens_go_newest_first_as_their_offset_pages(client, owner):
+    for n in range(3):
+        make_personal_token(owner, scopes=["read_api"], name=f"t{n}")
+    _, token = make_personal_token(owner, scopes=["read_api"])
+    path = "/api/v4/personal_access_tokens"
+    keyset = [item["id"] for item in get(client, f"{path}?pagination=keyset", token).json()]
+    offset = [item["id"] for item in get(client, path, token).json()]
+    assert len(keyset) == 4 and keyset == offset == sorted(keyset, reverse=True)
+
+
 def test_token_filters_take_their_boundaries_as_gitlab(client, owner):
     token, _ = make_personal_token(owner, scopes=["read_api"], name="edge")
     PersonalAccessToken.objects.filter(pk=token.pk).update(expires_at=utc_today() + timedelta(9))

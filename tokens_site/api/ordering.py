@@ -47,6 +47,7 @@ class SortOrdering:
 
     def __init__(self, columns: dict[str, str], *, default: str) -> None:
         self.columns = columns
+        self.default_sort = default.rpartition("_")[2]  # keyset pagination's too (by id)
         choices = [f"{name}_{direction}" for name in columns for direction in (ASC, DESC)]
         self.query = type(
             "SortQuery",
