@@ -25,7 +25,6 @@ class AdminSignInView(SecondStepMixin, LoginView):
 class TokensAdminSite(AdminSite):
     site_header = "Tokens administration"
     site_title = "Tokens admin"
-    login_form = AdminSignInForm
 
     @method_decorator(never_cache)
     def login(self, request, extra_context=None):

@@ -36,7 +36,6 @@ from tokens_site.models import (
     Group,
     Membership,
     Project,
-    ProjectQuerySet,
     Visibility,
     is_bot,
 )
@@ -283,11 +282,6 @@ def _change_details(before: Group | Project, after: Group | Project, fields: lis
     }
 
 
-def _projects_below(group: Group) -> ProjectQuerySet:
-    """The projects of `group` and of every group below it."""
-    return Project.objects.filter(group__traversal__startswith=group.traversal)
-
-
 def _renamed_too_long(group: Group, path: str | None) -> str | None:
     """A longer path makes every full path below the group longer: the longest must fit.
     (`path` None: not changing.)"""
@@ -297,7 +291,7 @@ def _renamed_too_long(group: Group, path: str | None) -> str | None:
     longest = Max(Length("full_path"))
     below = max(
         group.descendants().aggregate(longest=longest)["longest"] or 0,
-        _projects_below(group).aggregate(longest=longest)["longest"] or 0,
+        Project.objects.below(group).aggregate(longest=longest)["longest"] or 0,
     )
     if below + growth <= FULL_PATH_MAX_LENGTH:
         return None
@@ -321,7 +315,7 @@ def _more_visible_below(group: Group, visibility: str | None) -> str | None:
             .exclude(pk=group.pk)
             .filter(visibility__in=more_open)
             .values_list("full_path", "visibility")[: SHOWN_IN_REFUSAL + 1],
-            *_projects_below(group)
+            *Project.objects.below(group)
             .filter(visibility__in=more_open)
             .values_list("full_path", "visibility")[: SHOWN_IN_REFUSAL + 1],
         ]
@@ -380,7 +374,7 @@ def _move_below(group: Group, new_full_path: str) -> None:
         output_field=CharField(),
     )
     group.descendants().update(full_path=moved)
-    _projects_below(group).update(full_path=moved)
+    Project.objects.below(group).update(full_path=moved)
 
 
 def _save_settings(
@@ -480,7 +474,7 @@ def group_update(
         return group
     edited = _edited(group, changes)
     _clean_changes(edited, changes)
-    parent = group.parent if group.parent_id else None
+    parent = group.parent
     errors = _placement_errors(
         parent=parent,
         path=changes.get("path"),
@@ -540,7 +534,7 @@ def group_delete(*, actor, group: Group, ip_address: str | None = None) -> None:
             ip_address=ip_address,
             details={
                 "subgroups": group.descendants().exclude(pk=group.pk).count(),
-                "projects": _projects_below(group).count(),
+                "projects": Project.objects.below(group).count(),
             },
         )
         group.delete()

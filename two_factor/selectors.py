@@ -13,6 +13,7 @@ def totp_device_confirmed(user) -> TOTPDevice | None:
 
 
 def two_factor_enabled(user) -> bool:
+    """Whether the user has an enrolled authenticator app (one EXISTS query)."""
     if getattr(user, "pk", None) is None:
         return False
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()

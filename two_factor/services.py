@@ -19,6 +19,7 @@ from two_factor.codes import (
     recovery_code_generate,
 )
 from two_factor.models import RecoveryCode
+from two_factor.selectors import totp_device_confirmed, two_factor_enabled
 
 DEVICE_NAME = "Authenticator app"
 # One step (30 s) of clock drift either way; django-otp never accepts a step twice (last_t).
@@ -71,7 +72,7 @@ def two_factor_enable(*, user, device: TOTPDevice, ip_address: str | None = None
     """Confirm `device` (its code already verified) and issue the recovery codes, returned in
     plain text. Refused when the user already has two-factor authentication on."""
     with transaction.atomic():
-        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        if two_factor_enabled(user):
             raise TwoFactorError("Two-factor authentication is already enabled.")
         device.confirmed = True
         device.save(update_fields=["confirmed"])
@@ -90,7 +91,7 @@ def two_factor_enable(*, user, device: TOTPDevice, ip_address: str | None = None
 def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[str]:
     """New recovery codes (the old ones stop working), returned in plain text."""
     with transaction.atomic():
-        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+        if not two_factor_enabled(user):
             raise TwoFactorError("Two-factor authentication is not enabled.")
         codes = _recovery_codes_issue(user)
         audit_event_record(
@@ -143,7 +144,7 @@ def second_step_verify(*, user, code: str, ip_address: str | None = None) -> boo
     """The sign-in's second step: the authenticator app's current code, or a recovery code."""
     normalized = normalize(code)
     if is_totp_code(normalized):
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        device = totp_device_confirmed(user)
         return device is not None and totp_code_verify(device=device, code=normalized)
     return recovery_code_use(user=user, code=normalized, ip_address=ip_address)
 

@@ -98,9 +98,13 @@ class NamespaceShape(Shape):
     full_path = serializers.CharField()
     parent_id = serializers.IntegerField()
     web_url = serializers.SerializerMethodField()
+    avatar_url = serializers.SerializerMethodField()
 
     def get_web_url(self, item) -> str:
         return _url(reverse("group", args=[item.full_path]))
+
+    def get_avatar_url(self, item) -> str | None:
+        return None
 
 
 class GroupSerializer(NamespaceShape):
@@ -108,7 +112,6 @@ class GroupSerializer(NamespaceShape):
     visibility = serializers.CharField()
     full_name = serializers.SerializerMethodField()
     created_at = Timestamp()
-    avatar_url = serializers.SerializerMethodField()
 
     class Meta:
         list_serializer_class = NamedList
@@ -123,21 +126,14 @@ class GroupSerializer(NamespaceShape):
         names = self.names if self.names is not None else group_names([item])
         return names[item.pk]
 
-    def get_avatar_url(self, item) -> str | None:
-        return None
-
 
 class NamespaceSerializer(NamespaceShape):
     """A namespace: here always a group (this site has no personal namespaces)."""
 
     kind = serializers.SerializerMethodField()
-    avatar_url = serializers.SerializerMethodField()
 
     def get_kind(self, item) -> str:
         return "group"
-
-    def get_avatar_url(self, item) -> str | None:
-        return None
 
 
 class UserMembershipSerializer(Shape):

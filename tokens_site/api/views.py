@@ -347,7 +347,7 @@ class PlaceDetail(ApiView):
             actor=request.user,
             ip_address=self.ip_address,
             **{self.kind: record},
-            **{name: changes.get(name) for name in ("name", "path", "visibility", "description")},
+            **changes,  # only what is given changes
         )
         return Response(self.shape(record).data)
 
@@ -395,7 +395,7 @@ class GroupDescendants(GroupSubgroups):
     """Every group below this one, at any depth, that the caller may see."""
 
     def below(self, groups, group: Group):
-        return groups.filter(traversal__startswith=group.traversal).exclude(pk=group.pk)
+        return (groups & group.descendants()).exclude(pk=group.pk)
 
 
 class GroupProjects(ApiView):
@@ -410,10 +410,7 @@ class GroupProjects(ApiView):
         group = _group(request, group_ref)
         query = self.query(shapes.GroupProjectList)
         listed = Project.objects.visible_to(request.user)
-        if query["include_subgroups"]:
-            listed = listed.filter(group__traversal__startswith=group.traversal)
-        else:
-            listed = listed.filter(group=group)
+        listed = listed.below(group) if query["include_subgroups"] else listed.filter(group=group)
         return self.listed(_filter_projects(listed, query, request.user), shapes.ProjectSerializer)
 
 

@@ -186,6 +186,10 @@ class ProjectQuerySet(PathQuerySet):
             )
         return self.filter(condition)
 
+    def below(self, group: "Group") -> "ProjectQuerySet":
+        """The projects of `group` and of every group below it."""
+        return self.filter(group__traversal__startswith=group.traversal)
+
     def member_of(self, user) -> "ProjectQuerySet":
         """Projects the user belongs to, directly or through a group (the dashboard's list)."""
         return self.with_level(user, AccessLevel.GUEST, administrators_everywhere=False)
