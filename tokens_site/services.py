@@ -378,26 +378,35 @@ def _move_below(group: Group, new_full_path: str) -> None:
 
 
 def _save_settings(
-    actor, record: Record, edited: Record, fields: list[str], *, action, ip_address, first=None
+    actor,
+    record: Record,
+    edited: Record,
+    fields: list[str],
+    *,
+    action,
+    details: dict,
+    race: ValidationError,
+    ip_address,
+    first=None,
 ) -> None:
-    """Save `edited`'s `fields` and audit the change in one transaction (after `first`, when
-    given); `record` takes the new values once they are committed. A path taken by a racing
-    request meanwhile is the unique index's to catch."""
+    """Save `edited`'s `fields` and audit the change (`details`) in one transaction (after
+    `first`, when given); `record` takes the new values once they are committed. A value
+    taken by a racing request meanwhile is the unique index's to catch: `race` says so."""
     try:
         with transaction.atomic():
             if first is not None:
                 first()
             edited.save(update_fields=fields)
             audit_event_record(
-                action=action,
-                actor=actor,
-                target=edited,
-                ip_address=ip_address,
-                details=_change_details(record, edited, fields),
+                action=action, actor=actor, target=edited, ip_address=ip_address, details=details
             )
     except IntegrityError as error:
-        raise ValidationError({"path": [PATH_TAKEN_RACE]}) from error
+        raise race from error
     _adopt(record, edited, fields)
+
+
+def _path_race() -> ValidationError:
+    return ValidationError({"path": [PATH_TAKEN_RACE]})
 
 
 def project_update(
@@ -445,7 +454,14 @@ def project_update(
         fields.append("full_path")
         _refuse_orphaned_images(full_path=project.full_path, new_full_path=edited.full_path)
     _save_settings(
-        actor, project, edited, fields, action=AuditAction.PROJECT_UPDATE, ip_address=ip_address
+        actor,
+        project,
+        edited,
+        fields,
+        action=AuditAction.PROJECT_UPDATE,
+        details=_change_details(project, edited, fields),
+        race=_path_race(),
+        ip_address=ip_address,
     )
     return project
 
@@ -499,6 +515,8 @@ def group_update(
         edited,
         fields,
         action=AuditAction.GROUP_UPDATE,
+        details=_change_details(group, edited, fields),
+        race=_path_race(),
         ip_address=ip_address,
         first=(lambda: _move_below(group, edited.full_path)) if "path" in changes else None,
     )
@@ -783,23 +801,20 @@ def user_update(
     before, after = _account_summary(user), _account_summary(edited)
     if password is not None:
         before["password"], after["password"] = "", "changed"
-    try:
-        with transaction.atomic():
-            edited.save(update_fields=fields)
-            audit_event_record(
-                action=AuditAction.USER_UPDATE,
-                actor=actor,
-                target=edited,
-                ip_address=ip_address,
-                details={
-                    key: {"from": before[key], "to": after[key]}
-                    for key in before
-                    if before[key] != after[key]
-                },
-            )
-    except IntegrityError as error:
-        raise ValidationError(USERNAME_TAKEN, code="exists") from error
-    _adopt(user, edited, fields)
+    _save_settings(
+        actor,
+        user,
+        edited,
+        fields,
+        action=AuditAction.USER_UPDATE,
+        details={
+            key: {"from": before[key], "to": after[key]}
+            for key in before
+            if before[key] != after[key]
+        },
+        race=ValidationError(USERNAME_TAKEN, code="exists"),
+        ip_address=ip_address,
+    )
     return user
 
 
