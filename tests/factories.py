@@ -87,6 +87,19 @@ def make_deploy_token(owner, *, scopes=("read_repository",), creator=None, **kwa
     )
 
 
+def make_access_token(source, actor, *, scopes=("api",), **kwargs):
+    """A project or group access token made by `actor` through the service (Maintainer role,
+    30 days, unless told): returns (token, plaintext)."""
+    from datetime import timedelta
+
+    from access_tokens.services import access_token_create
+    from tokens_site.tokens import utc_today
+
+    kwargs.setdefault("name", "ci")
+    kwargs.setdefault("expires_at", utc_today() + timedelta(days=30))
+    return access_token_create(actor=actor, source=source, scopes=list(scopes), **kwargs)
+
+
 def make_personal_token(user=None, *, scopes=("api",), **kwargs):
     """A personal access token made through the service: returns (token, plaintext)."""
     from personal_tokens.services import personal_token_create

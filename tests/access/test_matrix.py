@@ -15,19 +15,18 @@ have every scope but the API's read-only one.
 
 import base64
 import io
-from datetime import timedelta
 
 import jwt
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from access_tokens.services import access_token_create
 from tests.factories import (
     AdminFactory,
     GroupFactory,
     MembershipFactory,
     ProjectFactory,
     UserFactory,
+    make_access_token,
     make_deploy_token,
     make_personal_token,
 )
@@ -35,7 +34,6 @@ from tokens_site.access.abilities import Ability
 from tokens_site.models import AccessLevel, Group, Membership, Project, Visibility
 from tokens_site.packages import services as packages
 from tokens_site.packages.models import PackageFile
-from tokens_site.tokens import utc_today
 
 # On the project.
 VIEW = Ability.VIEW
@@ -187,13 +185,8 @@ class Visitor:
                 "project_bot_developer": (self.project, AccessLevel.DEVELOPER),
                 "group_bot_maintainer": (world["top"], AccessLevel.MAINTAINER),
             }[role]
-            _, self.token = access_token_create(
-                actor=world["top_owner"],
-                source=source,
-                name=role,
-                scopes=BOT_SCOPES,
-                access_level=level,
-                expires_at=utc_today() + timedelta(days=30),
+            _, self.token = make_access_token(
+                source, world["top_owner"], name=role, scopes=BOT_SCOPES, access_level=level
             )
             self.basic = ("anything", self.token)
 

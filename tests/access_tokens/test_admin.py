@@ -5,8 +5,13 @@ from datetime import timedelta
 
 import pytest
 
-from access_tokens.services import access_token_create
-from tests.factories import GroupFactory, ProjectFactory, UserFactory, make_personal_token
+from tests.factories import (
+    GroupFactory,
+    ProjectFactory,
+    UserFactory,
+    make_access_token,
+    make_personal_token,
+)
 from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +25,7 @@ def tokens():
     project = ProjectFactory(path="api", group=group)
     expires = utc_today() + timedelta(days=30)
     for source, name in [(project, "project-ci"), (group, "group-ci")]:
-        access_token_create(
-            actor=owner, source=source, name=name, scopes=["read_api"], expires_at=expires
-        )
+        make_access_token(source, owner, name=name, scopes=["read_api"], expires_at=expires)
     make_personal_token(owner, scopes=["read_api"], name="laptop")
 
 

@@ -6,13 +6,13 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import authenticate
 
-from access_tokens.services import access_token_create
 from personal_tokens.models import PersonalAccessToken
 from tests.factories import (
     GroupFactory,
     MembershipFactory,
     ProjectFactory,
     UserFactory,
+    make_access_token,
     make_personal_token,
 )
 from tokens_site.models import AccessLevel, Bot, Membership
@@ -167,9 +167,9 @@ def test_a_group_token_reaches_below_and_only_owners_manage_it(client, world):
     _, maintainer = make_personal_token(world["maintainer"], scopes=["api"])
     refused = api(client, "get", "/api/v4/groups/tanuki/access_tokens", maintainer)
     assert refused.status_code == 403
-    token, value = access_token_create(
-        actor=world["owner"],
-        source=world["group"],
+    token, value = make_access_token(
+        world["group"],
+        world["owner"],
         name="group",
         scopes=["read_api"],
         access_level=AccessLevel.REPORTER,
@@ -187,9 +187,9 @@ def test_a_group_token_reaches_below_and_only_owners_manage_it(client, world):
 
 
 def test_a_bot_never_signs_in_and_is_no_last_owner(world, rf):
-    token, _ = access_token_create(
-        actor=world["owner"],
-        source=world["group"],
+    token, _ = make_access_token(
+        world["group"],
+        world["owner"],
         name="owner-bot",
         scopes=["api"],
         access_level=AccessLevel.OWNER,
@@ -223,9 +223,9 @@ def test_an_access_token_costs_what_a_personal_token_costs(client, world, path, 
 
     settings.CACHES = LOCAL_CACHE
     project = world["project"]
-    _, bot_value = access_token_create(
-        actor=world["owner"],
-        source=project,
+    _, bot_value = make_access_token(
+        project,
+        world["owner"],
         name="ci",
         scopes=["api"],
         access_level=AccessLevel.DEVELOPER,
@@ -251,9 +251,9 @@ def basic(value: str) -> str:
 
 def test_the_last_five_distinct_addresses_are_recorded(client, world, settings):
     settings.LAST_USED_UPDATE_INTERVAL_SECONDS = 0  # every use is recorded
-    token, value = access_token_create(
-        actor=world["owner"],
-        source=world["project"],
+    token, value = make_access_token(
+        world["project"],
+        world["owner"],
         name="ci",
         scopes=["read_api"],
         expires_at=utc_today() + timedelta(days=5),
@@ -273,9 +273,9 @@ def test_a_deleted_projects_token_stops_and_its_bot_stays_blocked(client, world)
     from tests.factories import AdminFactory
     from tokens_site import services
 
-    _, value = access_token_create(
-        actor=world["owner"],
-        source=world["project"],
+    _, value = make_access_token(
+        world["project"],
+        world["owner"],
         name="ci",
         scopes=["api"],
         expires_at=utc_today() + timedelta(days=5),
@@ -299,9 +299,9 @@ def test_deleting_a_group_stops_the_tokens_of_everything_below(client, world):
     from tokens_site import services
 
     tokens = [
-        access_token_create(
-            actor=world["owner"],
-            source=source,
+        make_access_token(
+            source,
+            world["owner"],
             name="ci",
             scopes=["read_api"],
             expires_at=utc_today() + timedelta(days=5),
@@ -315,9 +315,9 @@ def test_deleting_a_group_stops_the_tokens_of_everything_below(client, world):
 
 
 def test_no_one_takes_over_a_token_above_their_role(client, world):
-    token, _ = access_token_create(
-        actor=world["owner"],
-        source=world["project"],
+    token, _ = make_access_token(
+        world["project"],
+        world["owner"],
         name="owner-bot",
         scopes=["api"],
         access_level=AccessLevel.OWNER,
@@ -336,9 +336,9 @@ def test_no_one_takes_over_a_token_above_their_role(client, world):
 def test_a_bot_makes_no_group_and_joins_nothing_and_gets_no_other_token(client, world):
     from tests.factories import AdminFactory
 
-    token, value = access_token_create(
-        actor=world["owner"],
-        source=world["project"],
+    token, value = make_access_token(
+        world["project"],
+        world["owner"],
         name="ci",
         scopes=["api"],
         expires_at=utc_today() + timedelta(days=5),
@@ -375,9 +375,9 @@ def test_a_new_address_within_the_interval_writes_nothing(client, world, django_
     many addresses the token is used (CI runners): the request path stays read-only."""
     from personal_tokens.services import personal_token_touch
 
-    token, _ = access_token_create(
-        actor=world["owner"],
-        source=world["project"],
+    token, _ = make_access_token(
+        world["project"],
+        world["owner"],
         name="ci",
         scopes=["read_api"],
         expires_at=utc_today() + timedelta(days=5),
@@ -392,9 +392,9 @@ def test_a_new_address_within_the_interval_writes_nothing(client, world, django_
 def test_making_a_token_is_one_audit_event_naming_its_source_and_role(world):
     from tokens_site.models import AuditAction, AuditEvent
 
-    access_token_create(
-        actor=world["owner"],
-        source=world["project"],
+    make_access_token(
+        world["project"],
+        world["owner"],
         name="ci",
         scopes=["read_api"],
         access_level=AccessLevel.DEVELOPER,

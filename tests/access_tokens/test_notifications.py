@@ -7,9 +7,14 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 
-from access_tokens.services import access_token_create
 from personal_tokens.models import PersonalAccessToken
-from tests.factories import GroupFactory, MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import (
+    GroupFactory,
+    MembershipFactory,
+    ProjectFactory,
+    UserFactory,
+    make_access_token,
+)
 from tokens_site.models import AccessLevel
 from tokens_site.tokens import utc_today
 
@@ -25,12 +30,8 @@ def test_managers_are_told_once_and_the_bot_never(settings):
     MembershipFactory(user=maintainer, project=project, access_level=AccessLevel.MAINTAINER)
     MembershipFactory(user=developer, group=group, access_level=AccessLevel.DEVELOPER)
     soon = utc_today() + timedelta(days=3)
-    project_token, _ = access_token_create(
-        actor=owner, source=project, name="ci", scopes=["api"], expires_at=soon
-    )
-    access_token_create(
-        actor=owner, source=group, name="group-ci", scopes=["read_api"], expires_at=soon
-    )
+    project_token, _ = make_access_token(project, owner, name="ci", scopes=["api"], expires_at=soon)
+    make_access_token(group, owner, name="group-ci", scopes=["read_api"], expires_at=soon)
     call_command("send_token_expiry_notifications", stdout=io.StringIO())
     told = {tuple(message.to): message for message in mail.outbox}
     assert set(told) == {("olga@example.com",), ("max@example.com",)}
@@ -51,9 +52,7 @@ def test_a_token_no_one_could_be_told_about_is_retried_and_managers_are_read_onc
     project = ProjectFactory(path="api", group=GroupFactory(path="tanuki", owner=owner))
     soon = utc_today() + timedelta(days=3)
     for n in range(4):
-        access_token_create(
-            actor=owner, source=project, name=f"ci-{n}", scopes=["api"], expires_at=soon
-        )
+        make_access_token(project, owner, name=f"ci-{n}", scopes=["api"], expires_at=soon)
 
     def refuse(self, *args, **kwargs):
         raise ConnectionRefusedError("mail server down")

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from access_tokens.services import access_token_create, tokens_of
+from access_tokens.services import tokens_of
 from personal_tokens.models import PersonalAccessToken
+from tests.factories import make_access_token
 from tests.leaks import assert_shown_by_the_creating_page_only, log_everything
 from tests.roles import ROLES, SIGN_IN, outcome, visit
 from tokens_site.models import AccessLevel, AuditAction, AuditEvent, Bot, Membership
@@ -48,14 +49,10 @@ def create_data(client, settings_url, **overrides) -> dict:
 
 
 def make_token(source, actor, **kwargs):
-    fields = {
-        "name": "ci",
-        "scopes": ["read_api"],
-        "access_level": AccessLevel.DEVELOPER,
-        "expires_at": utc_today() + timedelta(days=30),
-        **kwargs,
-    }
-    return access_token_create(actor=actor, source=source, **fields)
+    """A read_api Developer token, unless told."""
+    kwargs.setdefault("scopes", ["read_api"])
+    kwargs.setdefault("access_level", AccessLevel.DEVELOPER)
+    return make_access_token(source, actor, **kwargs)
 
 
 def new_value(response) -> str | None:

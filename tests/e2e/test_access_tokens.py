@@ -8,7 +8,6 @@ from datetime import timedelta
 import gitlab
 import pytest
 
-from access_tokens.services import access_token_create
 from personal_tokens.models import PersonalAccessToken
 from tests.e2e import test_registry
 from tests.e2e.conftest import require_program
@@ -20,6 +19,7 @@ from tests.factories import (
     MembershipFactory,
     ProjectFactory,
     UserFactory,
+    make_access_token,
     make_personal_token,
 )
 from tests.wheels import build_sdist, build_wheel
@@ -41,18 +41,6 @@ def in_days(days: int) -> str:
 
 def client(server, token: str) -> gitlab.Gitlab:
     return gitlab.Gitlab(server.url, private_token=token, retry_transient_errors=False)
-
-
-def make_access_token(source, actor, *, access_level, scopes, name="bot"):
-    """An access token made through the service: returns (token, plaintext)."""
-    return access_token_create(
-        actor=actor,
-        source=source,
-        name=name,
-        scopes=list(scopes),
-        access_level=access_level,
-        expires_at=utc_today() + timedelta(days=LIFETIME_DAYS),
-    )
 
 
 def seed(project) -> None:
