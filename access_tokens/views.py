@@ -15,7 +15,6 @@ from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.once import FIELD_NAME, ShownOnce, once_key_issue
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -45,10 +44,7 @@ class AccessTokenSettingsView(TokenPageMixin, View):
             project=None,
             group=None,
             form=form or AccessTokenForm(access=self.access),
-            form_once=once_key_issue(self.request),
-            form_once_field=FIELD_NAME,
-            new_token=new_token,
-            plaintext=ShownOnce(plaintext) if plaintext else None,
+            **self.shown_once_context(new_token=new_token, plaintext=plaintext),
             active_tokens=list(tokens.active()),
             inactive_tokens=list(tokens.inactive()),
             expanded=form is not None and bool(form.errors),

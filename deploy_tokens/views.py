@@ -16,7 +16,6 @@ from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.once import FIELD_NAME, ShownOnce, once_key_issue
 
 SECTION_ID = "deploy-tokens"
 
@@ -49,10 +48,7 @@ class DeployTokenSettingsView(TokenPageMixin, View):
             project=None,
             group=None,
             form=form or DeployTokenForm(),
-            form_once=once_key_issue(self.request),
-            form_once_field=FIELD_NAME,
-            new_token=new_token,
-            plaintext=ShownOnce(plaintext) if plaintext else None,
+            **self.shown_once_context(new_token=new_token, plaintext=plaintext),
             active_tokens=list(self.owner_tokens().active()),
             expanded=new_token is not None or (form is not None and bool(form.errors)),
             section_id=SECTION_ID,

@@ -13,7 +13,6 @@ from personal_tokens import services
 from personal_tokens.forms import PersonalAccessTokenForm
 from tokens_site.audit import client_ip
 from tokens_site.mixins import TokenPageMixin
-from tokens_site.once import FIELD_NAME, ShownOnce, once_key_issue
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -34,10 +33,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
         initial = PersonalAccessTokenForm.initial_from_query(self.request.GET)
         context = {
             "form": form or PersonalAccessTokenForm(user=user, initial=initial),
-            "form_once": once_key_issue(self.request),
-            "form_once_field": FIELD_NAME,
-            "new_token": new_token,
-            "plaintext": ShownOnce(plaintext) if plaintext else None,
+            **self.shown_once_context(new_token=new_token, plaintext=plaintext),
             "active_tokens": list(user.personal_access_tokens.active()),
             "nav": "access_tokens",
         }

@@ -17,7 +17,14 @@ from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, group_access, project_access
 from tokens_site.forms import apply_service_errors
 from tokens_site.models import Group, Project
-from tokens_site.once import OnceKey, once_key_refusal, once_key_take
+from tokens_site.once import (
+    FIELD_NAME,
+    OnceKey,
+    ShownOnce,
+    once_key_issue,
+    once_key_refusal,
+    once_key_take,
+)
 
 
 class ScopedObjectMixin:
@@ -96,6 +103,17 @@ class TokenPageMixin:
 
     def rotate_token(self, token):
         raise NotImplementedError
+
+    @sensitive_variables()
+    def shown_once_context(self, *, new_token, plaintext) -> dict:
+        """What every token page's context holds to show a value once: the form's single-use
+        key, and the new token with its value (as ShownOnce, whose repr hides it)."""
+        return {
+            "form_once": once_key_issue(self.request),
+            "form_once_field": FIELD_NAME,
+            "new_token": new_token,
+            "plaintext": ShownOnce(plaintext) if plaintext else None,
+        }
 
     def claim_form(self) -> HttpResponseRedirect | None:
         """Claim the posted form's single-use key: None when this request may act on it, else
