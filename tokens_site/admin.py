@@ -28,6 +28,8 @@ from tokens_site.models import (
     Membership,
     Project,
 )
+from two_factor.selectors import has_two_factor
+from two_factor.services import two_factor_reset
 
 # Django's permission groups are not used; hiding them avoids confusion with our groups.
 admin.site.unregister(AuthGroup)
@@ -52,7 +54,16 @@ class GroupAdmin(admin.ModelAdmin):
     list_display = ["full_path", "name", "visibility", "parent", "created_at"]
     list_filter = ["visibility", ("parent", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["full_path", "name", "description"]
-    fields = ["name", "description", "full_path", "parent", "visibility", "created_at"]
+    fields = [
+        "name",
+        "description",
+        "full_path",
+        "parent",
+        "visibility",
+        "require_two_factor_authentication",
+        "two_factor_grace_period",
+        "created_at",
+    ]
     readonly_fields = ["full_path", "parent", "visibility", "created_at"]
     list_select_related = ["parent"]
 
@@ -168,6 +179,10 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
         (
             "Authentication",
             {"fields": ["external_authorization_enabled", "git_password_authentication_enabled"]},
+        ),
+        (
+            "Two-factor authentication",
+            {"fields": ["require_two_factor_authentication", "two_factor_grace_period"]},
         ),
         (
             "Personal access tokens",
@@ -288,13 +303,58 @@ User = get_user_model()
 admin.site.unregister(User)
 
 
+class TwoFactorFilter(admin.SimpleListFilter):
+    title = "two-factor authentication"
+    parameter_name = "two_factor"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Enabled"), ("no", "Not enabled")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(has_two_factor=self.value() == "yes")
+        return queryset
+
+
 @admin.register(User)
 class TokensUserAdmin(UserAdmin):
-    """Django's user admin, with the sign-in lock shown and **Unlock selected accounts**."""
+    """Django's user admin, with the sign-in lock and two-factor authentication shown,
+    **Unlock selected accounts** and **Reset two-factor authentication** (audited, and each
+    user is emailed)."""
 
-    list_display = [*UserAdmin.list_display, "locked"]
+    list_display = [*UserAdmin.list_display, "two_factor", "locked"]
+    list_filter = [*UserAdmin.list_filter, TwoFactorFilter]
     list_select_related = ["lockout"]
-    actions = ["unlock_selected"]
+    actions = ["unlock_selected", "reset_two_factor"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(has_two_factor=has_two_factor())
+
+    @admin.display(boolean=True, description="2FA", ordering="has_two_factor")
+    def two_factor(self, user) -> bool:
+        return user.has_two_factor
+
+    @admin.action(description="Reset two-factor authentication of selected users")
+    def reset_two_factor(self, request, queryset) -> None:
+        try:
+            reset = [
+                user.get_username()
+                for user in queryset
+                if two_factor_reset(user=user, actor=request.user, ip_address=client_ip(request))
+            ]
+        except PermissionDenied as refused:
+            self.message_user(request, str(refused), messages.ERROR)
+            return
+        if not reset:
+            self.message_user(
+                request, "None of them had two-factor authentication.", messages.WARNING
+            )
+            return
+        self.message_user(
+            request,
+            f"Reset two-factor authentication of {', '.join(reset)}; each was emailed.",
+            messages.SUCCESS,
+        )
 
     @admin.display(boolean=True, description="locked")
     def locked(self, user) -> bool:

@@ -79,6 +79,19 @@ class GroupForm(NamespaceForm):
         self.set_parent(parent)
 
 
+class GroupTwoFactorForm(forms.ModelForm):
+    """Group > Settings > General: required two-factor authentication for its members."""
+
+    class Meta:
+        model = Group
+        fields = ["require_two_factor_authentication", "two_factor_grace_period"]
+        labels = {
+            "require_two_factor_authentication": "Require all users in this group to set up "
+            "two-factor authentication",
+            "two_factor_grace_period": "Time before enforced (hours)",
+        }
+
+
 class ProjectForm(NamespaceForm):
     group = forms.ModelChoiceField(
         label="Group", queryset=Group.objects.none(), empty_label="Pick a group"

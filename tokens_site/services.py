@@ -237,7 +237,7 @@ def project_create(
 # Changing and deleting groups and projects.
 
 
-def _setting_changes(record: Group | Project, **given: str | None) -> dict[str, str]:
+def _setting_changes(record: Group | Project, **given) -> dict:
     """The settings among `given` that differ from `record`'s (None: not given)."""
     if given.get("name") is not None:
         given["name"] = given["name"].strip()
@@ -474,6 +474,8 @@ def group_update(
     path: str | None = None,
     visibility: str | None = None,
     description: str | None = None,
+    require_two_factor_authentication: bool | None = None,
+    two_factor_grace_period: int | None = None,
     ip_address: str | None = None,
 ) -> Group:
     """Change the settings given (not None); Owners only. A new path gives the group, every
@@ -484,7 +486,13 @@ def group_update(
     as anything below."""
     group_access(actor, group).require(Ability.MANAGE_SETTINGS)
     changes = _setting_changes(
-        group, name=name, path=path, visibility=visibility, description=description
+        group,
+        name=name,
+        path=path,
+        visibility=visibility,
+        description=description,
+        require_two_factor_authentication=require_two_factor_authentication,
+        two_factor_grace_period=two_factor_grace_period,
     )
     if not changes:
         return group

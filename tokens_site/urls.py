@@ -39,6 +39,11 @@ urlpatterns = [
         views.GroupMemberActionView.as_view(action="remove"),
         name="group_member_remove",
     ),
+    path(
+        "groups/<fullpath:full_path>/-/edit",
+        views.GroupGeneralSettingsView.as_view(),
+        name="group_settings",
+    ),
     path("groups/<fullpath:full_path>", views.GroupView.as_view(), name="group"),
     path(
         "<fullpath:full_path>/-/project_members",

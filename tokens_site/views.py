@@ -25,6 +25,7 @@ from tokens_site.auth.decorators import credential_required
 from tokens_site.auth.families import WHOAMI
 from tokens_site.forms import (
     GroupForm,
+    GroupTwoFactorForm,
     MemberAddForm,
     MemberUpdateForm,
     ProjectForm,
@@ -156,6 +157,35 @@ class GroupView(GroupMixin, TemplateView):
             projects=Project.objects.visible_to(user).filter(group=self.group),
             **kwargs,
         )
+
+
+class GroupGeneralSettingsView(GroupMixin, FormView):
+    """Group > Settings > General: the two-factor requirement of its members (Owners)."""
+
+    template_name = "tokens_site/group_settings.html"
+    form_class = GroupTwoFactorForm
+    required = Ability.MANAGE_SETTINGS
+
+    def get_form_kwargs(self):
+        # An unsaved copy: the form's validation must not change the group shown around it.
+        return {**super().get_form_kwargs(), "instance": Group.objects.get(pk=self.group.pk)}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(nav="settings_general", **kwargs)
+
+    def form_valid(self, form):
+        try:
+            services.group_update(
+                actor=self.request.user,
+                group=self.group,
+                ip_address=client_ip(self.request),
+                **form.cleaned_data,
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Group '{self.group.name}' was updated.")
+        return redirect("group_settings", full_path=self.group.full_path)
 
 
 class ProjectView(ProjectMixin, TemplateView):

@@ -1,5 +1,6 @@
 """Forms of the two-factor pages. A code's shape is checked before anything else; the
-password before the code (a wrong password never uses up a code)."""
+password before the code (a wrong password never uses up a code). A security key's answer
+comes from the page's script (static/two_factor/security_keys.js) in a hidden field."""
 
 from django import forms
 from django.contrib.auth.signals import user_login_failed
@@ -8,13 +9,20 @@ from django.views.decorators.debug import sensitive_variables
 from tokens_site.audit import client_ip
 from tokens_site.auth.forms import ProtectedSignInMixin, password_confirmed
 from tokens_site.auth.lockout import account_is_locked
+from two_factor import security_keys
 from two_factor.codes import MAX_CODE_INPUT, TOTP_DIGITS, is_totp_code, normalize
-from two_factor.services import second_step_verify, totp_code_verify
+from two_factor.models import SECURITY_KEY_NAME_MAX_LENGTH
+from two_factor.services import second_step_key_verify, second_step_verify, totp_code_verify
 
 WRONG_PASSWORD = "The password is wrong."
 MALFORMED_TOTP = f"Enter the {TOTP_DIGITS}-digit code your authenticator app shows."
 WRONG_TOTP = "The code is wrong or was already used. Enter the app's current code."
 INVALID_SECOND_STEP = "Invalid two-factor code."
+NO_SECOND_STEP = "Enter a code, or use your security key."
+NO_KEY_ANSWER = (
+    "Your browser sent no answer from the security key. Use a browser with JavaScript and "
+    "WebAuthn (any current one), and touch the key when it blinks."
+)
 LOCKED_MESSAGE = "Too many failed attempts: this account is locked for a while. Try again later."
 
 
@@ -36,10 +44,14 @@ class TotpConfirmForm(forms.Form):
     )
 
     def __init__(self, *args, request, user, device, **kwargs):
+        """`device`: the app whose code is asked; None (a user with security keys only): the
+        password alone."""
         super().__init__(*args, **kwargs)
         self.request = request
         self.user = user
         self.device = device
+        if device is None:
+            del self.fields["code"]
 
     def clean_code(self) -> str:
         code = normalize(self.cleaned_data["code"])
@@ -51,12 +63,63 @@ class TotpConfirmForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         password, code = cleaned.get("password"), cleaned.get("code")
-        if password is None or code is None:
+        if password is None or (self.device is not None and code is None):
             return cleaned
         if not password_confirmed(self.request, self.user, password):
             self.add_error("password", forms.ValidationError(WRONG_PASSWORD, code="password"))
-        elif not totp_code_verify(device=self.device, code=code):
+        elif self.device is not None and not totp_code_verify(device=self.device, code=code):
             self.add_error("code", forms.ValidationError(WRONG_TOTP, code="wrong"))
+        return cleaned
+
+
+class PasswordConfirmForm(forms.Form):
+    """The password alone: to remove a security key."""
+
+    password = TotpConfirmForm.base_fields["password"]
+
+    def __init__(self, *args, request, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user = user
+
+    @sensitive_variables("password")
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not password_confirmed(self.request, self.user, password):
+            raise forms.ValidationError(WRONG_PASSWORD, code="password")
+        return password
+
+
+class SecurityKeyAddForm(PasswordConfirmForm):
+    """A name, the password, and the browser's answer to the registration (hidden): checked
+    in that order, so a wrong password never registers a key."""
+
+    name = forms.CharField(
+        label="Name of the key",
+        max_length=SECURITY_KEY_NAME_MAX_LENGTH,
+        help_text="To tell your keys apart, e.g. “YubiKey on my keyring”.",
+    )
+    password = PasswordConfirmForm.base_fields["password"]
+    credential = forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=security_keys.MAX_ANSWER_LENGTH,
+        error_messages={"max_length": security_keys.REFUSED},
+    )
+    field_order = ["name", "password", "credential"]
+
+    @sensitive_variables("answer")
+    def clean(self):
+        cleaned = super().clean()
+        answer = cleaned.get("credential")
+        if self.errors:
+            return cleaned
+        if not answer:
+            raise forms.ValidationError(NO_KEY_ANSWER, code="no_answer")
+        try:
+            cleaned["key"] = security_keys.registration_verify(self.request, answer)
+        except security_keys.KeyRefused as refused:
+            raise forms.ValidationError(str(refused), code="refused") from refused
         return cleaned
 
 
@@ -64,9 +127,17 @@ class _SecondStepCode(forms.Form):
     code = forms.CharField(
         label="Two-factor code or recovery code",
         max_length=MAX_CODE_INPUT,
+        required=False,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false"}
         ),
+    )
+    # A security key's answer (the page's script fills it); instead of a code.
+    assertion = forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=security_keys.MAX_ANSWER_LENGTH,
+        error_messages={"max_length": security_keys.REFUSED},
     )
 
     def __init__(self, *args, request, user, **kwargs):
@@ -80,23 +151,35 @@ class _SecondStepCode(forms.Form):
         account's lockout (the `user_login_failed` signal) and the address's ban
         (`invalid_login`, ProtectedSignInMixin)."""
         cleaned = super().clean()
-        code = cleaned.get("code")
-        if code is None:
+        if self.errors:
             return cleaned
+        code, answer = cleaned.get("code"), cleaned.get("assertion")
+        if not code and not answer:
+            raise forms.ValidationError({"code": forms.ValidationError(NO_SECOND_STEP)})
         if account_is_locked(self.user):  # checked before the code, which stays unused
             raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
-        if not second_step_verify(user=self.user, code=code, ip_address=client_ip(self.request)):
-            user_login_failed.send(
-                sender=__name__,
-                credentials={"username": self.user.get_username()},
-                request=self.request,
+        ip_address = client_ip(self.request)
+        if answer:
+            refusal = second_step_key_verify(
+                self.request, user=self.user, answer=answer, ip_address=ip_address
             )
-            raise forms.ValidationError(
+            if refusal is None:
+                return cleaned
+            error = forms.ValidationError(refusal, code="invalid_login")
+        elif second_step_verify(user=self.user, code=code, ip_address=ip_address):
+            return cleaned
+        else:
+            error = forms.ValidationError(
                 {"code": forms.ValidationError(INVALID_SECOND_STEP, code="invalid_login")}
             )
-        return cleaned
+        user_login_failed.send(
+            sender=__name__,
+            credentials={"username": self.user.get_username()},
+            request=self.request,
+        )
+        raise error
 
 
 class SecondStepForm(ProtectedSignInMixin, _SecondStepCode):
-    """The sign-in's second step: the authenticator app's code or a recovery code, for the
-    user the password step left pending."""
+    """The sign-in's second step: the authenticator app's code, a recovery code, or a
+    security key's answer, for the user the password step left pending."""

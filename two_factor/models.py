@@ -1,10 +1,14 @@
-"""Recovery codes: the authenticator app's device is django-otp's TOTPDevice; its static
-tokens are stored in plain text, so the recovery codes are this app's own, stored only as a
-keyed digest (tokens_site.tokens.token_digest), each usable once."""
+"""Two-factor authentication's own records. The authenticator app's device is django-otp's
+TOTPDevice. Its static tokens are stored in plain text, so the recovery codes are this app's
+own, stored only as a keyed digest (tokens_site.tokens.token_digest), each usable once.
+Security keys are WebAuthn credentials (py_webauthn verifies them): only the public key is
+stored. The grace period of an enforced requirement starts when the user is first told."""
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+SECURITY_KEY_NAME_MAX_LENGTH = 100
 
 
 class RecoveryCode(models.Model):
@@ -24,3 +28,38 @@ class RecoveryCode(models.Model):
     @property
     def is_used(self) -> bool:
         return self.used_at is not None
+
+
+class SecurityKey(models.Model):
+    """A registered security key or passkey: a WebAuthn credential of one user."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="security_keys"
+    )
+    name = models.CharField(max_length=SECURITY_KEY_NAME_MAX_LENGTH)
+    # base64url of the authenticator's credential id (at most 1023 bytes by the standard).
+    credential_id = models.CharField(max_length=1400, unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Security key {self.name!r} of {self.user}"
+
+
+class EnforcementGrace(models.Model):
+    """When `user` was first told that two-factor authentication is required of them: the
+    grace period counts from here. Kept after enrolment, so turning it off again later is
+    not a new grace period."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="two_factor_grace"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Two-factor grace period of {self.user}"

@@ -1,8 +1,10 @@
 """Reads: whether a user has two-factor authentication on, and their devices."""
 
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from two_factor.models import RecoveryCode
+from two_factor.models import RecoveryCode, SecurityKey
 
 
 def totp_device_confirmed(user) -> TOTPDevice | None:
@@ -13,10 +15,22 @@ def totp_device_confirmed(user) -> TOTPDevice | None:
 
 
 def two_factor_enabled(user) -> bool:
-    """Whether the user has an enrolled authenticator app (one EXISTS query)."""
+    """Whether the user has an enrolled authenticator app or a security key (one query)."""
     if getattr(user, "pk", None) is None:
         return False
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return get_user_model().objects.filter(pk=user.pk).filter(has_two_factor()).exists()
+
+
+def has_two_factor(user_ref="pk"):
+    """The condition "the user `user_ref` names has an authenticator app or a security key",
+    for a query over users (or over rows that reference one)."""
+    app = TOTPDevice.objects.filter(user=OuterRef(user_ref), confirmed=True)
+    keys = SecurityKey.objects.filter(user=OuterRef(user_ref))
+    return Exists(app) | Exists(keys)
+
+
+def security_keys_of(user):
+    return SecurityKey.objects.filter(user=user)
 
 
 def recovery_codes_left(user) -> int:

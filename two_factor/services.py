@@ -1,15 +1,25 @@
-"""Writes: enrol an authenticator app, issue recovery codes, check a second step, disable.
-Each state change writes its audit event. Recovery codes are returned in plain text once and
-only their digests are stored."""
+"""Writes: enrol an authenticator app, add and remove security keys, issue recovery codes,
+check a second step, disable, and an administrator's reset. Each state change writes its
+audit event. Recovery codes are returned in plain text once and only their digests are
+stored. Two-factor authentication is on while the user has an app or a key: the first of
+them turns it on (and issues the recovery codes), removing the last turns it off."""
 
+import logging
+
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction
 from tokens_site.tokens import token_digest
+from two_factor import security_keys
 from two_factor.codes import (
     RECOVERY_CODE_COUNT,
     TOTP_DIGITS,
@@ -18,8 +28,11 @@ from two_factor.codes import (
     normalize,
     recovery_code_generate,
 )
-from two_factor.models import RecoveryCode
+from two_factor.models import RecoveryCode, SecurityKey
+from two_factor.security_keys import NewKey
 from two_factor.selectors import totp_device_confirmed, two_factor_enabled
+
+logger = logging.getLogger(__name__)
 
 DEVICE_NAME = "Authenticator app"
 # One step (30 s) of clock drift either way; django-otp never accepts a step twice (last_t).
@@ -68,24 +81,109 @@ def _recovery_codes_issue(user) -> list[str]:
     return codes
 
 
-def two_factor_enable(*, user, device: TOTPDevice, ip_address: str | None = None) -> list[str]:
-    """Confirm `device` (its code already verified) and issue the recovery codes, returned in
-    plain text. Refused when the user already has two-factor authentication on."""
+def _two_factor_turned_on(user, *, method: str, ip_address: str | None) -> list[str]:
+    """The first method is in: the recovery codes (returned in plain text), and the event."""
+    codes = _recovery_codes_issue(user)
+    audit_event_record(
+        action=AuditAction.TWO_FACTOR_ENABLE,
+        actor=user,
+        target=user,
+        target_type="user",
+        ip_address=ip_address,
+        details={"method": method},
+    )
+    return codes
+
+
+def two_factor_enable(
+    *, user, device: TOTPDevice, ip_address: str | None = None
+) -> list[str] | None:
+    """Confirm `device` (its code already verified). When it turns two-factor
+    authentication on, the recovery codes are issued and returned in plain text; None when a
+    security key had already turned it on (the codes stay). Refused when the user already has
+    an authenticator app."""
     with transaction.atomic():
-        if two_factor_enabled(user):
-            raise TwoFactorError("Two-factor authentication is already enabled.")
+        if totp_device_confirmed(user) is not None:
+            raise TwoFactorError("An authenticator app is already registered.")
+        was_on = two_factor_enabled(user)
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        codes = _recovery_codes_issue(user)
+        if was_on:
+            audit_event_record(
+                action=AuditAction.TWO_FACTOR_ENABLE,
+                actor=user,
+                target=user,
+                target_type="user",
+                ip_address=ip_address,
+                details={"method": "authenticator_app"},
+            )
+            return None
+        return _two_factor_turned_on(user, method="authenticator_app", ip_address=ip_address)
+
+
+def security_key_add(
+    *, user, name: str, key: NewKey, ip_address: str | None = None
+) -> tuple[SecurityKey, list[str] | None]:
+    """Store a verified security key. Returns it, and the recovery codes in plain text when
+    this key turned two-factor authentication on (else None)."""
+    with transaction.atomic():
+        was_on = two_factor_enabled(user)
+        if SecurityKey.objects.filter(credential_id=key.credential_id).exists():
+            raise TwoFactorError("This security key is already registered.")
+        added = SecurityKey.objects.create(
+            user=user,
+            name=name,
+            credential_id=key.credential_id,
+            public_key=key.public_key,
+            sign_count=key.sign_count,
+        )
         audit_event_record(
-            action=AuditAction.TWO_FACTOR_ENABLE,
+            action=AuditAction.SECURITY_KEY_ADD,
             actor=user,
             target=user,
             target_type="user",
             ip_address=ip_address,
+            details={"name": name},
         )
-    return codes
+        codes = None
+        if not was_on:
+            codes = _two_factor_turned_on(user, method="security_key", ip_address=ip_address)
+    return added, codes
+
+
+def security_key_remove(*, user, key_id: int, ip_address: str | None = None) -> bool:
+    """Remove one of `user`'s security keys (False: no such key of theirs). Removing the last
+    method turns two-factor authentication off."""
+    with transaction.atomic():
+        key = SecurityKey.objects.select_for_update().filter(user=user, pk=key_id).first()
+        if key is None:
+            return False
+        key.delete()
+        audit_event_record(
+            action=AuditAction.SECURITY_KEY_REMOVE,
+            actor=user,
+            target=user,
+            target_type="user",
+            ip_address=ip_address,
+            details={"name": key.name},
+        )
+        if not two_factor_enabled(user):
+            RecoveryCode.objects.filter(user=user).delete()
+            audit_event_record(
+                action=AuditAction.TWO_FACTOR_DISABLE,
+                actor=user,
+                target=user,
+                target_type="user",
+                ip_address=ip_address,
+            )
+    return True
+
+
+def security_key_used(key: SecurityKey) -> None:
+    """Record a sign-in with `key` (its counter, already checked, and the time)."""
+    key.last_used_at = timezone.now()
+    key.save(update_fields=["sign_count", "last_used_at"])
 
 
 def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[str]:
@@ -104,11 +202,19 @@ def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[st
     return codes
 
 
+def _two_factor_remove_all(user) -> bool:
+    """Delete every method and recovery code of `user`; whether there was a method."""
+    apps, _ = TOTPDevice.objects.filter(user=user).filter(confirmed=True).delete()
+    TOTPDevice.objects.filter(user=user).delete()
+    keys, _ = SecurityKey.objects.filter(user=user).delete()
+    RecoveryCode.objects.filter(user=user).delete()
+    return bool(apps or keys)
+
+
 def two_factor_disable(*, user, ip_address: str | None = None) -> None:
+    """The user's own: the app, every security key and the recovery codes go."""
     with transaction.atomic():
-        deleted, _ = TOTPDevice.objects.filter(user=user).delete()
-        RecoveryCode.objects.filter(user=user).delete()
-        if deleted:
+        if _two_factor_remove_all(user):
             audit_event_record(
                 action=AuditAction.TWO_FACTOR_DISABLE,
                 actor=user,
@@ -116,6 +222,45 @@ def two_factor_disable(*, user, ip_address: str | None = None) -> None:
                 target_type="user",
                 ip_address=ip_address,
             )
+
+
+def two_factor_reset(*, user, actor=None, ip_address: str | None = None) -> bool:
+    """An administrator's reset, for a user who lost every method and code: as disabling,
+    audited as the administrator's, and the user is emailed. False when the user had no
+    two-factor authentication. `actor=None` is the console."""
+    if actor is not None:
+        require_administrator(actor, "Only administrators can reset two-factor authentication.")
+    with transaction.atomic():
+        if not _two_factor_remove_all(user):
+            return False
+        audit_event_record(
+            action=AuditAction.TWO_FACTOR_RESET,
+            actor=actor,
+            target=user,
+            target_type="user",
+            ip_address=ip_address,
+        )
+        transaction.on_commit(lambda: _notify_reset(user))
+    return True
+
+
+def _notify_reset(user) -> None:
+    if not user.email:
+        return
+    context = {
+        "user": user,
+        "settings_url": settings.EXTERNAL_URL + reverse("two_factor:settings"),
+    }
+    try:
+        send_mail(
+            subject="Two-factor authentication was reset on your account",
+            message=render_to_string("two_factor/email/reset.txt", context),
+            from_email=None,
+            recipient_list=[user.email],
+            html_message=render_to_string("two_factor/email/reset.html", context),
+        )
+    except OSError as error:  # the reset holds; the mail server's trouble is the log's
+        logger.error("Could not email %s that their 2FA was reset: %s", user, error)
 
 
 @sensitive_variables("code")
@@ -147,6 +292,18 @@ def second_step_verify(*, user, code: str, ip_address: str | None = None) -> boo
         device = totp_device_confirmed(user)
         return device is not None and totp_code_verify(device=device, code=normalized)
     return recovery_code_use(user=user, code=normalized, ip_address=ip_address)
+
+
+@sensitive_variables("answer")
+def second_step_key_verify(request, *, user, answer: str, ip_address: str | None = None):
+    """The sign-in's second step with a security key: None when `answer` is a right one from
+    a key of `user` (its use recorded), else the refusal's message."""
+    try:
+        key = security_keys.sign_in_verify(request, user, answer)
+    except security_keys.KeyRefused as refused:
+        return str(refused)
+    security_key_used(key)
+    return None
 
 
 @sensitive_variables("codes")

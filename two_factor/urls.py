@@ -21,5 +21,15 @@ urlpatterns = [
         views.TwoFactorDisableView.as_view(),
         name="disable",
     ),
+    path(
+        "-/user_settings/two_factor_auth/security_keys",
+        views.SecurityKeyAddView.as_view(),
+        name="key_add",
+    ),
+    path(
+        "-/user_settings/two_factor_auth/security_keys/<int:key_id>/remove",
+        views.SecurityKeyRemoveView.as_view(),
+        name="key_remove",
+    ),
     path("users/sign_in/two_factor", views.SecondStepView.as_view(), name="sign_in"),
 ]

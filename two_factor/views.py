@@ -1,7 +1,9 @@
-"""User settings > Account > Two-factor authentication, and the sign-in's second step.
-Recovery codes appear only in the response that makes them (and in the .txt the user asks
-for from that page); no page with a code or a key is cached."""
+"""User settings > Account > Two-factor authentication (the authenticator app, security
+keys, recovery codes), and the sign-in's second step. Recovery codes appear only in the
+response that makes them (and in the .txt the user asks for from that page); no page with a
+code or a key is cached."""
 
+import json
 from base64 import b32encode
 
 import segno
@@ -19,10 +21,20 @@ from django.views.decorators.debug import sensitive_post_parameters
 from tokens_site.audit import client_ip
 from tokens_site.auth.lockout import lockout_forget_failures
 from tokens_site.once import ShownOnce
-from two_factor import services
+from two_factor import security_keys, services
 from two_factor.codes import RECOVERY_CODE_COUNT
-from two_factor.forms import SecondStepForm, TotpConfirmForm
-from two_factor.selectors import recovery_codes_left, totp_device_confirmed
+from two_factor.forms import (
+    PasswordConfirmForm,
+    SecondStepForm,
+    SecurityKeyAddForm,
+    TotpConfirmForm,
+)
+from two_factor.selectors import (
+    recovery_codes_left,
+    security_keys_of,
+    totp_device_confirmed,
+    two_factor_enabled,
+)
 from two_factor.sign_in import sign_in_complete, sign_in_pending_clear, sign_in_pending_user
 
 QR_SCALE = 4
@@ -50,39 +62,66 @@ def render_recovery_codes(request, codes: list[str]) -> HttpResponse:
     )
 
 
+def remove_form(request, key, data=None) -> PasswordConfirmForm:
+    return PasswordConfirmForm(data, request=request, user=request.user, prefix=f"remove-{key.pk}")
+
+
 @method_decorator([never_cache, sensitive_post_parameters()], name="dispatch")
 class TwoFactorSettingsView(LoginRequiredMixin, View):
-    """GET: enrolment (QR code, key, form) or, once enabled, regenerate and disable. POST
-    enrols (password + current code) and shows the recovery codes once."""
+    """GET: the authenticator app (enrolment: QR code, key, form), the security keys (list,
+    register), and once two-factor authentication is on, regenerate and disable. POST enrols
+    the app (password + current code) and, when that turns it on, shows the recovery codes
+    once."""
 
     template_name = "two_factor/settings.html"
 
-    def render_page(self, *, status=200, **bound_forms):
-        """The page; `bound_forms` (`form`, `regenerate_form`, `disable_form`) replace the
-        empty ones, errors and all."""
-        user = self.request.user
+    def render_page(self, *, status=200, removing=None, **bound_forms):
+        """The page; `bound_forms` (`form`, `key_form`, `regenerate_form`, `disable_form`)
+        replace the empty ones, errors and all; `removing`, a bound remove form for one key."""
+        request, user = self.request, self.request.user
         device = totp_device_confirmed(user)
-        context = {"nav": "two_factor", "enabled": device is not None}
+        keys = list(security_keys_of(user))
+        enabled = device is not None or bool(keys)
+        party = security_keys.relying_party()
+        context = {
+            "nav": "two_factor",
+            "enabled": enabled,
+            "app": device,
+            "keys": [
+                (
+                    key,
+                    removing
+                    if removing is not None and removing.prefix == f"remove-{key.pk}"
+                    else remove_form(request, key),
+                )
+                for key in keys
+            ],
+            "keys_available": party is not None,
+            "keys_unavailable_message": security_keys.UNAVAILABLE,
+            "key_form": SecurityKeyAddForm(request=request, user=user),
+        }
+        if party is not None:
+            context["key_options"] = json.loads(security_keys.registration_options(request, user))
         if device is None:
             pending = services.totp_device_pending(user=user)
             context |= {
-                "form": TotpConfirmForm(request=self.request, user=user, device=pending),
+                "form": TotpConfirmForm(request=request, user=user, device=pending),
                 "qr_code": qr_code_svg(pending),
                 "manual_key": manual_key(pending),
             }
-        else:
+        if enabled:
             context |= {
                 "codes_left": recovery_codes_left(user),
                 "code_count": RECOVERY_CODE_COUNT,
                 "regenerate_form": TotpConfirmForm(
-                    request=self.request, user=user, device=device, prefix="regenerate"
+                    request=request, user=user, device=device, prefix="regenerate"
                 ),
                 "disable_form": TotpConfirmForm(
-                    request=self.request, user=user, device=device, prefix="disable"
+                    request=request, user=user, device=device, prefix="disable"
                 ),
             }
         context |= bound_forms
-        return render(self.request, self.template_name, context, status=status)
+        return render(request, self.template_name, context, status=status)
 
     def get(self, request):
         return self.render_page()
@@ -90,7 +129,7 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
     def post(self, request):
         user = request.user
         if totp_device_confirmed(user) is not None:
-            messages.error(request, "Two-factor authentication is already enabled.")
+            messages.error(request, "An authenticator app is already registered.")
             return redirect("two_factor:settings")
         device = services.totp_device_pending(user=user)
         form = TotpConfirmForm(request.POST, request=request, user=user, device=device)
@@ -103,12 +142,16 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
         except services.TwoFactorError as error:
             messages.error(request, str(error))
             return redirect("two_factor:settings")
+        if codes is None:
+            messages.success(request, "The authenticator app is registered.")
+            return redirect("two_factor:settings")
         messages.success(request, "Two-factor authentication is enabled.")
         return render_recovery_codes(request, codes)
 
 
 class _ConfirmedActionView(TwoFactorSettingsView):
-    """POST only: password + current code, then `act`."""
+    """POST only: password + the app's current code (the password alone for a user with
+    security keys only), then `act`."""
 
     http_method_names = ["post"]
     prefix = ""
@@ -117,9 +160,9 @@ class _ConfirmedActionView(TwoFactorSettingsView):
         raise NotImplementedError
 
     def post(self, request):
-        device = totp_device_confirmed(request.user)
-        if device is None:
+        if not two_factor_enabled(request.user):
             return redirect("two_factor:settings")
+        device = totp_device_confirmed(request.user)
         form = TotpConfirmForm(
             request.POST, request=request, user=request.user, device=device, prefix=self.prefix
         )
@@ -143,6 +186,53 @@ class TwoFactorDisableView(_ConfirmedActionView):
     def act(self, request):
         services.two_factor_disable(user=request.user, ip_address=client_ip(request))
         messages.success(request, "Two-factor authentication is disabled.")
+        return redirect("two_factor:settings")
+
+
+class SecurityKeyAddView(TwoFactorSettingsView):
+    """POST: a name, the password and the browser's answer; when the key turns two-factor
+    authentication on, the recovery codes are shown once."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        form = SecurityKeyAddForm(request.POST, request=request, user=request.user)
+        if not form.is_valid():
+            return self.render_page(key_form=form, status=400)
+        name = form.cleaned_data["name"]
+        try:
+            _, codes = services.security_key_add(
+                user=request.user,
+                name=name,
+                key=form.cleaned_data["key"],
+                ip_address=client_ip(request),
+            )
+        except services.TwoFactorError as error:
+            messages.error(request, str(error))
+            return redirect("two_factor:settings")
+        messages.success(request, f"Security key “{name}” registered.")
+        if codes is None:
+            return redirect("two_factor:settings")
+        return render_recovery_codes(request, codes)
+
+
+class SecurityKeyRemoveView(TwoFactorSettingsView):
+    """POST: the password; removing the last app-or-key turns two-factor authentication off."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, key_id: int):
+        key = security_keys_of(request.user).filter(pk=key_id).first()
+        if key is None:
+            messages.error(request, "That security key is not registered on your account.")
+            return redirect("two_factor:settings")
+        form = remove_form(request, key, request.POST)
+        if not form.is_valid():
+            return self.render_page(removing=form, status=400)
+        services.security_key_remove(
+            user=request.user, key_id=key.pk, ip_address=client_ip(request)
+        )
+        messages.success(request, f"Security key “{key.name}” removed.")
         return redirect("two_factor:settings")
 
 
@@ -173,13 +263,16 @@ class SecondStepView(View):
 
     template_name = "two_factor/sign_in.html"
 
-    def render_page(self, form, status=200):
-        return render(self.request, self.template_name, {"form": form}, status=status)
+    def render_page(self, form, user, status=200):
+        options = security_keys.sign_in_options(self.request, user)
+        context = {"form": form, "key_options": json.loads(options) if options else None}
+        return render(self.request, self.template_name, context, status=status)
 
     def get(self, request):
-        if sign_in_pending_user(request) is None:
+        user = sign_in_pending_user(request)
+        if user is None:
             return redirect("sign_in")
-        return self.render_page(SecondStepForm(request=request, user=None))
+        return self.render_page(SecondStepForm(request=request, user=None), user)
 
     def post(self, request):
         user = sign_in_pending_user(request)
@@ -191,6 +284,7 @@ class SecondStepView(View):
             locked = form.has_error(NON_FIELD_ERRORS, "locked")
             if locked:  # this sign-in is over: the password step again, once unlocked
                 sign_in_pending_clear(request)
-            return self.render_page(form, status=403 if form.banned or locked else 400)
+                return render(request, self.template_name, {"form": form}, status=403)
+            return self.render_page(form, user, status=403 if form.banned else 400)
         lockout_forget_failures(user)
         return redirect(sign_in_complete(request, user))

@@ -49,6 +49,7 @@ INSTANCE_SETTINGS_FORM = {
     "failed_auth_ban_duration_seconds": "3600",
     "package_file_max_size_mb": "1024",
     "git_push_max_size_mb": "1024",
+    "two_factor_grace_period": "48",
 }
 
 

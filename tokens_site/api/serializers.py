@@ -18,6 +18,7 @@ from tokens_site.api.fields import (
     whole_number,
 )
 from tokens_site.models import AccessLevel, Group, Visibility
+from tokens_site.models.instance import TWO_FACTOR_GRACE_PERIOD_MAX_HOURS
 
 
 def _url(path: str) -> str:
@@ -110,6 +111,8 @@ class NamespaceShape(Shape):
 class GroupSerializer(NamespaceShape):
     description = serializers.CharField()
     visibility = serializers.CharField()
+    require_two_factor_authentication = serializers.BooleanField()
+    two_factor_grace_period = serializers.IntegerField()
     full_name = serializers.SerializerMethodField()
     created_at = Timestamp()
 
@@ -379,6 +382,13 @@ class PlaceUpdate(Parameters):
     path = text(required=False)
     visibility = visibility(required=False)
     description = text(required=False, allow_blank=True)
+
+
+class GroupUpdate(PlaceUpdate):
+    require_two_factor_authentication = serializers.BooleanField(required=False)
+    two_factor_grace_period = serializers.IntegerField(
+        required=False, min_value=0, max_value=TWO_FACTOR_GRACE_PERIOD_MAX_HOURS
+    )
 
 
 class Listing(Parameters):

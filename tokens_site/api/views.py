@@ -333,6 +333,7 @@ class PlaceDetail(ApiView):
     anonymous_reads = True
     kind: str  # "group" or "project": the URL's `<kind>_ref` and the services' keyword
     find = shape = update = remove = None
+    changes = shapes.PlaceUpdate  # the settings a PUT may change
 
     def record(self, request, kwargs):
         return type(self).find(request, kwargs[f"{self.kind}_ref"])
@@ -342,7 +343,7 @@ class PlaceDetail(ApiView):
 
     def put(self, request, **kwargs):
         record = self.record(request, kwargs)
-        changes = self.parameters(shapes.PlaceUpdate)
+        changes = self.parameters(self.changes)
         type(self).update(
             actor=request.user,
             ip_address=self.ip_address,
@@ -358,17 +359,18 @@ class PlaceDetail(ApiView):
         return Response({"message": "202 Accepted"}, status=202)
 
 
-def place_schema(shape):
+def place_schema(shape, changes=shapes.PlaceUpdate):
     return extend_schema_view(
         get=extend_schema(responses=shape),
-        put=extend_schema(request=shapes.PlaceUpdate, responses=shape),
+        put=extend_schema(request=changes, responses=shape),
         delete=extend_schema(responses={202: None}),
     )
 
 
-@place_schema(shapes.GroupSerializer)
+@place_schema(shapes.GroupSerializer, shapes.GroupUpdate)
 class GroupDetail(PlaceDetail):
     kind, find, shape = "group", _group, shapes.GroupSerializer
+    changes = shapes.GroupUpdate
     update, remove = services.group_update, services.group_delete
 
 

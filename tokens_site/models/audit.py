@@ -36,6 +36,9 @@ class AuditAction(models.TextChoices):
         "Two-factor recovery codes regenerated",
     )
     RECOVERY_CODE_USE = "two_factor.recovery_code_use", "Two-factor recovery code used"
+    TWO_FACTOR_RESET = "two_factor.reset", "Two-factor authentication reset by an administrator"
+    SECURITY_KEY_ADD = "two_factor.security_key_add", "Security key added"
+    SECURITY_KEY_REMOVE = "two_factor.security_key_remove", "Security key removed"
 
 
 class AuditEvent(models.Model):

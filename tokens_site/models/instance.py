@@ -17,6 +17,11 @@ LIFETIME_RANGE_MESSAGE = (
     f"or leave it empty for no limit."
 )
 
+# GitLab's: 48 hours to set up two-factor authentication once it is required.
+TWO_FACTOR_GRACE_PERIOD_HOURS = 48
+TWO_FACTOR_GRACE_PERIOD_MAX_HOURS = 10_000
+GRACE_RANGE_MESSAGE = f"Enter a number of hours from 0 to {TWO_FACTOR_GRACE_PERIOD_MAX_HOURS}."
+
 
 class InstanceSettings(models.Model):
     """The instance's one row of settings, edited in the Django admin."""
@@ -35,6 +40,19 @@ class InstanceSettings(models.Model):
         "password authentication for Git over HTTP",
         default=True,
         help_text="When off, Git over HTTP accepts only tokens, never account passwords.",
+    )
+    require_two_factor_authentication = models.BooleanField(
+        "require two-factor authentication for everyone",
+        default=False,
+        help_text="Every user must set up two-factor authentication: after the grace period, "
+        "every page but the set-up and sign-out sends them there.",
+    )
+    two_factor_grace_period = models.PositiveIntegerField(
+        "two-factor grace period (hours)",
+        default=TWO_FACTOR_GRACE_PERIOD_HOURS,
+        validators=[MaxValueValidator(TWO_FACTOR_GRACE_PERIOD_MAX_HOURS, GRACE_RANGE_MESSAGE)],
+        help_text="How long a user may go on without it, reminded on every page, from the "
+        "first page they see once it is required. 0: at once.",
     )
     personal_access_token_max_lifetime_days = models.PositiveIntegerField(
         "maximum personal access token lifetime (days)",

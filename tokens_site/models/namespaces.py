@@ -9,6 +9,7 @@ import hashlib
 from pathlib import Path
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Lower
@@ -22,6 +23,11 @@ from tokens_site.access.roles import (
     is_administrator,
     is_blocked,
     open_visibilities,
+)
+from tokens_site.models.instance import (
+    GRACE_RANGE_MESSAGE,
+    TWO_FACTOR_GRACE_PERIOD_HOURS,
+    TWO_FACTOR_GRACE_PERIOD_MAX_HOURS,
 )
 from tokens_site.models.memberships import Membership
 from tokens_site.paths import validate_path
@@ -135,6 +141,18 @@ class Group(PathRecord):
     # "is X an ancestor of Y" in Python and in SQL, at any depth. At MAX_GROUP_DEPTH ids of
     # at most 19 digits it stays under 410 characters.
     traversal = models.CharField(max_length=1024, editable=False, db_index=True)
+    require_two_factor_authentication = models.BooleanField(
+        "require two-factor authentication",
+        default=False,
+        help_text="Members of this group, of its subgroups and of their projects must set up "
+        "two-factor authentication.",
+    )
+    two_factor_grace_period = models.PositiveIntegerField(
+        "grace period (hours)",
+        default=TWO_FACTOR_GRACE_PERIOD_HOURS,
+        validators=[MaxValueValidator(TWO_FACTOR_GRACE_PERIOD_MAX_HOURS, GRACE_RANGE_MESSAGE)],
+        help_text="How long members may go on without it, reminded on every page. 0: at once.",
+    )
 
     objects = GroupQuerySet.as_manager()
 
