@@ -111,9 +111,11 @@ def _cipher() -> AESGCM:
 
 
 @sensitive_variables()
-def token_encrypt(token: str) -> str:
+def secret_encrypt(secret: bytes, context: bytes = ENCRYPTION_CONTEXT) -> str:
+    """`secret` sealed with TOKEN_ENCRYPTION_KEY (AES-GCM; `context` binds it to its use),
+    as URL-safe base64: 12 + len(secret) + 16 bytes."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = _cipher().encrypt(nonce, token.encode(), ENCRYPTION_CONTEXT)
+    sealed = _cipher().encrypt(nonce, secret, context)
     return base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
@@ -122,15 +124,25 @@ class TokenDecryptionError(Exception):
 
 
 @sensitive_variables()
-def token_decrypt(value: str) -> str:
+def secret_decrypt(value: str, context: bytes = ENCRYPTION_CONTEXT) -> bytes:
     try:
         raw = base64.urlsafe_b64decode(value.encode())
-        return _cipher().decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], ENCRYPTION_CONTEXT).decode()
+        return _cipher().decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context)
     except (ValueError, InvalidTag) as error:
         raise TokenDecryptionError(
-            "A stored token could not be decrypted: TOKEN_ENCRYPTION_KEY differs from the key "
+            "A stored secret could not be decrypted: TOKEN_ENCRYPTION_KEY differs from the key "
             "it was encrypted with."
         ) from error
+
+
+@sensitive_variables()
+def token_encrypt(token: str) -> str:
+    return secret_encrypt(token.encode())
+
+
+@sensitive_variables()
+def token_decrypt(value: str) -> str:
+    return secret_decrypt(value).decode()
 
 
 def utc_today() -> date:

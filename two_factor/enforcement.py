@@ -114,11 +114,7 @@ class TwoFactorEnforcementMiddleware:
         if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
             requirement = requirement_for(request.user)
             request.two_factor_requirement = requirement
-            if (
-                requirement is not None
-                and requirement.overdue()
-                and not _exempt(request.path)
-            ):
+            if requirement is not None and requirement.overdue() and not _exempt(request.path):
                 return redirect("two_factor:settings")
         return self.get_response(request)
 

@@ -1,14 +1,44 @@
-"""Two-factor authentication's own records. The authenticator app's device is django-otp's
-TOTPDevice. Its static tokens are stored in plain text, so the recovery codes are this app's
+"""Two-factor authentication's own records. The authenticator app is django-otp's TOTPDevice
+seen through AuthenticatorApp, which keeps its key encrypted (django-otp stores it in plain
+hex). django-otp's static tokens are stored in plain text, so the recovery codes are this app's
 own, stored only as a keyed digest (tokens_site.tokens.token_digest), each usable once.
 Security keys are WebAuthn credentials (py_webauthn verifies them): only the public key is
 stored. The grace period of an enforced requirement starts when the user is first told."""
 
+import os
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tokens_site.tokens import secret_decrypt, secret_encrypt
 
 SECURITY_KEY_NAME_MAX_LENGTH = 100
+# The TOTP secret: 160 bits, as RFC 4226 recommends (django-otp's default too). Sealed, it is
+# 64 base64 characters, within TOTPDevice.key's 80.
+TOTP_KEY_BYTES = 20
+TOTP_KEY_CONTEXT = b"tokens-site:totp-key:v1"
+
+
+def totp_key_seal(key: bytes) -> str:
+    return secret_encrypt(key, TOTP_KEY_CONTEXT)
+
+
+class AuthenticatorApp(TOTPDevice):
+    """A user's authenticator app: django-otp's TOTP device (its drift window, its refusal
+    of a step used before), with the key stored sealed by TOKEN_ENCRYPTION_KEY."""
+
+    class Meta:
+        proxy = True
+
+    @classmethod
+    def sealed_new_key(cls) -> str:
+        return totp_key_seal(os.urandom(TOTP_KEY_BYTES))
+
+    @property
+    def bin_key(self) -> bytes:
+        return secret_decrypt(self.key, TOTP_KEY_CONTEXT)
 
 
 class RecoveryCode(models.Model):

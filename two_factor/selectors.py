@@ -2,16 +2,15 @@
 
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from two_factor.models import RecoveryCode, SecurityKey
+from two_factor.models import AuthenticatorApp, RecoveryCode, SecurityKey
 
 
-def totp_device_confirmed(user) -> TOTPDevice | None:
+def totp_device_confirmed(user) -> AuthenticatorApp | None:
     """The user's enrolled authenticator app, if any."""
     if getattr(user, "pk", None) is None:
         return None
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return AuthenticatorApp.objects.filter(user=user, confirmed=True).first()
 
 
 def two_factor_enabled(user) -> bool:
@@ -24,7 +23,7 @@ def two_factor_enabled(user) -> bool:
 def has_two_factor(user_ref="pk"):
     """The condition "the user `user_ref` names has an authenticator app or a security key",
     for a query over users (or over rows that reference one)."""
-    app = TOTPDevice.objects.filter(user=OuterRef(user_ref), confirmed=True)
+    app = AuthenticatorApp.objects.filter(user=OuterRef(user_ref), confirmed=True)
     keys = SecurityKey.objects.filter(user=OuterRef(user_ref))
     return Exists(app) | Exists(keys)
 

@@ -13,7 +13,6 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record
@@ -28,7 +27,7 @@ from two_factor.codes import (
     normalize,
     recovery_code_generate,
 )
-from two_factor.models import RecoveryCode, SecurityKey
+from two_factor.models import AuthenticatorApp, RecoveryCode, SecurityKey
 from two_factor.security_keys import NewKey
 from two_factor.selectors import totp_device_confirmed, two_factor_enabled
 
@@ -43,14 +42,15 @@ class TwoFactorError(Exception):
     """A refused change, with a message for the user."""
 
 
-def totp_device_pending(*, user) -> TOTPDevice:
+def totp_device_pending(*, user) -> AuthenticatorApp:
     """The unconfirmed device the enrolment page shows (the same key on every visit until it
     is confirmed, so a reload does not invalidate what the app has scanned)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("id").first()
+    device = AuthenticatorApp.objects.filter(user=user, confirmed=False).order_by("id").first()
     if device is None:
-        device = TOTPDevice.objects.create(
+        device = AuthenticatorApp.objects.create(
             user=user,
             name=DEVICE_NAME,
+            key=AuthenticatorApp.sealed_new_key(),
             confirmed=False,
             digits=TOTP_DIGITS,
             tolerance=TOTP_TOLERANCE,
@@ -59,14 +59,14 @@ def totp_device_pending(*, user) -> TOTPDevice:
 
 
 @sensitive_variables("code")
-def totp_code_verify(*, device: TOTPDevice, code: str) -> bool:
+def totp_code_verify(*, device: AuthenticatorApp, code: str) -> bool:
     """Whether `code` is the device's current code (within the drift window) and was not
     used before. The device's row is locked, so two requests cannot both use one code."""
     code = normalize(code)
     if not is_totp_code(code):
         return False
     with transaction.atomic():
-        locked = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        locked = AuthenticatorApp.objects.select_for_update().get(pk=device.pk)
         verified = locked.verify_token(code)
     device.refresh_from_db()
     return verified
@@ -96,7 +96,7 @@ def _two_factor_turned_on(user, *, method: str, ip_address: str | None) -> list[
 
 
 def two_factor_enable(
-    *, user, device: TOTPDevice, ip_address: str | None = None
+    *, user, device: AuthenticatorApp, ip_address: str | None = None
 ) -> list[str] | None:
     """Confirm `device` (its code already verified). When it turns two-factor
     authentication on, the recovery codes are issued and returned in plain text; None when a
@@ -108,7 +108,7 @@ def two_factor_enable(
         was_on = two_factor_enabled(user)
         device.confirmed = True
         device.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+        AuthenticatorApp.objects.filter(user=user, confirmed=False).delete()
         if was_on:
             audit_event_record(
                 action=AuditAction.TWO_FACTOR_ENABLE,
@@ -204,8 +204,8 @@ def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[st
 
 def _two_factor_remove_all(user) -> bool:
     """Delete every method and recovery code of `user`; whether there was a method."""
-    apps, _ = TOTPDevice.objects.filter(user=user).filter(confirmed=True).delete()
-    TOTPDevice.objects.filter(user=user).delete()
+    apps, _ = AuthenticatorApp.objects.filter(user=user).filter(confirmed=True).delete()
+    AuthenticatorApp.objects.filter(user=user).delete()
     keys, _ = SecurityKey.objects.filter(user=user).delete()
     RecoveryCode.objects.filter(user=user).delete()
     return bool(apps or keys)

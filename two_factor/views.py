@@ -98,7 +98,7 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
             ],
             "keys_available": party is not None,
             "keys_unavailable_message": security_keys.UNAVAILABLE,
-            "key_form": SecurityKeyAddForm(request=request, user=user),
+            "key_form": SecurityKeyAddForm(request=request, user=user, prefix="key"),
         }
         if party is not None:
             context["key_options"] = json.loads(security_keys.registration_options(request, user))
@@ -196,7 +196,7 @@ class SecurityKeyAddView(TwoFactorSettingsView):
     http_method_names = ["post"]
 
     def post(self, request):
-        form = SecurityKeyAddForm(request.POST, request=request, user=request.user)
+        form = SecurityKeyAddForm(request.POST, request=request, user=request.user, prefix="key")
         if not form.is_valid():
             return self.render_page(key_form=form, status=400)
         name = form.cleaned_data["name"]

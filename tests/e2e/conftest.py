@@ -68,10 +68,14 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    tmp_path: Path, *, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1"
+) -> LiveServer:
+    """gunicorn on a free loopback port, serving the site as http://<host>:<port> (`host`
+    "localhost" for what browsers refuse at an IP address: WebAuthn)."""
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
-    env = process_env(EXTERNAL_URL=f"http://127.0.0.1:{port}", **(extra_env or {}))
+    env = process_env(EXTERNAL_URL=f"http://{host}:{port}", **(extra_env or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
@@ -91,7 +95,7 @@ def start_server(tmp_path: Path, *, extra_env: dict[str, str] | None = None) -> 
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    server = LiveServer(url=f"http://{host}:{port}", process=process, log_path=log_path)
     deadline = time.monotonic() + SERVER_START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:

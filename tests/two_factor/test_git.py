@@ -76,3 +76,26 @@ def test_password_works_again_after_disabling(client, user):
     make_two_factor(user)
     two_factor_disable(user=user)
     assert clone(client, PASSWORD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("/jwt/auth?service=container_registry", "personal access token with the read_registry"),
+        ("/api/v4/projects/{id}/packages/pypi/simple/", "Use a personal access token"),
+    ],
+)
+def test_the_registry_and_packages_refuse_the_password_and_say_to_use_a_token(
+    client, user, path, says
+):
+    """Neither ever takes an account password; the refusal says what to use instead."""
+    make_two_factor(user)
+    project_id = user.memberships.get().project_id
+    response = client.get(path.format(id=project_id), HTTP_AUTHORIZATION=basic("gita", PASSWORD))
+    assert response.status_code == 401
+    assert says in response.content.decode()
+    _, token = make_personal_token(user, scopes=["read_registry", "read_api"])
+    assert (
+        client.get(path.format(id=project_id), HTTP_AUTHORIZATION=basic("gita", token)).status_code
+        == 200
+    )

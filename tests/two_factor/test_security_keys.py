@@ -56,7 +56,11 @@ def registration_options(client) -> dict:
 def add_key(client, key, *, name="YubiKey", password=PASSWORD, answer=None):
     options = registration_options(client)
     answer = key.register(options) if answer is None else answer
-    return client.post(ADD, {"name": name, "password": password, "credential": answer})
+    return client.post(ADD, key_form(name, password, answer))
+
+
+def key_form(name, password, answer) -> dict:
+    return {"key-name": name, "key-password": password, "key-credential": answer}
 
 
 def remove_url(security_key) -> str:
@@ -168,13 +172,13 @@ class TestRegister:
     def test_an_answer_for_another_origin_is_refused(self, client, user, key):
         client.force_login(user)
         answer = key.register(registration_options(client), origin="http://evil.example")
-        response = client.post(ADD, {"name": "k", "password": PASSWORD, "credential": answer})
+        response = client.post(ADD, key_form("k", PASSWORD, answer))
         assert response.status_code == 400 and not SecurityKey.objects.exists()
 
     def test_an_answer_is_used_once(self, client, user, key):
         client.force_login(user)
         answer = key.register(registration_options(client))
-        data = {"name": "k", "password": PASSWORD, "credential": answer}
+        data = key_form("k", PASSWORD, answer)
         assert client.post(ADD, data).status_code == 200
         SecurityKey.objects.all().delete()
         response = client.post(ADD, data)  # the challenge was used: a replay

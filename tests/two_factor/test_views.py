@@ -4,13 +4,12 @@ once, stored hashed, downloadable), regeneration and disabling, and their bad in
 import re
 
 import pytest
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.factories import PASSWORD, UserFactory, make_two_factor, totp_code
 from tokens_site.models import AuditAction, AuditEvent
 from tokens_site.tokens import token_digest
 from two_factor.forms import MALFORMED_TOTP, WRONG_PASSWORD, WRONG_TOTP
-from two_factor.models import RecoveryCode
+from two_factor.models import AuthenticatorApp, RecoveryCode
 from two_factor.selectors import two_factor_enabled
 
 pytestmark = pytest.mark.django_db
@@ -28,8 +27,8 @@ def user(client):
     return user
 
 
-def pending_device(user) -> TOTPDevice:
-    return TOTPDevice.objects.get(user=user, confirmed=False)
+def pending_device(user) -> AuthenticatorApp:
+    return AuthenticatorApp.objects.get(user=user, confirmed=False)
 
 
 def enrol(client, user, *, code=None, password=PASSWORD):
@@ -112,7 +111,7 @@ class TestEnrol:
         device, _ = make_two_factor(user)
         response = client.post(SETTINGS, {"password": PASSWORD, "code": totp_code(device)})
         assert response.status_code == 302
-        assert TOTPDevice.objects.filter(user=user).count() == 1
+        assert AuthenticatorApp.objects.filter(user=user).count() == 1
         assert AuditEvent.objects.filter(action=AuditAction.TWO_FACTOR_ENABLE).count() == 1
 
     def test_signed_out_visitors_are_sent_to_sign_in(self, client):
@@ -213,3 +212,38 @@ def test_wrong_passwords_on_the_settings_page_count_as_failed_sign_ins(client, u
     enrol(client, user, password="nor-this")
     assert is_banned("127.0.0.1")
     assert nothing_changed(user)
+
+
+def test_the_apps_key_is_stored_sealed(client, user):
+    """The key the page shows is nowhere in the database: the row holds it sealed with
+    TOKEN_ENCRYPTION_KEY (django-otp alone would keep it in plain hex)."""
+    from binascii import hexlify
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    page = client.get(SETTINGS).content.decode()
+    shown = re.search(r'id="manual-key">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+    row = TOTPDevice.objects.get(user=user)
+    device = pending_device(user)
+    assert hexlify(device.bin_key).decode() not in row.key and shown not in row.key
+    assert len(row.key) == 64
+    import base64
+
+    assert base64.b32encode(device.bin_key).decode() == shown
+
+
+def test_plain_keys_of_earlier_versions_are_sealed_by_the_migration(user):
+    """Migration 0003 seals the hex keys django-otp stored, and the codes stay the same."""
+    from importlib import import_module
+
+    from django.apps import apps
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    migration = import_module("two_factor.migrations.0003_authenticator_app_sealed_keys")
+    rfc_key = b"12345678901234567890".hex()  # RFC 6238's test key, as django-otp stores it
+    plain = TOTPDevice.objects.create(user=user, name="old", key=rfc_key)
+    migration.seal_plain_keys(apps, None)
+    sealed = AuthenticatorApp.objects.get(pk=plain.pk)
+    assert sealed.key != rfc_key and sealed.bin_key == b"12345678901234567890"
+    migration.unseal_keys(apps, None)
+    assert TOTPDevice.objects.get(pk=plain.pk).key == rfc_key

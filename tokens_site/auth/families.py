@@ -64,7 +64,11 @@ REGISTRY = Family(
     sources=(Source.BASIC,),
     authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
     style=Style.REGISTRY,
-    unauthorized_message="HTTP Basic: Access denied.",
+    unauthorized_message=(
+        "HTTP Basic: Access denied. Use a personal access token with the read_registry scope "
+        "(write_registry to push) or a deploy token as the password; account passwords are "
+        "not accepted."
+    ),
 )
 # The REST API: personal tokens in GitLab's three places. Deploy tokens and CI job tokens are
 # refused, and so is Basic (there is no Source.BASIC: an Authorization header that is not a
