@@ -4,18 +4,15 @@ audit event. Recovery codes are returned in plain text once and only their diges
 stored. Two-factor authentication is on while the user has an app or a key: the first of
 them turns it on (and issues the recovery codes), removing the last turns it off."""
 
-import logging
-
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record
+from tokens_site.mail import email_user
 from tokens_site.models import AuditAction
 from tokens_site.tokens import token_digest
 from two_factor import security_keys
@@ -31,8 +28,6 @@ from two_factor.models import AuthenticatorApp, RecoveryCode, SecurityKey
 from two_factor.security_keys import NewKey
 from two_factor.selectors import totp_device_confirmed, two_factor_enabled
 
-logger = logging.getLogger(__name__)
-
 DEVICE_NAME = "Authenticator app"
 # One step (30 s) of clock drift either way; django-otp never accepts a step twice (last_t).
 TOTP_TOLERANCE = 1
@@ -40,6 +35,18 @@ TOTP_TOLERANCE = 1
 
 class TwoFactorError(Exception):
     """A refused change, with a message for the user."""
+
+
+def _record(action: AuditAction, user, ip_address: str | None, *, details=None):
+    """The audit event of `user`'s change to their own two-factor authentication."""
+    audit_event_record(
+        action=action,
+        actor=user,
+        target=user,
+        target_type="user",
+        ip_address=ip_address,
+        details=details,
+    )
 
 
 def totp_device_pending(*, user) -> AuthenticatorApp:
@@ -84,14 +91,7 @@ def _recovery_codes_issue(user) -> list[str]:
 def _two_factor_turned_on(user, *, method: str, ip_address: str | None) -> list[str]:
     """The first method is in: the recovery codes (returned in plain text), and the event."""
     codes = _recovery_codes_issue(user)
-    audit_event_record(
-        action=AuditAction.TWO_FACTOR_ENABLE,
-        actor=user,
-        target=user,
-        target_type="user",
-        ip_address=ip_address,
-        details={"method": method},
-    )
+    _record(AuditAction.TWO_FACTOR_ENABLE, user, ip_address, details={"method": method})
     return codes
 
 
@@ -110,12 +110,10 @@ def two_factor_enable(
         device.save(update_fields=["confirmed"])
         AuthenticatorApp.objects.filter(user=user, confirmed=False).delete()
         if was_on:
-            audit_event_record(
-                action=AuditAction.TWO_FACTOR_ENABLE,
-                actor=user,
-                target=user,
-                target_type="user",
-                ip_address=ip_address,
+            _record(
+                AuditAction.TWO_FACTOR_ENABLE,
+                user,
+                ip_address,
                 details={"method": "authenticator_app"},
             )
             return None
@@ -138,14 +136,7 @@ def security_key_add(
             public_key=key.public_key,
             sign_count=key.sign_count,
         )
-        audit_event_record(
-            action=AuditAction.SECURITY_KEY_ADD,
-            actor=user,
-            target=user,
-            target_type="user",
-            ip_address=ip_address,
-            details={"name": name},
-        )
+        _record(AuditAction.SECURITY_KEY_ADD, user, ip_address, details={"name": name})
         codes = None
         if not was_on:
             codes = _two_factor_turned_on(user, method="security_key", ip_address=ip_address)
@@ -160,23 +151,10 @@ def security_key_remove(*, user, key_id: int, ip_address: str | None = None) -> 
         if key is None:
             return False
         key.delete()
-        audit_event_record(
-            action=AuditAction.SECURITY_KEY_REMOVE,
-            actor=user,
-            target=user,
-            target_type="user",
-            ip_address=ip_address,
-            details={"name": key.name},
-        )
+        _record(AuditAction.SECURITY_KEY_REMOVE, user, ip_address, details={"name": key.name})
         if not two_factor_enabled(user):
             RecoveryCode.objects.filter(user=user).delete()
-            audit_event_record(
-                action=AuditAction.TWO_FACTOR_DISABLE,
-                actor=user,
-                target=user,
-                target_type="user",
-                ip_address=ip_address,
-            )
+            _record(AuditAction.TWO_FACTOR_DISABLE, user, ip_address)
     return True
 
 
@@ -192,13 +170,7 @@ def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[st
         if not two_factor_enabled(user):
             raise TwoFactorError("Two-factor authentication is not enabled.")
         codes = _recovery_codes_issue(user)
-        audit_event_record(
-            action=AuditAction.RECOVERY_CODES_REGENERATE,
-            actor=user,
-            target=user,
-            target_type="user",
-            ip_address=ip_address,
-        )
+        _record(AuditAction.RECOVERY_CODES_REGENERATE, user, ip_address)
     return codes
 
 
@@ -215,13 +187,7 @@ def two_factor_disable(*, user, ip_address: str | None = None) -> None:
     """The user's own: the app, every security key and the recovery codes go."""
     with transaction.atomic():
         if _two_factor_remove_all(user):
-            audit_event_record(
-                action=AuditAction.TWO_FACTOR_DISABLE,
-                actor=user,
-                target=user,
-                target_type="user",
-                ip_address=ip_address,
-            )
+            _record(AuditAction.TWO_FACTOR_DISABLE, user, ip_address)
 
 
 def two_factor_reset(*, user, actor=None, ip_address: str | None = None) -> bool:
@@ -233,7 +199,7 @@ def two_factor_reset(*, user, actor=None, ip_address: str | None = None) -> bool
     with transaction.atomic():
         if not _two_factor_remove_all(user):
             return False
-        audit_event_record(
+        audit_event_record(  # the administrator's (None: the console's)
             action=AuditAction.TWO_FACTOR_RESET,
             actor=actor,
             target=user,
@@ -245,22 +211,12 @@ def two_factor_reset(*, user, actor=None, ip_address: str | None = None) -> bool
 
 
 def _notify_reset(user) -> None:
-    if not user.email:
-        return
-    context = {
-        "user": user,
-        "settings_url": settings.EXTERNAL_URL + reverse("two_factor:settings"),
-    }
-    try:
-        send_mail(
-            subject="Two-factor authentication was reset on your account",
-            message=render_to_string("two_factor/email/reset.txt", context),
-            from_email=None,
-            recipient_list=[user.email],
-            html_message=render_to_string("two_factor/email/reset.html", context),
-        )
-    except OSError as error:  # the reset holds; the mail server's trouble is the log's
-        logger.error("Could not email %s that their 2FA was reset: %s", user, error)
+    email_user(
+        user,
+        subject="Two-factor authentication was reset on your account",
+        template="two_factor/email/reset",
+        context={"settings_url": settings.EXTERNAL_URL + reverse("two_factor:settings")},
+    )
 
 
 @sensitive_variables("code")
@@ -274,13 +230,7 @@ def recovery_code_use(*, user, code: str, ip_address: str | None = None) -> bool
             user=user, digest=token_digest(code), used_at__isnull=True
         ).update(used_at=timezone.now())
         if used:
-            audit_event_record(
-                action=AuditAction.RECOVERY_CODE_USE,
-                actor=user,
-                target=user,
-                target_type="user",
-                ip_address=ip_address,
-            )
+            _record(AuditAction.RECOVERY_CODE_USE, user, ip_address)
     return bool(used)
 
 

@@ -110,7 +110,7 @@ class TestLockout:
             senders.append(threading.current_thread())
             release.wait(timeout=5)
 
-        monkeypatch.setattr("tokens_site.auth.lockout.send_mail", slow_mail_server)
+        monkeypatch.setattr("tokens_site.mail.send_mail", slow_mail_server)
         UserFactory(username="ann", email="ann@example.com")
         with django_capture_on_commit_callbacks(execute=True):
             for _ in range(LOCKOUT_ATTEMPTS):

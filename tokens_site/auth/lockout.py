@@ -22,14 +22,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_login_failed
-from django.core.mail import send_mail
 from django.db import transaction
 from django.dispatch import receiver
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record, client_ip
+from tokens_site.mail import email_user
 from tokens_site.models import AccountLockout, AuditAction, is_bot
 from two_factor.selectors import two_factor_enabled
 
@@ -140,25 +139,17 @@ def _notify_in_background(user, ip_address: str | None) -> None:
 
 
 def _notify_locked(user, ip_address: str | None) -> None:
-    if not user.email:
-        return
-    context = {
-        "user": user,
-        "attempts": LOCKOUT_ATTEMPTS,
-        "minutes": LOCKOUT_MINUTES,
-        "ip_address": ip_address or "an unknown address",
-        "sign_in_url": f"{settings.EXTERNAL_URL}/users/sign_in",
-    }
-    try:
-        send_mail(
-            subject="Your account has been locked",
-            message=render_to_string("tokens_site/email/account_locked.txt", context),
-            from_email=None,
-            recipient_list=[user.email],
-            html_message=render_to_string("tokens_site/email/account_locked.html", context),
-        )
-    except OSError as error:  # the lock holds; the mail server's trouble is the log's
-        logger.error("Could not email %s that their account was locked: %s", user, error)
+    email_user(
+        user,
+        subject="Your account has been locked",
+        template="tokens_site/email/account_locked",
+        context={
+            "attempts": LOCKOUT_ATTEMPTS,
+            "minutes": LOCKOUT_MINUTES,
+            "ip_address": ip_address or "an unknown address",
+            "sign_in_url": f"{settings.EXTERNAL_URL}/users/sign_in",
+        },
+    )
 
 
 @receiver(user_login_failed)
