@@ -352,7 +352,8 @@ class TokensUserAdmin(UserAdmin):
             return
         self.message_user(
             request,
-            f"Reset two-factor authentication of {', '.join(reset)}; each was emailed.",
+            f"Reset two-factor authentication of {', '.join(reset)}; each with an email "
+            f"address was told so.",
             messages.SUCCESS,
         )
 

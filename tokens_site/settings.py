@@ -215,6 +215,9 @@ AUTHENTICATION_BACKENDS = ["tokens_site.auth.lockout.LockoutModelBackend"]
 # the address's ban instead, like a failed password (tokens_site.auth.lockout, .bans).
 OTP_TOTP_ISSUER = "Tokens"
 OTP_TOTP_THROTTLE_FACTOR = 0
+# The window stays one step either way of the clock: django-otp would otherwise move it after
+# each code toward the app's drift.
+OTP_TOTP_SYNC = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

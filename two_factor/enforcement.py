@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.db.models.lookups import StartsWith
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -48,16 +48,22 @@ def requiring_groups(user):
 
 def requirement_for(user, now: datetime | None = None) -> Requirement | None:
     """What requires two-factor authentication of `user`, who has not set it up; None when
-    nothing does, or they have. Starts their grace period on the first call that finds one.
-    One query for a user with it on; three, the first time, for one without."""
+    nothing does, or they have. The grace period starts on the first call that finds a
+    requirement, and is forgotten once nothing requires it (a requirement imposed again
+    later gives a new one). One query for a user with it on; two for one without."""
     if not user.is_authenticated:
         return None
     now = now or timezone.now()
     row = (
         get_user_model()
         .objects.filter(pk=user.pk)
-        .annotate(enabled=has_two_factor())
-        .values("enabled")
+        .annotate(
+            enabled=has_two_factor(),
+            grace_started=Subquery(
+                EnforcementGrace.objects.filter(user=OuterRef("pk")).values("started_at")
+            ),
+        )
+        .values("enabled", "grace_started")
         .first()
     )
     if row is None or row["enabled"]:
@@ -73,12 +79,17 @@ def requirement_for(user, now: datetime | None = None) -> Requirement | None:
     ):
         periods.append(hours)
         required_by.append(name)
+    started = row["grace_started"]
     if not periods:
+        if started is not None:
+            EnforcementGrace.objects.filter(user=user).delete()
         return None
-    grace, _ = EnforcementGrace.objects.get_or_create(user=user, defaults={"started_at": now})
+    if started is None:
+        started = EnforcementGrace.objects.get_or_create(user=user, defaults={"started_at": now})[
+            0
+        ].started_at
     return Requirement(
-        required_by=tuple(required_by),
-        deadline=grace.started_at + timedelta(hours=min(periods)),
+        required_by=tuple(required_by), deadline=started + timedelta(hours=min(periods))
     )
 
 

@@ -6,7 +6,8 @@ from django import forms
 from django.contrib.auth.signals import user_login_failed
 from django.views.decorators.debug import sensitive_variables
 
-from tokens_site.audit import client_ip
+from tokens_site.audit import ban_address, client_ip
+from tokens_site.auth.bans import record_failure
 from tokens_site.auth.forms import ProtectedSignInMixin, password_confirmed
 from tokens_site.auth.lockout import account_is_locked
 from two_factor import security_keys
@@ -24,6 +25,14 @@ NO_KEY_ANSWER = (
     "WebAuthn (any current one), and touch the key when it blinks."
 )
 LOCKED_MESSAGE = "Too many failed attempts: this account is locked for a while. Try again later."
+
+
+def code_failed(request, user) -> None:
+    """A wrong second-step code or key: one more failure toward `user`'s lockout (the
+    `user_login_failed` signal, as a wrong password)."""
+    user_login_failed.send(
+        sender=__name__, credentials={"username": user.get_username()}, request=request
+    )
 
 
 class TotpConfirmForm(forms.Form):
@@ -68,6 +77,9 @@ class TotpConfirmForm(forms.Form):
         if not password_confirmed(self.request, self.user, password):
             self.add_error("password", forms.ValidationError(WRONG_PASSWORD, code="password"))
         elif self.device is not None and not totp_code_verify(device=self.device, code=code):
+            # A wrong code counts like a wrong password: toward the lockout and the ban.
+            code_failed(self.request, self.user)
+            record_failure(ban_address(self.request))
             self.add_error("code", forms.ValidationError(WRONG_TOTP, code="wrong"))
         return cleaned
 
@@ -172,11 +184,7 @@ class _SecondStepCode(forms.Form):
             error = forms.ValidationError(
                 {"code": forms.ValidationError(INVALID_SECOND_STEP, code="invalid_login")}
             )
-        user_login_failed.send(
-            sender=__name__,
-            credentials={"username": self.user.get_username()},
-            request=self.request,
-        )
+        code_failed(self.request, self.user)
         raise error
 
 

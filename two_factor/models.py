@@ -40,6 +40,32 @@ class AuthenticatorApp(TOTPDevice):
     def bin_key(self) -> bytes:
         return secret_decrypt(self.key, TOTP_KEY_CONTEXT)
 
+    def verify_token(self, token) -> bool:
+        """django-otp's check (the drift window; a step used before is refused), with the
+        step claimed by one UPDATE ... WHERE last_t = <as read>: of two requests with the
+        same code, whatever the database's locking, only one is verified."""
+        self._step_before, self._step_claimed = self.last_t, False
+        try:
+            return super().verify_token(token) and self._step_claimed
+        finally:
+            self._step_before = None
+
+    def save(self, *args, **kwargs):
+        before = getattr(self, "_step_before", None)
+        if before is None or self.last_t == before:  # not a verified code's save
+            return super().save(*args, **kwargs)
+        claimed = type(self).objects.filter(pk=self.pk, last_t=before)
+        self._step_claimed = bool(
+            claimed.update(
+                last_t=self.last_t,
+                drift=self.drift,
+                throttling_failure_timestamp=None,
+                throttling_failure_count=0,
+                last_used_at=self.last_used_at,
+            )
+        )
+        return None
+
 
 class RecoveryCode(models.Model):
     user = models.ForeignKey(

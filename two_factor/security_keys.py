@@ -9,8 +9,9 @@ Each ceremony's challenge lives in the user's session until the answer comes bac
 used once: a replayed or stale answer fails. Every failure is a KeyRefused with a message
 for the user; nothing a browser sends can raise anything else."""
 
+import hashlib
 import ipaddress
-import json
+import time
 from base64 import urlsafe_b64decode
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -27,11 +28,17 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from tokens_site.auth.store import store
 from two_factor.models import SecurityKey
 
 REGISTRATION_CHALLENGE = "two_factor_key_registration"
 SIGN_IN_CHALLENGE = "two_factor_key_sign_in"
 TIMEOUT_MS = 120_000
+# A challenge is answered within this long of the page that asked, and only once (claimed in
+# the single-use store, so two requests sharing one session cannot both use it).
+CHALLENGE_MAX_AGE_SECONDS = 10 * 60
+# What a malformed answer can make the parsers raise (deep nesting: RecursionError).
+MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError, RecursionError)
 # A browser's answer is a few hundred bytes of JSON; attestation certificates make it a few
 # kilobytes. Anything longer is refused unread.
 MAX_ANSWER_LENGTH = 32 * 1024
@@ -89,7 +96,7 @@ def registration_options(request, user) -> str:
         ),
         exclude_credentials=_descriptors(SecurityKey.objects.filter(user=user)),
     )
-    request.session[REGISTRATION_CHALLENGE] = bytes_to_base64url(options.challenge)
+    _challenge_keep(request, REGISTRATION_CHALLENGE, options.challenge)
     return webauthn.options_to_json(options)
 
 
@@ -106,16 +113,28 @@ def sign_in_options(request, user) -> str | None:
         allow_credentials=_descriptors(keys),
         user_verification=UserVerificationRequirement.DISCOURAGED,
     )
-    request.session[SIGN_IN_CHALLENGE] = bytes_to_base64url(options.challenge)
+    _challenge_keep(request, SIGN_IN_CHALLENGE, options.challenge)
     return webauthn.options_to_json(options)
 
 
+def _challenge_keep(request, key: str, challenge: bytes) -> None:
+    request.session[key] = {"challenge": bytes_to_base64url(challenge), "at": int(time.time())}
+
+
 def _challenge(request, key: str) -> bytes:
-    """The session's challenge for one ceremony, forgotten as it is read."""
-    value = request.session.pop(key, None)
-    if not isinstance(value, str):
-        raise KeyRefused("The security key request expired. Try again.")
-    return _decode(value)
+    """The session's challenge for one ceremony: forgotten as it is read, refused when old or
+    already used."""
+    kept = request.session.pop(key, None)
+    expired = KeyRefused("The security key request expired. Try again.")
+    if not isinstance(kept, dict) or not isinstance(kept.get("challenge"), str):
+        raise expired
+    if time.time() - kept.get("at", 0) > CHALLENGE_MAX_AGE_SECONDS:
+        raise expired
+    challenge = _decode(kept["challenge"])
+    claim = hashlib.sha256(b"webauthn-challenge:" + challenge).hexdigest()
+    if not store().claim_once(claim, ttl_seconds=CHALLENGE_MAX_AGE_SECONDS * 2):
+        raise expired
+    return challenge
 
 
 def _checked_length(answer: str) -> str:
@@ -146,7 +165,7 @@ def registration_verify(request, answer: str) -> NewKey:
             expected_rp_id=party.id,
             expected_origin=party.origin,
         )
-    except (WebAuthnException, ValueError, TypeError, KeyError, json.JSONDecodeError) as error:
+    except MALFORMED as error:
         raise KeyRefused(REFUSED) from error
     return NewKey(
         credential_id=bytes_to_base64url(verified.credential_id),
@@ -179,7 +198,7 @@ def sign_in_verify(request, user, answer: str) -> SecurityKey:
             credential_public_key=bytes(key.public_key),
             credential_current_sign_count=key.sign_count,
         )
-    except (WebAuthnException, ValueError, TypeError, KeyError, json.JSONDecodeError) as error:
+    except MALFORMED as error:
         raise KeyRefused(REFUSED) from error
     key.sign_count = verified.new_sign_count
     return key

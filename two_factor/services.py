@@ -5,7 +5,7 @@ stored. Two-factor authentication is on while the user has an app or a key: the 
 them turns it on (and issues the recovery codes), removing the last turns it off."""
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -127,15 +127,17 @@ def security_key_add(
     this key turned two-factor authentication on (else None)."""
     with transaction.atomic():
         was_on = two_factor_enabled(user)
-        if SecurityKey.objects.filter(credential_id=key.credential_id).exists():
-            raise TwoFactorError("This security key is already registered.")
-        added = SecurityKey.objects.create(
-            user=user,
-            name=name,
-            credential_id=key.credential_id,
-            public_key=key.public_key,
-            sign_count=key.sign_count,
-        )
+        try:
+            with transaction.atomic():
+                added = SecurityKey.objects.create(
+                    user=user,
+                    name=name,
+                    credential_id=key.credential_id,
+                    public_key=key.public_key,
+                    sign_count=key.sign_count,
+                )
+        except IntegrityError as taken:  # the column is unique: a second request loses
+            raise TwoFactorError("This security key is already registered.") from taken
         _record(AuditAction.SECURITY_KEY_ADD, user, ip_address, details={"name": name})
         codes = None
         if not was_on:

@@ -86,6 +86,19 @@ class TestInstanceRequirement:
             with later(1):
                 assert client.get(DASHBOARD).status_code == 200
 
+    def test_a_requirement_lifted_and_imposed_again_gives_a_new_grace_period(self, client, user):
+        require_everyone()
+        client.get(DASHBOARD)
+        with later(100):
+            instance = InstanceSettings.current()
+            instance.require_two_factor_authentication = False
+            instance.save()
+            assert client.get(DASHBOARD).status_code == 200
+            assert not EnforcementGrace.objects.exists()
+            require_everyone()
+            response = client.get(DASHBOARD)
+            assert response.status_code == 200 and REMINDER in response.content.decode()
+
     def test_zero_hours_is_at_once(self, client, user):
         require_everyone(hours=0)
         assert client.get(DASHBOARD)["Location"] == SETTINGS
@@ -122,6 +135,12 @@ class TestInstanceRequirement:
         make_two_factor(user)
         with django_assert_num_queries(1):
             assert requirement_for(user) is None
+
+    def test_a_user_in_the_grace_period_costs_two(self, user, django_assert_num_queries):
+        require_everyone()
+        requirement_for(user)  # starts it
+        with django_assert_num_queries(2):  # the user's row, the groups
+            assert requirement_for(user) is not None
 
 
 class TestGroupRequirement:

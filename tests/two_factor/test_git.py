@@ -82,7 +82,7 @@ def test_password_works_again_after_disabling(client, user):
     ("path", "says"),
     [
         ("/jwt/auth?service=container_registry", "personal access token with the read_registry"),
-        ("/api/v4/projects/{id}/packages/pypi/simple/", "Use a personal access token"),
+        ("/api/v4/projects/{id}/packages/pypi/simple/", "personal access token with the read_api"),
     ],
 )
 def test_the_registry_and_packages_refuse_the_password_and_say_to_use_a_token(

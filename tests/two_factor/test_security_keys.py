@@ -155,7 +155,17 @@ class TestRegister:
         assert response.context["key_form"].non_field_errors() == [NO_KEY_ANSWER]
 
     @pytest.mark.parametrize(
-        "answer", ["x", "{}", "[]", '{"id": 1}', "null", json.dumps({"response": "a" * 10_000})]
+        "answer",
+        [
+            "x",
+            "{}",
+            "[]",
+            '{"id": 1}',
+            "null",
+            json.dumps({"response": "a" * 10_000}),
+            "[" * 1000 + "]" * 1000,
+            '{"response": ' + "[" * 5000 + "]" * 5000 + "}",
+        ],
     )
     def test_malformed_answers_are_refused(self, client, user, key, answer):
         client.force_login(user)
@@ -245,7 +255,10 @@ class TestSignIn:
         response = key_step(client, key.sign_in(sign_in_options(client)))
         assert response.status_code == 400 and not signed_in(client)
 
-    @pytest.mark.parametrize("answer", ["x", "{}", '{"rawId": "@@"}', "a" * 40_000])
+    @pytest.mark.parametrize(
+        "answer",
+        ["x", "{}", '{"rawId": "@@"}', "a" * 40_000, "[" * 1000 + "]" * 1000, "{" * 3000],
+    )
     def test_malformed_answers_are_refused(self, client, user, key, answer):
         with_key(client, user, key)
         password_step(client)
@@ -347,3 +360,40 @@ class TestAdminReset:
         response = admin_client.get("/admin/auth/user/?two_factor=yes")
         listed = [u.username for u in response.context["cl"].result_list]
         assert listed == ["kiki"]
+
+
+def test_a_challenge_is_used_once_even_by_two_requests_of_one_session(rf, user, key):
+    """Two requests that loaded the same session both find the challenge in it: the
+    single-use store lets only the first use it."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    asking = rf.get(SETTINGS)
+    asking.session = session
+    options = json.loads(security_keys.registration_options(asking, user))
+    answer = key.register(options)
+    kept = dict(session)
+    results = []
+    for _ in range(2):
+        request = rf.post(ADD)
+        request.session = SessionStore()
+        request.session.update(kept)  # each loaded the session before the other used it
+        try:
+            security_keys.registration_verify(request, answer)
+            results.append("accepted")
+        except security_keys.KeyRefused:
+            results.append("refused")
+    assert results == ["accepted", "refused"]
+
+
+def test_an_old_challenge_is_refused(client, user, key):
+    import time
+
+    import time_machine
+
+    client.force_login(user)
+    options = registration_options(client)
+    later = time.time() + security_keys.CHALLENGE_MAX_AGE_SECONDS + 5
+    with time_machine.travel(later, tick=False):
+        response = client.post(ADD, key_form("k", PASSWORD, key.register(options)))
+    assert response.status_code == 400 and not SecurityKey.objects.exists()

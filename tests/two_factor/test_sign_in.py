@@ -80,8 +80,39 @@ def test_previous_step_code_is_accepted_within_the_drift_window(client, user, en
 def test_code_two_steps_old_is_refused(client, user, enrolled):
     device, _ = enrolled
     password_step(client)
-    response = second_step(client, totp_code(device, at=time.time() - 90))
+    response = second_step(client, totp_code(device, at=time.time() - 60))
     assert response.status_code == 400 and not signed_in(client)
+
+
+def test_the_window_does_not_move_with_the_apps_drift(client, user, enrolled):
+    """A code one step late is accepted, and the next sign-in's window is still one step
+    either way of the clock (django-otp's drift sync is off)."""
+    device, _ = enrolled
+    password_step(client)
+    assert second_step(client, totp_code(device, at=time.time() - 30)).status_code == 302
+    client.logout()
+    password_step(client)
+    response = second_step(client, totp_code(device, at=time.time() - 60))
+    assert response.status_code == 400 and not signed_in(client)
+
+
+def test_of_two_requests_with_one_code_only_one_passes(user, enrolled):
+    """Both read the device before either writes (as on SQLite, which has no row locks):
+    the step is claimed by a conditional UPDATE, so the second is refused."""
+    from two_factor.models import AuthenticatorApp
+
+    device, _ = enrolled
+    first, second = (AuthenticatorApp.objects.get(pk=device.pk) for _ in range(2))
+    code = totp_code(device)
+    assert first.verify_token(code) is True
+    assert second.verify_token(code) is False
+
+
+def test_a_foreign_next_url_is_not_followed(client, user, enrolled):
+    device, _ = enrolled
+    password_step(client, next="https://evil.example/")
+    response = second_step(client, totp_code(device))
+    assert response.status_code == 302 and response["Location"] == "/"
 
 
 def test_the_same_code_is_refused_the_second_time(client, user, enrolled):

@@ -247,3 +247,17 @@ def test_plain_keys_of_earlier_versions_are_sealed_by_the_migration(user):
     assert sealed.key != rfc_key and sealed.bin_key == b"12345678901234567890"
     migration.unseal_keys(apps, None)
     assert TOTPDevice.objects.get(pk=plain.pk).key == rfc_key
+
+
+@pytest.mark.parametrize("url", [REGENERATE, DISABLE])
+def test_wrong_codes_on_the_settings_page_count_toward_the_lockout(client, user, url):
+    """Else a stolen session with the password could try every code here."""
+    from tokens_site.models import AccountLockout
+
+    device, _ = make_two_factor(user)
+    prefix = "regenerate" if url == REGENERATE else "disable"
+    wrong = f"{(int(totp_code(device)) + 500_000) % 1_000_000:06d}"
+    response = client.post(url, {f"{prefix}-password": PASSWORD, f"{prefix}-code": wrong})
+    assert response.status_code == 400
+    assert AccountLockout.objects.get(user=user).failed_attempts == 1
+    assert two_factor_enabled(user)

@@ -57,6 +57,11 @@ PACKAGES = Family(
     sources=(Source.BASIC, Source.PRIVATE_TOKEN_HEADER, Source.DEPLOY_TOKEN_HEADER),
     authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
     style=Style.MESSAGE,
+    unauthorized_message=(
+        "HTTP Basic: Access denied. Use a personal access token with the read_api scope (api "
+        "to publish), or a deploy token with read_package_registry (write_package_registry to "
+        "publish) and its username, as the password; account passwords are not accepted."
+    ),
 )
 # The container registry's token service (`docker login`, skopeo): Basic only.
 REGISTRY = Family(
