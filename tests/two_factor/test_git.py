@@ -99,3 +99,16 @@ def test_the_registry_and_packages_refuse_the_password_and_say_to_use_a_token(
         client.get(path.format(id=project_id), HTTP_AUTHORIZATION=basic("gita", token)).status_code
         == 200
     )
+
+
+def test_the_api_refuses_a_password_and_says_to_send_a_token(client, user):
+    """GitLab's "401 Unauthorized", with what to do instead; a token works."""
+    make_two_factor(user)
+    response = client.get("/api/v4/user", HTTP_AUTHORIZATION=basic("gita", PASSWORD))
+    assert response.status_code == 401
+    message = response.json()["message"]
+    assert message.startswith("401 Unauthorized - The API does not take HTTP Basic")
+    assert "personal access token with the api or read_api scope" in message
+    assert client.get("/api/v4/user").json() == {"message": "401 Unauthorized"}
+    _, token = make_personal_token(user, scopes=["read_api"])
+    assert client.get("/api/v4/user", HTTP_PRIVATE_TOKEN=token).status_code == 200

@@ -36,6 +36,9 @@ class Family:
     # Headers of credential kinds the family never takes: a request with one is refused
     # (401), not served as anonymous.
     refused_headers: tuple[str, ...] = ()
+    # For a family without Source.BASIC: the 401's reason when a request brings HTTP Basic
+    # (a username and password), saying what to send instead. Empty: the usual 401.
+    basic_refusal: str = ""
 
 
 PERSONAL_TOKEN = PersonalTokenAuthenticator()
@@ -86,6 +89,11 @@ API = Family(
     challenge=BEARER_CHALLENGE,
     unauthorized_message="401 Unauthorized",
     refused_headers=("HTTP_DEPLOY_TOKEN", "HTTP_JOB_TOKEN"),
+    basic_refusal=(
+        "The API does not take HTTP Basic credentials (passwords, deploy tokens): send a "
+        "personal access token with the api or read_api scope, in the PRIVATE-TOKEN header or "
+        "as a Bearer token."
+    ),
 )
 # `/-/whoami`: which token this is (tokens only, never a password).
 WHOAMI = Family(

@@ -74,6 +74,10 @@ def identify(request, presented: Presented, family: Family, ban: _Ban) -> Princi
 
 
 @sensitive_variables("presented")
+def _brings_basic(request) -> bool:
+    return request.META.get("HTTP_AUTHORIZATION", "")[:6].lower() == "basic "
+
+
 def authenticate(request, family: Family) -> Principal:
     """Who `request` acts as on `family`'s endpoints; raises Denied (401 or 403) otherwise."""
     ban = _Ban(ban_address(request))
@@ -90,6 +94,8 @@ def authenticate(request, family: Family) -> Principal:
     if principal is None:
         if not presented.nothing:  # a refused kind's header alone is no guess
             record_failure(ban.address)
+        if presented.malformed and family.basic_refusal and _brings_basic(request):
+            raise Denied(401, family.basic_refusal)
         raise Denied(401, "")
     check_instance_policy(principal)
     return principal

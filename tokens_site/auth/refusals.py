@@ -95,6 +95,8 @@ def refusal_response(denied: Denied, family: Family) -> HttpResponse:
         response = message_response(status, reason)
     elif family.style is Style.REGISTRY:
         response = registry_error(status, REGISTRY_CODES.get(status, "DENIED"), reason)
+    elif status == 401 and family.basic_refusal and denied.reason == family.basic_refusal:
+        response = JsonResponse({"message": status_message(401, denied.reason)}, status=401)
     else:
         response = JsonResponse(api_body(denied), status=status)
     if status == 401:
