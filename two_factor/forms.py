@@ -53,14 +53,20 @@ class TotpConfirmForm(forms.Form):
     )
 
     def __init__(self, *args, request, user, device, **kwargs):
-        """`device`: the app whose code is asked; None (a user with security keys only): the
-        password alone."""
+        """`device`: the app whose code is asked; None (a user with security keys only): one
+        of their keys answers instead (the `assertion` the page's script fills)."""
         super().__init__(*args, **kwargs)
         self.request = request
         self.user = user
         self.device = device
         if device is None:
             del self.fields["code"]
+            self.fields["assertion"] = forms.CharField(
+                widget=forms.HiddenInput,
+                required=False,
+                max_length=security_keys.MAX_ANSWER_LENGTH,
+                error_messages={"max_length": security_keys.REFUSED},
+            )
 
     def clean_code(self) -> str:
         code = normalize(self.cleaned_data["code"])
@@ -68,20 +74,28 @@ class TotpConfirmForm(forms.Form):
             raise forms.ValidationError(MALFORMED_TOTP, code="malformed")
         return code
 
-    @sensitive_variables("password", "code")
+    @sensitive_variables("password", "code", "answer")
     def clean(self):
         cleaned = super().clean()
         password, code = cleaned.get("password"), cleaned.get("code")
-        if password is None or (self.device is not None and code is None):
+        if self.errors or password is None:
             return cleaned
         if not password_confirmed(self.request, self.user, password):
             self.add_error("password", forms.ValidationError(WRONG_PASSWORD, code="password"))
-        elif self.device is not None and not totp_code_verify(device=self.device, code=code):
-            # A wrong code counts like a wrong password: toward the lockout and the ban.
-            code_failed(self.request, self.user)
-            record_failure(ban_address(self.request))
-            self.add_error("code", forms.ValidationError(WRONG_TOTP, code="wrong"))
+        elif self.device is not None:
+            if not totp_code_verify(device=self.device, code=code):
+                self._failed("code", WRONG_TOTP)
+        elif not (answer := cleaned.get("assertion")):
+            self.add_error(None, forms.ValidationError(NO_KEY_ANSWER, code="no_answer"))
+        elif refusal := second_step_key_verify(self.request, user=self.user, answer=answer):
+            self._failed(None, refusal)
         return cleaned
+
+    def _failed(self, field: str | None, message: str) -> None:
+        """A wrong code or key counts like a wrong password: toward the lockout and the ban."""
+        code_failed(self.request, self.user)
+        record_failure(ban_address(self.request))
+        self.add_error(field, forms.ValidationError(message, code="wrong"))
 
 
 class PasswordConfirmForm(forms.Form):

@@ -109,6 +109,9 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
                 "qr_code": qr_code_svg(pending),
                 "manual_key": manual_key(pending),
             }
+        if enabled and device is None:  # a key confirms regenerate and disable
+            options = security_keys.sign_in_options(request, user)
+            context["key_confirm_options"] = json.loads(options) if options else None
         if enabled:
             context |= {
                 "codes_left": recovery_codes_left(user),

@@ -126,6 +126,15 @@ def test_register_a_security_key_and_sign_in_with_it(localhost_server, page):
     stored.refresh_from_db()
     assert stored.last_used_at is not None and stored.sign_count >= 1
 
+    # With keys only, disabling takes the password and a touch of the key.
+    page.goto(f"{server.url}{SETTINGS}")
+    page.locator("#id_disable-password").fill(PASSWORD)
+    with page.expect_navigation():  # after the key's answer, the form is submitted
+        page.get_by_role("button", name="Disable two-factor authentication").click()
+    status = page.locator("#two-factor-status").inner_text()
+    assert status.startswith("Two-factor authentication is not enabled")
+    assert not SecurityKey.objects.exists()
+
 
 def test_the_admin_sign_in_asks_for_the_second_step(site_server, page):
     admin = AdminFactory(username="root")

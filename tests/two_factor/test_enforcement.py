@@ -63,6 +63,13 @@ class TestInstanceRequirement:
         with later(47):
             assert REMINDER in client.get("/-/user_settings/profile").content.decode()
 
+    def test_the_admin_reminds_too(self, client, user):
+        user.is_staff = user.is_superuser = True
+        user.save()
+        require_everyone()
+        response = client.get("/admin/")
+        assert response.status_code == 200 and REMINDER in response.content.decode()
+
     def test_after_the_grace_period_pages_go_to_the_set_up(self, client, user):
         require_everyone()
         client.get(DASHBOARD)  # the grace period starts

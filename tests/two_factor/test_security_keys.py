@@ -397,3 +397,57 @@ def test_an_old_challenge_is_refused(client, user, key):
     with time_machine.travel(later, tick=False):
         response = client.post(ADD, key_form("k", PASSWORD, key.register(options)))
     assert response.status_code == 400 and not SecurityKey.objects.exists()
+
+
+class TestKeyOnlyConfirmations:
+    """Without an app, regenerating the codes and disabling take the password and a key."""
+
+    REGENERATE = "/-/user_settings/two_factor_auth/codes"
+    DISABLE = "/-/user_settings/two_factor_auth/disable"
+
+    def confirm(self, client, url, prefix, answer, password=PASSWORD):
+        data = {f"{prefix}-password": password, f"{prefix}-assertion": answer}
+        return client.post(url, data)
+
+    def options(self, client) -> dict:
+        return client.get(SETTINGS).context["key_confirm_options"]
+
+    def test_a_key_and_the_password_disable_it(self, client, user, key):
+        with_key(client, user, key)
+        client.force_login(user)
+        answer = key.sign_in(self.options(client))
+        response = self.confirm(client, self.DISABLE, "disable", answer)
+        assert response.status_code == 302 and not two_factor_enabled(user)
+
+    def test_a_key_and_the_password_regenerate_the_codes(self, client, user, key):
+        with_key(client, user, key)
+        client.force_login(user)
+        before = set(RecoveryCode.objects.values_list("digest", flat=True))
+        answer = key.sign_in(self.options(client))
+        response = self.confirm(client, self.REGENERATE, "regenerate", answer)
+        assert response.status_code == 200 and len(response.context["codes"]) == 10
+        assert not before & set(RecoveryCode.objects.values_list("digest", flat=True))
+
+    def test_the_password_alone_is_not_enough(self, client, user, key):
+        with_key(client, user, key)
+        client.force_login(user)
+        self.options(client)
+        response = self.confirm(client, self.DISABLE, "disable", "")
+        assert response.status_code == 400 and two_factor_enabled(user)
+        assert response.context["disable_form"].non_field_errors() == [NO_KEY_ANSWER]
+
+    def test_a_bad_signature_is_refused_and_counts(self, client, user, key):
+        with_key(client, user, key)
+        client.force_login(user)
+        answer = key.sign_in(self.options(client), tamper=True)
+        response = self.confirm(client, self.DISABLE, "disable", answer)
+        assert response.status_code == 400 and two_factor_enabled(user)
+        assert AccountLockout.objects.get(user=user).failed_attempts == 1
+
+    def test_a_wrong_password_uses_no_key_answer(self, client, user, key):
+        with_key(client, user, key)
+        client.force_login(user)
+        answer = key.sign_in(self.options(client))
+        response = self.confirm(client, self.DISABLE, "disable", answer, password="nope")
+        assert response.status_code == 400 and two_factor_enabled(user)
+        assert response.context["disable_form"].errors["password"] == [WRONG_PASSWORD]
