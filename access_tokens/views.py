@@ -15,6 +15,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
+from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -46,7 +47,8 @@ class AccessTokenSettingsView(TokenPageMixin, View):
             form=form or AccessTokenForm(access=self.access),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
             active_tokens=list(tokens.active()),
-            inactive_tokens=list(tokens.inactive()),
+            inactive_tokens=list(tokens.recently_inactive()),
+            inactive_days=RECENTLY_INACTIVE_DAYS,
             expanded=form is not None and bool(form.errors),
             source_kind=self.source_kind,
             rotated_expiry=f"The new one expires in {services.ROTATED_LIFETIME_DAYS} days.",

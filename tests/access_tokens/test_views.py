@@ -346,7 +346,7 @@ def test_empty_states(client, world):
     client.force_login(world["users"]["owner"])
     project = text_of(client.get(PROJECT_SETTINGS))
     assert "This project has no active access tokens." in project
-    assert "This project has no inactive access tokens." in project
+    assert "This project has no access tokens revoked or expired in the last 30 days." in project
     assert "This group has no active access tokens." in text_of(client.get(GROUP_SETTINGS))
 
 

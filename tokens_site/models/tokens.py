@@ -1,13 +1,18 @@
 """What every token kind stores (`TokenRecord`), and the one definition of an active token."""
 
+from datetime import UTC, timedelta
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
 
 DESCRIPTION_MAX_LENGTH = 255  # GitLab's limit for a token's description
 DESCRIPTION_TOO_LONG = f"Description is too long: use at most {DESCRIPTION_MAX_LENGTH} characters."
+# How long the pages keep listing a token after it was revoked or expired.
+RECENTLY_INACTIVE_DAYS = 30
 
 
 def active_condition(today=None) -> Q:
@@ -29,6 +34,22 @@ class TokenQuerySet(models.QuerySet):
     def inactive(self, today=None):
         return self.exclude(active_condition(today))
 
+    def recently_inactive(self, now=None):
+        """Revoked or expired within the last RECENTLY_INACTIVE_DAYS days (the pages' inactive
+        tables), most recent first. Tokens revoked before revocation times were recorded are
+        left out."""
+        now = now or timezone.now()
+        today = now.astimezone(UTC).date()
+        since = now - timedelta(days=RECENTLY_INACTIVE_DAYS)
+        revoked = Q(revoked=True, revoked_at__gt=since)
+        expired = Q(
+            revoked=False,
+            expires_at__lte=today,
+            expires_at__gt=today - timedelta(days=RECENTLY_INACTIVE_DAYS),
+        )
+        ended = Coalesce("revoked_at", Cast("expires_at", models.DateTimeField()))
+        return self.filter(revoked | expired).order_by(ended.desc(), "-id")
+
 
 class TokenRecord(models.Model):
     """What every token kind stores: a name and an optional description, the digest of its
@@ -45,6 +66,7 @@ class TokenRecord(models.Model):
     token_digest = models.CharField(max_length=DIGEST_LENGTH, unique=True, editable=False)
     expires_at = models.DateField(null=True, blank=True, db_index=True)
     revoked = models.BooleanField(default=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -68,6 +90,20 @@ class TokenRecord(models.Model):
         """Mark it revoked with a conditional UPDATE. True for the call that revoked it; False
         when it already was (a double click, two administrators, a rotation racing a
         revocation), so that the caller reports it instead of auditing it twice."""
-        updated = type(self)._default_manager.filter(pk=self.pk, revoked=False).update(revoked=True)
+        now = timezone.now()
+        updated = (
+            type(self)
+            ._default_manager.filter(pk=self.pk, revoked=False)
+            .update(revoked=True, revoked_at=now)
+        )
+        if updated:
+            self.revoked_at = now
         self.revoked = True
         return bool(updated)
+
+    @property
+    def ended_on(self):
+        """When it stopped working: revoked (a time) or expired (a date); None if active."""
+        if self.revoked:
+            return self.revoked_at
+        return self.expires_at if self.is_expired else None
