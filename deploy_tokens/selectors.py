@@ -19,6 +19,8 @@ TOKEN_FIELDS = (
     "group_id",
     "expires_at",
     "revoked",
+    "last_used_at",
+    "last_used_ips",
     *Scope.values,
 )
 

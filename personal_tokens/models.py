@@ -164,9 +164,6 @@ class PersonalAccessToken(TokenRecord):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_access_tokens"
     )
     scopes = ScopesField(max_length=255)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    # The last distinct client addresses that used it, newest first (at most LAST_USED_IPS).
-    last_used_ips = models.JSONField(default=list, blank=True, editable=False)
     # When the owner was told the token expires within a week / expired today (once each).
     expiry_warning_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
     expired_notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)

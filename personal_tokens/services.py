@@ -3,13 +3,10 @@ act is checked here (a user manages their own tokens, administrators anyone's); 
 the audit events come with the model (personal_tokens.models). Creation returns the record and
 the plaintext, which exists only in that return value."""
 
-from datetime import date, timedelta
+from datetime import date
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
@@ -61,31 +58,11 @@ def personal_token_revoke(*, actor, token: PersonalAccessToken, ip_address: str 
     token.revoke(actor=actor, ip_address=ip_address)
 
 
-LAST_USED_IPS = 5  # how many distinct client addresses a token remembers
-
-
 def personal_token_touch(
     token: PersonalAccessToken, *, address: str | None = None, now=None
 ) -> bool:
-    """Record that the token was just used, and from `address` (its last LAST_USED_IPS
-    distinct addresses, newest first): at most once per LAST_USED_UPDATE_INTERVAL_SECONDS. No
-    query when the loaded time is recent, else one conditional UPDATE (so two processes
-    racing write once, and never move the time backwards)."""
-    now = now or timezone.now()
-    interval = timedelta(seconds=settings.LAST_USED_UPDATE_INTERVAL_SECONDS)
-    if token.last_used_at is not None and now - token.last_used_at < interval:
-        return False
-    addresses = token.last_used_ips or []
-    if address is not None:
-        addresses = [address, *(ip for ip in addresses if ip != address)][:LAST_USED_IPS]
-    updated = (
-        PersonalAccessToken.objects.filter(pk=token.pk)
-        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
-        .update(last_used_at=now, last_used_ips=addresses)
-    )
-    if updated:
-        token.last_used_at, token.last_used_ips = now, addresses
-    return bool(updated)
+    """Record a use of the token (TokenRecord.touch: throttled, at most one UPDATE)."""
+    return token.touch(address=address, now=now)
 
 
 @sensitive_variables()

@@ -360,11 +360,17 @@ class TestQueryCounts:
         settings.CACHES = LOCAL_CACHE
         InstanceSettings.current()  # this process's copy, as on a warm server
 
-    def test_deploy_token_costs_one_query(self, client, project, django_assert_num_queries):
+    def test_deploy_token_costs_one_query_once_last_used_is_fresh(
+        self, client, project, django_assert_num_queries
+    ):
         token, value = make_deploy_token(project)
+        with django_assert_num_queries(2):  # the lookup and the first last-used UPDATE
+            get(client, "/-/whoami", basic(token.username, value))
         with django_assert_num_queries(1):
             response = get(client, "/-/whoami", basic(token.username, value))
         assert response.json()["kind"] == "deploy_token"
+        token.refresh_from_db()
+        assert token.last_used_at is not None and token.last_used_ips == ["127.0.0.1"]
 
     def test_personal_token_costs_one_query_once_last_used_is_fresh(
         self, client, django_assert_num_queries
@@ -395,6 +401,7 @@ class TestQueryCounts:
         self, client, project, django_assert_num_queries
     ):
         token, value = make_deploy_token(project.group)  # reach: from the project's group path
+        get(client, CLONE, basic(token.username, value))  # last used: written once
         with django_assert_num_queries(2):  # the token; the project
             assert get(client, CLONE, basic(token.username, value)).status_code == 200
 

@@ -219,6 +219,9 @@ class DeployTokenSerializer(Shape):
     revoked = serializers.BooleanField()
     expired = serializers.BooleanField(source="is_expired")
     description = serializers.CharField()
+    # Not in GitLab's deploy tokens: when and from where the token was last used.
+    last_used_at = Timestamp()
+    last_used_ips = serializers.ListField(child=serializers.CharField())
 
 
 class PersonalTokenSerializer(Shape):

@@ -2,6 +2,7 @@
 
 from datetime import UTC, timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast, Coalesce
@@ -13,6 +14,7 @@ DESCRIPTION_MAX_LENGTH = 255  # GitLab's limit for a token's description
 DESCRIPTION_TOO_LONG = f"Description is too long: use at most {DESCRIPTION_MAX_LENGTH} characters."
 # How long the pages keep listing a token after it was revoked or expired.
 RECENTLY_INACTIVE_DAYS = 30
+LAST_USED_IPS = 5  # how many distinct client addresses a token remembers
 
 
 def active_condition(today=None) -> Q:
@@ -68,6 +70,9 @@ class TokenRecord(models.Model):
     revoked = models.BooleanField(default=False)
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last distinct client addresses that used it, newest first (at most LAST_USED_IPS).
+    last_used_ips = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -99,6 +104,28 @@ class TokenRecord(models.Model):
         if updated:
             self.revoked_at = now
         self.revoked = True
+        return bool(updated)
+
+    def touch(self, *, address: str | None = None, now=None) -> bool:
+        """Record that the token was just used, and from `address` (its last LAST_USED_IPS
+        distinct addresses, newest first): at most once per LAST_USED_UPDATE_INTERVAL_SECONDS.
+        No query when the loaded time is recent, else one conditional UPDATE (so two processes
+        racing write once, and never move the time backwards)."""
+        now = now or timezone.now()
+        interval = timedelta(seconds=settings.LAST_USED_UPDATE_INTERVAL_SECONDS)
+        if self.last_used_at is not None and now - self.last_used_at < interval:
+            return False
+        addresses = self.last_used_ips or []
+        if address is not None:
+            addresses = [address, *(ip for ip in addresses if ip != address)][:LAST_USED_IPS]
+        updated = (
+            type(self)
+            ._default_manager.filter(pk=self.pk)
+            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval))
+            .update(last_used_at=now, last_used_ips=addresses)
+        )
+        if updated:
+            self.last_used_at, self.last_used_ips = now, addresses
         return bool(updated)
 
     @property
