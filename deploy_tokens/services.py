@@ -1,7 +1,8 @@
-"""Create and revoke deploy tokens. Each returns the record; creation also returns the
-plaintext, which exists only in that return value (it is never stored, logged or cached)."""
+"""Create, rotate and revoke deploy tokens. Each returns the record; creation and rotation
+also return the plaintext, which exists only in that return value (it is never stored, logged
+or cached)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -17,8 +18,16 @@ from deploy_tokens.models import (
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, access_on, require_person
 from tokens_site.audit import audit_event_record
-from tokens_site.models import AuditAction, Group, Project
-from tokens_site.tokens import token_digest, token_encrypt, token_generate, validate_expiry_date
+from tokens_site.models import AuditAction, Group, InstanceSettings, Project
+from tokens_site.tokens import (
+    token_digest,
+    token_encrypt,
+    token_generate,
+    utc_today,
+    validate_expiry_date,
+)
+
+NOT_ACTIVE = "Only an active deploy token can be rotated: this one is revoked or expired."
 
 
 def deploy_token_access(actor, owner: Group | Project) -> Access:
@@ -88,3 +97,64 @@ def deploy_token_revoke(*, actor, token: DeployToken, ip_address: str | None = N
         audit_event_record(
             action=AuditAction.DEPLOY_TOKEN_REVOKE, actor=actor, target=token, ip_address=ip_address
         )
+
+
+def rotated_expiry(token: DeployToken) -> date | None:
+    """A rotated token's expiry when none is given: as long a lifetime as the old token had
+    (from its creation to its expiry), from today, within the instance's maximum lifetime;
+    none if the old one had none."""
+    if token.expires_at is None:
+        return None
+    lifetime = max((token.expires_at - token.created_at.date()).days, 1)
+    longest = InstanceSettings.current().personal_access_token_max_lifetime_days
+    return utc_today() + timedelta(days=min(lifetime, longest or lifetime))
+
+
+@sensitive_variables()
+def deploy_token_rotate(
+    *,
+    actor,
+    token: DeployToken,
+    expires_at: date | None = None,
+    ip_address: str | None = None,
+) -> tuple[DeployToken, str]:
+    """Revoke `token` and make its successor in one transaction: the same owner, name,
+    username (clients keep theirs), description and scopes, a new value; the expiry is
+    `expires_at`, else rotated_expiry(). Of two rotations at once, one wins; the other is
+    refused, with nothing made (revoke_once)."""
+    deploy_token_access(actor, token.owner)
+    require_person(actor, "deploy tokens")
+    if not token.is_active:
+        raise ValidationError(NOT_ACTIVE)
+    expires_at = expires_at if expires_at is not None else rotated_expiry(token)
+    if expires_at is not None:
+        try:
+            validate_expiry_date(expires_at)
+        except ValidationError as error:
+            raise ValidationError({"expires_at": error.messages}) from error
+    plaintext = token_generate(PREFIX)
+    successor = DeployToken(
+        name=token.name,
+        description=token.description,
+        username=token.username,
+        expires_at=expires_at,
+        token_digest=token_digest(plaintext),
+        creator=actor if actor.is_authenticated else None,
+        project=token.project,
+        group=token.group,
+    )
+    successor.scopes = token.scopes
+    if token.token_encrypted:
+        successor.token_encrypted = token_encrypt(plaintext)
+    with transaction.atomic():
+        if not token.revoke_once():  # rotated or revoked meanwhile
+            raise ValidationError(NOT_ACTIVE)
+        successor.save()
+        audit_event_record(
+            action=AuditAction.DEPLOY_TOKEN_ROTATE,
+            actor=actor,
+            target=successor,
+            ip_address=ip_address,
+            details={"rotated_from": token.pk, "expires_at": str(expires_at or "")},
+        )
+    return successor, plaintext

@@ -22,6 +22,11 @@ urlpatterns = [
         name="group_revoke",
     ),
     path(
+        "groups/<fullpath:full_path>/-/deploy_tokens/<int:token_id>/rotate",
+        views.GroupDeployTokenSettingsView.as_view(action="rotate"),
+        name="group_rotate",
+    ),
+    path(
         "<fullpath:full_path>/-/settings/repository",
         views.ProjectDeployTokenSettingsView.as_view(),
         name="project_settings",
@@ -35,5 +40,10 @@ urlpatterns = [
         "<fullpath:full_path>/-/deploy_tokens/<int:token_id>/revoke",
         views.ProjectDeployTokenSettingsView.as_view(action="revoke"),
         name="project_revoke",
+    ),
+    path(
+        "<fullpath:full_path>/-/deploy_tokens/<int:token_id>/rotate",
+        views.ProjectDeployTokenSettingsView.as_view(action="rotate"),
+        name="project_rotate",
     ),
 ]

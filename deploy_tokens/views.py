@@ -24,7 +24,8 @@ SECTION_ID = "deploy-tokens"
 @method_decorator(never_cache, name="dispatch")
 class DeployTokenSettingsView(TokenPageMixin, View):
     """`action` "show" (GET) renders the page, "create" (POST) makes a token and shows it
-    once, "revoke" (POST, with `token_id`) revokes one."""
+    once, "revoke" and "rotate" (POST, with `token_id`) revoke one or replace it by a new
+    value (shown once)."""
 
     template_name = "deploy_tokens/repository_settings.html"
     noun = "deploy token"
@@ -76,6 +77,11 @@ class DeployTokenSettingsView(TokenPageMixin, View):
             actor=self.request.user, token=token, ip_address=client_ip(self.request)
         )
 
+    def rotate_token(self, token):
+        return services.deploy_token_rotate(
+            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+        )
+
     def get(self, request, *args, **kwargs):
         if self.action != "show":
             return HttpResponseNotAllowed(["POST"])
@@ -86,6 +92,8 @@ class DeployTokenSettingsView(TokenPageMixin, View):
             return self.create_from(DeployTokenForm(request.POST))
         if self.action == "revoke":
             return self.revoke(get_object_or_404(self.owner_tokens(), pk=token_id))
+        if self.action == "rotate":
+            return self.rotate(get_object_or_404(self.owner_tokens(), pk=token_id))
         return HttpResponseNotAllowed(["GET"])
 
 

@@ -100,3 +100,31 @@ def test_group_token_shown_once_and_back_does_not_show_it(site_server, page, own
     assert "That form was already submitted." in page.content()
     assert "Active deploy tokens (1)" in page.content()
     assert DeployToken.objects.filter(group=group).count() == 1
+
+
+def test_rotate_shows_the_new_value_once_under_the_same_username(
+    site_server, page, owner_and_project
+):
+    """Issue 16: Rotate on the token's row, confirmed; the show-once panel has the new value
+    and the old username; the old value is gone."""
+    _, _, project = owner_and_project
+    sign_in(page, site_server, "olga", PASSWORD)
+    page.goto(f"{site_server.url}/tanuki/awesome_project")
+    username, old_value = create_token(page, name="ci", scopes=["read_repository"])
+    page.goto(f"{site_server.url}/tanuki/awesome_project/-/settings/repository")
+    page.get_by_text("Expand").click()
+    row = page.locator("#active-deploy-tokens tr[data-token=ci]")
+    row.locator("summary", has_text="Rotate").click()
+    assert "stops working now" in row.inner_text()
+    row.get_by_role("button", name="Rotate ci").click()
+    panel = page.locator("#new-deploy-token")
+    assert panel.get_by_role("heading").inner_text() == "Your new deploy token"
+    new_value = panel.get_by_label("Token").input_value()
+    assert panel.get_by_label("Username").input_value() == username
+    assert new_value.startswith("gldt-") and new_value != old_value
+    current = DeployToken.objects.get(project=project, revoked=False)
+    assert current.token_digest == token_digest(new_value) and current.username == username
+    page.reload()
+    assert new_value not in page.content()
+    inactive = page.locator("#inactive-deploy-tokens tr[data-token=ci]")
+    assert "Revoked" in inactive.inner_text()

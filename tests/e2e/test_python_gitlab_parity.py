@@ -358,3 +358,26 @@ def test_self_service_token_is_limited_to_self_rotate(site_server, tree):
         )
     assert refused.value.response_code == 400
     assert not PersonalAccessToken.objects.filter(name="wide").exists()
+
+
+def test_deploy_token_rotation_through_raw_http(site_server, tree):
+    """Issue 16: deploy tokens rotate (GitLab cannot): `gl.http_post` to the rotate endpoint
+    gives the new value once, under the same username; git takes it at once and refuses the
+    old one."""
+    _, olga_token = make_token(tree["olga"], scopes=["api"])
+    old, old_value = make_deploy_token(
+        tree["api"], name="ci", username="ci-bot", expires_at=utc_today() + timedelta(days=20)
+    )
+    assert ls_remote(site_server, "tanuki/backend/api", "ci-bot", old_value).returncode == 0
+    gl = client(site_server, olga_token)
+    rotated = gl.http_post(f"/projects/{tree['api'].pk}/deploy_tokens/{old.pk}/rotate")
+    assert rotated["username"] == "ci-bot" and rotated["name"] == "ci"
+    assert rotated["token"].startswith("gldt-") and rotated["id"] != old.pk
+    assert rotated["expires_at"].startswith(str(utc_today() + timedelta(days=20)))
+    assert ls_remote(site_server, "tanuki/backend/api", "ci-bot", rotated["token"]).returncode == 0
+    refused = ls_remote(site_server, "tanuki/backend/api", "ci-bot", old_value)
+    assert refused.returncode != 0
+    with pytest.raises(gitlab.GitlabHttpError) as again:  # the old one is revoked now
+        gl.http_post(f"/projects/{tree['api'].pk}/deploy_tokens/{old.pk}/rotate")
+    assert again.value.response_code == 400
+    assert DeployToken.objects.filter(username="ci-bot", revoked=False).count() == 1

@@ -71,6 +71,11 @@ urlpatterns = [
         views.DeployTokenDetail.as_view(),
         name="deploy_token",
     ),
+    re_path(
+        rf"^{SOURCE}/deploy_tokens/(?P<token_id>[^/]+)/rotate$",
+        views.DeployTokenRotate.as_view(),
+        name="deploy_token_rotate",
+    ),
     re_path(rf"^{SOURCE}/access_tokens$", views.AccessTokens.as_view(), name="access_tokens"),
     re_path(
         rf"^{SOURCE}/access_tokens/(?P<token_id>[^/]+)$",

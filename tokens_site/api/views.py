@@ -22,7 +22,12 @@ from access_tokens.services import (
     tokens_of,
 )
 from deploy_tokens.models import DeployToken
-from deploy_tokens.services import deploy_token_access, deploy_token_create, deploy_token_revoke
+from deploy_tokens.services import (
+    deploy_token_access,
+    deploy_token_create,
+    deploy_token_revoke,
+    deploy_token_rotate,
+)
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.services import (
     personal_token_create,
@@ -667,6 +672,27 @@ class DeployTokenDetail(ApiView):
         token = self._token(request, kind, ref, token_id)
         deploy_token_revoke(actor=request.user, token=token, ip_address=self.ip_address)
         return _no_content()
+
+
+class DeployTokenRotate(DeployTokenDetail):
+    """Not in GitLab, which cannot rotate deploy tokens: the successor keeps the name,
+    username and scopes; its value is in this one answer."""
+
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=shapes.Rotate, responses=shapes.DeployTokenWithSecret)
+    @sensitive_variables()
+    def post(self, request, kind, ref, token_id):
+        token = self._token(request, kind, ref, token_id)
+        successor, plaintext = deploy_token_rotate(
+            actor=request.user,
+            token=token,
+            expires_at=self.parameters(shapes.Rotate)["expires_at"],
+            ip_address=self.ip_address,
+        )
+        return Response(
+            shapes.DeployTokenWithSecret(successor, context={"plaintext": plaintext}).data
+        )
 
 
 # --- Personal access tokens -------------------------------------------------------------------

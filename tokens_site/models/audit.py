@@ -9,6 +9,7 @@ from django.utils import timezone
 class AuditAction(models.TextChoices):
     DEPLOY_TOKEN_CREATE = "deploy_token.create", "Deploy token created"
     DEPLOY_TOKEN_REVOKE = "deploy_token.revoke", "Deploy token revoked"
+    DEPLOY_TOKEN_ROTATE = "deploy_token.rotate", "Deploy token rotated"
     PERSONAL_TOKEN_CREATE = "personal_token.create", "Personal access token created"
     PERSONAL_TOKEN_REVOKE = "personal_token.revoke", "Personal access token revoked"
     PERSONAL_TOKEN_ROTATE = "personal_token.rotate", "Personal access token rotated"
