@@ -16,6 +16,11 @@ urlpatterns = [
         views.PersonalAccessTokensView.as_view(),
         name="revoke",
     ),
+    path(
+        "-/user_settings/personal_access_tokens/<int:token_id>/rotate",
+        views.PersonalAccessTokensView.as_view(action="rotate"),
+        name="rotate",
+    ),
     # The older address keeps working, prefill included.
     path(
         "-/profile/personal_access_tokens",

@@ -19,11 +19,13 @@ from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS
 @method_decorator(never_cache, name="dispatch")
 class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
     """GET shows the page (prefilled from `?name=...&scopes=a,b`); POST creates a token and
-    shows it once; POST with `token_id` (the revoke URL) revokes one of the user's tokens."""
+    shows it once; POST with `token_id` revokes one of the user's tokens (`action` "revoke")
+    or rotates it (`action` "rotate": the successor's value shown once)."""
 
     template_name = "personal_tokens/personal_access_tokens.html"
     noun = "personal access token"
     http_method_names = ["get", "post"]
+    action = "revoke"
 
     def page_url(self) -> str:
         return reverse("personal_tokens:index")
@@ -55,12 +57,18 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
             actor=self.request.user, token=token, ip_address=client_ip(self.request)
         )
 
+    def rotate_token(self, token):
+        return services.personal_token_rotate(
+            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+        )
+
     def get(self, request, token_id: int | None = None):
         if token_id is not None:
             return self.http_method_not_allowed(request)
         return self.render_page()
 
     def post(self, request, token_id: int | None = None):
-        if token_id is not None:
-            return self.revoke(get_object_or_404(request.user.personal_access_tokens, pk=token_id))
-        return self.create_from(PersonalAccessTokenForm(request.POST, user=request.user))
+        if token_id is None:
+            return self.create_from(PersonalAccessTokenForm(request.POST, user=request.user))
+        token = get_object_or_404(request.user.personal_access_tokens, pk=token_id)
+        return self.rotate(token) if self.action == "rotate" else self.revoke(token)

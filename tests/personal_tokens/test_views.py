@@ -272,3 +272,44 @@ def test_the_last_addresses_are_shown_under_last_used(user_client):
     _, value = make_personal_token(user_client.user, scopes=["read_api"])
     user_client.get("/api/v4/user", HTTP_PRIVATE_TOKEN=value, REMOTE_ADDR="198.51.100.9")
     assert "from 198.51.100.9" in user_client.get(PAGE).content.decode()
+
+
+class TestRotateOnThePage:
+    """Issue 16: Rotate on each row: the successor (same name, description, scopes and expiry)
+    is shown once; the old value stops; someone else's token is not found."""
+
+    def rotate(self, user_client, token):
+        page = user_client.get(PAGE).content.decode()
+        key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+        return user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key})
+
+    def test_the_new_value_is_shown_once(self, user_client):
+        token, old_value = make_personal_token(
+            user_client.user, name="ci", expires_at=utc_today() + timedelta(days=9)
+        )
+        assert "Rotate ci" in user_client.get(PAGE).content.decode()
+        response = self.rotate(user_client, token)
+        assert response.status_code == 200
+        value = response.context["plaintext"]
+        assert value in response.content.decode() and value != old_value
+        successor = response.context["new_token"]
+        assert (successor.name, successor.expires_at) == ("ci", token.expires_at)
+        token.refresh_from_db()
+        assert token.revoked
+        assert value not in user_client.get(PAGE).content.decode()
+
+    def test_someone_elses_token_is_not_found(self, user_client):
+        token, _ = make_personal_token(UserFactory(), name="theirs")
+        response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: "x"})
+        assert response.status_code == 404
+        token.refresh_from_db()
+        assert not token.revoked
+
+    def test_a_revoked_token_is_not_rotated(self, user_client):
+        token, _ = make_personal_token(user_client.user, name="gone")
+        page = user_client.get(PAGE).content.decode()
+        key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+        token.revoke()
+        response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key}, follow=True)
+        assert "Only an active token can be rotated." in response.content.decode()
+        assert PersonalAccessToken.objects.filter(user=user_client.user).count() == 1
