@@ -3,7 +3,6 @@ from datetime import timedelta
 from django import forms
 
 from access_tokens.services import (
-    DEFAULT_LIFETIME_DAYS,
     Scope,
     expiry_required_message,
     latest_expiry,
@@ -11,7 +10,7 @@ from access_tokens.services import (
 )
 from tokens_site.access.policy import Access
 from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
-from tokens_site.models import AccessLevel
+from tokens_site.models import AccessLevel, InstanceSettings
 from tokens_site.tokens import utc_today
 
 ROLE_REFUSED = (
@@ -51,7 +50,7 @@ class AccessTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         today, longest, latest = utc_today(), longest_lifetime_days(), latest_expiry()
         expires = self.fields["expires_at"]
-        expires.initial = today + timedelta(days=min(DEFAULT_LIFETIME_DAYS, longest))
+        expires.initial = InstanceSettings.current().default_form_expiry()
         expires.widget.attrs.update(min=str(today + timedelta(days=1)), max=str(latest))
         expires.help_text = f"Required: access tokens last at most {longest} days (until {latest})."
         expires.error_messages["required"] = expiry_required_message()

@@ -68,16 +68,12 @@ class Scope(models.TextChoices):
 
 
 SCOPES = Scope.values
-DEFAULT_LIFETIME_DAYS = 30  # what the forms prefill
 ROTATED_LIFETIME_DAYS = 7  # a rotated token's, unless a date is given (as GitLab)
-LONGEST_LIFETIME_DAYS = 365  # when the instance sets no maximum
 
 
 def longest_lifetime_days() -> int:
     """An access token's expiry date is required, at most the instance maximum or a year."""
-    return InstanceSettings.current().personal_access_token_max_lifetime_days or (
-        LONGEST_LIFETIME_DAYS
-    )
+    return InstanceSettings.current().longest_token_lifetime_days()
 
 
 def latest_expiry() -> date:

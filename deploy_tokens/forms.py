@@ -1,7 +1,13 @@
 from django import forms
 
 from deploy_tokens.models import DEFAULT_USERNAME_FORMAT, Scope, validate_username
-from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
+from tokens_site.forms import (
+    DATE_FORMAT_HINT,
+    expiry_help,
+    scope_choices,
+    token_description_field,
+)
+from tokens_site.models import InstanceSettings
 from tokens_site.tokens import validate_expiry_date
 
 
@@ -14,7 +20,6 @@ class DeployTokenForm(forms.Form):
         label="Expiration date",
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Unless you enter a date, the token does not expire.",
         error_messages={"invalid": DATE_FORMAT_HINT},
         validators=[validate_expiry_date],
     )
@@ -31,3 +36,11 @@ class DeployTokenForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         error_messages={"required": "Select at least one scope."},
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "expires_at" in self.fields:  # the admin's form has it only when adding
+            instance = InstanceSettings.current()
+            expires = self.fields["expires_at"]
+            expires.initial = instance.default_form_expiry()
+            expires.help_text = expiry_help(instance)

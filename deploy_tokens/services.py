@@ -55,6 +55,8 @@ def deploy_token_create(
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
         raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
+    if expires_at is None:  # as the instance requires (default_token_expiry)
+        expires_at = InstanceSettings.current().default_token_expiry()
     plaintext = token_generate(PREFIX)
     token = DeployToken(
         name=name.strip(),

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 
 from personal_tokens.rules import Scope, personal_token_validate, scopes_offered_to
-from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
+from tokens_site.forms import DATE_FORMAT_HINT, expiry_help, scope_choices, token_description_field
 from tokens_site.models import InstanceSettings
 from tokens_site.tokens import utc_today
 
@@ -48,8 +48,10 @@ class PersonalAccessTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["scopes"].choices = scope_choices(scopes_offered_to(user))
-        max_days = InstanceSettings.current().personal_access_token_max_lifetime_days
+        instance = InstanceSettings.current()
+        max_days = instance.personal_access_token_max_lifetime_days
         expires = self.fields["expires_at"]
+        expires.initial = instance.default_form_expiry()
         expires.widget.attrs["min"] = str(utc_today() + timedelta(days=1))
         if max_days:
             latest = utc_today() + timedelta(days=max_days)
@@ -64,7 +66,7 @@ class PersonalAccessTokenForm(forms.Form):
                 f"days (until {latest})."
             )
         else:
-            expires.help_text = "Unless you enter a date, the token does not expire."
+            expires.help_text = expiry_help(instance)
 
     @classmethod
     def initial_from_query(cls, query) -> dict:

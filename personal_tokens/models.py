@@ -113,7 +113,9 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
         rule, with its audit event (`audit_action`, its details completed by
         `audit_details`: an access token's is its own); returns the record and the value
         (which exists only in this return value). For `manage.py shell` as for the
-        services."""
+        services. Without a date it expires as the instance requires (default_token_expiry)."""
+        if expires_at is None:
+            expires_at = InstanceSettings.current().default_token_expiry()
         errors = personal_token_validate(
             user=user,
             name=name,

@@ -26,6 +26,17 @@ def isolated_state(settings, tmp_path):
         caches["default"].delete(InstanceSettings.CACHE_KEY)
 
 
+@pytest.fixture
+def no_required_expiry(db):
+    """The instance setting "require expiration dates" off: a token made without a date never
+    expires (on, the default, it gets the longest allowed lifetime)."""
+    from tokens_site.models import InstanceSettings
+
+    instance = InstanceSettings.current()
+    instance.require_token_expiry = False
+    instance.save()
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A Redis for the tests of the site with REDIS_URL (a Redis cache): TOKENS_TEST_REDIS_URL

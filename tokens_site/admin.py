@@ -185,9 +185,10 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
             {"fields": ["require_two_factor_authentication", "two_factor_grace_period"]},
         ),
         (
-            "Personal access tokens",
+            "Tokens",
             {
                 "fields": [
+                    "require_token_expiry",
                     "personal_access_token_max_lifetime_days",
                     "personal_access_token_prefix",
                 ]

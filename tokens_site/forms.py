@@ -26,6 +26,14 @@ def apply_service_errors(form, error: ValidationError) -> None:
 DATE_FORMAT_HINT = "Enter a valid date as YYYY-MM-DD, e.g. 2030-01-31."
 
 
+def expiry_help(instance) -> str:
+    """What an empty date means, as the instance decides (require_token_expiry)."""
+    if instance.require_token_expiry:
+        latest = instance.default_token_expiry()
+        return f"Without a date, the token expires after the longest allowed time ({latest})."
+    return "Unless you enter a date, the token does not expire."
+
+
 def scope_choices(scopes) -> list[tuple[str, str]]:
     """Checkbox labels for token scopes: the scope's name, then what it allows."""
     return [

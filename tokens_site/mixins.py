@@ -138,6 +138,12 @@ class TokenPageMixin:
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.render_page(form=form)
+        if form.cleaned_data.get("expires_at") is None and token.expires_at is not None:
+            messages.info(
+                self.request,
+                f"No expiration date was given: the token expires on {token.expires_at}, the "
+                f"longest this instance allows.",
+            )
         return self.render_page(new_token=token, plaintext=plaintext)
 
     @sensitive_variables()

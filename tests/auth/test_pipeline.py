@@ -2,7 +2,7 @@
 may do what, what it costs, and the failed-authentication ban."""
 
 import base64
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -384,7 +384,7 @@ class TestQueryCounts:
             "kind": "personal_access_token",
             "username": token.user.username,
             "scopes": ["read_api"],
-            "expires_at": None,
+            "expires_at": str(utc_today() + timedelta(days=365)),  # required expiry,
         }
 
     def test_on_a_project_a_personal_token_adds_the_project_and_the_users_role(

@@ -70,6 +70,9 @@ class TestService:
             assert rotated_expiry(token) == utc_today() + timedelta(days=7)
 
     def test_a_token_without_expiry_gets_none(self, world):
+        instance = InstanceSettings.current()
+        instance.require_token_expiry = False  # else no token is without a date
+        instance.save()
         token, _ = make_deploy_token(world["project"])
         successor, _ = deploy_token_rotate(actor=world["users"]["owner"], token=token)
         assert successor.expires_at is None

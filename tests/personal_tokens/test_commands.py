@@ -103,7 +103,7 @@ def test_create_with_a_description(bot):
     assert PersonalAccessToken.objects.get(user=bot).description == "Runs the nightly export"
 
 
-def test_create_respects_the_maximum_lifetime(bot):
+def test_create_respects_the_maximum_lifetime(bot, no_required_expiry):
     instance = InstanceSettings.current()
     instance.personal_access_token_max_lifetime_days = 7
     instance.save()

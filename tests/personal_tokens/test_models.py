@@ -33,7 +33,7 @@ def set_max_lifetime(days):
     ids=["unknown-scope", "sudo-for-a-user", "no-scope", "no-date-under-max", "past-max", "past"],
 )
 def test_the_seeds_console_recipe_keeps_the_rules(
-    scopes, expires_in_days, max_days, field, message
+    scopes, expires_in_days, max_days, field, message, no_required_expiry
 ):
     """`user.personal_access_tokens.create(...)`, as the seed's Rails console recipe reads."""
     user = UserFactory(username="automation-bot")

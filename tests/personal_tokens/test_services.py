@@ -115,11 +115,20 @@ def test_rotation_gives_the_successor_the_description():
 
 
 class TestMaximumLifetime:
-    def test_no_limit_allows_no_date(self):
+    def test_no_limit_allows_no_date(self, no_required_expiry):
         token, _ = make_personal_token()
         assert token.expires_at is None
 
-    def test_limit_requires_a_date(self):
+    def test_required_expiry_gives_no_date_the_longest_lifetime(self):
+        """Issue 16, as GitLab 16+: on by default, a token without a date lasts the longest
+        allowed: 365 days, or the instance's maximum."""
+        token, _ = make_personal_token()
+        assert token.expires_at == utc_today() + timedelta(days=365)
+        set_max_lifetime(30)
+        token, _ = make_personal_token(name="second")
+        assert token.expires_at == utc_today() + timedelta(days=30)
+
+    def test_limit_requires_a_date(self, no_required_expiry):
         set_max_lifetime(30)
         with pytest.raises(ValidationError) as raised:
             make_personal_token()
@@ -180,9 +189,10 @@ CHANNELS = {
 
 @pytest.mark.parametrize("case", ["no-date", "one-day-past-the-maximum"])
 @pytest.mark.parametrize("channel", CHANNELS)
-def test_the_maximum_lifetime_holds_everywhere(client, channel, case):
-    """With a 10-day maximum, neither "no date" nor today + 11 days creates anything, whether
-    on the settings page, in the admin, with the command or through the ORM."""
+def test_the_maximum_lifetime_holds_everywhere(client, channel, case, no_required_expiry):
+    """With a 10-day maximum (and expiration dates not required, which would give "no date"
+    the maximum), neither "no date" nor today + 11 days creates anything, whether on the
+    settings page, in the admin, with the command or through the ORM."""
     set_max_lifetime(10)
     latest = utc_today() + timedelta(days=10)
     if case == "no-date":

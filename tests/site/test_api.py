@@ -662,7 +662,7 @@ class TestPersonalTokens:
         assert "Choose a date no later than" in response.json()["message"]["expires_at"][0]
         assert list(PersonalAccessToken.objects.values_list("pk", "revoked")) == [(token.pk, False)]
 
-    def test_admin_creation_respects_the_maximum_lifetime(self, client, owner):
+    def test_admin_creation_respects_the_maximum_lifetime(self, client, owner, no_required_expiry):
         _, admin_value = make_personal_token(AdminFactory(), scopes=["api"])
         instance = InstanceSettings.current()
         instance.personal_access_token_max_lifetime_days = 5

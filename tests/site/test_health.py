@@ -1,11 +1,13 @@
 """/-/liveness, /-/readiness and /-/whoami."""
 
 import base64
+from datetime import timedelta
 
 import pytest
 from django.db import DatabaseError
 
 from tests.factories import ProjectFactory, make_deploy_token, make_personal_token
+from tokens_site.tokens import utc_today
 
 
 @pytest.mark.django_db
@@ -42,7 +44,7 @@ def test_whoami_describes_the_credential(client):
         "kind": "deploy_token",
         "username": token.username,
         "scopes": ["read_registry", "read_repository"],
-        "expires_at": None,
+        "expires_at": str(utc_today() + timedelta(days=365)),  # required expiry,
     }
     personal, value = make_personal_token(scopes=["api"])
     header = "Basic " + base64.b64encode(f"anyone:{value}".encode()).decode()

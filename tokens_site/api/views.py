@@ -655,13 +655,15 @@ class DeployTokens(DeployTokenListing):
         return _created(shapes.DeployTokenWithSecret(token, context={"plaintext": plaintext}).data)
 
 
-class DeployTokenDetail(ApiView):
+class DeployTokenView(ApiView):
     def _token(self, request, kind, ref, token_id) -> DeployToken:
         token = first_by_id(_token_owner(request, kind, ref).deploy_tokens.all(), token_id)
         if token is None:
             raise Denied.not_found("Deploy Token")
         return token
 
+
+class DeployTokenDetail(DeployTokenView):
     @extend_schema(responses=shapes.DeployTokenSerializer)
     def get(self, request, kind, ref, token_id):
         token = self._token(request, kind, ref, token_id)
@@ -674,11 +676,9 @@ class DeployTokenDetail(ApiView):
         return _no_content()
 
 
-class DeployTokenRotate(DeployTokenDetail):
+class DeployTokenRotate(DeployTokenView):
     """Not in GitLab, which cannot rotate deploy tokens: the successor keeps the name,
     username and scopes; its value is in this one answer."""
-
-    http_method_names = ["post", "options"]
 
     @extend_schema(request=shapes.Rotate, responses=shapes.DeployTokenWithSecret)
     @sensitive_variables()

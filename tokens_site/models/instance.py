@@ -1,6 +1,7 @@
 """The instance's one row of settings, edited in the Django admin."""
 
 import time
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -8,10 +9,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-from tokens_site.tokens import PERSONAL_TOKEN_PREFIX
+from tokens_site.tokens import PERSONAL_TOKEN_PREFIX, utc_today
 
-# GitLab's range for the instance's maximum personal access token lifetime.
+# GitLab's range for the instance's maximum personal access token lifetime; also the longest
+# lifetime of any token when the instance sets no maximum.
 MAX_TOKEN_LIFETIME_LIMIT_DAYS = 365
+# What every token form prefills.
+DEFAULT_TOKEN_LIFETIME_DAYS = 30
 LIFETIME_RANGE_MESSAGE = (
     f"Enter a number of days from 1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}, "
     f"or leave it empty for no limit."
@@ -40,6 +44,13 @@ class InstanceSettings(models.Model):
         "password authentication for Git over HTTP",
         default=True,
         help_text="When off, Git over HTTP accepts only tokens, never account passwords.",
+    )
+    require_token_expiry = models.BooleanField(
+        "require expiration dates",
+        default=True,
+        help_text="On (as GitLab 16+): a token made without a date (API, command, console) "
+        "expires after the longest allowed lifetime, the maximum below or 365 days. Off: "
+        "tokens without a date never expire. Existing tokens keep their dates.",
     )
     require_two_factor_authentication = models.BooleanField(
         "require two-factor authentication for everyone",
@@ -155,6 +166,22 @@ class InstanceSettings(models.Model):
         super().save(*args, **kwargs)
         cache.delete(self.CACHE_KEY)
         InstanceSettings.forget()
+
+    def longest_token_lifetime_days(self) -> int:
+        """The longest lifetime a new token may have: the maximum set here, or a year."""
+        return self.personal_access_token_max_lifetime_days or MAX_TOKEN_LIFETIME_LIMIT_DAYS
+
+    def default_token_expiry(self) -> date | None:
+        """The expiry of a token made without a date: the longest lifetime from today while
+        expiration dates are required, else none (it never expires)."""
+        if not self.require_token_expiry:
+            return None
+        return utc_today() + timedelta(days=self.longest_token_lifetime_days())
+
+    def default_form_expiry(self) -> date:
+        """What the token forms prefill: 30 days, or less if the maximum is shorter."""
+        days = min(DEFAULT_TOKEN_LIFETIME_DAYS, self.longest_token_lifetime_days())
+        return utc_today() + timedelta(days=days)
 
     @classmethod
     def current(cls) -> "InstanceSettings":

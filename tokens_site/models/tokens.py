@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from tokens_site.models.instance import InstanceSettings
 from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
 
 DESCRIPTION_MAX_LENGTH = 255  # GitLab's limit for a token's description
@@ -77,6 +78,13 @@ class TokenRecord(models.Model):
     class Meta:
         abstract = True
         ordering = ["-created_at", "-id"]
+
+    def save(self, *args, **kwargs) -> None:
+        """A new token made without a date expires as the instance requires (see
+        InstanceSettings.default_token_expiry): whatever makes it (service, command, console)."""
+        if self._state.adding and self.expires_at is None:
+            self.expires_at = InstanceSettings.current().default_token_expiry()
+        super().save(*args, **kwargs)
 
     @property
     def is_expired(self) -> bool:

@@ -48,7 +48,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"There is no user with the username '{username}'.")
         try:
-            _, plaintext = personal_token_create(
+            record, plaintext = personal_token_create(
                 user=user,
                 name=name,
                 description=description,
@@ -63,4 +63,9 @@ class Command(BaseCommand):
                 for message in messages
             ]
             raise CommandError("The token was not created:\n  " + "\n  ".join(problems)) from error
+        if not expires_at and record.expires_at is not None:  # on stderr: stdout is the token
+            self.stderr.write(
+                f"No --expires-at given: the token expires on {record.expires_at}, the longest "
+                f"this instance allows (its expiration dates are required)."
+            )
         self.stdout.write(plaintext)
