@@ -32,3 +32,11 @@ def expires_in(value: date | None) -> str:
 def role(level: int | None) -> str:
     """A role's name: 40 is "Maintainer"."""
     return role_name(level or 0)
+
+
+@register.filter
+def expiring_soon(tokens) -> list:
+    """The active tokens among `tokens` that expire within EXPIRY_WARNING_DAYS days, soonest
+    first (the token pages' banner)."""
+    soon = [token for token in tokens if token.is_active and token.expires_soon]
+    return sorted(soon, key=lambda token: token.expires_at)
