@@ -248,10 +248,11 @@ def access_token_rotate(
 ) -> tuple[PersonalAccessToken, str]:
     """Revoke `token` (one of `tokens_of(source)`) and make its successor for the same bot
     (same name, description, scopes and role) in one transaction. The new expiry date is
-    `expires_at`, else a week from today as GitLab does, within a new token's limit."""
+    `expires_at`, else as long a lifetime as the old one had, from today, within a new token's
+    limit (TokenRecord.rotated_expiry; GitLab gives a week)."""
     access_token_require(actor, source, token, itself=itself)
     if expires_at is None:
-        expires_at = utc_today() + timedelta(days=ROTATED_LIFETIME_DAYS)
+        expires_at = token.rotated_expiry()
     if expiry := _expiry_errors(expires_at):
         raise ValidationError({"expires_at": expiry})
     successor, plaintext = personal_token_replace(

@@ -15,7 +15,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS
+from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS, ROTATED_EXPIRY
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -51,7 +51,7 @@ class AccessTokenSettingsView(TokenPageMixin, View):
             inactive_days=RECENTLY_INACTIVE_DAYS,
             expanded=form is not None and bool(form.errors),
             source_kind=self.source_kind,
-            rotated_expiry=f"The new one expires in {services.ROTATED_LIFETIME_DAYS} days.",
+            rotated_expiry=ROTATED_EXPIRY,
             nav="settings_access_tokens",
         )
         return render(self.request, self.template_name, context)

@@ -2,7 +2,7 @@
 also return the plaintext, which exists only in that return value (it is never stored, logged
 or cached)."""
 
-from datetime import date, timedelta
+from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,7 +23,6 @@ from tokens_site.tokens import (
     token_digest,
     token_encrypt,
     token_generate,
-    utc_today,
     validate_expiry_date,
 )
 
@@ -101,17 +100,6 @@ def deploy_token_revoke(*, actor, token: DeployToken, ip_address: str | None = N
         )
 
 
-def rotated_expiry(token: DeployToken) -> date | None:
-    """A rotated token's expiry when none is given: as long a lifetime as the old token had
-    (from its creation to its expiry), from today, within the instance's maximum lifetime;
-    none if the old one had none."""
-    if token.expires_at is None:
-        return None
-    lifetime = max((token.expires_at - token.created_at.date()).days, 1)
-    longest = InstanceSettings.current().personal_access_token_max_lifetime_days
-    return utc_today() + timedelta(days=min(lifetime, longest or lifetime))
-
-
 @sensitive_variables()
 def deploy_token_rotate(
     *,
@@ -122,13 +110,13 @@ def deploy_token_rotate(
 ) -> tuple[DeployToken, str]:
     """Revoke `token` and make its successor in one transaction: the same owner, name,
     username (clients keep theirs), description and scopes, a new value; the expiry is
-    `expires_at`, else rotated_expiry(). Of two rotations at once, one wins; the other is
-    refused, with nothing made (revoke_once)."""
+    `expires_at`, else TokenRecord.rotated_expiry(). Of two rotations at once, one wins; the
+    other is refused, with nothing made (revoke_once)."""
     deploy_token_access(actor, token.owner)
     require_person(actor, "deploy tokens")
     if not token.is_active:
         raise ValidationError(NOT_ACTIVE)
-    expires_at = expires_at if expires_at is not None else rotated_expiry(token)
+    expires_at = expires_at if expires_at is not None else token.rotated_expiry()
     if expires_at is not None:
         try:
             validate_expiry_date(expires_at)

@@ -12,7 +12,8 @@ from personal_tokens.models import PersonalAccessToken, with_scope
 from personal_tokens.rules import Scope
 from tokens_site.admin_helpers import ScopeFilter, TokenAdmin, TokenStateFilter
 from tokens_site.audit import client_ip
-from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description_field
+from tokens_site.forms import DATE_FORMAT_HINT, expiry_help, scope_choices, token_description_field
+from tokens_site.models import InstanceSettings
 
 
 class PersonalScopeFilter(ScopeFilter):
@@ -57,6 +58,13 @@ class PersonalAccessTokenAdminForm(forms.ModelForm):
     class Meta:
         model = PersonalAccessToken
         fields = ["user", "name", "description", "expires_at"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "expires_at" in self.fields:  # only when adding: a token's date never changes
+            instance = InstanceSettings.current()
+            self.fields["expires_at"].initial = instance.default_form_expiry()
+            self.fields["expires_at"].help_text = expiry_help(instance)
 
     def clean(self):
         cleaned = super().clean()

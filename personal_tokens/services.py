@@ -96,7 +96,7 @@ def personal_token_replace(
     if not token.is_active:
         raise ValidationError("Only an active token can be rotated.")
     if expires_at is None:
-        expires_at = token.expires_at  # still ahead: the token is active
+        expires_at = token.rotated_expiry()
     errors = personal_token_validate(
         user=token.user,
         name=token.name,

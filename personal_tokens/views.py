@@ -13,7 +13,7 @@ from personal_tokens import services
 from personal_tokens.forms import PersonalAccessTokenForm
 from tokens_site.audit import client_ip
 from tokens_site.mixins import TokenPageMixin
-from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS
+from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS, ROTATED_EXPIRY
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -40,6 +40,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
             "active_tokens": list(user.personal_access_tokens.active()),
             "inactive_tokens": list(user.personal_access_tokens.recently_inactive()),
             "inactive_days": RECENTLY_INACTIVE_DAYS,
+            "rotated_expiry": ROTATED_EXPIRY,
             "nav": "access_tokens",
         }
         return render(self.request, self.template_name, context)

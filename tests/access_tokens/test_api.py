@@ -105,7 +105,7 @@ def test_a_maintainer_makes_a_project_token_that_acts_with_its_role(client, worl
     assert rotated.status_code == 200, rotated.content
     new = rotated.json()
     assert new["token"] != token and new["access_level"] == 30 and new["name"] == "ci"
-    assert new["expires_at"] == in_days(7)
+    assert new["expires_at"] == body["expires_at"]  # the same lifetime, from today
     assert api(client, "get", f"{url}/self", token).status_code == 401  # the old value
     assert api(client, "delete", f"{url}/self", new["token"]).status_code == 204
     assert api(client, "get", f"{url}/self", new["token"]).status_code == 401

@@ -13,7 +13,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from deploy_tokens.models import DeployToken
-from deploy_tokens.services import NOT_ACTIVE, deploy_token_rotate, rotated_expiry
+from deploy_tokens.services import NOT_ACTIVE, deploy_token_rotate
 from tests.factories import make_deploy_token, make_personal_token
 from tests.roles import ROLES
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
@@ -63,16 +63,32 @@ class TestService:
     def test_the_lifetime_carries_over_within_the_maximum(self, world, old):
         token, _ = old
         with time_machine.travel(utc_today() + timedelta(days=10)):
-            assert rotated_expiry(token) == utc_today() + timedelta(days=30)
+            assert token.rotated_expiry() == utc_today() + timedelta(days=30)
             instance = InstanceSettings.current()
             instance.personal_access_token_max_lifetime_days = 7
             instance.save()
-            assert rotated_expiry(token) == utc_today() + timedelta(days=7)
+            assert token.rotated_expiry() == utc_today() + timedelta(days=7)
 
-    def test_a_token_without_expiry_gets_none(self, world):
+    def test_without_a_maximum_a_year_at_most(self, world):
+        token, _ = make_deploy_token(world["project"], expires_at=utc_today() + timedelta(days=700))
+        successor, _ = deploy_token_rotate(actor=world["users"]["owner"], token=token)
+        assert successor.expires_at == utc_today() + timedelta(days=365)
+
+    def test_a_token_without_expiry_gets_the_required_one_and_the_audit_says_so(
+        self, world, no_required_expiry
+    ):
+        token, _ = make_deploy_token(world["project"])  # made when none was required
         instance = InstanceSettings.current()
-        instance.require_token_expiry = False  # else no token is without a date
+        instance.require_token_expiry = True
         instance.save()
+        successor, _ = deploy_token_rotate(actor=world["users"]["owner"], token=token)
+        assert successor.expires_at == utc_today() + timedelta(days=365)
+        event = AuditEvent.objects.get(action=AuditAction.DEPLOY_TOKEN_ROTATE)
+        assert event.details["expires_at"] == str(successor.expires_at)
+
+    def test_a_token_without_expiry_gets_none_where_none_is_required(
+        self, world, no_required_expiry
+    ):
         token, _ = make_deploy_token(world["project"])
         successor, _ = deploy_token_rotate(actor=world["users"]["owner"], token=token)
         assert successor.expires_at is None

@@ -4,7 +4,7 @@ page, the API, the command, the ORM), and says so; off, "never" stays possible. 
 form prefills 30 days. Existing tokens keep their dates."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from io import StringIO
 
 import pytest
@@ -21,7 +21,11 @@ from tokens_site.tokens import utc_today
 pytestmark = pytest.mark.django_db
 
 PAGE = "/-/user_settings/personal_access_tokens"
-A_YEAR = utc_today() + timedelta(days=365)
+
+
+def a_year() -> date:
+    """Worked out when asked: a run that crosses midnight (UTC) stays right."""
+    return utc_today() + timedelta(days=365)
 
 
 def test_it_is_on_by_default():
@@ -41,20 +45,20 @@ def test_the_page_says_what_an_empty_date_gave(client):
     key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
     data = {"name": "t", "scopes": ["api"], "expires_at": "", FIELD_NAME: key}
     answer = client.post(PAGE, data).content.decode()
-    assert f"No expiration date was given: the token expires on {A_YEAR}" in answer
-    assert PersonalAccessToken.objects.get(user=user).expires_at == A_YEAR
+    assert f"No expiration date was given: the token expires on {a_year()}" in answer
+    assert PersonalAccessToken.objects.get(user=user).expires_at == a_year()
 
 
 def test_the_api_answer_has_the_date(client):
     admin = AdminFactory()
-    _, value = make_personal_token(admin, scopes=["api"], expires_at=A_YEAR)
+    _, value = make_personal_token(admin, scopes=["api"], expires_at=a_year())
     response = client.post(
         f"/api/v4/users/{UserFactory().pk}/personal_access_tokens",
         {"name": "ci", "scopes": ["read_api"]},
         content_type="application/json",
         HTTP_PRIVATE_TOKEN=value,
     )
-    assert response.status_code == 201 and response.json()["expires_at"] == str(A_YEAR)
+    assert response.status_code == 201 and response.json()["expires_at"] == str(a_year())
 
 
 def test_the_command_says_so_on_stderr(client):
@@ -67,13 +71,13 @@ def test_the_command_says_so_on_stderr(client):
         stderr=err,
     )
     assert out.getvalue().strip().startswith("glpat-")  # stdout stays the token alone
-    assert f"the token expires on {A_YEAR}" in err.getvalue()
+    assert f"the token expires on {a_year()}" in err.getvalue()
 
 
 def test_the_orm_too():
     user = UserFactory()
     token, _ = PersonalAccessToken.objects.create_token(user=user, name="t", scopes=["api"])
-    assert token.expires_at == A_YEAR
+    assert token.expires_at == a_year()
 
 
 def test_off_never_stays_possible(no_required_expiry):

@@ -284,16 +284,17 @@ class TestRotateOnThePage:
         return user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key})
 
     def test_the_new_value_is_shown_once(self, user_client):
-        token, old_value = make_personal_token(
-            user_client.user, name="ci", expires_at=utc_today() + timedelta(days=9)
-        )
+        with time_machine.travel(datetime.now(UTC) - timedelta(days=5)):
+            token, old_value = make_personal_token(
+                user_client.user, name="ci", expires_at=utc_today() + timedelta(days=9)
+            )  # a 9-day token, 4 days left: its successor gets 9 days again
         assert "Rotate ci" in user_client.get(PAGE).content.decode()
         response = self.rotate(user_client, token)
         assert response.status_code == 200
         value = response.context["plaintext"]
         assert value in response.content.decode() and value != old_value
         successor = response.context["new_token"]
-        assert (successor.name, successor.expires_at) == ("ci", token.expires_at)
+        assert (successor.name, successor.expires_at) == ("ci", utc_today() + timedelta(days=9))
         token.refresh_from_db()
         assert token.revoked
         assert value not in user_client.get(PAGE).content.decode()
@@ -313,3 +314,16 @@ class TestRotateOnThePage:
         response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key}, follow=True)
         assert "Only an active token can be rotated." in response.content.decode()
         assert PersonalAccessToken.objects.filter(user=user_client.user).count() == 1
+
+
+def test_rotating_a_dateless_token_under_a_maximum_works(user_client, no_required_expiry):
+    """The successor gets the longest allowed lifetime (the page has no date field)."""
+    token, _ = make_personal_token(user_client.user, name="old")
+    instance = InstanceSettings.current()
+    instance.personal_access_token_max_lifetime_days = 20
+    instance.save()
+    page = user_client.get(PAGE).content.decode()
+    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key})
+    assert response.status_code == 200
+    assert response.context["new_token"].expires_at == utc_today() + timedelta(days=20)

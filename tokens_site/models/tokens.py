@@ -16,6 +16,11 @@ DESCRIPTION_TOO_LONG = f"Description is too long: use at most {DESCRIPTION_MAX_L
 # How long the pages keep listing a token after it was revoked or expired.
 RECENTLY_INACTIVE_DAYS = 30
 LAST_USED_IPS = 5  # how many distinct client addresses a token remembers
+# What the Rotate confirmations say of the new expiry (TokenRecord.rotated_expiry).
+ROTATED_EXPIRY = (
+    "The new one lasts as long as this one did, counted from today (within the longest "
+    "lifetime allowed)."
+)
 
 
 def active_condition(today=None) -> Q:
@@ -113,6 +118,22 @@ class TokenRecord(models.Model):
             self.revoked_at = now
         self.revoked = True
         return bool(updated)
+
+    def rotated_expiry(self):
+        """The successor's expiry when a rotation names no date (issue 16): as long a lifetime
+        as this token had (creation to expiry), from today, within the longest allowed. A
+        token without a date gives one without a date only where none is required; else the
+        longest allowed lifetime."""
+        instance = InstanceSettings.current()
+        longest = instance.longest_token_lifetime_days()
+        today = utc_today()
+        if self.expires_at is None:
+            needed = (
+                instance.require_token_expiry or instance.personal_access_token_max_lifetime_days
+            )
+            return today + timedelta(days=longest) if needed else None
+        lifetime = max((self.expires_at - self.created_at.astimezone(UTC).date()).days, 1)
+        return today + timedelta(days=min(lifetime, longest))
 
     def touch(self, *, address: str | None = None, now=None) -> bool:
         """Record that the token was just used, and from `address` (its last LAST_USED_IPS
