@@ -5,4 +5,4 @@ class AccessTokensConfig(AppConfig):
     name = "access_tokens"
 
     def ready(self) -> None:
-        from access_tokens import signals  # noqa: F401  (connects the receivers)
+        from access_tokens import notifications, signals  # noqa: F401  (receivers, notices)

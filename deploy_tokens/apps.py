@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class DeployTokensConfig(AppConfig):
     name = "deploy_tokens"
+
+    def ready(self) -> None:
+        from deploy_tokens import notifications  # noqa: F401  (registers its expiry notices)

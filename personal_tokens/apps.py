@@ -3,3 +3,6 @@ from django.apps import AppConfig
 
 class PersonalTokensConfig(AppConfig):
     name = "personal_tokens"
+
+    def ready(self) -> None:
+        from personal_tokens import notifications  # noqa: F401  (registers its expiry notices)

@@ -166,9 +166,6 @@ class PersonalAccessToken(TokenRecord):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="personal_access_tokens"
     )
     scopes = ScopesField(max_length=255)
-    # When the owner was told the token expires within a week / expired today (once each).
-    expiry_warning_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
-    expired_notice_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = PersonalAccessTokenQuerySet.as_manager()
 

@@ -6,7 +6,8 @@
 - `audit`: the audit log;
 - `tokens`: what every token kind stores;
 - `security`: failed-authentication bans and counters, sign-in lockouts, single-use form keys;
-- `bots`: the users project and group access tokens act as.
+- `bots`: the users project and group access tokens act as;
+- `notices`: which expiry notices were sent (tokens_site.expiry_notices).
 
 The package registry's models are in their own app (tokens_site.packages).
 """
@@ -37,6 +38,7 @@ from tokens_site.models.namespaces import (
     ProjectQuerySet,
     repository_relative_path,
 )
+from tokens_site.models.notices import TokenExpiryNotice
 from tokens_site.models.security import (
     AccountLockout,
     AddressBan,
@@ -79,6 +81,7 @@ __all__ = [
     "PathRecord",
     "Project",
     "ProjectQuerySet",
+    "TokenExpiryNotice",
     "TokenQuerySet",
     "TokenRecord",
     "Visibility",
