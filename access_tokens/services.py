@@ -243,10 +243,12 @@ def access_token_rotate(
     source: Group | Project,
     token: PersonalAccessToken,
     expires_at: date | None = None,
+    overlap_hours: int | None = None,
     itself=None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
-    """Revoke `token` (one of `tokens_of(source)`) and make its successor for the same bot
+    """Retire `token` (one of `tokens_of(source)`; at once, or after `overlap_hours`) and make
+    its successor for the same bot
     (same name, description, scopes and role) in one transaction. The new expiry date is
     `expires_at`, else as long a lifetime as the old one had, from today, within a new token's
     limit (TokenRecord.rotated_expiry; GitLab gives a week)."""
@@ -256,7 +258,11 @@ def access_token_rotate(
     if expiry := _expiry_errors(expires_at):
         raise ValidationError({"expires_at": expiry})
     successor, plaintext = personal_token_replace(
-        actor=actor, token=token, expires_at=expires_at, ip_address=ip_address
+        actor=actor,
+        token=token,
+        expires_at=expires_at,
+        overlap_hours=overlap_hours,
+        ip_address=ip_address,
     )
     successor.access_level = token.access_level
     return successor, plaintext

@@ -46,7 +46,7 @@ class AccessTokenSettingsView(TokenPageMixin, View):
             group=None,
             form=form or AccessTokenForm(access=self.access),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
-            active_tokens=list(tokens.active()),
+            active_tokens=list(tokens.current()),
             inactive_tokens=list(tokens.recently_inactive()),
             inactive_days=RECENTLY_INACTIVE_DAYS,
             expanded=form is not None and bool(form.errors),
@@ -75,11 +75,12 @@ class AccessTokenSettingsView(TokenPageMixin, View):
             ip_address=client_ip(self.request),
         )
 
-    def rotate_token(self, token):
+    def rotate_token(self, token, *, overlap_hours):
         return services.access_token_rotate(
             actor=self.request.user,
             source=self.source,
             token=token,
+            overlap_hours=overlap_hours,
             ip_address=client_ip(self.request),
         )
 

@@ -19,6 +19,7 @@ TOKEN_FIELDS = (
     "group_id",
     "expires_at",
     "revoked",
+    "works_until",
     "last_used_at",
     "last_used_ips",
     *Scope.values,

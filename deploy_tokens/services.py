@@ -15,6 +15,7 @@ from deploy_tokens.models import (
     DeployToken,
     Scope,
 )
+from tokens_site import rotation
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, access_on, require_person
 from tokens_site.audit import audit_event_record
@@ -25,8 +26,6 @@ from tokens_site.tokens import (
     token_generate,
     validate_expiry_date,
 )
-
-NOT_ACTIVE = "Only an active deploy token can be rotated: this one is revoked or expired."
 
 
 def deploy_token_access(actor, owner: Group | Project) -> Access:
@@ -106,16 +105,18 @@ def deploy_token_rotate(
     actor,
     token: DeployToken,
     expires_at: date | None = None,
+    overlap_hours: int | None = None,
     ip_address: str | None = None,
 ) -> tuple[DeployToken, str]:
-    """Revoke `token` and make its successor in one transaction: the same owner, name,
-    username (clients keep theirs), description and scopes, a new value; the expiry is
-    `expires_at`, else TokenRecord.rotated_expiry(). Of two rotations at once, one wins; the
-    other is refused, with nothing made (revoke_once)."""
+    """Retire `token` (at once, or after `overlap_hours`: tokens_site.rotation) and make its
+    successor in one transaction: the same owner, name, username (clients keep theirs),
+    description and scopes, a new value; the expiry is `expires_at`, else
+    TokenRecord.rotated_expiry(). Of two rotations at once, one wins; the other is refused,
+    with nothing made."""
     deploy_token_access(actor, token.owner)
     require_person(actor, "deploy tokens")
-    if not token.is_active:
-        raise ValidationError(NOT_ACTIVE)
+    rotation.require_rotatable(token)
+    overlap = rotation.overlap_hours_valid(overlap_hours)
     expires_at = expires_at if expires_at is not None else token.rotated_expiry()
     if expires_at is not None:
         try:
@@ -137,14 +138,18 @@ def deploy_token_rotate(
     if token.token_encrypted:
         successor.token_encrypted = token_encrypt(plaintext)
     with transaction.atomic():
-        if not token.revoke_once():  # rotated or revoked meanwhile
-            raise ValidationError(NOT_ACTIVE)
+        for name, value in rotation.retire(token, overlap_hours=overlap).items():
+            setattr(successor, name, value)
         successor.save()
         audit_event_record(
             action=AuditAction.DEPLOY_TOKEN_ROTATE,
             actor=actor,
             target=successor,
             ip_address=ip_address,
-            details={"rotated_from": token.pk, "expires_at": str(expires_at or "")},
+            details={
+                "rotated_from": token.pk,
+                "expires_at": str(expires_at or ""),
+                "overlap_hours": overlap,
+            },
         )
     return successor, plaintext

@@ -51,7 +51,7 @@ class DeployTokenSettingsView(TokenPageMixin, View):
             group=None,
             form=form or DeployTokenForm(),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
-            active_tokens=list(self.owner_tokens().active()),
+            active_tokens=list(self.owner_tokens().current()),
             inactive_tokens=list(self.owner_tokens().recently_inactive()),
             inactive_days=RECENTLY_INACTIVE_DAYS,
             rotated_expiry=ROTATED_EXPIRY,
@@ -78,9 +78,12 @@ class DeployTokenSettingsView(TokenPageMixin, View):
             actor=self.request.user, token=token, ip_address=client_ip(self.request)
         )
 
-    def rotate_token(self, token):
+    def rotate_token(self, token, *, overlap_hours):
         return services.deploy_token_rotate(
-            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+            actor=self.request.user,
+            token=token,
+            overlap_hours=overlap_hours,
+            ip_address=client_ip(self.request),
         )
 
     def get(self, request, *args, **kwargs):

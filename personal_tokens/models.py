@@ -79,10 +79,19 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
 
     @sensitive_variables("value")
     def insert(
-        self, *, user, name: str, scopes: list[str], expires_at, value: str, description: str = ""
+        self,
+        *,
+        user,
+        name: str,
+        scopes: list[str],
+        expires_at,
+        value: str,
+        description: str = "",
+        **rotated,
     ):
         """Insert one token with this value (its rules are checked on save). No audit event:
-        for create_token() and rotation, which record their own."""
+        for create_token() and rotation, which record their own (`rotated`: what a successor
+        records of the token it replaces, tokens_site.rotation.retire)."""
         record = self.model(
             user=user,
             name=name.strip(),
@@ -90,6 +99,7 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
             scopes=[scope for scope in Scope.values if scope in scopes],
             expires_at=expires_at,
             token_digest=token_digest(value),
+            **rotated,
         )
         record.save(force_insert=True, using=self.db)
         return record

@@ -18,6 +18,8 @@ TOKEN_FIELDS = (
     "scopes",
     "expires_at",
     "revoked",
+    "works_until",
+    "previous_id",
     "last_used_at",
     "last_used_ips",
     "user_id",
@@ -40,10 +42,10 @@ _by_digest = CompiledLookup(
 
 
 @sensitive_variables("plaintext")
-def personal_token_find_active(
+def personal_token_lookup(
     plaintext: str, *, address: str | None = None
 ) -> PersonalAccessToken | None:
-    """The active token with this value, of an active user; else None. Its
+    """The token with this value, whatever its state, with its user; else None. Its
     `address_banned_until` is when the ban of `address` (the client presenting it) ends, if
     there is one.
 
@@ -60,6 +62,19 @@ def personal_token_find_active(
     token.address_banned_until = row[-1]
     user = dict(zip(USER_FIELDS, row[len(TOKEN_FIELDS) : -1], strict=True))
     attach(token, "user", instance_from(get_user_model(), {"id": token.user_id, **user}))
-    if not token.is_active or not token.user.is_active:
-        return None
     return token
+
+
+def personal_token_works(token: PersonalAccessToken) -> bool:
+    """Active, and of an active user."""
+    return token.is_active and token.user.is_active
+
+
+@sensitive_variables("plaintext")
+def personal_token_find_active(
+    plaintext: str, *, address: str | None = None
+) -> PersonalAccessToken | None:
+    """The active token with this value, of an active user (personal_token_lookup); else
+    None."""
+    token = personal_token_lookup(plaintext, address=address)
+    return token if token is not None and personal_token_works(token) else None

@@ -11,6 +11,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.rules import personal_token_validate
+from tokens_site import rotation
 from tokens_site.access.policy import require_person, require_self_or_administrator
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings, is_bot
@@ -71,13 +72,18 @@ def personal_token_rotate(
     actor,
     token: PersonalAccessToken,
     expires_at: date | None = None,
+    overlap_hours: int | None = None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
-    """Revoke `token` and create its successor (see personal_token_replace); a user rotates
+    """Retire `token` and create its successor (see personal_token_replace); a user rotates
     their own tokens, administrators anyone's."""
     require_self_or_administrator(actor, token.user, "rotate")
     return personal_token_replace(
-        actor=actor, token=token, expires_at=expires_at, ip_address=ip_address
+        actor=actor,
+        token=token,
+        expires_at=expires_at,
+        overlap_hours=overlap_hours,
+        ip_address=ip_address,
     )
 
 
@@ -87,14 +93,16 @@ def personal_token_replace(
     actor,
     token: PersonalAccessToken,
     expires_at: date | None = None,
+    overlap_hours: int | None = None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
-    """Revoke `token` and create its successor (same user, name, description and scopes) in one
-    transaction: both happen, or neither. The new expiry date is `expires_at`, else the old
-    token's if it is still ahead, else none — by the same rules as any new token. Who may is
-    the caller's to check (personal_token_rotate; access_tokens for a bot's token)."""
-    if not token.is_active:
-        raise ValidationError("Only an active token can be rotated.")
+    """Retire `token` (at once, or after `overlap_hours`: tokens_site.rotation) and create its
+    successor (same user, name, description and scopes) in one transaction: both happen, or
+    neither. The new expiry date is `expires_at`, else TokenRecord.rotated_expiry() — by the
+    same rules as any new token. Who may is the caller's to check (personal_token_rotate;
+    access_tokens for a bot's token)."""
+    rotation.require_rotatable(token)
+    overlap = rotation.overlap_hours_valid(overlap_hours)
     if expires_at is None:
         expires_at = token.rotated_expiry()
     errors = personal_token_validate(
@@ -108,8 +116,6 @@ def personal_token_replace(
         raise ValidationError(errors)
     plaintext = token_generate(InstanceSettings.current().personal_access_token_prefix)
     with transaction.atomic():
-        if not token.revoke_once():  # revoked meanwhile
-            raise ValidationError("Only an active token can be rotated.")
         successor = PersonalAccessToken.objects.insert(
             user=token.user,
             name=token.name,
@@ -117,12 +123,17 @@ def personal_token_replace(
             expires_at=expires_at,
             description=token.description,
             value=plaintext,
+            **rotation.retire(token, overlap_hours=overlap),
         )
         audit_event_record(
             action=AuditAction.PERSONAL_TOKEN_ROTATE,
             actor=actor,
             target=successor,
             ip_address=ip_address,
-            details={"rotated_from": token.pk, "expires_at": str(expires_at or "")},
+            details={
+                "rotated_from": token.pk,
+                "expires_at": str(expires_at or ""),
+                "overlap_hours": overlap,
+            },
         )
     return successor, plaintext

@@ -37,7 +37,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
         context = {
             "form": form or PersonalAccessTokenForm(user=user, initial=initial),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
-            "active_tokens": list(user.personal_access_tokens.active()),
+            "active_tokens": list(user.personal_access_tokens.current()),
             "inactive_tokens": list(user.personal_access_tokens.recently_inactive()),
             "inactive_days": RECENTLY_INACTIVE_DAYS,
             "rotated_expiry": ROTATED_EXPIRY,
@@ -58,9 +58,12 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
             actor=self.request.user, token=token, ip_address=client_ip(self.request)
         )
 
-    def rotate_token(self, token):
+    def rotate_token(self, token, *, overlap_hours):
         return services.personal_token_rotate(
-            actor=self.request.user, token=token, ip_address=client_ip(self.request)
+            actor=self.request.user,
+            token=token,
+            overlap_hours=overlap_hours,
+            ip_address=client_ip(self.request),
         )
 
     def get(self, request, token_id: int | None = None):

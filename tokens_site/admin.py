@@ -191,6 +191,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                     "require_token_expiry",
                     "personal_access_token_max_lifetime_days",
                     "personal_access_token_prefix",
+                    "max_rotation_overlap_hours",
                 ]
             },
         ),

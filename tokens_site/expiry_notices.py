@@ -168,6 +168,7 @@ def _due(kind: NoticeKind, today: date) -> list[tuple[object, int]]:
         kind.tokens()
         .filter(
             revoked=False,
+            works_until__isnull=True,  # a rotated token's successor is told about instead
             expires_at__gte=today,
             expires_at__lte=today + timedelta(days=max(STAGES)),
         )

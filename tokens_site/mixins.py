@@ -6,6 +6,8 @@ instead, whether or not the thing exists) and 403 with `denied_message` (or the 
 reason) for what they may see but not do. Paths are found as everywhere, ignoring case.
 """
 
+from datetime import UTC
+
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,6 +15,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.views.decorators.debug import sensitive_variables
 
+from tokens_site import rotation
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, group_access, project_access
 from tokens_site.forms import apply_service_errors
@@ -101,7 +104,7 @@ class TokenPageMixin:
     def revoke_token(self, token) -> None:
         raise NotImplementedError
 
-    def rotate_token(self, token):
+    def rotate_token(self, token, *, overlap_hours):
         raise NotImplementedError
 
     @sensitive_variables()
@@ -111,6 +114,7 @@ class TokenPageMixin:
         return {
             "form_once": once_key_issue(self.request),
             "form_once_field": FIELD_NAME,
+            "rotation_overlap_cap": rotation.overlap_cap(),
             "new_token": new_token,
             "plaintext": ShownOnce(plaintext) if plaintext else None,
         }
@@ -155,10 +159,19 @@ class TokenPageMixin:
         if refused is not None:
             return refused
         try:
-            successor, plaintext = self.rotate_token(token)
+            successor, plaintext = self.rotate_token(
+                token, overlap_hours=self.request.POST.get("overlap_hours")
+            )
         except ValidationError as error:
             messages.error(self.request, " ".join(error.messages))
             return self.back_to_page()
+        if successor.previous_works:
+            until = successor.previous_expires_at.astimezone(UTC)
+            messages.info(
+                self.request,
+                f"The old value of {token.name} works until {until:%Y-%m-%d %H:%M} UTC: give "
+                f"the new one to what uses it before then.",
+            )
         return self.render_page(new_token=successor, plaintext=plaintext)
 
     def revoke(self, token) -> HttpResponseRedirect:

@@ -277,7 +277,7 @@ def test_rotating_shows_the_successor_once_and_revokes_the_old_one(client, world
     assert new.expires_at == old.expires_at  # made today: the same lifetime from today
     page = response.content.decode()
     assert "Developer" in rows(page, "active-access-tokens")["ci"]
-    assert "Revoked" in rows(page, "inactive-access-tokens")["ci"]
+    assert "Rotated" in rows(page, "inactive-access-tokens")["ci"]
     # A reload re-posts the same form: no third token, no value.
     again = client.post(url, data, follow=True)
     assert "already submitted" in again.content.decode()
@@ -292,7 +292,7 @@ def test_rotating_an_inactive_token_says_so(client, world):
     client.force_login(world["users"]["owner"])
     data = {FIELD_NAME: once_key(client, PROJECT_SETTINGS)}
     response = client.post(f"{PROJECT_SETTINGS}/{token.pk}/rotate", data, follow=True)
-    assert "Only an active token can be rotated." in text_of(response)
+    assert "Only an active token can be rotated" in text_of(response)
     assert tokens_of(world["project"]).count() == 1
 
 

@@ -13,11 +13,12 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from deploy_tokens.models import DeployToken
-from deploy_tokens.services import NOT_ACTIVE, deploy_token_rotate
+from deploy_tokens.services import deploy_token_rotate
 from tests.factories import make_deploy_token, make_personal_token
 from tests.roles import ROLES
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
+from tokens_site.rotation import ALREADY_ROTATED, NOT_ACTIVE
 from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +111,7 @@ class TestService:
         deploy_token_rotate(actor=world["users"]["owner"], token=token)
         with pytest.raises(ValidationError) as refused:
             deploy_token_rotate(actor=world["users"]["owner"], token=stale)
-        assert refused.value.messages == [NOT_ACTIVE]
+        assert refused.value.messages == [ALREADY_ROTATED]
         assert DeployToken.objects.count() == 2
         assert AuditEvent.objects.filter(action=AuditAction.DEPLOY_TOKEN_ROTATE).count() == 1
 
@@ -234,4 +235,4 @@ class TestApi:
         assert DeployToken.objects.count() == 1
         assert self.post(client, world, token.pk).status_code == 200
         again = self.post(client, world, token.pk)
-        assert again.status_code == 400 and NOT_ACTIVE in again.json()["message"]
+        assert again.status_code == 400 and ALREADY_ROTATED in again.json()["message"]

@@ -103,7 +103,7 @@ def test_maintainer_creates_rotates_and_revokes_a_project_token(site_server, pag
         ["read_api"],
         created.user,
     )
-    assert "Revoked" in page.locator("#inactive-access-tokens tr[data-token=ci]").inner_text()
+    assert "Rotated" in page.locator("#inactive-access-tokens tr[data-token=ci]").inner_text()
     page.goto(f"{site_server.url}/tanuki/awesome_project/-/settings/access_tokens")
     assert rotated not in page.content()
 

@@ -127,4 +127,17 @@ def test_rotate_shows_the_new_value_once_under_the_same_username(
     page.reload()
     assert new_value not in page.content()
     inactive = page.locator("#inactive-deploy-tokens tr[data-token=ci]")
-    assert "Revoked" in inactive.inner_text()
+    assert "Rotated" in inactive.inner_text()
+    # Again, keeping the old value working for 2 hours: the row says until when.
+    row = page.locator("#active-deploy-tokens tr[data-token=ci]")
+    row.locator("summary", has_text="Rotate").click()
+    row.get_by_label("Keep the old value working for (hours)").fill("2")
+    row.get_by_role("button", name="Rotate ci").click()
+    assert "works until" in page.get_by_role("status").inner_text()
+    third_value = page.locator("#new-deploy-token").get_by_label("Token").input_value()
+    assert third_value not in (old_value, new_value)
+    page.goto(f"{site_server.url}/tanuki/awesome_project/-/settings/repository")
+    page.get_by_text("Expand").click()
+    row = page.locator("#active-deploy-tokens tr[data-token=ci]")
+    assert "rotating — old value works until" in row.inner_text()
+    assert DeployToken.objects.filter(project=project).active().count() == 2

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import gitlab
 import pytest
+from django.utils import timezone
 from gitlab.const import AccessLevel
 
 from deploy_tokens.models import DeployToken
@@ -381,3 +382,64 @@ def test_deploy_token_rotation_through_raw_http(site_server, tree):
         gl.http_post(f"/projects/{tree['api'].pk}/deploy_tokens/{old.pk}/rotate")
     assert again.value.response_code == 400
     assert DeployToken.objects.filter(username="ci-bot", revoked=False).count() == 1
+
+
+def clone(server, full_path: str, username: str, secret: str, into) -> subprocess.CompletedProcess:
+    """A real `git clone` of a project's repository over HTTP with these credentials."""
+    host = server.url.removeprefix("http://")
+    return subprocess.run(
+        [
+            require_program("git"),
+            "clone",
+            f"http://{username}:{secret}@{host}/{full_path}.git",
+            str(into),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"GIT_TERMINAL_PROMPT": "0", "PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        check=False,
+    )
+
+
+def test_deploy_token_rotation_with_an_overlap(site_server, tree, tmp_path):
+    """Issue 16: with `overlap_hours`, the old value keeps cloning until the overlap ends (the
+    API says until when); the new one works at once; after the overlap the old one is refused."""
+    _, olga_token = make_token(tree["olga"], scopes=["api"])
+    old, old_value = make_deploy_token(tree["api"], name="ci", username="ci-bot")
+    gl = client(site_server, olga_token)
+    path = f"/projects/{tree['api'].pk}/deploy_tokens/{old.pk}/rotate"
+    rotated = gl.http_post(path, post_data={"overlap_hours": 2})
+    assert rotated["rotated_at"] and rotated["previous_expires_at"] > rotated["rotated_at"]
+    repo = "tanuki/backend/api"
+    assert clone(site_server, repo, "ci-bot", old_value, tmp_path / "old").returncode == 0
+    assert clone(site_server, repo, "ci-bot", rotated["token"], tmp_path / "new").returncode == 0
+    listed = {t["id"]: t for t in gl.http_list(f"/projects/{tree['api'].pk}/deploy_tokens")}
+    assert listed[old.pk]["works_until"] == rotated["previous_expires_at"]
+    assert listed[old.pk]["active"] is True
+    # Two hours later (the clock of the server's database moved by moving the overlap's end).
+    DeployToken.objects.filter(pk=old.pk).update(works_until=timezone.now() - timedelta(seconds=1))
+    refused = clone(site_server, repo, "ci-bot", old_value, tmp_path / "late")
+    assert refused.returncode != 0 and "HTTP Basic: Access denied" in refused.stderr
+    assert clone(site_server, repo, "ci-bot", rotated["token"], tmp_path / "again").returncode == 0
+    inactive = gl.http_list(
+        f"/projects/{tree['api'].pk}/deploy_tokens", query_data={"state": "inactive"}
+    )
+    assert [t["id"] for t in inactive] == [old.pk]
+
+
+def test_reuse_of_a_rotated_out_value_revokes_the_family(site_server, tree):
+    """Issue 16 (as GitLab 16.3): a personal token rotated without overlap, then its old value
+    presented to rotate again: 401, and every token made from it is revoked."""
+    _, first = make_token(tree["olga"], name="ci", scopes=["api"])
+    second = client(site_server, first).http_post("/personal_access_tokens/self/rotate")["token"]
+    third = client(site_server, second).http_post("/personal_access_tokens/self/rotate")["token"]
+    assert client(site_server, third).http_get("/user")["username"] == "olga"
+    with pytest.raises(gitlab.GitlabAuthenticationError):  # anything else: a plain 401
+        client(site_server, first).http_get("/user")
+    assert client(site_server, third).http_get("/user")["username"] == "olga"
+    with pytest.raises(gitlab.GitlabAuthenticationError):
+        client(site_server, first).http_post("/personal_access_tokens/self/rotate")
+    with pytest.raises(gitlab.GitlabAuthenticationError):
+        client(site_server, third).http_get("/user")
+    assert not PersonalAccessToken.objects.filter(name="ci").active().exists()

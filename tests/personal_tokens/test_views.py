@@ -312,7 +312,7 @@ class TestRotateOnThePage:
         key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
         token.revoke()
         response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key}, follow=True)
-        assert "Only an active token can be rotated." in response.content.decode()
+        assert "Only an active token can be rotated" in response.content.decode()
         assert PersonalAccessToken.objects.filter(user=user_client.user).count() == 1
 
 

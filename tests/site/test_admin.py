@@ -50,6 +50,7 @@ INSTANCE_SETTINGS_FORM = {
     "package_file_max_size_mb": "1024",
     "git_push_max_size_mb": "1024",
     "two_factor_grace_period": "48",
+    "max_rotation_overlap_hours": "168",
 }
 
 
@@ -229,6 +230,7 @@ LIFETIME_RANGE = "Enter a number of days from 1 to 365, or leave it empty for no
             "Enter at least 1 second. To never ban an address, turn the ban off.",
         ),
         ("git_push_max_size_mb", "0", "Enter at least 1 MiB."),
+        ("max_rotation_overlap_hours", "169", "Enter a number of hours from 0 to 168."),
     ],
 )
 def test_instance_settings_out_of_range_are_form_errors(admin_client, field, value, message):

@@ -12,9 +12,12 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tokens_site import rotation
 from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import Denied
 from tokens_site.api.exceptions import RequestTooLarge
 from tokens_site.api.pagination import GitLabPagination, query_values
+from tokens_site.api.serializers import Rotate
 from tokens_site.audit import audit_context, client_ip
 
 
@@ -46,6 +49,9 @@ class ApiView(APIView):
     # `itself_ability` there (None: any scope), see permissions.py.
     about_a_token = False
     itself_ability: Ability | None = None
+    # A rotate endpoint: a rotated-out token presented here revokes its family
+    # (tokens_site.rotation.detect_reuse).
+    detects_reuse = False
     content_negotiation_class = JSONOnly
     http_method_names = ["get", "post", "put", "delete", "head"]
 
@@ -68,6 +74,14 @@ class ApiView(APIView):
         principal = request.auth
         if principal is not None and principal.user != request.user:
             self._audit.enter_context(audit_context(sudo_by=principal.user.get_username()))
+
+    def handle_exception(self, exc):
+        # The answer stays the plain 401 of any refused credential; the family's revocation
+        # is audited.
+        if self.detects_reuse and isinstance(exc, Denied) and exc.status == 401:
+            token = getattr(self.request._request, "rotated_out_token", None)
+            rotation.detect_reuse(token, ip_address=self.ip_address)
+        return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -94,6 +108,11 @@ class ApiView(APIView):
         serializer = serializer_class(data=data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
+
+    def rotation(self) -> dict:
+        """A rotate endpoint's parameters: `expires_at` and `overlap_hours`."""
+        data = self.parameters(Rotate)
+        return {"expires_at": data["expires_at"], "overlap_hours": data.get("overlap_hours")}
 
     def query(self, serializer_class) -> dict:
         """The query string's parameters, validated by `serializer_class`."""

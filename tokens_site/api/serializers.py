@@ -19,6 +19,7 @@ from tokens_site.api.fields import (
 )
 from tokens_site.models import AccessLevel, Group, Visibility
 from tokens_site.models.instance import TWO_FACTOR_GRACE_PERIOD_MAX_HOURS
+from tokens_site.rotation import MAX_OVERLAP_HOURS
 
 
 def _url(path: str) -> str:
@@ -219,9 +220,14 @@ class DeployTokenSerializer(Shape):
     revoked = serializers.BooleanField()
     expired = serializers.BooleanField(source="is_expired")
     description = serializers.CharField()
-    # Not in GitLab's deploy tokens: when and from where the token was last used.
+    # Not in GitLab's deploy tokens: when and from where the token was last used, and its
+    # rotation (as on personal access tokens).
     last_used_at = Timestamp()
     last_used_ips = serializers.ListField(child=serializers.CharField())
+    active = serializers.BooleanField(source="is_active")
+    rotated_at = Timestamp()
+    previous_expires_at = Timestamp()
+    works_until = Timestamp()
 
 
 class PersonalTokenSerializer(Shape):
@@ -236,6 +242,11 @@ class PersonalTokenSerializer(Shape):
     last_used_ips = serializers.ListField(child=serializers.CharField())
     active = serializers.BooleanField(source="is_active")
     expires_at = DateText()
+    # Not in GitLab (tokens_site.rotation): on a token made by a rotation, when it was made and
+    # until when the old value works (the overlap); on a rotated token, until when it works.
+    rotated_at = Timestamp()
+    previous_expires_at = Timestamp()
+    works_until = Timestamp()
 
 
 class AccessTokenSerializer(PersonalTokenSerializer):
@@ -466,6 +477,8 @@ class DeployTokenCreate(TokenCreate):
 
 class DeployTokenFilters(Parameters):
     active = flag(default=None)
+    # Not in GitLab's deploy tokens: as the other token lists (issue 16).
+    state = serializers.ChoiceField(["active", "inactive"], required=False)
 
 
 class PersonalTokenList(Parameters):
@@ -483,3 +496,8 @@ class PersonalTokenList(Parameters):
 
 class Rotate(Parameters):
     expires_at = ExpiryDate()
+    # Not in GitLab: how long the old value keeps working (tokens_site.rotation; the
+    # instance's cap is the service's to check).
+    overlap_hours = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_OVERLAP_HOURS
+    )

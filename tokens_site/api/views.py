@@ -605,7 +605,10 @@ class MemberDetail(ApiView):
 
 class DeployTokenListing(ApiView):
     def list_tokens(self, tokens) -> Response:
-        active = self.query(shapes.DeployTokenFilters)["active"]
+        query = self.query(shapes.DeployTokenFilters)
+        active = query["active"]
+        if query.get("state") is not None:
+            active = query["state"] == "active"
         if active is True:
             tokens = tokens.active()
         elif active is False:
@@ -680,15 +683,14 @@ class DeployTokenRotate(DeployTokenView):
     """Not in GitLab, which cannot rotate deploy tokens: the successor keeps the name,
     username and scopes; its value is in this one answer."""
 
+    detects_reuse = True
+
     @extend_schema(request=shapes.Rotate, responses=shapes.DeployTokenWithSecret)
     @sensitive_variables()
     def post(self, request, kind, ref, token_id):
         token = self._token(request, kind, ref, token_id)
         successor, plaintext = deploy_token_rotate(
-            actor=request.user,
-            token=token,
-            expires_at=self.parameters(shapes.Rotate)["expires_at"],
-            ip_address=self.ip_address,
+            actor=request.user, token=token, ip_address=self.ip_address, **self.rotation()
         )
         return Response(
             shapes.DeployTokenWithSecret(successor, context={"plaintext": plaintext}).data
@@ -713,10 +715,7 @@ class PersonalTokenView(ApiView):
     @sensitive_variables()
     def rotate(self, token: PersonalAccessToken) -> Response:
         successor, plaintext = personal_token_rotate(
-            actor=self.request.user,
-            token=token,
-            expires_at=self.parameters(shapes.Rotate)["expires_at"],
-            ip_address=self.ip_address,
+            actor=self.request.user, token=token, ip_address=self.ip_address, **self.rotation()
         )
         return Response(
             shapes.PersonalTokenWithSecret(successor, context={"plaintext": plaintext}).data
@@ -804,12 +803,15 @@ class PersonalAccessTokenDetail(PersonalTokenView):
 
 
 class PersonalAccessTokenRotate(PersonalTokenView):
+    detects_reuse = True
+
     @extend_schema(request=shapes.Rotate, responses=shapes.PersonalTokenWithSecret)
     def post(self, request, token_id):
         return self.rotate(self.personal_token(token_id))
 
 
 class PersonalAccessTokenRotateSelf(PersonalTokenView):
+    detects_reuse = True
     write_ability = Ability.ROTATE_SELF
 
     @extend_schema(request=shapes.Rotate, responses=shapes.PersonalTokenWithSecret)
@@ -894,6 +896,7 @@ class AccessTokenDetail(AccessTokenView):
 
 
 class AccessTokenRotate(AccessTokenView):
+    detects_reuse = True
     itself_ability = Ability.ROTATE_SELF  # as personal tokens rotate themselves
 
     @extend_schema(request=shapes.Rotate, responses=shapes.AccessTokenWithSecret)
@@ -904,9 +907,9 @@ class AccessTokenRotate(AccessTokenView):
             actor=request.user,
             source=source,
             token=token,
-            expires_at=self.parameters(shapes.Rotate)["expires_at"],
             itself=self.token,
             ip_address=self.ip_address,
+            **self.rotation(),
         )
         return Response(
             shapes.AccessTokenWithSecret(successor, context={"plaintext": plaintext}).data

@@ -14,6 +14,10 @@ class AuditAction(models.TextChoices):
     PERSONAL_TOKEN_REVOKE = "personal_token.revoke", "Personal access token revoked"
     PERSONAL_TOKEN_ROTATE = "personal_token.rotate", "Personal access token rotated"
     ACCESS_TOKEN_CREATE = "access_token.create", "Project or group access token created"
+    TOKEN_FAMILY_REVOKE = (
+        "token.family_revoke",
+        "Token family revoked: a rotated-out value was used to rotate again",
+    )
     MEMBER_ADD = "member.add", "Member added"
     MEMBER_CHANGE = "member.change", "Member access level changed"
     MEMBER_REMOVE = "member.remove", "Member removed"

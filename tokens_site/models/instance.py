@@ -52,6 +52,13 @@ class InstanceSettings(models.Model):
         "expires after the longest allowed lifetime, the maximum below or 365 days. Off: "
         "tokens without a date never expire. Existing tokens keep their dates.",
     )
+    max_rotation_overlap_hours = models.PositiveIntegerField(
+        "longest rotation overlap (hours)",
+        default=168,
+        validators=[MaxValueValidator(168, "Enter a number of hours from 0 to 168.")],
+        help_text="How long a rotation may keep the old value working (chosen per rotation, "
+        "none by default), at most 168 (7 days). 0: the old value stops at once.",
+    )
     require_two_factor_authentication = models.BooleanField(
         "require two-factor authentication for everyone",
         default=False,
@@ -139,6 +146,10 @@ class InstanceSettings(models.Model):
                 ),
                 name="instancesettings_token_lifetime_in_range",
                 violation_error_message=LIFETIME_RANGE_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=Q(max_rotation_overlap_hours__lte=168),
+                name="instancesettings_rotation_overlap_in_range",
             ),
             models.CheckConstraint(
                 condition=Q(failed_auth_ban_limit__gte=1),

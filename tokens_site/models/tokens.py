@@ -23,11 +23,17 @@ ROTATED_EXPIRY = (
 )
 
 
-def active_condition(today=None) -> Q:
+def active_condition(today=None, now=None) -> Q:
     """The one definition of an active token, in SQL: neither revoked nor expired (expired
-    from 00:00 UTC on the expiry date). `TokenRecord.is_active` is the same rule in Python."""
+    from 00:00 UTC on the expiry date), nor rotated out past its overlap. `TokenRecord.is_active`
+    is the same rule in Python."""
     today = today or utc_today()
-    return Q(Q(expires_at__isnull=True) | Q(expires_at__gt=today), revoked=False)
+    now = now or timezone.now()
+    return Q(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=today),
+        Q(works_until__isnull=True) | Q(works_until__gt=now),
+        revoked=False,
+    )
 
 
 def expired_condition(today=None) -> Q:
@@ -42,6 +48,11 @@ class TokenQuerySet(models.QuerySet):
     def inactive(self, today=None):
         return self.exclude(active_condition(today))
 
+    def current(self):
+        """The tokens the tables list as active: active, and not rotated out (a rotated-out
+        token working through its overlap shows on its successor's row)."""
+        return self.active().filter(works_until__isnull=True)
+
     def recently_inactive(self, now=None):
         """Revoked or expired within the last RECENTLY_INACTIVE_DAYS days (the pages' inactive
         tables), most recent first. Tokens revoked before revocation times were recorded are
@@ -55,8 +66,9 @@ class TokenQuerySet(models.QuerySet):
             expires_at__lte=today,
             expires_at__gt=today - timedelta(days=RECENTLY_INACTIVE_DAYS),
         )
-        ended = Coalesce("revoked_at", Cast("expires_at", models.DateTimeField()))
-        return self.filter(revoked | expired).order_by(ended.desc(), "-id")
+        rotated = Q(revoked=False, works_until__lte=now, works_until__gt=since)
+        ended = Coalesce("revoked_at", "works_until", Cast("expires_at", models.DateTimeField()))
+        return self.filter(revoked | expired | rotated).order_by(ended.desc(), "-id")
 
 
 class TokenRecord(models.Model):
@@ -79,6 +91,16 @@ class TokenRecord(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The last distinct client addresses that used it, newest first (at most LAST_USED_IPS).
     last_used_ips = models.JSONField(default=list, blank=True, editable=False)
+    # Rotation (tokens_site.rotation). A token rotated out works until `works_until` (the
+    # overlap chosen; the rotation's moment without one). Its successor records it
+    # (`previous`), when it replaced it (`rotated_at`), and until when the old value works
+    # (`previous_expires_at`: the tables' "rotating — old value works until ...").
+    works_until = models.DateTimeField(null=True, blank=True, editable=False)
+    previous = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    previous_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         abstract = True
@@ -100,22 +122,42 @@ class TokenRecord(models.Model):
         return token_expires_soon(self.expires_at)
 
     @property
+    def rotated_out(self) -> bool:
+        """Rotated, and past its overlap."""
+        return self.works_until is not None and self.works_until <= timezone.now()
+
+    @property
     def is_active(self) -> bool:
-        """Neither revoked nor expired: the rule of `active_condition`, on a loaded row."""
-        return not self.revoked and not self.is_expired
+        """Neither revoked nor expired nor rotated out: the rule of `active_condition`, on a
+        loaded row."""
+        return not self.revoked and not self.is_expired and not self.rotated_out
+
+    @property
+    def previous_works(self) -> bool:
+        """Made by a rotation whose old value still works (the overlap)."""
+        return self.previous_expires_at is not None and self.previous_expires_at > timezone.now()
 
     def revoke_once(self) -> bool:
         """Mark it revoked with a conditional UPDATE. True for the call that revoked it; False
         when it already was (a double click, two administrators, a rotation racing a
-        revocation), so that the caller reports it instead of auditing it twice."""
+        revocation), so that the caller reports it instead of auditing it twice. Revoking ends
+        a rotation's overlap at once: the old value of this token's rotation, or this one's
+        working days after it was rotated."""
         now = timezone.now()
-        updated = (
-            type(self)
-            ._default_manager.filter(pk=self.pk, revoked=False)
-            .update(revoked=True, revoked_at=now)
-        )
+        manager = type(self)._default_manager
+        updated = manager.filter(pk=self.pk, revoked=False).update(revoked=True, revoked_at=now)
         if updated:
             self.revoked_at = now
+            if self.previous_id is not None and self.previous_works:
+                manager.filter(pk=self.previous_id, revoked=False).update(
+                    revoked=True, revoked_at=now
+                )
+                manager.filter(pk=self.pk).update(previous_expires_at=now)
+                self.previous_expires_at = now
+            if self.works_until is not None and self.works_until > now:
+                manager.filter(previous_id=self.pk, previous_expires_at__gt=now).update(
+                    previous_expires_at=now
+                )
         self.revoked = True
         return bool(updated)
 
@@ -158,8 +200,23 @@ class TokenRecord(models.Model):
         return bool(updated)
 
     @property
+    def ended_by(self) -> str | None:
+        """Why it stopped working: "rotated" (out, at once or after its overlap), "revoked"
+        or "expired"; None if active."""
+        if self.works_until is not None and (
+            self.rotated_out if not self.revoked else self.revoked_at == self.works_until
+        ):
+            return "rotated"
+        if self.revoked:
+            return "revoked"
+        return "expired" if self.is_expired else None
+
+    @property
     def ended_on(self):
-        """When it stopped working: revoked (a time) or expired (a date); None if active."""
+        """When it stopped working: revoked or rotated out (a time), or expired (a date);
+        None if active."""
         if self.revoked:
             return self.revoked_at
+        if self.rotated_out:
+            return self.works_until
         return self.expires_at if self.is_expired else None
