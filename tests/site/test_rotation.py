@@ -2,13 +2,16 @@
 reuse detection revokes the family, and a rotating token costs no more queries."""
 
 import re
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_rotate
@@ -17,7 +20,7 @@ from personal_tokens.services import personal_token_revoke, personal_token_rotat
 from tests.factories import UserFactory, make_access_token, make_deploy_token, make_personal_token
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
-from tokens_site.rotation import ALREADY_ROTATED
+from tokens_site.rotation import ALREADY_ROTATED, detect_reuse
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2030, 3, 10, 12, 0, tzinfo=UTC)
@@ -210,3 +213,38 @@ def test_a_bad_overlap_on_the_page_says_why(client):
     )
     assert "Enter a whole number of hours from 0 to 168." in answer.content.decode()
     assert PersonalAccessToken.objects.count() == 1
+
+
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="two connections writing at once: PostgreSQL (SQLite serializes writers)",
+)
+@pytest.mark.django_db(transaction=True)
+def test_two_reuses_at_once_revoke_the_family_once_and_fail_nothing():
+    """A family-reuse race: the same rotated-out value presented twice at once. Both are
+    refused, every token of the family ends, nothing is left half-done."""
+    user = UserFactory()
+    first, _ = make_personal_token(user, name="ci")
+    second, _ = personal_token_rotate(actor=user, token=first)
+    personal_token_rotate(actor=user, token=second, overlap_hours=1)
+    reused = PersonalAccessToken.objects.get(pk=first.pk)
+    start, errors, results = threading.Barrier(2), [], []
+
+    def reuse() -> None:
+        try:
+            start.wait(timeout=10)
+            results.append(detect_reuse(PersonalAccessToken.objects.get(pk=reused.pk)))
+        except Exception as error:  # reported by the test, not lost in the thread
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reuse) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and results == [True, True]
+    assert not PersonalAccessToken.objects.active().exists()
+    assert PersonalAccessToken.objects.filter(previous_expires_at__gt=timezone.now()).count() == 0
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_FAMILY_REVOKE).count() == 2
