@@ -5,7 +5,8 @@ value used to rotate again revokes the whole family.
   the instance's cap; none by default), so that what uses it can move to the new one without
   an outage. The old token records until when it works (`works_until`); its successor records
   it (`previous`), when it was rotated (`rotated_at`) and until when the old value works
-  (`previous_expires_at`). Revoking either ends both at once (TokenRecord.revoke_once).
+  (`previous_expires_at`). Revoking the successor ends both at once; revoking the old token
+  ends only its overlap (TokenRecord.revoke_once).
 - **One wins.** The old token is retired by one conditional UPDATE: of two rotations at once,
   one wins; the other is refused with nothing made.
 - **Reuse detection** (as GitLab 16.3): a rotated-out value (past its overlap) presented to

@@ -248,3 +248,33 @@ def test_two_reuses_at_once_revoke_the_family_once_and_fail_nothing():
     assert not PersonalAccessToken.objects.active().exists()
     assert PersonalAccessToken.objects.filter(previous_expires_at__gt=timezone.now()).count() == 0
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_FAMILY_REVOKE).count() == 2
+
+
+@pytest.mark.parametrize("kind", ["personal", "deploy", "access"])
+def test_the_old_value_can_be_stopped_early_from_the_page(client, world, kind):
+    owner = world["users"]["owner"]
+    if kind == "personal":
+        token, _ = make_personal_token(owner, name="ci")
+        successor, _ = personal_token_rotate(actor=owner, token=token, overlap_hours=4)
+        page = PAGE
+    elif kind == "deploy":
+        token, _ = make_deploy_token(world["project"], name="ci")
+        successor, _ = deploy_token_rotate(actor=owner, token=token, overlap_hours=4)
+        page = "/tanuki/backend/api/-/settings/repository"
+    else:
+        from access_tokens.services import access_token_rotate
+
+        token, _ = make_access_token(world["project"], owner, name="ci")
+        successor, _ = access_token_rotate(
+            actor=owner, source=world["project"], token=token, overlap_hours=4
+        )
+        page = "/tanuki/backend/api/-/settings/access_tokens"
+    client.force_login(owner)
+    html = client.get(page).content.decode()
+    assert "Stop the old value of ci" in html
+    [end_url] = re.findall(rf'action="([^"]+/{token.pk}/revoke)"', html)
+    assert client.post(end_url).status_code == 303
+    token.refresh_from_db()
+    successor.refresh_from_db()
+    assert not token.is_active and successor.is_active and not successor.previous_works
+    assert "Stop the old value" not in client.get(page).content.decode()
