@@ -278,3 +278,14 @@ def test_the_old_value_can_be_stopped_early_from_the_page(client, world, kind):
     successor.refresh_from_db()
     assert not token.is_active and successor.is_active and not successor.previous_works
     assert "Stop the old value" not in client.get(page).content.decode()
+
+
+def test_revoking_ends_every_old_value_still_in_its_overlap(client):
+    user = UserFactory()
+    first, first_value = make_personal_token(user, name="ci", scopes=["api"])
+    second, second_value = personal_token_rotate(actor=user, token=first, overlap_hours=3)
+    third, third_value = personal_token_rotate(actor=user, token=second, overlap_hours=3)
+    assert all(api(client, v).status_code == 200 for v in (first_value, second_value, third_value))
+    personal_token_revoke(actor=user, token=third)
+    assert all(api(client, v).status_code == 401 for v in (first_value, second_value, third_value))
+    assert not PersonalAccessToken.objects.filter(previous_expires_at__gt=timezone.now()).exists()

@@ -149,9 +149,15 @@ class TokenRecord(models.Model):
         if updated:
             self.revoked_at = now
             if self.previous_id is not None and self.previous_works:
-                manager.filter(pk=self.previous_id, revoked=False).update(
-                    revoked=True, revoked_at=now
-                )
+                # Its old value, and theirs while in overlap too (rotated twice within hours).
+                earlier = self.previous_id
+                while earlier is not None:
+                    row = manager.filter(pk=earlier).values("previous_id", "works_until").first()
+                    if row is None or row["works_until"] is None or row["works_until"] <= now:
+                        break
+                    manager.filter(pk=earlier, revoked=False).update(revoked=True, revoked_at=now)
+                    manager.filter(previous_id=earlier).update(previous_expires_at=now)
+                    earlier = row["previous_id"]
                 manager.filter(pk=self.pk).update(previous_expires_at=now)
                 self.previous_expires_at = now
             if self.works_until is not None and self.works_until > now:
