@@ -20,6 +20,7 @@ from tokens_site.api.fields import (
 from tokens_site.models import AccessLevel, Group, Visibility
 from tokens_site.models.instance import TWO_FACTOR_GRACE_PERIOD_MAX_HOURS
 from tokens_site.rotation import MAX_OVERLAP_HOURS
+from tokens_site.token_inventory import describe
 
 
 def _url(path: str) -> str:
@@ -492,6 +493,37 @@ class PersonalTokenList(Parameters):
     last_used_before = Moment()
     expires_after = ExpiryDate()
     expires_before = ExpiryDate()
+
+
+class TokenInformation(Shape):
+    """A token found by its value (`POST /admin/token`), the same for every kind: GitLab's
+    personal token fields, with its kind, owner and state (tokens_site.token_inventory)."""
+
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    kind = serializers.SerializerMethodField()
+    owner = serializers.SerializerMethodField()
+    state = serializers.SerializerMethodField()
+    scopes = serializers.ListField(child=serializers.CharField())
+    revoked = serializers.BooleanField()
+    active = serializers.BooleanField(source="is_active")
+    created_at = Timestamp()
+    expires_at = DateText()
+    last_used_at = Timestamp()
+    last_used_ips = serializers.ListField(child=serializers.CharField())
+
+    def get_kind(self, record) -> str:
+        return describe(record)["kind"]
+
+    def get_owner(self, record) -> str:
+        return describe(record)["owner"]
+
+    def get_state(self, record) -> str:
+        return describe(record)["state"]
+
+
+class TokenLookup(Parameters):
+    token = serializers.CharField(max_length=1024, trim_whitespace=True)
 
 
 class Rotate(Parameters):

@@ -88,6 +88,7 @@ urlpatterns = [
         name="access_token_rotate",
     ),
     path("deploy_tokens", views.AllDeployTokens.as_view(), name="all_deploy_tokens"),
+    path("admin/token", views.AdminToken.as_view(), name="admin_token"),
     path(
         "personal_access_tokens",
         views.PersonalAccessTokens.as_view(),

@@ -3,7 +3,7 @@ tokens and personal access tokens, on Django REST framework (base.py). Every wri
 the same services as the web pages; every read through the same permission-aware querysets."""
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils.text import slugify
@@ -48,6 +48,8 @@ from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
 from tokens_site.models import AccessLevel, Group, Membership, Project, is_bot
+from tokens_site.token_inventory import identify, record_find, revoke_found
+from tokens_site.token_scan import scan
 
 User = get_user_model()
 
@@ -624,6 +626,41 @@ class AllDeployTokens(DeployTokenListing):
     def get(self, request):
         require_administrator(request.user, "Only administrators can list every deploy token.")
         return self.list_tokens(DeployToken.objects.all())
+
+
+class AdminToken(ApiView):
+    """GitLab's token information API (`POST /admin/token`: what a token is; `DELETE`: revoke
+    it), for administrators: any token of this instance, of any kind, found by its value
+    (tokens_site.token_scan, tokens_site.token_inventory). Both are audited; a revoked
+    token's owner is told."""
+
+    read_ability = Ability.WRITE_API
+    where = "the token information API"
+
+    def _found(self, request):
+        require_administrator(request.user, "Only administrators can look up tokens.")
+        value = self.parameters(shapes.TokenLookup)["token"]
+        found = identify(scan(value))
+        if len(found) != 1 or found[0].record is None or found[0].value != value:
+            raise Denied.not_found("Token")
+        return found[0].record
+
+    @extend_schema(request=shapes.TokenLookup, responses=shapes.TokenInformation)
+    @sensitive_variables()
+    def post(self, request):
+        record = self._found(request)
+        record_find(record, actor=request.user, where=self.where, ip_address=self.ip_address)
+        return Response(shapes.TokenInformation(record).data)
+
+    @extend_schema(request=shapes.TokenLookup, responses={204: None})
+    @sensitive_variables()
+    def delete(self, request):
+        record = self._found(request)
+        if not revoke_found(
+            record, actor=request.user, where=self.where, ip_address=self.ip_address
+        ):
+            raise ValidationError("The token is not active: nothing to revoke.")
+        return _no_content()
 
 
 def _token_owner(request, kind: str, ref: str) -> Group | Project:

@@ -14,6 +14,8 @@ class AuditAction(models.TextChoices):
     PERSONAL_TOKEN_REVOKE = "personal_token.revoke", "Personal access token revoked"
     PERSONAL_TOKEN_ROTATE = "personal_token.rotate", "Personal access token rotated"
     ACCESS_TOKEN_CREATE = "access_token.create", "Project or group access token created"
+    TOKEN_LEAK_FIND = "token.leak_find", "Token found in pasted or scanned text"
+    TOKEN_LEAK_REVOKE = "token.leak_revoke", "Token revoked after it was found in text"
     TOKEN_FAMILY_REVOKE = (
         "token.family_revoke",
         "Token family revoked: a rotated-out value was used to rotate again",

@@ -1,0 +1,140 @@
+"""What a found token is, and revoking it (issue 17): for the `find_tokens` command and the
+administrators' token information API (and page).
+
+The tokens found by tokens_site.token_scan are looked up by their digests, one query per kind
+(personal and access tokens are personal access tokens; deploy tokens their own table). Each is
+described the same way whatever its kind: its kind, owner, scopes, state, dates and last
+addresses. Finding and revoking are audited; an owner whose token is revoked this way is told
+where it was found and by whom (the people the expiry notices tell: tokens_site.expiry_notices).
+"""
+
+import logging
+
+from django.db import transaction
+
+from tokens_site.audit import audit_event_record
+from tokens_site.expiry_notices import kinds
+from tokens_site.mail import email_user
+from tokens_site.models import AuditAction, Bot, Project
+from tokens_site.token_scan import Found
+from tokens_site.tokens import DEPLOY_TOKEN_PREFIX
+
+logger = logging.getLogger(__name__)
+
+
+def identify(found: list[Found]) -> list[Found]:
+    """Set each found token's `record` (None: not this instance's), in two queries at most."""
+    from deploy_tokens.models import DeployToken
+    from personal_tokens.models import PersonalAccessToken
+
+    deploy = [f for f in found if f.prefix == DEPLOY_TOKEN_PREFIX]
+    personal = [f for f in found if f.prefix != DEPLOY_TOKEN_PREFIX]
+    for items, records in (
+        (deploy, DeployToken.objects.select_related("project", "group")),
+        (
+            personal,
+            PersonalAccessToken.objects.select_related("user__bot__project", "user__bot__group"),
+        ),
+    ):
+        if not items:
+            continue
+        by_digest = {f.digest: f for f in items}
+        for record in records.filter(token_digest__in=list(by_digest)):
+            by_digest[record.token_digest].record = record
+    return found
+
+
+def kind_of(record) -> str:
+    """The notice kind's label: "personal", "access" or "deploy"."""
+    if hasattr(record, "username"):
+        return "deploy"
+    return "access" if _bot(record) is not None else "personal"
+
+
+def _bot(record) -> Bot | None:
+    try:
+        return record.user.bot
+    except Bot.DoesNotExist:
+        return None
+
+
+def state_of(record) -> str:
+    why = record.ended_by
+    if why is not None:
+        return why
+    if record.works_until is not None or record.previous_works:
+        return "rotating"
+    return "active"
+
+
+def describe(record) -> dict:
+    """The token's details, the same for every kind (never its value)."""
+    label = kind_of(record)
+    if label == "deploy":
+        kind, owner = "deploy token", record.owner_label
+    elif label == "access":
+        source = _bot(record).source
+        where = "project" if isinstance(source, Project) else "group"
+        kind = f"{where} access token"
+        owner = f"{where} {source.full_path}" if source is not None else "deleted"
+    else:
+        kind, owner = "personal access token", f"user {record.user.get_username()}"
+    return {
+        "id": record.pk,
+        "kind": kind,
+        "name": record.name,
+        "owner": owner,
+        "scopes": list(record.scopes),
+        "state": state_of(record),
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "last_used_at": record.last_used_at,
+        "last_used_ips": list(record.last_used_ips or []),
+    }
+
+
+def record_find(record, *, actor, where: str, ip_address: str | None = None) -> None:
+    audit_event_record(
+        action=AuditAction.TOKEN_LEAK_FIND,
+        actor=actor,
+        target=record,
+        ip_address=ip_address,
+        details={"found_in": where, "state": state_of(record)},
+    )
+
+
+def revoke_found(record, *, actor, where: str, ip_address: str | None = None) -> bool:
+    """Revoke a found token (audited, with where it was found) and tell its owner or managers;
+    False when it was not active (nothing done)."""
+    if not record.is_active:
+        return False
+    with transaction.atomic():
+        if not record.revoke_once():
+            return False
+        audit_event_record(
+            action=AuditAction.TOKEN_LEAK_REVOKE,
+            actor=actor,
+            target=record,
+            ip_address=ip_address,
+            details={"found_in": where},
+        )
+    _tell(record, actor=actor, where=where)
+    return True
+
+
+def _tell(record, *, actor, where: str) -> None:
+    kind = next(k for k in kinds() if k.label == kind_of(record))
+    addressees = kind.addressees([record]).get(record.pk)
+    if addressees is None:
+        return
+    details = describe(record)
+    by = (
+        actor.get_username() if actor is not None and actor.is_authenticated else "an administrator"
+    )
+    for person in addressees.people:
+        email_user(
+            person,
+            subject=f"Your {details['kind']} '{record.name}' was found and revoked",
+            template="tokens_site/email/token_leaked",
+            context={"details": details, "where": where, "by": by, "url": addressees.url},
+        )
