@@ -9,7 +9,7 @@ from django.contrib.admin import AdminSite
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import LoginView
 from django.http import HttpResponseRedirect
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
@@ -25,6 +25,21 @@ class AdminSignInView(SecondStepMixin, LoginView):
 class TokensAdminSite(AdminSite):
     site_header = "Tokens administration"
     site_title = "Tokens admin"
+
+    def get_urls(self):
+        from tokens_site.admin_token_information import token_information_view
+
+        def token_information(request):
+            return token_information_view(request, self)
+
+        return [
+            path(
+                "token-information/",
+                self.admin_view(token_information),
+                name="token_information",
+            ),
+            *super().get_urls(),
+        ]
 
     @method_decorator(never_cache)
     def login(self, request, extra_context=None):

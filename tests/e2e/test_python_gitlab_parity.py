@@ -443,3 +443,33 @@ def test_reuse_of_a_rotated_out_value_revokes_the_family(site_server, tree):
     with pytest.raises(gitlab.GitlabAuthenticationError):
         client(site_server, third).http_get("/user")
     assert not PersonalAccessToken.objects.filter(name="ci").active().exists()
+
+
+def test_token_information_api_through_requests_and_raw_http(site_server, tree):
+    """Issue 17: `POST /admin/token` tells an administrator what a token is, `DELETE` revokes
+    it; anyone else is refused."""
+    import requests
+
+    root = AdminFactory(username="root")
+    _, admin_token = make_token(root, scopes=["api"])
+    _, leaked = make_token(tree["dev"], name="laptop", scopes=["read_api"])
+    gl = client(site_server, admin_token)
+    info = gl.http_post("/admin/token", post_data={"token": leaked})
+    assert (info["kind"], info["owner"], info["state"]) == (
+        "personal access token",
+        "user dev",
+        "active",
+    )
+    _, dev_token = make_token(tree["dev"], scopes=["api"])
+    with pytest.raises(gitlab.GitlabHttpError) as refused:
+        client(site_server, dev_token).http_post("/admin/token", post_data={"token": leaked})
+    assert refused.value.response_code == 403
+    answer = requests.delete(
+        f"{site_server.url}/api/v4/admin/token",
+        json={"token": leaked},
+        headers={"PRIVATE-TOKEN": admin_token},
+        timeout=30,
+    )
+    assert answer.status_code == 204
+    with pytest.raises(gitlab.GitlabAuthenticationError):
+        client(site_server, leaked).http_get("/user")

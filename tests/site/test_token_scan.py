@@ -2,6 +2,7 @@
 
 import io
 import random
+import re
 import string
 import subprocess
 import sys
@@ -167,3 +168,44 @@ class TestAdminTokenApi:
         assert self.call(client, "post", f"{value} {value}").status_code == 404
         assert self.call(client, "post", value, scopes=["read_api"]).status_code == 403
         assert not PersonalAccessToken.objects.filter(revoked=True).exists()
+
+
+class TestTokenInformationPage:
+    URL = "/admin/token-information/"
+
+    def test_paste_see_and_revoke(self, client, leaks):
+        admin = AdminFactory()
+        client.force_login(admin)
+        page = client.get(self.URL)
+        assert page.status_code == 200 and "Text to search" in page.content.decode()
+        shown = client.post(self.URL, {"text": leaks["log"]})
+        html = shown.content.decode()
+        assert "5 tokens found" in html
+        assert all(value not in html for value in leaks["values"])
+        assert "deploy token" in html and "project access token" in html and "revoked" in html
+        assert "Not a token of this instance" in html
+        shown_fields = re.findall(r'name="shown" value="([^"]+)"', html)
+        one = re.search(r'name="revoke" value="(deploy:\d+)"', html).group(1)
+        after = client.post(self.URL, {"shown": shown_fields, "revoke": one})
+        assert "Revoked 1 token(s)" in after.content.decode()
+        assert not DeployToken.objects.active().exists()
+        assert PersonalAccessToken.objects.active().count() == 2
+        everything = client.post(self.URL, {"shown": shown_fields, "revoke_all": "1"})
+        assert "Revoked 2 token(s)" in everything.content.decode()
+        assert not PersonalAccessToken.objects.active().exists()
+        assert AuditEvent.objects.filter(action=AuditAction.TOKEN_LEAK_REVOKE).count() == 3
+
+    def test_bad_input_and_refusals(self, client):
+        staff = UserFactory(is_staff=True)
+        client.force_login(staff)
+        assert client.get(self.URL).status_code == 404
+        client.force_login(AdminFactory())
+        assert "Paste the text" in client.post(self.URL, {"text": "  "}).content.decode()
+        big = client.post(self.URL, {"text": "a" * (1024 * 1024 + 1)}).content.decode()
+        assert "paste at most 1,048,576" in big
+        noise = client.post(self.URL, {"text": look_alikes(20000)})
+        assert noise.status_code == 200 and "0 tokens found" in noise.content.decode()
+        forged = client.post(
+            self.URL, {"shown": ["x|99999999999999|personal:abc"], "revoke": "z:1"}
+        )
+        assert forged.status_code == 200

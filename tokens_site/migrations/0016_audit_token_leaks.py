@@ -4,15 +4,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tokens_site', '0015_token_rotation_overlap'),
+        ("tokens_site", "0015_token_rotation_overlap"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('deploy_token.create', 'Deploy token created'), ('deploy_token.revoke', 'Deploy token revoked'), ('deploy_token.rotate', 'Deploy token rotated'), ('personal_token.create', 'Personal access token created'), ('personal_token.revoke', 'Personal access token revoked'), ('personal_token.rotate', 'Personal access token rotated'), ('access_token.create', 'Project or group access token created'), ('token.leak_find', 'Token found in pasted or scanned text'), ('token.leak_revoke', 'Token revoked after it was found in text'), ('token.family_revoke', 'Token family revoked: a rotated-out value was used to rotate again'), ('member.add', 'Member added'), ('member.change', 'Member access level changed'), ('member.remove', 'Member removed'), ('group.create', 'Group created'), ('group.update', 'Group settings changed'), ('group.delete', 'Group deleted'), ('project.create', 'Project created'), ('project.update', 'Project settings changed'), ('project.delete', 'Project deleted'), ('user.update', 'User changed'), ('user.block', 'User blocked'), ('user.unblock', 'User unblocked'), ('ip.ban', 'IP address banned'), ('ip.unban', 'IP address ban lifted'), ('account.lock', 'Account locked after failed sign-ins'), ('account.unlock', 'Account unlocked'), ('two_factor.enable', 'Two-factor authentication enabled'), ('two_factor.disable', 'Two-factor authentication disabled'), ('two_factor.recovery_codes_regenerate', 'Two-factor recovery codes regenerated'), ('two_factor.recovery_code_use', 'Two-factor recovery code used'), ('two_factor.reset', 'Two-factor authentication reset by an administrator'), ('two_factor.security_key_add', 'Security key added'), ('two_factor.security_key_remove', 'Security key removed')], db_index=True, max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("deploy_token.create", "Deploy token created"),
+                    ("deploy_token.revoke", "Deploy token revoked"),
+                    ("deploy_token.rotate", "Deploy token rotated"),
+                    ("personal_token.create", "Personal access token created"),
+                    ("personal_token.revoke", "Personal access token revoked"),
+                    ("personal_token.rotate", "Personal access token rotated"),
+                    ("access_token.create", "Project or group access token created"),
+                    ("token.leak_find", "Token found in pasted or scanned text"),
+                    ("token.leak_revoke", "Token revoked after it was found in text"),
+                    (
+                        "token.family_revoke",
+                        "Token family revoked: a rotated-out value was used to rotate again",
+                    ),
+                    ("member.add", "Member added"),
+                    ("member.change", "Member access level changed"),
+                    ("member.remove", "Member removed"),
+                    ("group.create", "Group created"),
+                    ("group.update", "Group settings changed"),
+                    ("group.delete", "Group deleted"),
+                    ("project.create", "Project created"),
+                    ("project.update", "Project settings changed"),
+                    ("project.delete", "Project deleted"),
+                    ("user.update", "User changed"),
+                    ("user.block", "User blocked"),
+                    ("user.unblock", "User unblocked"),
+                    ("ip.ban", "IP address banned"),
+                    ("ip.unban", "IP address ban lifted"),
+                    ("account.lock", "Account locked after failed sign-ins"),
+                    ("account.unlock", "Account unlocked"),
+                    ("two_factor.enable", "Two-factor authentication enabled"),
+                    ("two_factor.disable", "Two-factor authentication disabled"),
+                    (
+                        "two_factor.recovery_codes_regenerate",
+                        "Two-factor recovery codes regenerated",
+                    ),
+                    ("two_factor.recovery_code_use", "Two-factor recovery code used"),
+                    ("two_factor.reset", "Two-factor authentication reset by an administrator"),
+                    ("two_factor.security_key_add", "Security key added"),
+                    ("two_factor.security_key_remove", "Security key removed"),
+                ],
+                db_index=True,
+                max_length=40,
+            ),
         ),
     ]
