@@ -6,10 +6,12 @@ revoking are audited; owners are told (tokens_site.token_inventory).
 The pasted text is never kept: the results page carries, for Revoke, each token's kind and id
 with its masked form, which an administrator may act on anyway."""
 
+import re
+
 from django.contrib import messages
 from django.http import Http404
 from django.template.response import TemplateResponse
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from tokens_site.access.roles import is_administrator
 from tokens_site.audit import client_ip
@@ -17,6 +19,9 @@ from tokens_site.token_inventory import describe, identify, record_find, revoke_
 from tokens_site.token_scan import SCAN_MAX_CHARACTERS, scan
 
 WHERE = "text pasted on the admin's Token information page"
+# Rows shown (and carried by the results form) at most: Django takes 1,000 fields per form.
+MAX_ROWS = 500
+_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def _record(reference: str):
@@ -26,7 +31,7 @@ def _record(reference: str):
 
     kind, _, pk = reference.partition(":")
     model = {"deploy": DeployToken, "personal": PersonalAccessToken}.get(kind)
-    if model is None or not pk.isdigit() or len(pk) > 18:
+    if model is None or not _DIGITS.fullmatch(pk):
         return None
     return model.objects.filter(pk=int(pk)).first()
 
@@ -46,6 +51,7 @@ def _rows(items: list[tuple[str, int, object | None]]) -> list[dict]:
 
 
 @sensitive_post_parameters("text")
+@sensitive_variables("text")
 def token_information_view(request, admin_site):
     if not is_administrator(request.user):
         raise Http404
@@ -73,10 +79,15 @@ def token_information_view(request, admin_site):
                     record_find(
                         item.record, actor=request.user, where=WHERE, ip_address=client_ip(request)
                     )
-            context["rows"] = _rows([(f.masked, f.line, f.record) for f in found])
+            if len(found) > MAX_ROWS:
+                context["error"] = (
+                    f"{len(found):,} tokens found: the first {MAX_ROWS} are shown. Use "
+                    f"manage.py find_tokens for the whole text."
+                )
+            context["rows"] = _rows([(f.masked, f.line, f.record) for f in found[:MAX_ROWS]])
     elif request.method == "POST":
         # Revoke one ("revoke") or every active one ("revoke_all"), then show the same rows.
-        shown = request.POST.getlist("shown")[:1000]
+        shown = request.POST.getlist("shown")[:MAX_ROWS]
         targets = request.POST.getlist("revoke") or (shown if "revoke_all" in request.POST else [])
         revoked = 0
         for reference in targets:
@@ -90,7 +101,7 @@ def token_information_view(request, admin_site):
         items = []
         for entry in shown:
             masked, line, reference = [*entry.split("|", 2), "", "", ""][:3]
-            number = int(line) if line.isdigit() and len(line) < 10 else 0
+            number = int(line) if _DIGITS.fullmatch(line) else 0
             items.append((masked[:60], number, _record(reference)))
         context["rows"] = _rows(items)
     return TemplateResponse(request, "admin/token_information.html", context)

@@ -199,7 +199,16 @@ def _claim(run: uuid.UUID, due: Iterable[tuple[NoticeKind, object, int]], now) -
     return set(TokenExpiryNotice.objects.filter(run=run).values_list("kind", "token_id", "days"))
 
 
+def one_line(text: str) -> str:
+    """`text` fit for a mail header: line breaks (a token's name may hold them) as spaces."""
+    return " ".join(text.splitlines())
+
+
 def _subject(items: list[Item]) -> str:
+    return one_line(_subject_text(items))
+
+
+def _subject_text(items: list[Item]) -> str:
     if len(items) == 1:
         [item] = items
         where = f" of {item.where}" if item.where else ""

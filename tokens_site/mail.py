@@ -23,7 +23,7 @@ def email_user(user, *, subject: str, template: str, context: dict) -> bool:
             recipient_list=[user.email],
             html_message=render_to_string(f"{template}.html", context),
         )
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a header Django refuses
         logger.error("Could not email %s (%s): %s", user, subject, error)
         return False
     return True

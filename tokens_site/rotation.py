@@ -86,18 +86,24 @@ def retire(token: TokenRecord, *, overlap_hours: int, now=None) -> dict:
 
 
 def family_ids(token: TokenRecord) -> set[int]:
-    """The ids of every token of `token`'s chain of rotations, before and after it."""
+    """The ids of every token of `token`'s chain of rotations: after it first (where the live
+    one is), then before it; at most FAMILY_LIMIT in each direction."""
     manager = type(token)._default_manager
     ids = {token.pk}
-    earlier = token.previous_id
-    while earlier is not None and earlier not in ids and len(ids) < FAMILY_LIMIT:
-        ids.add(earlier)
-        earlier = manager.filter(pk=earlier).values_list("previous_id", flat=True).first()
-    later = [token.pk]
-    while later and len(ids) < FAMILY_LIMIT:
-        later = [pk for pk in manager.filter(previous_id__in=later).values_list("pk", flat=True)]
-        later = [pk for pk in later if pk not in ids]
+    later, seen_later = [token.pk], 0
+    while later and seen_later < FAMILY_LIMIT:
+        later = [
+            pk
+            for pk in manager.filter(previous_id__in=later).values_list("pk", flat=True)
+            if pk not in ids
+        ]
         ids.update(later)
+        seen_later += len(later)
+    earlier, seen_earlier = token.previous_id, 0
+    while earlier is not None and earlier not in ids and seen_earlier < FAMILY_LIMIT:
+        ids.add(earlier)
+        seen_earlier += 1
+        earlier = manager.filter(pk=earlier).values_list("previous_id", flat=True).first()
     return ids
 
 

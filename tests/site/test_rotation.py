@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.conf import settings as django_settings
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -289,3 +290,59 @@ def test_revoking_ends_every_old_value_still_in_its_overlap(client):
     personal_token_revoke(actor=user, token=third)
     assert all(api(client, v).status_code == 401 for v in (first_value, second_value, third_value))
     assert not PersonalAccessToken.objects.filter(previous_expires_at__gt=timezone.now()).exists()
+
+
+def test_revoking_reaches_an_old_value_past_an_ended_link(client):
+    """T rotated to S with a week's overlap, S to S2 at once: revoking S2 stops T too, though
+    S's own overlap is over."""
+    user = UserFactory()
+    t, t_value = make_personal_token(user, name="ci", scopes=["api"])
+    s, _ = personal_token_rotate(actor=user, token=t, overlap_hours=168)
+    s2, s2_value = personal_token_rotate(actor=user, token=s, overlap_hours=0)
+    assert api(client, t_value).status_code == 200
+    personal_token_revoke(actor=user, token=s2)
+    assert api(client, t_value).status_code == 401
+    assert api(client, s2_value).status_code == 401
+
+
+def test_a_value_stopped_early_is_rotated_out_for_reuse_detection(client):
+    user = UserFactory()
+    first, first_value = make_personal_token(user, name="ci", scopes=["api"])
+    _successor, new_value = personal_token_rotate(actor=user, token=first, overlap_hours=24)
+    personal_token_revoke(actor=user, token=PersonalAccessToken.objects.get(pk=first.pk))
+    first.refresh_from_db()
+    assert first.works_until <= timezone.now() and first.ended_by == "rotated"
+    path = "/api/v4/personal_access_tokens/self/rotate"
+    assert api(client, first_value, "post", path).status_code == 401
+    assert api(client, new_value).status_code == 401  # the family is revoked
+    assert AuditEvent.objects.filter(action=AuditAction.TOKEN_FAMILY_REVOKE).count() == 1
+
+
+def test_a_long_rotated_token_is_not_listed_again_when_its_date_passes(clock):
+    user = UserFactory()
+    token, _ = make_personal_token(user, name="ci", expires_at=NOW.date() + timedelta(days=40))
+    personal_token_rotate(actor=user, token=token, overlap_hours=1)
+    clock.shift(timedelta(days=35))
+    assert list(user.personal_access_tokens.recently_inactive()) == []
+    clock.shift(timedelta(days=6))  # past the old token's expiry date (its successor's too)
+    listed = user.personal_access_tokens.recently_inactive()
+    assert token.pk not in [t.pk for t in listed] and len(listed) == 1
+
+
+def test_a_line_break_in_a_name_does_not_stop_the_emails(world):
+    """A name holding a line break (the API's text fields allow one) goes into the subjects of
+    the expiry and leak emails as a space: the emails go out, nothing fails."""
+    from tokens_site.expiry_notices import send_expiry_notices
+    from tokens_site.token_inventory import revoke_found
+
+    token, _ = make_personal_token(
+        world["users"]["developer"], expires_at=timezone.now().date() + timedelta(days=3)
+    )
+    PersonalAccessToken.objects.filter(pk=token.pk).update(name="two\nlines")
+    token.refresh_from_db()
+    assert send_expiry_notices().emails == 1
+    assert revoke_found(token, actor=None, where="a test")
+    assert [m.subject for m in mail.outbox] == [
+        "Personal access token 'two lines' expires in 3 days",
+        "Your personal access token 'two lines' was found and revoked",
+    ]

@@ -3,10 +3,12 @@ pipeline (authentication.py), token scopes (permissions.py), GitLab's errors
 (exceptions.py), bodies (parsers.py) and pagination (pagination.py); answers never cached;
 what is done with `Sudo` audited with the administrator's name."""
 
+import logging
 from contextlib import ExitStack
 from urllib.parse import unquote
 
 from django.conf import settings
+from django.db import DatabaseError
 from rest_framework.exceptions import MethodNotAllowed, ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
@@ -19,6 +21,8 @@ from tokens_site.api.exceptions import RequestTooLarge
 from tokens_site.api.pagination import GitLabPagination, query_values
 from tokens_site.api.serializers import Rotate
 from tokens_site.audit import audit_context, client_ip
+
+logger = logging.getLogger(__name__)
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -80,7 +84,10 @@ class ApiView(APIView):
         # is audited.
         if self.detects_reuse and isinstance(exc, Denied) and exc.status == 401:
             token = getattr(self.request._request, "rotated_out_token", None)
-            rotation.detect_reuse(token, ip_address=self.ip_address)
+            try:
+                rotation.detect_reuse(token, ip_address=self.ip_address)
+            except DatabaseError:  # the refusal stands; the next attempt revokes the family
+                logger.exception("Could not revoke the family of a reused token")
         return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):

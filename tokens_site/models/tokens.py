@@ -63,6 +63,7 @@ class TokenQuerySet(models.QuerySet):
         revoked = Q(revoked=True, revoked_at__gt=since)
         expired = Q(
             revoked=False,
+            works_until__isnull=True,  # a rotated token is listed by when it was rotated out
             expires_at__lte=today,
             expires_at__gt=today - timedelta(days=RECENTLY_INACTIVE_DAYS),
         )
@@ -148,24 +149,38 @@ class TokenRecord(models.Model):
         updated = manager.filter(pk=self.pk, revoked=False).update(revoked=True, revoked_at=now)
         if updated:
             self.revoked_at = now
-            if self.previous_id is not None and self.previous_works:
-                # Its old value, and theirs while in overlap too (rotated twice within hours).
-                earlier = self.previous_id
-                while earlier is not None:
-                    row = manager.filter(pk=earlier).values("previous_id", "works_until").first()
-                    if row is None or row["works_until"] is None or row["works_until"] <= now:
-                        break
-                    manager.filter(pk=earlier, revoked=False).update(revoked=True, revoked_at=now)
-                    manager.filter(previous_id=earlier).update(previous_expires_at=now)
-                    earlier = row["previous_id"]
-                manager.filter(pk=self.pk).update(previous_expires_at=now)
-                self.previous_expires_at = now
-            if self.works_until is not None and self.works_until > now:
+            # This token in its overlap: it stops now (for reuse detection too), and its
+            # successor's "rotating" note ends.
+            if manager.filter(pk=self.pk, works_until__gt=now).update(works_until=now):
+                self.works_until = now
                 manager.filter(previous_id=self.pk, previous_expires_at__gt=now).update(
                     previous_expires_at=now
                 )
+            self._end_earlier_values(now)
         self.revoked = True
         return bool(updated)
+
+    def _end_earlier_values(self, now) -> None:
+        """Revoking ends every older value of this token's chain still in its overlap. An
+        overlap is at most 7 days (tokens_site.rotation), so the walk back stops at the first
+        rotation older than that: nothing before it can still work."""
+        manager = type(self)._default_manager
+        horizon = now - timedelta(hours=168)
+        rotated_at, earlier = self.rotated_at, self.previous_id
+        while earlier is not None and rotated_at is not None and rotated_at > horizon:
+            row = manager.filter(pk=earlier).values("previous_id", "rotated_at").first()
+            if row is None:
+                break
+            manager.filter(pk=earlier, revoked=False, works_until__gt=now).update(
+                revoked=True, revoked_at=now, works_until=now
+            )
+            manager.filter(previous_id=earlier, previous_expires_at__gt=now).update(
+                previous_expires_at=now
+            )
+            earlier, rotated_at = row["previous_id"], row["rotated_at"]
+        if self.previous_expires_at is not None and self.previous_expires_at > now:
+            manager.filter(pk=self.pk).update(previous_expires_at=now)
+            self.previous_expires_at = now
 
     def rotated_expiry(self):
         """The successor's expiry when a rotation names no date (issue 16): as long a lifetime
