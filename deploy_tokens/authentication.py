@@ -6,7 +6,6 @@ from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.selectors import deploy_token_find_active
 from tokens_site.auth.authenticators import NOT_PROVEN, Authenticator, Outcome
-from tokens_site.auth.bans import ban_enforced
 from tokens_site.auth.credentials import Presented, Source
 from tokens_site.auth.principal import Kind, Principal
 from tokens_site.auth.store import ban_in_force
@@ -23,10 +22,7 @@ class DeployTokenAuthenticator(Authenticator):
         token = deploy_token_find_active(presented.secret, username=username, address=address)
         if token is None:
             return NOT_PROVEN
-        banned = ban_in_force(token.address_banned_until)
-        if not (banned and ban_enforced()):  # a refused request is no use of the token
-            token.touch(address=address)
         principal = Principal(
             kind=self.kind, username=token.username, scopes=frozenset(token.scopes), token=token
         )
-        return Outcome(principal, address_banned=banned)
+        return Outcome(principal, address_banned=ban_in_force(token.address_banned_until))

@@ -1,6 +1,6 @@
 """Reads of personal access tokens: the active token a credential names, with the ban of the
 address presenting it read in the same statement (nothing is written here; recording its use
-is personal_tokens.services.personal_token_touch)."""
+is the pipeline's, through TokenRecord.touch)."""
 
 from django.contrib.auth import get_user_model
 from django.views.decorators.debug import sensitive_variables

@@ -59,13 +59,6 @@ def personal_token_revoke(*, actor, token: PersonalAccessToken, ip_address: str 
     token.revoke(actor=actor, ip_address=ip_address)
 
 
-def personal_token_touch(
-    token: PersonalAccessToken, *, address: str | None = None, now=None
-) -> bool:
-    """Record a use of the token (TokenRecord.touch: throttled, at most one UPDATE)."""
-    return token.touch(address=address, now=now)
-
-
 @sensitive_variables()
 def personal_token_rotate(
     *,

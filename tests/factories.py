@@ -126,3 +126,20 @@ def make_two_factor(user):
     codes = two_factor_enable(user=user, device=device)
     device.refresh_from_db()
     return device, codes
+
+
+def basic_header(username: str, secret: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{secret}".encode()).decode()
+
+
+def through_pipeline(family, *, address: str = "127.0.0.1", **meta):
+    """Authenticate a request from `address` with these META entries (e.g.
+    HTTP_AUTHORIZATION=basic_header(...)) through the one pipeline: its Principal; Denied
+    raised as the pipeline raises it."""
+    from django.test import RequestFactory
+
+    from tokens_site.auth.pipeline import authenticate
+
+    return authenticate(RequestFactory().get("/", REMOTE_ADDR=address, **meta), family)

@@ -373,8 +373,6 @@ def test_a_bot_makes_no_group_and_joins_nothing_and_gets_no_other_token(client, 
 def test_a_new_address_within_the_interval_writes_nothing(client, world, django_assert_num_queries):
     """Last used, with its addresses, is written at most once per interval, from however
     many addresses the token is used (CI runners): the request path stays read-only."""
-    from personal_tokens.services import personal_token_touch
-
     token, _ = make_access_token(
         world["project"],
         world["owner"],
@@ -382,9 +380,9 @@ def test_a_new_address_within_the_interval_writes_nothing(client, world, django_
         scopes=["read_api"],
         expires_at=utc_today() + timedelta(days=5),
     )
-    assert personal_token_touch(token, address="192.0.2.1") is True
+    assert token.touch(address="192.0.2.1") is True
     with django_assert_num_queries(0):
-        assert personal_token_touch(token, address="192.0.2.2") is False
+        assert token.touch(address="192.0.2.2") is False
     token.refresh_from_db()
     assert token.last_used_ips == ["192.0.2.1"]
 

@@ -36,7 +36,7 @@ def report_of_a_crash_in(monkeypatch, target: str, request) -> str:
     "target",
     [
         "tokens_site.tokens.hmac.new",  # digesting the value, before the lookup
-        "personal_tokens.authentication.personal_token_touch",  # after the token was found
+        "tokens_site.models.tokens.TokenRecord.touch",  # after the token was found
     ],
 )
 def test_a_personal_token_never_shows_in_a_crash_report(monkeypatch, target):

@@ -8,17 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from deploy_tokens.authentication import DeployTokenAuthenticator
 from deploy_tokens.models import DeployToken
 from tests.factories import (
     AdminFactory,
     GroupFactory,
     MembershipFactory,
     ProjectFactory,
+    basic_header,
     make_deploy_token,
     make_personal_token,
+    through_pipeline,
 )
-from tokens_site.auth.credentials import Presented, Source
+from tokens_site.access.policy import Denied
+from tokens_site.auth.families import GIT
 from tokens_site.auth.store import store
 from tokens_site.models import AccessLevel
 
@@ -33,15 +35,16 @@ def project():
 
 
 def authenticate(token, plaintext, address="192.0.2.1"):
-    presented = Presented(username=token.username, secret=plaintext, source=Source.BASIC)
-    return DeployTokenAuthenticator().authenticate(None, presented, address)
+    """The principal this deploy token authenticates, through the pipeline, from `address`."""
+    header = basic_header(token.username, plaintext)
+    return through_pipeline(GIT, address=address, HTTP_AUTHORIZATION=header)
 
 
 def test_last_use_is_written_at_most_once_per_ten_minutes(project, django_assert_num_queries):
     with time_machine.travel(START, tick=False):
         token, plaintext = make_deploy_token(project)
         with django_assert_num_queries(2):  # the lookup, the one UPDATE
-            assert authenticate(token, plaintext).principal is not None
+            assert authenticate(token, plaintext).token == token
     nine_minutes = START + timedelta(minutes=9)
     with time_machine.travel(nine_minutes, tick=False), django_assert_num_queries(1):
         authenticate(token, plaintext, address="192.0.2.2")
@@ -65,8 +68,9 @@ def test_five_distinct_addresses_newest_first(project):
 def test_a_banned_addresss_refused_request_is_no_use(project, settings):
     token, plaintext = make_deploy_token(project)
     store().ban("192.0.2.9", duration_seconds=60, failures=30)
-    outcome = authenticate(token, plaintext, address="192.0.2.9")
-    assert outcome.address_banned is True
+    with pytest.raises(Denied) as refused:
+        authenticate(token, plaintext, address="192.0.2.9")
+    assert refused.value.status == 403
     assert DeployToken.objects.get(pk=token.pk).last_used_at is None
 
 

@@ -283,10 +283,8 @@ def test_only_the_digest_is_stored():
 class TestLastUsed:
     def test_racing_writers_write_once(self):
         """Two processes holding the same stale row: the conditional UPDATE lets one write."""
-        from personal_tokens.services import personal_token_touch
-
         token, _ = make_personal_token()
         first = PersonalAccessToken.objects.get(pk=token.pk)
         second = PersonalAccessToken.objects.get(pk=token.pk)
-        assert personal_token_touch(first) is True
-        assert personal_token_touch(second) is False
+        assert first.touch() is True
+        assert second.touch() is False

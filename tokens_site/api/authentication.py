@@ -17,7 +17,10 @@ class PipelineAuthentication(BaseAuthentication):
     the pipeline's Denied, answered by the one refusal builder (exceptions.py)."""
 
     def authenticate(self, request):
-        principal = authenticate(request._request, API)
+        view = (request.parser_context or {}).get("view")
+        principal = authenticate(
+            request._request, API, detects_reuse=getattr(view, "detects_reuse", False)
+        )
         if principal.is_anonymous:
             return None
         target = sudo_target(request._request, principal)

@@ -3,26 +3,20 @@ pipeline (authentication.py), token scopes (permissions.py), GitLab's errors
 (exceptions.py), bodies (parsers.py) and pagination (pagination.py); answers never cached;
 what is done with `Sudo` audited with the administrator's name."""
 
-import logging
 from contextlib import ExitStack
 from urllib.parse import unquote
 
 from django.conf import settings
-from django.db import DatabaseError
 from rest_framework.exceptions import MethodNotAllowed, ParseError
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tokens_site import rotation
 from tokens_site.access.abilities import Ability
-from tokens_site.access.policy import Denied
 from tokens_site.api.exceptions import RequestTooLarge
 from tokens_site.api.pagination import GitLabPagination, query_values
 from tokens_site.api.serializers import Rotate
 from tokens_site.audit import audit_context, client_ip
-
-logger = logging.getLogger(__name__)
 
 
 class JSONOnly(BaseContentNegotiation):
@@ -53,8 +47,8 @@ class ApiView(APIView):
     # `itself_ability` there (None: any scope), see permissions.py.
     about_a_token = False
     itself_ability: Ability | None = None
-    # A rotate endpoint: a rotated-out token presented here revokes its family
-    # (tokens_site.rotation.detect_reuse).
+    # A rotate endpoint: a rotated-out token presented here revokes its family (the
+    # pipeline's `detects_reuse`, read by authentication.py).
     detects_reuse = False
     content_negotiation_class = JSONOnly
     http_method_names = ["get", "post", "put", "delete", "head"]
@@ -78,17 +72,6 @@ class ApiView(APIView):
         principal = request.auth
         if principal is not None and principal.user != request.user:
             self._audit.enter_context(audit_context(sudo_by=principal.user.get_username()))
-
-    def handle_exception(self, exc):
-        # The answer stays the plain 401 of any refused credential; the family's revocation
-        # is audited.
-        if self.detects_reuse and isinstance(exc, Denied) and exc.status == 401:
-            token = getattr(self.request._request, "rotated_out_token", None)
-            try:
-                rotation.detect_reuse(token, ip_address=self.ip_address)
-            except DatabaseError:  # the refusal stands; the next attempt revokes the family
-                logger.exception("Could not revoke the family of a reused token")
-        return super().handle_exception(exc)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

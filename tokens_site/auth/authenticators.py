@@ -23,11 +23,13 @@ from two_factor.selectors import two_factor_enabled
 
 @dataclass(frozen=True)
 class Outcome:
-    """What an authenticator found: the principal (None: not this kind, or refused), and
-    whether the client's address is banned when its lookup read that too (None: not read)."""
+    """What an authenticator found: the principal (None: not this kind, or refused), whether
+    the client's address is banned when its lookup read that too (None: not read), and a
+    refused token that was rotated out (for reuse detection: tokens_site.rotation)."""
 
     principal: Principal | None
     address_banned: bool | None = None
+    rotated_out: object = None
 
 
 NOT_PROVEN = Outcome(principal=None)

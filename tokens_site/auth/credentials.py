@@ -80,6 +80,9 @@ class Presented:
 
 NOTHING = Presented()
 MALFORMED = Presented(malformed=True)
+# HTTP Basic where the family takes no Basic: malformed for it, and worth saying why
+# (Family.basic_refusal).
+UNTAKEN_BASIC = Presented(malformed=True, source=Source.BASIC)
 
 
 @sensitive_variables()
@@ -98,5 +101,5 @@ def read_credentials(request, sources: tuple[Source, ...]) -> Presented:
         if token:
             return Presented(secret=token.strip(), source=source)
     if authorization is not None:
-        return MALFORMED
+        return UNTAKEN_BASIC if authorization[:6].lower() == "basic " else MALFORMED
     return NOTHING

@@ -10,8 +10,10 @@ family (Git, packages, the registry's token service, the API, whoami):
    request is answered after (a password — checked on its own before it runs, since the
    account's lockout counts it —, an anonymous request, a secret no lookup found), so a
    banned address's right and wrong tokens cost the same statements;
-5. none proved it: 401, and one more failure for the address;
-6. the instance's policy for the credential's kind (tokens_site.access.policy).
+5. none proved it: 401, and one more failure for the address (and, where the endpoint asks,
+   a rotated-out token's reuse is detected: tokens_site.rotation);
+6. the token's use is recorded (throttled), and the instance's policy for the credential's
+   kind applies (tokens_site.access.policy).
 
 A banned address gets the same 403, after the same statements, for a right and a wrong
 credential, so it learns nothing from what it sends. Credentials a browser sends on another
@@ -19,15 +21,22 @@ site's behalf are refused unread (see OTHER_SITE). Authorization of what the pri
 for is the access policy's (`authorize`).
 """
 
+import logging
+
+from django.db import DatabaseError
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.policy import Denied, check_instance_policy
 from tokens_site.audit import ban_address
+from tokens_site.auth.authenticators import NOT_PROVEN, Outcome
 from tokens_site.auth.bans import BANNED_MESSAGE, ban_enforced, record_failure
-from tokens_site.auth.credentials import Presented, read_credentials
+from tokens_site.auth.credentials import Presented, Source, read_credentials
 from tokens_site.auth.families import Family
 from tokens_site.auth.principal import ANONYMOUS, Principal
 from tokens_site.auth.store import store
+from tokens_site.rotation import detect_reuse
+
+logger = logging.getLogger(__name__)
 
 BANNED = Denied(403, BANNED_MESSAGE)
 # How browsers mark a request another site made them send (an <img> or a form pointing here):
@@ -59,8 +68,10 @@ class _Ban:
 
 
 @sensitive_variables("presented")
-def identify(request, presented: Presented, family: Family, ban: _Ban) -> Principal | None:
-    """The principal the first of the family's authenticators proves, or None."""
+def identify(request, presented: Presented, family: Family, ban: _Ban) -> Outcome:
+    """The outcome of the first of the family's authenticators that proves the secret; else
+    a refusal (naming a rotated-out token, if one was found)."""
+    refused = NOT_PROVEN
     for authenticator in family.authenticators:
         if not authenticator.accepts(presented):
             continue
@@ -69,17 +80,17 @@ def identify(request, presented: Presented, family: Family, ban: _Ban) -> Princi
         outcome = authenticator.authenticate(request, presented, ban.address)
         ban.learn(outcome.address_banned)
         if outcome.principal is not None:
-            return outcome.principal
-    return None
+            return outcome
+        if outcome.rotated_out is not None:
+            refused = outcome
+    return refused
 
 
 @sensitive_variables("presented")
-def _brings_basic(request) -> bool:
-    return request.META.get("HTTP_AUTHORIZATION", "")[:6].lower() == "basic "
-
-
-def authenticate(request, family: Family) -> Principal:
-    """Who `request` acts as on `family`'s endpoints; raises Denied (401 or 403) otherwise."""
+def authenticate(request, family: Family, *, detects_reuse: bool = False) -> Principal:
+    """Who `request` acts as on `family`'s endpoints; raises Denied (401 or 403) otherwise.
+    `detects_reuse` (the API's rotate endpoints): a rotated-out token refused here revokes
+    its family (tokens_site.rotation.detect_reuse); the answer is the same 401."""
     ban = _Ban(ban_address(request))
     presented = read_credentials(request, family.sources)
     if presented.nothing and not any(name in request.META for name in family.refused_headers):
@@ -87,15 +98,27 @@ def authenticate(request, family: Family) -> Principal:
         return ANONYMOUS
     if not presented.nothing and request.META.get("HTTP_SEC_FETCH_SITE") in OTHER_SITE:
         raise Denied(401, "")
-    principal = None
+    outcome = NOT_PROVEN
     if not presented.nothing and not presented.malformed:
-        principal = identify(request, presented, family, ban)
+        outcome = identify(request, presented, family, ban)
     ban.check()
+    principal = outcome.principal
     if principal is None:
         if not presented.nothing:  # a refused kind's header alone is no guess
             record_failure(ban.address)
-        if presented.malformed and family.basic_refusal and _brings_basic(request):
+        if detects_reuse and outcome.rotated_out is not None:
+            _detect_reuse(outcome.rotated_out, ban.address)
+        if presented.malformed and family.basic_refusal and presented.source is Source.BASIC:
             raise Denied(401, family.basic_refusal)
         raise Denied(401, "")
+    if principal.token is not None:  # a use of the token (throttled: TokenRecord.touch)
+        principal.token.touch(address=ban.address)
     check_instance_policy(principal)
     return principal
+
+
+def _detect_reuse(token, address: str | None) -> None:
+    try:
+        detect_reuse(token, ip_address=address)
+    except DatabaseError:  # the refusal stands; the next attempt revokes the family
+        logger.exception("Could not revoke the family of a reused token")
