@@ -69,11 +69,7 @@ def deploy_token_create(
     if token.name == GITLAB_DEPLOY_TOKEN_NAME:
         token.token_encrypted = token_encrypt(plaintext)
     token.full_clean()
-    if expires_at is not None:
-        try:
-            validate_expiry_date(expires_at)
-        except ValidationError as error:
-            raise ValidationError({"expires_at": error.messages}) from error
+    _expiry_valid(expires_at)
     with transaction.atomic():
         token.save()
         if not username.strip():
@@ -99,6 +95,16 @@ def deploy_token_revoke(*, actor, token: DeployToken, ip_address: str | None = N
         )
 
 
+def _expiry_valid(expires_at: date | None) -> None:
+    """A deploy token's date: after today (the form's and the API's error on `expires_at`)."""
+    if expires_at is None:
+        return
+    try:
+        validate_expiry_date(expires_at)
+    except ValidationError as error:
+        raise ValidationError({"expires_at": error.messages}) from error
+
+
 @sensitive_variables()
 def deploy_token_rotate(
     *,
@@ -108,48 +114,39 @@ def deploy_token_rotate(
     overlap_hours: int | None = None,
     ip_address: str | None = None,
 ) -> tuple[DeployToken, str]:
-    """Retire `token` (at once, or after `overlap_hours`: tokens_site.rotation) and make its
-    successor in one transaction: the same owner, name, username (clients keep theirs),
-    description and scopes, a new value; the expiry is `expires_at`, else
-    TokenRecord.rotated_expiry(). Of two rotations at once, one wins; the other is refused,
-    with nothing made."""
+    """Retire `token` and make its successor by the shared rotation
+    (tokens_site.rotation.rotate): the same owner, name, username (clients keep theirs),
+    description and scopes, a new value."""
     deploy_token_access(actor, token.owner)
     require_person(actor, "deploy tokens")
-    rotation.require_rotatable(token)
-    overlap = rotation.overlap_hours_valid(overlap_hours)
-    expires_at = expires_at if expires_at is not None else token.rotated_expiry()
-    if expires_at is not None:
-        try:
-            validate_expiry_date(expires_at)
-        except ValidationError as error:
-            raise ValidationError({"expires_at": error.messages}) from error
-    plaintext = token_generate(PREFIX)
-    successor = DeployToken(
-        name=token.name,
-        description=token.description,
-        username=token.username,
-        expires_at=expires_at,
-        token_digest=token_digest(plaintext),
-        creator=actor if actor.is_authenticated else None,
-        project=token.project,
-        group=token.group,
-    )
-    successor.scopes = token.scopes
-    if token.token_encrypted:
-        successor.token_encrypted = token_encrypt(plaintext)
-    with transaction.atomic():
-        for name, value in rotation.retire(token, overlap_hours=overlap).items():
-            setattr(successor, name, value)
-        successor.save()
-        audit_event_record(
-            action=AuditAction.DEPLOY_TOKEN_ROTATE,
-            actor=actor,
-            target=successor,
-            ip_address=ip_address,
-            details={
-                "rotated_from": token.pk,
-                "expires_at": str(expires_at or ""),
-                "overlap_hours": overlap,
-            },
+
+    @sensitive_variables("plaintext")
+    def build(expires_at, plaintext: str, retired: dict) -> DeployToken:
+        successor = DeployToken(
+            name=token.name,
+            description=token.description,
+            username=token.username,
+            expires_at=expires_at,
+            token_digest=token_digest(plaintext),
+            creator=actor if actor.is_authenticated else None,
+            project=token.project,
+            group=token.group,
+            **retired,
         )
-    return successor, plaintext
+        successor.scopes = token.scopes
+        if token.token_encrypted:
+            successor.token_encrypted = token_encrypt(plaintext)
+        successor.save()
+        return successor
+
+    return rotation.rotate(
+        token,
+        actor=actor,
+        expires_at=expires_at,
+        overlap_hours=overlap_hours,
+        ip_address=ip_address,
+        prefix=PREFIX,
+        audit_action=AuditAction.DEPLOY_TOKEN_ROTATE,
+        validate=_expiry_valid,
+        build=build,
+    )

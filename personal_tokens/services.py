@@ -6,16 +6,13 @@ the plaintext, which exists only in that return value."""
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.rules import personal_token_validate
 from tokens_site import rotation
 from tokens_site.access.policy import require_person, require_self_or_administrator
-from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings, is_bot
-from tokens_site.tokens import token_generate
 
 
 @sensitive_variables("token")
@@ -89,44 +86,41 @@ def personal_token_replace(
     overlap_hours: int | None = None,
     ip_address: str | None = None,
 ) -> tuple[PersonalAccessToken, str]:
-    """Retire `token` (at once, or after `overlap_hours`: tokens_site.rotation) and create its
-    successor (same user, name, description and scopes) in one transaction: both happen, or
-    neither. The new expiry date is `expires_at`, else TokenRecord.rotated_expiry() — by the
-    same rules as any new token. Who may is the caller's to check (personal_token_rotate;
-    access_tokens for a bot's token)."""
-    rotation.require_rotatable(token)
-    overlap = rotation.overlap_hours_valid(overlap_hours)
-    if expires_at is None:
-        expires_at = token.rotated_expiry()
-    errors = personal_token_validate(
-        user=token.user,
-        name=token.name,
-        scopes=token.scopes,
-        expires_at=expires_at,
-        description=token.description,
-    )
-    if errors:
-        raise ValidationError(errors)
-    plaintext = token_generate(InstanceSettings.current().personal_access_token_prefix)
-    with transaction.atomic():
-        successor = PersonalAccessToken.objects.insert(
+    """Retire `token` and create its successor (same user, name, description and scopes) by
+    the shared rotation (tokens_site.rotation.rotate), under the rules of any new token. Who
+    may is the caller's to check (personal_token_rotate; access_tokens for a bot's token)."""
+
+    def validate(expires_at) -> None:
+        errors = personal_token_validate(
+            user=token.user,
+            name=token.name,
+            scopes=token.scopes,
+            expires_at=expires_at,
+            description=token.description,
+        )
+        if errors:
+            raise ValidationError(errors)
+
+    @sensitive_variables("plaintext")
+    def build(expires_at, plaintext: str, retired: dict) -> PersonalAccessToken:
+        return PersonalAccessToken.objects.insert(
             user=token.user,
             name=token.name,
             scopes=token.scopes,
             expires_at=expires_at,
             description=token.description,
             value=plaintext,
-            **rotation.retire(token, overlap_hours=overlap),
+            **retired,
         )
-        audit_event_record(
-            action=AuditAction.PERSONAL_TOKEN_ROTATE,
-            actor=actor,
-            target=successor,
-            ip_address=ip_address,
-            details={
-                "rotated_from": token.pk,
-                "expires_at": str(expires_at or ""),
-                "overlap_hours": overlap,
-            },
-        )
-    return successor, plaintext
+
+    return rotation.rotate(
+        token,
+        actor=actor,
+        expires_at=expires_at,
+        overlap_hours=overlap_hours,
+        ip_address=ip_address,
+        prefix=InstanceSettings.current().personal_access_token_prefix,
+        audit_action=AuditAction.PERSONAL_TOKEN_ROTATE,
+        validate=validate,
+        build=build,
+    )

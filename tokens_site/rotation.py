@@ -1,32 +1,34 @@
 """Rotation of every token kind: the old value may keep working for an overlap, and a rotated-out
 value used to rotate again revokes the whole family.
 
-- **Overlap.** A rotation may keep the old value working for `overlap_hours` (0 to 168, within
-  the instance's cap; none by default), so that what uses it can move to the new one without
-  an outage. The old token records until when it works (`works_until`); its successor records
-  it (`previous`), when it was rotated (`rotated_at`) and until when the old value works
-  (`previous_expires_at`). Revoking the successor ends both at once; revoking the old token
-  ends only its overlap (TokenRecord.revoke_once).
+- **Overlap.** A rotation may keep the old value working for `overlap_hours` (0 to 168,
+  MAX_ROTATION_OVERLAP_HOURS, within the instance's cap; none by default), so that what uses
+  it can move to the new one without an outage. The old token records until when it works
+  (`works_until`); its successor records it (`previous`), when it was rotated (`rotated_at`)
+  and until when the old value works (`previous_expires_at`). Revoking the successor ends
+  both at once; revoking the old token ends only its overlap (TokenRecord.revoke_once).
 - **One wins.** The old token is retired by one conditional UPDATE: of two rotations at once,
   one wins; the other is refused with nothing made.
 - **Reuse detection** (as GitLab 16.3): a rotated-out value (past its overlap) presented to
   rotate again means it leaked, or its successor did: every token of its family (the chain of
   rotations) is revoked, with an audit event. Presented for anything else, it is a plain 401.
 
-A kind's rotation service calls `require_rotatable`, `overlap_hours_valid` and, inside its
-transaction, `retire`; the API's rotate endpoints call `detect_reuse` on a refused credential.
+A kind's rotation service calls `rotate` with how its successor is checked and made; the
+pipeline calls `detect_reuse` on a refused credential where the endpoint asks.
 """
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import date, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings, TokenRecord
+from tokens_site.tokens import token_generate
 
-MAX_OVERLAP_HOURS = 168  # 7 days
 NOT_ACTIVE = "Only an active token can be rotated: this one is revoked or expired."
 ALREADY_ROTATED = (
     "This token was already rotated: rotate its successor (the active token of the same name)."
@@ -42,7 +44,9 @@ def require_rotatable(token: TokenRecord) -> None:
 
 
 def overlap_cap() -> int:
-    return min(MAX_OVERLAP_HOURS, InstanceSettings.current().max_rotation_overlap_hours)
+    """The instance's longest overlap (at most MAX_ROTATION_OVERLAP_HOURS, by its validator and
+    the database's constraint)."""
+    return InstanceSettings.current().max_rotation_overlap_hours
 
 
 def overlap_hours_valid(hours) -> int:
@@ -83,6 +87,47 @@ def retire(token: TokenRecord, *, overlap_hours: int, now=None) -> dict:
     for name, value in changes.items():
         setattr(token, name, value)
     return {"previous_id": token.pk, "rotated_at": now, "previous_expires_at": until}
+
+
+@sensitive_variables()
+def rotate(
+    token: TokenRecord,
+    *,
+    actor,
+    expires_at: date | None,
+    overlap_hours,
+    ip_address: str | None,
+    prefix: str,
+    audit_action: AuditAction,
+    validate: Callable[[date | None], None],
+    build: Callable[[date | None, str, dict], TokenRecord],
+) -> tuple[TokenRecord, str]:
+    """The rotation every kind shares. `token` must be active and not rotated yet; the
+    successor's expiry is `expires_at`, else TokenRecord.rotated_expiry(), checked by the
+    kind's `validate` (a ValidationError says why). Then, in one transaction, the old token is
+    retired (one of two concurrent rotations wins), `build(expires_at, value, retired)` saves
+    the successor (`retired`: its rotation fields) and the rotation is audited. Returns the
+    successor and its value, which exists only here."""
+    require_rotatable(token)
+    overlap = overlap_hours_valid(overlap_hours)
+    if expires_at is None:
+        expires_at = token.rotated_expiry()
+    validate(expires_at)
+    plaintext = token_generate(prefix)
+    with transaction.atomic():
+        successor = build(expires_at, plaintext, retire(token, overlap_hours=overlap))
+        audit_event_record(
+            action=audit_action,
+            actor=actor,
+            target=successor,
+            ip_address=ip_address,
+            details={
+                "rotated_from": token.pk,
+                "expires_at": str(expires_at or ""),
+                "overlap_hours": overlap,
+            },
+        )
+    return successor, plaintext
 
 
 def family_ids(token: TokenRecord) -> set[int]:

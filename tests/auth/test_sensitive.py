@@ -101,10 +101,10 @@ def test_a_rotated_tokens_new_value_never_shows_in_a_crash_report(monkeypatch):
         generated.append(real_generate(prefix))
         return generated[-1]
 
-    monkeypatch.setattr("personal_tokens.services.token_generate", remember)
+    monkeypatch.setattr("tokens_site.rotation.token_generate", remember)
     report = report_of_a_crash(
         monkeypatch,
-        "personal_tokens.services.audit_event_record",
+        "tokens_site.rotation.audit_event_record",
         functools.partial(personal_token_rotate, actor=None, token=token),
     )
     assert generated and generated[0] not in report

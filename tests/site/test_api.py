@@ -634,14 +634,14 @@ class TestPersonalTokens:
     def test_rotation_changes_nothing_when_the_audit_write_fails(
         self, client, owner, monkeypatch, which
     ):
-        from personal_tokens import services
+        from tokens_site import rotation
 
         token, value = make_personal_token(owner, scopes=["api"], name="ci")
 
         def audit_store_down(**kwargs):
             raise RuntimeError("the audit store is down")
 
-        monkeypatch.setattr(services, "audit_event_record", audit_store_down)
+        monkeypatch.setattr(rotation, "audit_event_record", audit_store_down)
         path = token.pk if which == "by_id" else "self"
         with pytest.raises(RuntimeError):
             call(client, "post", f"/api/v4/personal_access_tokens/{path}/rotate", value, {})

@@ -18,8 +18,10 @@ from tokens_site.api.fields import (
     whole_number,
 )
 from tokens_site.models import AccessLevel, Group, Visibility
-from tokens_site.models.instance import TWO_FACTOR_GRACE_PERIOD_MAX_HOURS
-from tokens_site.rotation import MAX_OVERLAP_HOURS
+from tokens_site.models.instance import (
+    MAX_ROTATION_OVERLAP_HOURS,
+    TWO_FACTOR_GRACE_PERIOD_MAX_HOURS,
+)
 from tokens_site.token_inventory import describe
 
 
@@ -531,5 +533,5 @@ class Rotate(Parameters):
     # Not in GitLab: how long the old value keeps working (tokens_site.rotation; the
     # instance's cap is the service's to check).
     overlap_hours = serializers.IntegerField(
-        required=False, allow_null=True, min_value=0, max_value=MAX_OVERLAP_HOURS
+        required=False, allow_null=True, min_value=0, max_value=MAX_ROTATION_OVERLAP_HOURS
     )

@@ -25,6 +25,9 @@ LIFETIME_RANGE_MESSAGE = (
 TWO_FACTOR_GRACE_PERIOD_HOURS = 48
 TWO_FACTOR_GRACE_PERIOD_MAX_HOURS = 10_000
 GRACE_RANGE_MESSAGE = f"Enter a number of hours from 0 to {TWO_FACTOR_GRACE_PERIOD_MAX_HOURS}."
+# The longest a rotation may keep the old value working (tokens_site.rotation): 7 days.
+MAX_ROTATION_OVERLAP_HOURS = 168
+OVERLAP_RANGE_MESSAGE = f"Enter a number of hours from 0 to {MAX_ROTATION_OVERLAP_HOURS}."
 
 
 class InstanceSettings(models.Model):
@@ -54,10 +57,11 @@ class InstanceSettings(models.Model):
     )
     max_rotation_overlap_hours = models.PositiveIntegerField(
         "longest rotation overlap (hours)",
-        default=168,
-        validators=[MaxValueValidator(168, "Enter a number of hours from 0 to 168.")],
+        default=MAX_ROTATION_OVERLAP_HOURS,
+        validators=[MaxValueValidator(MAX_ROTATION_OVERLAP_HOURS, OVERLAP_RANGE_MESSAGE)],
         help_text="How long a rotation may keep the old value working (chosen per rotation, "
-        "none by default), at most 168 (7 days). 0: the old value stops at once.",
+        f"none by default), at most {MAX_ROTATION_OVERLAP_HOURS} (7 days). 0: the old value "
+        "stops at once.",
     )
     require_two_factor_authentication = models.BooleanField(
         "require two-factor authentication for everyone",
@@ -148,7 +152,7 @@ class InstanceSettings(models.Model):
                 violation_error_message=LIFETIME_RANGE_MESSAGE,
             ),
             models.CheckConstraint(
-                condition=Q(max_rotation_overlap_hours__lte=168),
+                condition=Q(max_rotation_overlap_hours__lte=MAX_ROTATION_OVERLAP_HOURS),
                 name="instancesettings_rotation_overlap_in_range",
             ),
             models.CheckConstraint(

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from tokens_site.models.instance import InstanceSettings
+from tokens_site.models.instance import MAX_ROTATION_OVERLAP_HOURS, InstanceSettings
 from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
 
 DESCRIPTION_MAX_LENGTH = 255  # GitLab's limit for a token's description
@@ -165,7 +165,7 @@ class TokenRecord(models.Model):
         overlap is at most 7 days (tokens_site.rotation), so the walk back stops at the first
         rotation older than that: nothing before it can still work."""
         manager = type(self)._default_manager
-        horizon = now - timedelta(hours=168)
+        horizon = now - timedelta(hours=MAX_ROTATION_OVERLAP_HOURS)
         rotated_at, earlier = self.rotated_at, self.previous_id
         while earlier is not None and rotated_at is not None and rotated_at > horizon:
             row = manager.filter(pk=earlier).values("previous_id", "rotated_at").first()
