@@ -18,23 +18,20 @@ project and group access tokens and deploy tokens tell the people who may manage
   about are given back (their rows deleted) for the next run.
 """
 
-import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
-from django.template.loader import render_to_string
 from django.utils import timezone
 
-from tokens_site.access.abilities import Ability, required_level
-from tokens_site.models import Group, Membership, TokenExpiryNotice
-
-logger = logging.getLogger(__name__)
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import members_who_may
+from tokens_site.mail import email_user
+from tokens_site.models import TokenExpiryNotice
 
 STAGES = (60, 30, 7, 0)  # days before expiry; 0 is the expiry date itself
 EARLY_STAGES = (60, 30)  # not sent for a token made with no more time than that
@@ -74,22 +71,8 @@ def kinds() -> list[NoticeKind]:
     return list(_KINDS.values())
 
 
-def stage_of(expires_at: date, today: date) -> int | None:
-    """The notice stage a token expiring on `expires_at` is due for today, if any."""
-    days = (expires_at - today).days
-    if days < 0 or days > max(STAGES):
-        return None
-    return min(stage for stage in STAGES if stage >= days and (stage == 0) == (days == 0))
-
-
-def managers(source, ability: Ability) -> list:
-    """The people who may do `ability` on `source` (a group or project), directly or through
-    a group above: active people with an address, never bots."""
-    level = required_level(ability, on_group=isinstance(source, Group))
-    people = Membership.objects.filter(user__is_active=True, user__bot__isnull=True).exclude(
-        user__email=""
-    )
-    return [m.user for m in people.effective_on(source) if m.access_level >= level]
+def kind(label: str) -> NoticeKind:
+    return _KINDS[label]
 
 
 def managers_by_source(
@@ -107,7 +90,7 @@ def managers_by_source(
         key = (type(source), source.pk)
         if key not in of_source:
             of_source[key] = Addressees(
-                people=managers(source, ability),
+                people=members_who_may(ability, source),
                 where=source.full_path,
                 url=settings.EXTERNAL_URL + page(source),
             )
@@ -154,11 +137,12 @@ class RunResult:
 def _due(kind: NoticeKind, today: date) -> list[tuple[object, int]]:
     """(token, stage) for each token of `kind` due for a notice today: active, within 60 days
     of expiry, not yet told at its stage or a later one."""
+    # The tightest stage that holds the expiry date (the query keeps 0 to 60 days ahead).
     stage = Case(
-        When(expires_at=today, then=Value(0)),
-        When(expires_at__lte=today + timedelta(days=7), then=Value(7)),
-        When(expires_at__lte=today + timedelta(days=30), then=Value(30)),
-        default=Value(60),
+        *(
+            When(expires_at__lte=today + timedelta(days=days), then=Value(days))
+            for days in sorted(STAGES)
+        ),
         output_field=IntegerField(),
     )
     told = TokenExpiryNotice.objects.filter(
@@ -185,13 +169,13 @@ def _skipped(token, stage: int) -> bool:
     return stage in EARLY_STAGES and (token.expires_at - made).days <= stage
 
 
-def _claim(run: uuid.UUID, due: Iterable[tuple[NoticeKind, object, int]], now) -> set:
+def _claim(run: uuid.UUID, due: list[tuple[NoticeKind, object, int]], now) -> set:
     """Insert a notice row for each due (kind, token, stage); those whose insert took belong
     to this run: (kind label, token id, stage)."""
     TokenExpiryNotice.objects.bulk_create(
         [
-            TokenExpiryNotice(kind=kind.label, token_id=token.pk, days=stage, run=run, sent_at=now)
-            for kind, token, stage in due
+            TokenExpiryNotice(kind=each.label, token_id=token.pk, days=stage, run=run, sent_at=now)
+            for each, token, stage in due
         ],
         ignore_conflicts=True,
         batch_size=500,
@@ -199,16 +183,7 @@ def _claim(run: uuid.UUID, due: Iterable[tuple[NoticeKind, object, int]], now) -
     return set(TokenExpiryNotice.objects.filter(run=run).values_list("kind", "token_id", "days"))
 
 
-def one_line(text: str) -> str:
-    """`text` fit for a mail header: line breaks (a token's name may hold them) as spaces."""
-    return " ".join(text.splitlines())
-
-
 def _subject(items: list[Item]) -> str:
-    return one_line(_subject_text(items))
-
-
-def _subject_text(items: list[Item]) -> str:
     if len(items) == 1:
         [item] = items
         where = f" of {item.where}" if item.where else ""
@@ -225,19 +200,6 @@ def _subject_text(items: list[Item]) -> str:
     return f"{len(items)} tokens you own or manage: " + ", ".join(parts)
 
 
-def _send(person, items: list[Item]) -> None:
-    context = {"user": person, "items": items, "site_url": settings.EXTERNAL_URL}
-    message = EmailMultiAlternatives(
-        subject=_subject(items),
-        body=render_to_string("tokens_site/email/token_expiry.txt", context),
-        to=[person.email],
-    )
-    message.attach_alternative(
-        render_to_string("tokens_site/email/token_expiry.html", context), "text/html"
-    )
-    message.send()
-
-
 def send_expiry_notices(*, now: datetime | None = None) -> RunResult:
     """One run: claim every kind's due notices, email each person once about all their
     tokens, give back what could not be told."""
@@ -245,35 +207,39 @@ def send_expiry_notices(*, now: datetime | None = None) -> RunResult:
     today = now.astimezone(UTC).date()
     run = uuid.uuid4()
     TokenExpiryNotice.objects.filter(sent_at__lt=now - timedelta(days=KEEP_NOTICES_DAYS)).delete()
-    due = [(kind, token, stage) for kind in kinds() for token, stage in _due(kind, today)]
-    won = _claim(run, due, now)
+    due = {each: _due(each, today) for each in kinds()}
+    won = _claim(run, [(k, t, stage) for k, pairs in due.items() for t, stage in pairs], now)
     items_of: dict[int, list[Item]] = defaultdict(list)  # person id -> their items
     people = {}
     told_tokens: dict[tuple[str, int], Item] = {}
-    for kind in kinds():
+    for each, pairs in due.items():
         mine = [
             (token, stage)
-            for k, token, stage in due
-            if k is kind and (kind.label, token.pk, stage) in won and not _skipped(token, stage)
+            for token, stage in pairs
+            if (each.label, token.pk, stage) in won and not _skipped(token, stage)
         ]
         if not mine:
             continue
-        addressees = kind.addressees([token for token, _ in mine])
+        addressees = each.addressees([token for token, _ in mine])
         for token, stage in mine:
             to = addressees.get(token.pk)
             if to is None or not to.people:
                 continue  # no one to tell: the notice stays settled
-            item = Item(kind, token, stage, (token.expires_at - today).days, to.where, to.url)
-            told_tokens[(kind.label, token.pk)] = item
+            item = Item(each, token, stage, (token.expires_at - today).days, to.where, to.url)
+            told_tokens[(each.label, token.pk)] = item
             for person in to.people:
                 people[person.pk] = person
                 items_of[person.pk].append(item)
     result, reached = RunResult(), set()
     for person_id, items in items_of.items():
-        try:
-            _send(people[person_id], items)
-        except Exception:
-            logger.exception("Could not email %s about expiring tokens", people[person_id])
+        context = {"items": items, "site_url": settings.EXTERNAL_URL}
+        sent = email_user(
+            people[person_id],
+            subject=_subject(items),
+            template="tokens_site/email/token_expiry",
+            context=context,
+        )
+        if not sent:  # logged by email_user
             continue
         result.emails += 1
         reached.update((item.kind.label, item.token.pk) for item in items)

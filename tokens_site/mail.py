@@ -15,6 +15,7 @@ def email_user(user, *, subject: str, template: str, context: dict) -> bool:
     if not user.email:
         return False
     context = {"user": user, **context}
+    subject = " ".join(subject.splitlines())  # a token's name may hold a line break
     try:
         send_mail(
             subject=subject,

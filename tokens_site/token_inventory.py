@@ -13,7 +13,7 @@ import logging
 from django.db import transaction
 
 from tokens_site.audit import audit_event_record
-from tokens_site.expiry_notices import kinds, one_line
+from tokens_site.expiry_notices import kind
 from tokens_site.mail import email_user
 from tokens_site.models import AuditAction, Bot, Project
 from tokens_site.token_scan import Found
@@ -123,8 +123,7 @@ def revoke_found(record, *, actor, where: str, ip_address: str | None = None) ->
 
 
 def _tell(record, *, actor, where: str) -> None:
-    kind = next(k for k in kinds() if k.label == kind_of(record))
-    addressees = kind.addressees([record]).get(record.pk)
+    addressees = kind(kind_of(record)).addressees([record]).get(record.pk)
     if addressees is None:
         return
     details = describe(record)
@@ -134,7 +133,7 @@ def _tell(record, *, actor, where: str) -> None:
     for person in addressees.people:
         email_user(
             person,
-            subject=one_line(f"Your {details['kind']} '{record.name}' was found and revoked"),
+            subject=f"Your {details['kind']} '{record.name}' was found and revoked",
             template="tokens_site/email/token_leaked",
             context={"details": details, "where": where, "by": by, "url": addressees.url},
         )

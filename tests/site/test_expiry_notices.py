@@ -276,13 +276,23 @@ def test_old_notices_are_forgotten(team):
     assert TokenExpiryNotice.objects.count() == 0
 
 
-def test_stages():
-    today = date(2030, 1, 1)
-    stages = {
-        days: expiry_notices.stage_of(today + timedelta(days=days), today)
-        for days in (-1, 0, 1, 7, 8, 30, 31, 60, 61)
+@pytest.mark.django_db
+def test_each_token_is_due_for_the_tightest_stage_that_holds_it(team):
+    today = MADE.date() + timedelta(days=100)
+    distances = (-1, 0, 1, 7, 8, 30, 31, 60, 61)
+    for days in distances:
+        make("personal", team, f"in {days}", expires=today + timedelta(days=days))
+    personal = expiry_notices.kind("personal")
+    due = {token.name: stage for token, stage in expiry_notices._due(personal, today)}
+    assert due == {
+        "in 0": 0,
+        "in 1": 7,
+        "in 7": 7,
+        "in 8": 30,
+        "in 30": 30,
+        "in 31": 60,
+        "in 60": 60,
     }
-    assert stages == {-1: None, 0: 0, 1: 7, 7: 7, 8: 30, 30: 30, 31: 60, 60: 60, 61: None}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -358,7 +368,7 @@ def test_a_run_sends_nothing_for_notices_another_run_is_claiming(team):
     def first_run() -> None:
         try:
             with transaction.atomic():
-                personal = expiry_notices._KINDS["personal"]
+                personal = expiry_notices.kind("personal")
                 today = now.date()
                 due = [
                     (personal, token, stage)

@@ -268,6 +268,16 @@ def token_acts_on_itself(principal: Principal, token_id: str, ability: Ability |
     return ability is None or has_scope(principal, ability)
 
 
+def members_who_may(ability: Ability, source: Group | Project) -> list:
+    """The members (people, never bots; active, with an email address) who may do `ability`
+    on `source`, by a role there or on a group above: whom notices about it go to."""
+    level = required_level(ability, on_group=isinstance(source, Group))
+    people = Membership.objects.filter(user__is_active=True, user__bot__isnull=True).exclude(
+        user__email=""
+    )
+    return [m.user for m in people.effective_on(source) if m.access_level >= level]
+
+
 def require_administrator(user, reason: str = "Only administrators can do that.") -> None:
     if not is_administrator(user):
         raise PermissionDenied(reason)
