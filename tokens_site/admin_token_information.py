@@ -9,35 +9,20 @@ with its masked form, which an administrator may act on anyway."""
 import re
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from tokens_site.access.roles import is_administrator
+from tokens_site.access.policy import require_administrator
 from tokens_site.audit import client_ip
-from tokens_site.token_inventory import describe, identify, record_find, revoke_found
-from tokens_site.token_scan import SCAN_MAX_CHARACTERS, scan
+from tokens_site.token_inventory import by_references, describe, find, reference, revoke_found
+from tokens_site.token_scan import SCAN_MAX_CHARACTERS
 
 WHERE = "text pasted on the admin's Token information page"
 # Rows shown (and carried by the results form) at most: Django takes 1,000 fields per form.
 MAX_ROWS = 500
-_DIGITS = re.compile(r"[0-9]{1,18}")
-
-
-def _record(reference: str):
-    """A token by its "kind:id" reference (the results page's), or None."""
-    from deploy_tokens.models import DeployToken
-    from personal_tokens.models import PersonalAccessToken
-
-    kind, _, pk = reference.partition(":")
-    model = {"deploy": DeployToken, "personal": PersonalAccessToken}.get(kind)
-    if model is None or not _DIGITS.fullmatch(pk):
-        return None
-    return model.objects.filter(pk=int(pk)).first()
-
-
-def _reference(record) -> str:
-    return f"{'deploy' if hasattr(record, 'username') else 'personal'}:{record.pk}"
+_LINE = re.compile(r"[0-9]{1,9}")
 
 
 def _rows(items: list[tuple[str, int, object | None]]) -> list[dict]:
@@ -45,16 +30,24 @@ def _rows(items: list[tuple[str, int, object | None]]) -> list[dict]:
     for masked, line, record in items:
         row = {"masked": masked, "line": line, "record": record}
         if record is not None:
-            row.update(details=describe(record), reference=_reference(record))
+            row.update(details=describe(record), reference=reference(record))
         rows.append(row)
     return rows
+
+
+def _shown(entry: str) -> tuple[str, int, str]:
+    """A results row carried by the form: "masked|line|reference"."""
+    masked, line, ref = [*entry.split("|", 2), "", "", ""][:3]
+    return masked[:60], int(line) if _LINE.fullmatch(line) else 0, ref
 
 
 @sensitive_post_parameters("text")
 @sensitive_variables("text")
 def token_information_view(request, admin_site):
-    if not is_administrator(request.user):
-        raise Http404
+    try:
+        require_administrator(request.user)
+    except PermissionDenied:
+        raise Http404 from None
     context = {
         **admin_site.each_context(request),
         "title": "Token information",
@@ -63,6 +56,7 @@ def token_information_view(request, admin_site):
         "rows": None,
         "error": "",
     }
+    address = client_ip(request)
     if request.method == "POST" and "text" in request.POST:
         text = request.POST["text"]
         if not text.strip():
@@ -73,12 +67,7 @@ def token_information_view(request, admin_site):
                 f"(1 MB) at a time, or use manage.py find_tokens for a larger file."
             )
         else:
-            found = identify(scan(text))
-            for item in found:
-                if item.record is not None:
-                    record_find(
-                        item.record, actor=request.user, where=WHERE, ip_address=client_ip(request)
-                    )
+            found = find(text, actor=request.user, where=WHERE, ip_address=address)
             if len(found) > MAX_ROWS:
                 context["error"] = (
                     f"{len(found):,} tokens found: the first {MAX_ROWS} are shown. Use "
@@ -87,21 +76,17 @@ def token_information_view(request, admin_site):
             context["rows"] = _rows([(f.masked, f.line, f.record) for f in found[:MAX_ROWS]])
     elif request.method == "POST":
         # Revoke one ("revoke") or every active one ("revoke_all"), then show the same rows.
-        shown = request.POST.getlist("shown")[:MAX_ROWS]
-        targets = request.POST.getlist("revoke") or (shown if "revoke_all" in request.POST else [])
-        revoked = 0
-        for reference in targets:
-            reference = reference.split("|", 2)[-1]
-            record = _record(reference)
-            if record is not None and revoke_found(
-                record, actor=request.user, where=WHERE, ip_address=client_ip(request)
-            ):
-                revoked += 1
+        shown = [_shown(entry) for entry in request.POST.getlist("shown")[:MAX_ROWS]]
+        if "revoke_all" in request.POST:
+            targets = [ref for _, _, ref in shown]
+        else:
+            targets = request.POST.getlist("revoke")[:MAX_ROWS]
+        records = by_references(targets + [ref for _, _, ref in shown])
+        revoked = sum(
+            revoke_found(records[ref], actor=request.user, where=WHERE, ip_address=address)
+            for ref in dict.fromkeys(targets)
+            if ref in records
+        )
         messages.success(request, f"Revoked {revoked} token(s); their owners are told by email.")
-        items = []
-        for entry in shown:
-            masked, line, reference = [*entry.split("|", 2), "", "", ""][:3]
-            number = int(line) if _DIGITS.fullmatch(line) else 0
-            items.append((masked[:60], number, _record(reference)))
-        context["rows"] = _rows(items)
+        context["rows"] = _rows([(masked, line, records.get(ref)) for masked, line, ref in shown])
     return TemplateResponse(request, "admin/token_information.html", context)

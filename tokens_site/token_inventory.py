@@ -8,7 +8,7 @@ addresses. Finding and revoking are audited; an owner whose token is revoked thi
 where it was found and by whom (the people the expiry notices tell: tokens_site.expiry_notices).
 """
 
-import logging
+import re
 
 from django.db import transaction
 
@@ -16,31 +16,65 @@ from tokens_site.audit import audit_event_record
 from tokens_site.expiry_notices import kind
 from tokens_site.mail import email_user
 from tokens_site.models import AuditAction, Bot, Project
-from tokens_site.token_scan import Found
+from tokens_site.token_scan import Found, scan
 from tokens_site.tokens import DEPLOY_TOKEN_PREFIX
 
-logger = logging.getLogger(__name__)
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def _tables() -> dict:
+    """The two tables tokens live in ("deploy"; "personal": personal and access tokens), with
+    what describing a token reads."""
+    from deploy_tokens.models import DeployToken
+    from personal_tokens.models import PersonalAccessToken
+
+    return {
+        "deploy": DeployToken.objects.select_related("project", "group"),
+        "personal": PersonalAccessToken.objects.select_related(
+            "user__bot__project", "user__bot__group"
+        ),
+    }
 
 
 def identify(found: list[Found]) -> list[Found]:
     """Set each found token's `record` (None: not this instance's), in two queries at most."""
-    from deploy_tokens.models import DeployToken
-    from personal_tokens.models import PersonalAccessToken
-
-    deploy = [f for f in found if f.prefix == DEPLOY_TOKEN_PREFIX]
-    personal = [f for f in found if f.prefix != DEPLOY_TOKEN_PREFIX]
-    for items, records in (
-        (deploy, DeployToken.objects.select_related("project", "group")),
-        (
-            personal,
-            PersonalAccessToken.objects.select_related("user__bot__project", "user__bot__group"),
-        ),
-    ):
+    for table, records in _tables().items():
+        items = [f for f in found if (f.prefix == DEPLOY_TOKEN_PREFIX) == (table == "deploy")]
         if not items:
             continue
         by_digest = {f.digest: f for f in items}
         for record in records.filter(token_digest__in=list(by_digest)):
             by_digest[record.token_digest].record = record
+    return found
+
+
+def find(text: str, *, actor, where: str, ip_address: str | None = None) -> list[Found]:
+    """The tokens in `text` (tokens_site.token_scan), each of this instance's with its record;
+    each find is audited (`where`: the page, the command, the API)."""
+    found = identify(scan(text))
+    for item in found:
+        if item.record is not None:
+            record_find(item.record, actor=actor, where=where, ip_address=ip_address)
+    return found
+
+
+def reference(record) -> str:
+    """ "deploy:12" or "personal:34": a token by its table and id (the admin page's forms)."""
+    return f"{'deploy' if kind_of(record) == 'deploy' else 'personal'}:{record.pk}"
+
+
+def by_references(references: list[str]) -> dict:
+    """The tokens these references name (ignoring malformed ones), one query per table."""
+    ids: dict[str, set[int]] = {"deploy": set(), "personal": set()}
+    for ref in references:
+        table, _, pk = ref.partition(":")
+        if table in ids and _ID.fullmatch(pk):
+            ids[table].add(int(pk))
+    found = {}
+    for table, records in _tables().items():
+        if ids[table]:
+            for record in records.filter(pk__in=ids[table]):
+                found[f"{table}:{record.pk}"] = record
     return found
 
 

@@ -17,12 +17,19 @@ from dataclasses import dataclass, field
 
 from django.views.decorators.debug import sensitive_variables
 
-from tokens_site.tokens import BODY_LENGTH, CHECKSUM_LENGTH, token_digest, token_is_well_formed
+from tokens_site.models import InstanceSettings
+from tokens_site.tokens import (
+    BASE62,
+    BODY_LENGTH,
+    CHECKSUM_LENGTH,
+    token_digest,
+    token_is_well_formed,
+)
 
 TAIL = BODY_LENGTH + CHECKSUM_LENGTH
-PREFIX_MAX_LENGTH = 20  # InstanceSettings.personal_access_token_prefix's max_length
+PREFIX_MAX_LENGTH = InstanceSettings._meta.get_field("personal_access_token_prefix").max_length
 _TAIL_AFTER_DASH = re.compile(rf"-([0-9A-Za-z]{{{TAIL}}})(?![0-9A-Za-z])")
-_PREFIX_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_PREFIX_CHARACTERS = frozenset(BASE62 + "_-")  # what a prefix may hold (InstanceSettings)
 SCAN_MAX_CHARACTERS = 1024 * 1024  # what the page and the API scan at most
 
 

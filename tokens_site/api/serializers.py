@@ -503,9 +503,9 @@ class TokenInformation(Shape):
 
     id = serializers.IntegerField(source="pk")
     name = serializers.CharField()
-    kind = serializers.SerializerMethodField()
-    owner = serializers.SerializerMethodField()
-    state = serializers.SerializerMethodField()
+    kind = serializers.CharField(read_only=True)
+    owner = serializers.CharField(read_only=True)
+    state = serializers.CharField(read_only=True)
     scopes = serializers.ListField(child=serializers.CharField())
     revoked = serializers.BooleanField()
     active = serializers.BooleanField(source="is_active")
@@ -514,14 +514,11 @@ class TokenInformation(Shape):
     last_used_at = Timestamp()
     last_used_ips = serializers.ListField(child=serializers.CharField())
 
-    def get_kind(self, record) -> str:
-        return describe(record)["kind"]
-
-    def get_owner(self, record) -> str:
-        return describe(record)["owner"]
-
-    def get_state(self, record) -> str:
-        return describe(record)["state"]
+    def to_representation(self, record) -> dict:
+        details = describe(record)  # once: kind, owner and state
+        data = super().to_representation(record)
+        data.update(kind=details["kind"], owner=details["owner"], state=details["state"])
+        return data
 
 
 class TokenLookup(Parameters):

@@ -634,7 +634,6 @@ class AdminToken(ApiView):
     (tokens_site.token_scan, tokens_site.token_inventory). Both are audited; a revoked
     token's owner is told."""
 
-    read_ability = Ability.WRITE_API
     where = "the token information API"
 
     def _found(self, request):

@@ -9,8 +9,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from tokens_site.token_inventory import describe, identify, record_find, revoke_found
-from tokens_site.token_scan import scan
+from tokens_site.token_inventory import describe, find, revoke_found
 
 WHERE = "text scanned by manage.py find_tokens"
 
@@ -31,13 +30,12 @@ class Command(BaseCommand):
     def handle(self, *args, revoke: bool = False, **options) -> None:
         raw = sys.stdin.buffer.read()
         text = raw.decode("utf-8", errors="replace")
-        found = identify(scan(text))
+        found = find(text, actor=None, where=WHERE)
         live = 0
         for item in found:
             if item.record is None:
                 self.stdout.write(f"line {item.line}: {item.masked}: not a token of this instance")
                 continue
-            record_find(item.record, actor=None, where=WHERE)
             details = describe(item.record)
             state = details["state"]
             if item.record.is_active:
