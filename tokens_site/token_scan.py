@@ -67,13 +67,15 @@ def scan(text: str) -> list[Found]:
     """Every token of this instance's formats in `text` (checksum verified), in order, each
     value once."""
     found: dict[str, Found] = {}
+    line, counted_to = 1, 0  # lines are counted on from the last hit: the text is read once
     for match in _TAIL_AFTER_DASH.finditer(text):
         dash = match.start()
         for prefix in _prefixes_ending_at(text, dash):
             value = prefix + match.group(1)
             if token_is_well_formed(value, prefix):
                 if value not in found:
-                    line = text.count("\n", 0, dash) + 1
+                    line += text.count("\n", counted_to, dash)
+                    counted_to = dash
                     found[value] = Found(value=value, prefix=prefix, line=line)
                 break
     return list(found.values())

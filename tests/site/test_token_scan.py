@@ -47,6 +47,14 @@ def test_the_scan_finds_every_format_and_skips_look_alikes():
     assert found[0].masked == f"glpat-…{personal[-4:]}" and personal not in repr(found[0])
 
 
+def test_line_numbers_are_right_for_many_hits():
+    values = [token_generate("glpat-") for _ in range(300)]
+    text = "".join(f"line {n}\n{value} and {value}\n" for n, value in enumerate(values))
+    found = scan(text)
+    assert [f.line for f in found] == [2 * n + 2 for n in range(300)]
+    assert [f.value for f in found] == values
+
+
 @pytest.mark.parametrize(
     "text", ["", "\x00" * 1000, bytes(range(256)).decode("latin-1") * 4000, "glpat-" * 10000]
 )
