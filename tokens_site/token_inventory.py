@@ -11,13 +11,14 @@ where it was found and by whom (the people the expiry notices tell: tokens_site.
 import re
 
 from django.db import transaction
+from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import audit_event_record
 from tokens_site.expiry_notices import kind
 from tokens_site.mail import email_user
 from tokens_site.models import AuditAction, Bot, Project
 from tokens_site.token_scan import Found, scan
-from tokens_site.tokens import DEPLOY_TOKEN_PREFIX
+from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_is_well_formed
 
 _ID = re.compile(r"[0-9]{1,18}")
 
@@ -46,6 +47,23 @@ def identify(found: list[Found]) -> list[Found]:
         for record in records.filter(token_digest__in=list(by_digest)):
             by_digest[record.token_digest].record = record
     return found
+
+
+@sensitive_variables("value")
+def lookup(value: str):
+    """The token with exactly this value, of any kind, or None: decided in memory where the
+    value cannot be one (tokens.token_is_well_formed, could_be_personal_token), else one
+    lookup by its digest. Unlike `scan`, a predetermined personal value is found too."""
+    from personal_tokens.rules import could_be_personal_token
+
+    if token_is_well_formed(value, DEPLOY_TOKEN_PREFIX):
+        prefix = DEPLOY_TOKEN_PREFIX
+    elif could_be_personal_token(value):
+        prefix = ""  # the personal table
+    else:
+        return None
+    [found] = identify([Found(value=value, prefix=prefix, line=1)])
+    return found.record
 
 
 def find(text: str, *, actor, where: str, ip_address: str | None = None) -> list[Found]:

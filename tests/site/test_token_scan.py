@@ -175,7 +175,16 @@ class TestAdminTokenApi:
         assert self.call(client, "post", "x" * 2000).status_code == 400
         assert self.call(client, "post", f"{value} {value}").status_code == 404
         assert self.call(client, "post", value, scopes=["read_api"]).status_code == 403
+        assert self.call(client, "post", "gldt-" + value[6:]).status_code == 404
         assert not PersonalAccessToken.objects.filter(revoked=True).exists()
+
+    def test_a_predetermined_value_is_found_too(self, client, world):
+        token, value = make_personal_token(
+            world["users"]["developer"], name="chosen", token="my-own-chosen-value-1234"
+        )
+        answer = self.call(client, "post", value)
+        assert answer.status_code == 200 and answer.json()["id"] == token.pk
+        assert self.call(client, "delete", value).status_code == 204
 
 
 class TestTokenInformationPage:

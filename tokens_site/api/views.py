@@ -48,8 +48,8 @@ from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
 from tokens_site.models import AccessLevel, Group, Membership, Project, is_bot
-from tokens_site.token_inventory import identify, record_find, revoke_found
-from tokens_site.token_scan import scan
+from tokens_site.token_inventory import lookup as token_lookup
+from tokens_site.token_inventory import record_find, revoke_found
 
 User = get_user_model()
 
@@ -638,11 +638,10 @@ class AdminToken(ApiView):
 
     def _found(self, request):
         require_administrator(request.user, "Only administrators can look up tokens.")
-        value = self.parameters(shapes.TokenLookup)["token"]
-        found = identify(scan(value))
-        if len(found) != 1 or found[0].record is None or found[0].value != value:
+        record = token_lookup(self.parameters(shapes.TokenLookup)["token"])
+        if record is None:
             raise Denied.not_found("Token")
-        return found[0].record
+        return record
 
     @extend_schema(request=shapes.TokenLookup, responses=shapes.TokenInformation)
     @sensitive_variables()
