@@ -68,7 +68,6 @@ class Scope(models.TextChoices):
 
 
 SCOPES = Scope.values
-ROTATED_LIFETIME_DAYS = 7  # a rotated token's, unless a date is given (as GitLab)
 
 
 def longest_lifetime_days() -> int:

@@ -37,7 +37,8 @@ BODY_LENGTH = 26
 CHECKSUM_LENGTH = 6  # 62**6 > 2**32: any CRC32 fits
 DIGEST_LENGTH = 64  # hex of SHA-256
 NONCE_BYTES = 12
-# Tokens expiring within this many days are highlighted and their owners emailed.
+# Tokens expiring within this many days are highlighted on the token pages (the emails go by
+# tokens_site.expiry_notices.STAGES).
 EXPIRY_WARNING_DAYS = 7
 ENCRYPTION_CONTEXT = b"tokens-site:token:v1"
 

@@ -35,6 +35,16 @@ def code_failed(request, user) -> None:
     )
 
 
+def key_answer_field() -> forms.CharField:
+    """The browser's answer from a security key (hidden; the page's script fills it)."""
+    return forms.CharField(
+        widget=forms.HiddenInput,
+        required=False,
+        max_length=security_keys.MAX_ANSWER_LENGTH,
+        error_messages={"max_length": security_keys.REFUSED},
+    )
+
+
 class TotpConfirmForm(forms.Form):
     """Password and the app's current code: to enrol, regenerate recovery codes, disable."""
 
@@ -61,12 +71,7 @@ class TotpConfirmForm(forms.Form):
         self.device = device
         if device is None:
             del self.fields["code"]
-            self.fields["assertion"] = forms.CharField(
-                widget=forms.HiddenInput,
-                required=False,
-                max_length=security_keys.MAX_ANSWER_LENGTH,
-                error_messages={"max_length": security_keys.REFUSED},
-            )
+            self.fields["assertion"] = key_answer_field()
 
     def clean_code(self) -> str:
         code = normalize(self.cleaned_data["code"])
@@ -125,13 +130,7 @@ class SecurityKeyAddForm(PasswordConfirmForm):
         max_length=SECURITY_KEY_NAME_MAX_LENGTH,
         help_text="To tell your keys apart, e.g. “YubiKey on my keyring”.",
     )
-    password = PasswordConfirmForm.base_fields["password"]
-    credential = forms.CharField(
-        widget=forms.HiddenInput,
-        required=False,
-        max_length=security_keys.MAX_ANSWER_LENGTH,
-        error_messages={"max_length": security_keys.REFUSED},
-    )
+    credential = key_answer_field()
     field_order = ["name", "password", "credential"]
 
     @sensitive_variables("answer")
@@ -159,12 +158,7 @@ class _SecondStepCode(forms.Form):
         ),
     )
     # A security key's answer (the page's script fills it); instead of a code.
-    assertion = forms.CharField(
-        widget=forms.HiddenInput,
-        required=False,
-        max_length=security_keys.MAX_ANSWER_LENGTH,
-        error_messages={"max_length": security_keys.REFUSED},
-    )
+    assertion = key_answer_field()
 
     def __init__(self, *args, request, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -186,9 +180,7 @@ class _SecondStepCode(forms.Form):
             raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
         ip_address = client_ip(self.request)
         if answer:
-            refusal = second_step_key_verify(
-                self.request, user=self.user, answer=answer, ip_address=ip_address
-            )
+            refusal = second_step_key_verify(self.request, user=self.user, answer=answer)
             if refusal is None:
                 return cleaned
             error = forms.ValidationError(refusal, code="invalid_login")

@@ -109,15 +109,11 @@ def two_factor_enable(
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         AuthenticatorApp.objects.filter(user=user, confirmed=False).delete()
-        if was_on:
-            _record(
-                AuditAction.TWO_FACTOR_ENABLE,
-                user,
-                ip_address,
-                details={"method": "authenticator_app"},
-            )
-            return None
-        return _two_factor_turned_on(user, method="authenticator_app", ip_address=ip_address)
+        codes = None if was_on else _recovery_codes_issue(user)
+        _record(
+            AuditAction.TWO_FACTOR_ENABLE, user, ip_address, details={"method": "authenticator_app"}
+        )
+        return codes
 
 
 def security_key_add(
@@ -177,12 +173,12 @@ def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[st
 
 
 def _two_factor_remove_all(user) -> bool:
-    """Delete every method and recovery code of `user`; whether there was a method."""
-    apps, _ = AuthenticatorApp.objects.filter(user=user).filter(confirmed=True).delete()
-    AuthenticatorApp.objects.filter(user=user).delete()
-    keys, _ = SecurityKey.objects.filter(user=user).delete()
-    RecoveryCode.objects.filter(user=user).delete()
-    return bool(apps or keys)
+    """Delete every method and recovery code of `user`; whether two-factor authentication was
+    on."""
+    was_on = two_factor_enabled(user)
+    for model in (AuthenticatorApp, SecurityKey, RecoveryCode):
+        model.objects.filter(user=user).delete()
+    return was_on
 
 
 def two_factor_disable(*, user, ip_address: str | None = None) -> None:
@@ -192,16 +188,15 @@ def two_factor_disable(*, user, ip_address: str | None = None) -> None:
             _record(AuditAction.TWO_FACTOR_DISABLE, user, ip_address)
 
 
-def two_factor_reset(*, user, actor=None, ip_address: str | None = None) -> bool:
+def two_factor_reset(*, user, actor, ip_address: str | None = None) -> bool:
     """An administrator's reset, for a user who lost every method and code: as disabling,
     audited as the administrator's, and the user is emailed. False when the user had no
-    two-factor authentication. `actor=None` is the console."""
-    if actor is not None:
-        require_administrator(actor, "Only administrators can reset two-factor authentication.")
+    two-factor authentication."""
+    require_administrator(actor, "Only administrators can reset two-factor authentication.")
     with transaction.atomic():
         if not _two_factor_remove_all(user):
             return False
-        audit_event_record(  # the administrator's (None: the console's)
+        audit_event_record(
             action=AuditAction.TWO_FACTOR_RESET,
             actor=actor,
             target=user,
@@ -247,7 +242,7 @@ def second_step_verify(*, user, code: str, ip_address: str | None = None) -> boo
 
 
 @sensitive_variables("answer")
-def second_step_key_verify(request, *, user, answer: str, ip_address: str | None = None):
+def second_step_key_verify(request, *, user, answer: str):
     """The sign-in's second step with a security key: None when `answer` is a right one from
     a key of `user` (its use recorded), else the refusal's message."""
     try:
