@@ -36,10 +36,11 @@ class Requirement:
         return (now or timezone.now()) >= self.deadline
 
 
-def requiring_groups(user):
-    """The groups that require two-factor authentication of `user`: those with the setting
-    at or above a group or project the user is a member of."""
-    below = Membership.objects.filter(user=user).filter(
+def requiring_groups(user_id):
+    """The groups that require two-factor authentication of the user `user_id` (an id, or an
+    outer reference to one): those with the setting at or above a group or project the user
+    is a member of."""
+    below = Membership.objects.filter(user_id=user_id).filter(
         StartsWith(F("group__traversal"), OuterRef("traversal"))
         | StartsWith(F("project__group__traversal"), OuterRef("traversal"))
     )
@@ -50,7 +51,8 @@ def requirement_for(user, now: datetime | None = None) -> Requirement | None:
     """What requires two-factor authentication of `user`, who has not set it up; None when
     nothing does, or they have. The grace period starts on the first call that finds a
     requirement, and is forgotten once nothing requires it (a requirement imposed again
-    later gives a new one). One query for a user with it on; two for one without."""
+    later gives a new one). One query, and a second to name the groups only when one
+    requires it."""
     if not user.is_authenticated:
         return None
     now = now or timezone.now()
@@ -62,8 +64,9 @@ def requirement_for(user, now: datetime | None = None) -> Requirement | None:
             grace_started=Subquery(
                 EnforcementGrace.objects.filter(user=OuterRef("pk")).values("started_at")
             ),
+            group_required=Exists(requiring_groups(OuterRef(OuterRef("pk")))),
         )
-        .values("enabled", "grace_started")
+        .values("enabled", "grace_started", "group_required")
         .first()
     )
     if row is None or row["enabled"]:
@@ -74,11 +77,11 @@ def requirement_for(user, now: datetime | None = None) -> Requirement | None:
     if instance.require_two_factor_authentication:
         periods.append(instance.two_factor_grace_period)
         required_by.append(INSTANCE)
-    for name, hours in (
-        requiring_groups(user).order_by("traversal").values_list("name", "two_factor_grace_period")
-    ):
-        periods.append(hours)
-        required_by.append(name)
+    if row["group_required"]:
+        groups = requiring_groups(user.pk).order_by("traversal")
+        for name, hours in groups.values_list("name", "two_factor_grace_period"):
+            periods.append(hours)
+            required_by.append(name)
     started = row["grace_started"]
     if not periods:
         if started is not None:

@@ -143,11 +143,25 @@ class TestInstanceRequirement:
         with django_assert_num_queries(1):
             assert requirement_for(user) is None
 
-    def test_a_user_in_the_grace_period_costs_two(self, user, django_assert_num_queries):
+    def test_a_user_nothing_requires_it_of_costs_one_query(self, user, django_assert_num_queries):
+        assert requirement_for(user) is None  # the instance settings are read (and cached)
+        with django_assert_num_queries(1):  # the user's row, with whether a group requires it
+            assert requirement_for(user) is None
+
+    def test_a_user_in_the_grace_period_costs_one_query(self, user, django_assert_num_queries):
         require_everyone()
         requirement_for(user)  # starts it
-        with django_assert_num_queries(2):  # the user's row, the groups
+        with django_assert_num_queries(1):  # the instance requires it: no group to name
             assert requirement_for(user) is not None
+
+    def test_a_user_in_a_groups_grace_period_costs_two(self, user, django_assert_num_queries):
+        group = GroupFactory(path="strict", name="Strict")
+        group.require_two_factor_authentication = True
+        group.save()
+        MembershipFactory(user=user, group=group, access_level=AccessLevel.DEVELOPER)
+        requirement_for(user)  # starts it
+        with django_assert_num_queries(2):  # the user's row, the groups' names
+            assert requirement_for(user).required_by == ("Strict",)
 
 
 class TestGroupRequirement:
