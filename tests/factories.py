@@ -143,3 +143,14 @@ def through_pipeline(family, *, address: str = "127.0.0.1", **meta):
     from tokens_site.auth.pipeline import authenticate
 
     return authenticate(RequestFactory().get("/", REMOTE_ADDR=address, **meta), family)
+
+
+def once_key(client, url: str) -> str:
+    """The single-use form key the page at `url` holds (tokens_site.once), as a browser
+    would post it back."""
+    import re
+
+    from tokens_site.once import FIELD_NAME
+
+    page = client.get(url).content.decode()
+    return re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)

@@ -37,12 +37,13 @@ def process_env(**extra: str) -> dict[str, str]:
     }
 
 
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    """`python manage.py <args>` in a new process; its output is text."""
+def manage(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    """`python manage.py <args>` in a new process, given `stdin`; its output is text."""
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
         env=process_env(**env),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,

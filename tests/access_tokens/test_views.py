@@ -8,7 +8,7 @@ import pytest
 
 from access_tokens.services import tokens_of
 from personal_tokens.models import PersonalAccessToken
-from tests.factories import make_access_token
+from tests.factories import make_access_token, once_key
 from tests.leaks import assert_shown_by_the_creating_page_only, log_everything
 from tests.roles import ROLES, SIGN_IN, outcome, visit
 from tokens_site.models import AccessLevel, AuditAction, AuditEvent, Bot, Membership
@@ -29,11 +29,6 @@ NEW_VALUE = re.compile(r'id="new-access-token-value" value="(glpat-[^"]+)"')
 
 def in_days(days: int) -> str:
     return str(utc_today() + timedelta(days=days))
-
-
-def once_key(client, url) -> str:
-    page = client.get(url).content.decode()
-    return re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
 
 
 def create_data(client, settings_url, **overrides) -> dict:

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from deploy_tokens.models import DeployToken
-from tests.factories import AdminFactory, GroupFactory, ProjectFactory, make_deploy_token
+from tests.factories import AdminFactory, GroupFactory, ProjectFactory, make_deploy_token, once_key
 from tests.leaks import readable, sent_besides_the_body, tables_holding
 from tokens_site.models import AuditAction, AuditEvent, Project
 from tokens_site.once import FIELD_NAME
@@ -17,8 +17,7 @@ LIST = "/admin/deploy_tokens/deploytoken/"
 
 def add_form_data(client, **data) -> dict:
     """The admin's add form as a browser sends it: with the single-use key the page holds."""
-    page = client.get(f"{LIST}add/").content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, f"{LIST}add/")
     return {**data, FIELD_NAME: key}
 
 

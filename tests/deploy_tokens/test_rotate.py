@@ -5,7 +5,6 @@ once; the lifetime carries over. On the page (Rotate, with the show-once panel) 
 or expired token, someone else's, an expiry before today, two rotations at once."""
 
 import base64
-import re
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_rotate
-from tests.factories import make_deploy_token, make_personal_token
+from tests.factories import make_deploy_token, make_personal_token, once_key
 from tests.roles import ROLES
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
@@ -145,8 +144,7 @@ class TestService:
 
 class TestPage:
     def rotate(self, client, token):
-        page = client.get(PROJECT_SETTINGS).content.decode()
-        key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+        key = once_key(client, PROJECT_SETTINGS)
         url = f"/tanuki/backend/api/-/deploy_tokens/{token.pk}/rotate"
         return client.post(url, {FIELD_NAME: key})
 
@@ -182,8 +180,7 @@ class TestPage:
     def test_rotating_a_revoked_token_says_so(self, client, world, old):
         token, _ = old
         client.force_login(world["users"]["owner"])
-        page = client.get(PROJECT_SETTINGS).content.decode()
-        key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+        key = once_key(client, PROJECT_SETTINGS)
         token.revoke_once()
         url = f"/tanuki/backend/api/-/deploy_tokens/{token.pk}/rotate"
         response = client.post(url, {FIELD_NAME: key}, follow=True)

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 
 from deploy_tokens.models import DeployToken
-from tests.factories import make_deploy_token
+from tests.factories import make_deploy_token, once_key
 from tests.leaks import (
     assert_shown_by_the_creating_page_only,
     log_everything,
@@ -27,11 +27,6 @@ GROUP_CREATE = "/groups/tanuki/backend/-/settings/repository/deploy_token/create
 
 PROJECT_MATRIX = [SIGN_IN, 404, 403, 403, 403, 200, 200, 200]
 GROUP_MATRIX = [SIGN_IN, 404, 403, 403, 403, 403, 200, 200]
-
-
-def once_key(client, url) -> str:
-    page = client.get(url).content.decode()
-    return re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
 
 
 def create_data(client, settings_url, **overrides) -> dict:

@@ -1,14 +1,13 @@
 """Personal access tokens in the Django admin: the inventory."""
 
 import logging
-import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from personal_tokens.models import PersonalAccessToken
-from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.factories import AdminFactory, UserFactory, make_personal_token, once_key
 from tests.leaks import readable, sent_besides_the_body, tables_holding
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
@@ -20,8 +19,7 @@ LIST = "/admin/personal_tokens/personalaccesstoken/"
 
 def add_form_data(client, **data) -> dict:
     """The admin's add form as a browser sends it: with the single-use key the page holds."""
-    page = client.get(f"{LIST}add/").content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, f"{LIST}add/")
     return {**data, FIELD_NAME: key}
 
 

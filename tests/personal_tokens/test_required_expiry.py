@@ -3,7 +3,6 @@
 page, the API, the command, the ORM), and says so; off, "never" stays possible. Every token
 form prefills 30 days. Existing tokens keep their dates."""
 
-import re
 from datetime import date, timedelta
 from io import StringIO
 
@@ -13,7 +12,7 @@ from django.core.management import call_command
 from deploy_tokens.forms import DeployTokenForm
 from personal_tokens.forms import PersonalAccessTokenForm
 from personal_tokens.models import PersonalAccessToken
-from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.factories import AdminFactory, UserFactory, make_personal_token, once_key
 from tokens_site.models import InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.tokens import utc_today
@@ -41,8 +40,7 @@ def test_the_forms_prefill_thirty_days():
 def test_the_page_says_what_an_empty_date_gave(client):
     user = UserFactory()
     client.force_login(user)
-    page = client.get(PAGE).content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, PAGE)
     data = {"name": "t", "scopes": ["api"], "expires_at": "", FIELD_NAME: key}
     answer = client.post(PAGE, data).content.decode()
     assert f"No expiration date was given: the token expires on {a_year()}" in answer

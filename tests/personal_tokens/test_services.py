@@ -1,6 +1,5 @@
 """Personal access tokens as the service creates, revokes and touches them."""
 
-import re
 from datetime import date, timedelta
 
 import pytest
@@ -13,7 +12,7 @@ from personal_tokens.services import (
     personal_token_revoke,
     personal_token_rotate,
 )
-from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.factories import AdminFactory, UserFactory, make_personal_token, once_key
 from tests.leaks import tables_holding
 from tokens_site.models import DESCRIPTION_TOO_LONG, AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
@@ -148,16 +147,14 @@ class TestMaximumLifetime:
 
 def _on_the_page(client, user, expires_at: date | None) -> str:
     client.force_login(user)
-    page = client.get(PAGE).content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, PAGE)
     data = {"name": "t", "scopes": ["api"], "expires_at": str(expires_at or ""), FIELD_NAME: key}
     return client.post(PAGE, data).content.decode()
 
 
 def _in_the_admin(client, user, expires_at: date | None) -> str:
     client.force_login(AdminFactory())
-    page = client.get(f"{ADMIN_LIST}add/").content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, f"{ADMIN_LIST}add/")
     data = {"user": user.pk, "name": "t", "scopes": ["api"], "expires_at": str(expires_at or "")}
     return client.post(f"{ADMIN_LIST}add/", {**data, FIELD_NAME: key}).content.decode()
 

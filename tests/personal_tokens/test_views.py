@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from personal_tokens.models import PersonalAccessToken
-from tests.factories import AdminFactory, UserFactory, make_personal_token
+from tests.factories import AdminFactory, UserFactory, make_personal_token, once_key
 from tests.leaks import assert_shown_by_the_creating_page_only, log_everything
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
@@ -26,8 +26,7 @@ def user_client(client):
 
 
 def form_data(client, **overrides):
-    page = client.get(PAGE).content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, PAGE)
     return {"name": "laptop", "scopes": ["api"], "expires_at": "", FIELD_NAME: key, **overrides}
 
 
@@ -279,8 +278,7 @@ class TestRotateOnThePage:
     is shown once; the old value stops; someone else's token is not found."""
 
     def rotate(self, user_client, token):
-        page = user_client.get(PAGE).content.decode()
-        key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+        key = once_key(user_client, PAGE)
         return user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key})
 
     def test_the_new_value_is_shown_once(self, user_client):
@@ -308,8 +306,7 @@ class TestRotateOnThePage:
 
     def test_a_revoked_token_is_not_rotated(self, user_client):
         token, _ = make_personal_token(user_client.user, name="gone")
-        page = user_client.get(PAGE).content.decode()
-        key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+        key = once_key(user_client, PAGE)
         token.revoke()
         response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key}, follow=True)
         assert "Only an active token can be rotated" in response.content.decode()
@@ -322,8 +319,7 @@ def test_rotating_a_dateless_token_under_a_maximum_works(user_client, no_require
     instance = InstanceSettings.current()
     instance.personal_access_token_max_lifetime_days = 20
     instance.save()
-    page = user_client.get(PAGE).content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(user_client, PAGE)
     response = user_client.post(f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key})
     assert response.status_code == 200
     assert response.context["new_token"].expires_at == utc_today() + timedelta(days=20)

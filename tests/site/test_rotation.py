@@ -18,7 +18,13 @@ from deploy_tokens.models import DeployToken
 from deploy_tokens.services import deploy_token_rotate
 from personal_tokens.models import PersonalAccessToken
 from personal_tokens.services import personal_token_revoke, personal_token_rotate
-from tests.factories import UserFactory, make_access_token, make_deploy_token, make_personal_token
+from tests.factories import (
+    UserFactory,
+    make_access_token,
+    make_deploy_token,
+    make_personal_token,
+    once_key,
+)
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.once import FIELD_NAME
 from tokens_site.rotation import ALREADY_ROTATED, detect_reuse
@@ -207,8 +213,7 @@ def test_a_bad_overlap_on_the_page_says_why(client):
     user = UserFactory()
     token, _ = make_personal_token(user, name="ci")
     client.force_login(user)
-    page = client.get(PAGE).content.decode()
-    key = re.search(rf'name="{FIELD_NAME}" value="([^"]+)"', page).group(1)
+    key = once_key(client, PAGE)
     answer = client.post(
         f"{PAGE}/{token.pk}/rotate", {FIELD_NAME: key, "overlap_hours": "500"}, follow=True
     )
@@ -346,3 +351,51 @@ def test_a_line_break_in_a_name_does_not_stop_the_emails(world):
         "Personal access token 'two lines' expires in 3 days",
         "Your personal access token 'two lines' was found and revoked",
     ]
+
+
+def test_deploy_token_lists_filter_by_state(client, world):
+    owner = world["users"]["owner"]
+    active, _ = make_deploy_token(world["project"], name="kept")
+    revoked, _ = make_deploy_token(world["project"], name="gone")
+    revoked.revoke_once()
+    old, _ = make_deploy_token(world["project"], name="ci")
+    successor, _ = deploy_token_rotate(actor=owner, token=old)
+    _, value = make_personal_token(owner, scopes=["api"])
+    path = f"/api/v4/projects/{world['project'].pk}/deploy_tokens"
+
+    def ids(query: str) -> set[int]:
+        answer = api(client, value, path=f"{path}?{query}")
+        assert answer.status_code == 200, answer.content
+        return {token["id"] for token in answer.json()}
+
+    assert ids("state=active") == ids("active=true") == {active.pk, successor.pk}
+    assert ids("state=inactive") == ids("active=false") == {revoked.pk, old.pk}
+    assert ids("state=active&active=false") == {active.pk, successor.pk}  # state wins
+    assert api(client, value, path=f"{path}?state=sideways").status_code == 400
+
+
+def test_reuse_at_a_deploy_token_rotate_endpoint_revokes_the_family_too(client, world):
+    """Any rotate endpoint of the API detects the reuse of a rotated-out personal token."""
+    owner = world["users"]["owner"]
+    first, first_value = make_personal_token(owner, name="ci", scopes=["api"])
+    _, second_value = personal_token_rotate(actor=owner, token=first)
+    deploy, _ = make_deploy_token(world["project"])
+    path = f"/api/v4/projects/{world['project'].pk}/deploy_tokens/{deploy.pk}/rotate"
+    assert api(client, first_value, "post", path).status_code == 401
+    assert api(client, second_value).status_code == 401
+    assert not DeployToken.objects.get(pk=deploy.pk).works_until  # nothing rotated
+
+
+def test_a_failed_family_revocation_still_refuses(client, monkeypatch):
+    from django.db import DatabaseError
+
+    def fail(*args, **kwargs):
+        raise DatabaseError("lock timeout")
+
+    user = UserFactory()
+    first, first_value = make_personal_token(user, name="ci", scopes=["api"])
+    _, second_value = personal_token_rotate(actor=user, token=first)
+    monkeypatch.setattr("tokens_site.auth.pipeline.detect_reuse", fail)
+    reused = api(client, first_value, "post", "/api/v4/personal_access_tokens/self/rotate")
+    assert reused.status_code == 401 and reused.json() == {"message": "401 Unauthorized"}
+    assert api(client, second_value).status_code == 200  # the next attempt revokes it

@@ -4,8 +4,6 @@ import io
 import random
 import re
 import string
-import subprocess
-import sys
 
 import pytest
 from django.core import mail
@@ -20,7 +18,7 @@ from tests.factories import (
     make_deploy_token,
     make_personal_token,
 )
-from tests.processes import BASE_DIR, process_env
+from tests.processes import manage
 from tokens_site.models import AuditAction, AuditEvent, InstanceSettings
 from tokens_site.token_scan import scan
 from tokens_site.tokens import token_generate
@@ -79,32 +77,20 @@ def leaks(world):
     return {"log": log, "values": [personal, deploy, access, revoked_value, foreign]}
 
 
-def run(text: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", "find_tokens", *args],
-        cwd=BASE_DIR,
-        env=process_env(),
-        input=text.encode(),
-        capture_output=True,
-        timeout=120,
-        check=False,
-    )
-
-
 @pytest.mark.django_db(transaction=True)
 def test_find_tokens_names_every_kind_never_the_secret(leaks):
-    done = run(leaks["log"])
-    out = done.stdout.decode()
+    done = manage("find_tokens", stdin=leaks["log"])
+    out = done.stdout
     assert done.returncode == 1, done.stderr
     assert "line 1: glpat-…" in out and "personal access token 'laptop' of user" in out
     assert "deploy token 'ci' of project tanuki/backend/api, active" in out
     assert "project access token 'bot' of project tanuki/backend/api, active" in out
     assert "personal access token 'old'" in out and ", revoked" in out
     assert "line 5: glpat-…" in out and "not a token of this instance" in out
-    assert all(value not in out + done.stderr.decode() for value in leaks["values"])
-    assert "5 token(s) found, 3 live." in done.stderr.decode()
+    assert all(value not in out + done.stderr for value in leaks["values"])
+    assert "5 token(s) found, 3 live." in done.stderr
     assert AuditEvent.objects.filter(action=AuditAction.TOKEN_LEAK_FIND).count() == 4
-    assert run("nothing here\n").returncode == 0
+    assert manage("find_tokens", stdin="nothing here\n").returncode == 0
 
 
 def test_find_tokens_revoke_revokes_and_tells_the_owners(leaks, monkeypatch):
@@ -222,7 +208,20 @@ class TestTokenInformationPage:
         assert "paste at most 1,048,576" in big
         noise = client.post(self.URL, {"text": look_alikes(20000)})
         assert noise.status_code == 200 and "0 tokens found" in noise.content.decode()
+        make_personal_token(UserFactory(), name="live")
         forged = client.post(
-            self.URL, {"shown": ["x|99999999999999|personal:abc"], "revoke": "z:1"}
+            self.URL,
+            {"shown": ["x|99999999999999|personal:abc", "y|²|personal:²"], "revoke": "z:1"},
         )
-        assert forged.status_code == 200
+        page = forged.content.decode()
+        assert forged.status_code == 200 and "Revoked 0 token(s)" in page
+        assert page.count("Not a token of this instance") == 2
+        assert PersonalAccessToken.objects.active().count() == 1
+
+    def test_at_most_500_rows(self, client, monkeypatch):
+        monkeypatch.setattr("tokens_site.admin_token_information.MAX_ROWS", 3)
+        client.force_login(AdminFactory())
+        text = " ".join(token_generate("glpat-") for _ in range(5))
+        page = client.post(self.URL, {"text": text}).content.decode()
+        assert "5 tokens found: the first 3 are shown." in page
+        assert page.count('name="shown"') == 3
