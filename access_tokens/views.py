@@ -15,7 +15,6 @@ from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS, ROTATED_EXPIRY
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -46,12 +45,9 @@ class AccessTokenSettingsView(TokenPageMixin, View):
             group=None,
             form=form or AccessTokenForm(access=self.access),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
-            active_tokens=list(tokens.current()),
-            inactive_tokens=list(tokens.recently_inactive()),
-            inactive_days=RECENTLY_INACTIVE_DAYS,
+            **self.tables_context(tokens),
             expanded=form is not None and bool(form.errors),
             source_kind=self.source_kind,
-            rotated_expiry=ROTATED_EXPIRY,
             nav="settings_access_tokens",
         )
         return render(self.request, self.template_name, context)

@@ -19,7 +19,7 @@ from tokens_site import rotation
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, access_on, require_person
 from tokens_site.audit import audit_event_record
-from tokens_site.models import AuditAction, Group, InstanceSettings, Project
+from tokens_site.models import AuditAction, Group, Project
 from tokens_site.tokens import (
     token_digest,
     token_encrypt,
@@ -53,8 +53,6 @@ def deploy_token_create(
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
         raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
-    if expires_at is None:  # as the instance requires (default_token_expiry)
-        expires_at = InstanceSettings.current().default_token_expiry()
     plaintext = token_generate(PREFIX)
     token = DeployToken(
         name=name.strip(),
@@ -80,7 +78,8 @@ def deploy_token_create(
             actor=actor,
             target=token,
             ip_address=ip_address,
-            details={"scopes": token.scopes, "expires_at": str(expires_at or "")},
+            # Without a date, it got the instance's (TokenRecord.save: default_token_expiry).
+            details={"scopes": token.scopes, "expires_at": str(token.expires_at or "")},
         )
     return token, plaintext
 

@@ -16,7 +16,6 @@ from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
 from tokens_site.mixins import GroupMixin, ProjectMixin, TokenPageMixin
 from tokens_site.models import Group, Project
-from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS, ROTATED_EXPIRY
 
 SECTION_ID = "deploy-tokens"
 
@@ -51,10 +50,7 @@ class DeployTokenSettingsView(TokenPageMixin, View):
             group=None,
             form=form or DeployTokenForm(),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
-            active_tokens=list(self.owner_tokens().current()),
-            inactive_tokens=list(self.owner_tokens().recently_inactive()),
-            inactive_days=RECENTLY_INACTIVE_DAYS,
-            rotated_expiry=ROTATED_EXPIRY,
+            **self.tables_context(self.owner_tokens()),
             expanded=new_token is not None or (form is not None and bool(form.errors)),
             section_id=SECTION_ID,
             owner_kind=self.owner_field,

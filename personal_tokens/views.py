@@ -13,7 +13,6 @@ from personal_tokens import services
 from personal_tokens.forms import PersonalAccessTokenForm
 from tokens_site.audit import client_ip
 from tokens_site.mixins import TokenPageMixin
-from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS, ROTATED_EXPIRY
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -37,10 +36,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
         context = {
             "form": form or PersonalAccessTokenForm(user=user, initial=initial),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
-            "active_tokens": list(user.personal_access_tokens.current()),
-            "inactive_tokens": list(user.personal_access_tokens.recently_inactive()),
-            "inactive_days": RECENTLY_INACTIVE_DAYS,
-            "rotated_expiry": ROTATED_EXPIRY,
+            **self.tables_context(user.personal_access_tokens.all()),
             "nav": "access_tokens",
         }
         return render(self.request, self.template_name, context)

@@ -20,6 +20,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Access, group_access, project_access
 from tokens_site.forms import apply_service_errors
 from tokens_site.models import Group, Project
+from tokens_site.models.tokens import RECENTLY_INACTIVE_DAYS, ROTATED_EXPIRY
 from tokens_site.once import (
     FIELD_NAME,
     OnceKey,
@@ -107,6 +108,17 @@ class TokenPageMixin:
     def rotate_token(self, token, *, overlap_hours):
         raise NotImplementedError
 
+    def tables_context(self, tokens) -> dict:
+        """What every token page's tables need, of `tokens` (the page's queryset): the active
+        ones, the recently inactive ones, and what Rotate says and allows."""
+        return {
+            "active_tokens": list(tokens.current()),
+            "inactive_tokens": list(tokens.recently_inactive()),
+            "inactive_days": RECENTLY_INACTIVE_DAYS,
+            "rotated_expiry": ROTATED_EXPIRY,
+            "rotation_overlap_cap": rotation.overlap_cap(),
+        }
+
     @sensitive_variables()
     def shown_once_context(self, *, new_token, plaintext) -> dict:
         """What every token page's context holds to show a value once: the form's single-use
@@ -114,7 +126,6 @@ class TokenPageMixin:
         return {
             "form_once": once_key_issue(self.request),
             "form_once_field": FIELD_NAME,
-            "rotation_overlap_cap": rotation.overlap_cap(),
             "new_token": new_token,
             "plaintext": ShownOnce(plaintext) if plaintext else None,
         }
