@@ -2,6 +2,7 @@
 their owners, revoke one, then all the active ones."""
 
 import pytest
+from playwright.sync_api import expect
 
 from deploy_tokens.models import DeployToken
 from personal_tokens.models import PersonalAccessToken
@@ -40,9 +41,11 @@ def test_paste_see_and_revoke(site_server, page, transactional_db):
     ci = table.locator("tr", has_text="deploy token")
     assert "project tanuki/api" in ci.inner_text()
     ci.get_by_role("button", name="Revoke").click()
-    assert "Revoked 1 token(s)" in page.locator(".messagelist").inner_text()
+    # The answer is the same URL: wait for its message, not for a navigation.
+    expect(page.locator(".messagelist")).to_contain_text("Revoked 1 token(s)")
     assert "revoked" in page.locator("#found-tokens tr", has_text="deploy token").inner_text()
     assert not DeployToken.objects.active().exists()
     page.get_by_role("button", name="Revoke all active").click()
-    assert "Revoked 1 token(s)" in page.locator(".messagelist").inner_text()
+    expect(page.locator("#found-tokens tr", has_text="laptop")).to_contain_text("revoked")
+    expect(page.locator(".messagelist")).to_contain_text("Revoked 1 token(s)")
     assert not PersonalAccessToken.objects.active().exists()
