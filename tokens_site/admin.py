@@ -195,7 +195,16 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Git over HTTP", {"fields": ["git_push_max_size_mb"]}),
+        (
+            "Git over HTTP",
+            {
+                "fields": [
+                    "git_push_max_size_mb",
+                    "secret_push_protection_enabled",
+                    "secret_push_protection_third_party",
+                ]
+            },
+        ),
         ("Package registry", {"fields": ["package_file_max_size_mb"]}),
         (
             "Failed-authentication ban",

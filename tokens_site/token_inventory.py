@@ -18,7 +18,7 @@ from tokens_site.expiry_notices import kind
 from tokens_site.mail import email_user
 from tokens_site.models import AuditAction, Bot, Project
 from tokens_site.token_scan import Found, scan
-from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_is_well_formed
+from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_digest, token_is_well_formed
 
 _ID = re.compile(r"[0-9]{1,18}")
 
@@ -43,10 +43,19 @@ def identify(found: list[Found]) -> list[Found]:
         items = [f for f in found if (f.prefix == DEPLOY_TOKEN_PREFIX) == (table == "deploy")]
         if not items:
             continue
-        by_digest = {f.digest: f for f in items}
+        by_digest = {token_digest(f.value): f for f in items}
         for record in records.filter(token_digest__in=list(by_digest)):
             by_digest[record.token_digest].record = record
     return found
+
+
+def with_digests(digests: set[str]) -> list:
+    """The tokens of any kind stored with these digests, one query per table."""
+    return [
+        record
+        for records in _tables().values()
+        for record in records.filter(token_digest__in=sorted(digests))
+    ]
 
 
 @sensitive_variables("value")
@@ -66,6 +75,7 @@ def lookup(value: str):
     return found.record
 
 
+@sensitive_variables()  # the scan's frames below too
 def find(text: str, *, actor, where: str, ip_address: str | None = None) -> list[Found]:
     """The tokens in `text` (tokens_site.token_scan), each of this instance's with its record;
     each find is audited (`where`: the page, the command, the API)."""

@@ -1,4 +1,4 @@
-"""Finding this instance's tokens in text: a log, a ticket, a paste (issue 17).
+"""Finding this instance's tokens in text: a log, a ticket, a paste, a pushed file (issue 17).
 
 Every token this instance makes is `<prefix><26 base62><6 base62 checksum>`, the prefix ending in
 `-` (`glpat-`, `gldt-`, or an administrator's custom personal prefix, today's or an earlier one).
@@ -8,6 +8,9 @@ there (the whole run of prefix characters before it, and each part of it after a
 in memory, so random look-alikes are never looked up. The hits are then found by their digests, in
 one query per token kind.
 
+Push protection can look for a few other services' secrets too (THIRD_PARTY). This module does
+not import Django: the push-protection hook (tokens_site/git_http/pre_receive.py) imports it.
+
 Our own code rather than a secret-scanning library: what it must recognise is our own checksum,
 which no scanner knows.
 """
@@ -15,41 +18,79 @@ which no scanner knows.
 import re
 from dataclasses import dataclass, field
 
-from django.views.decorators.debug import sensitive_variables
-
-from tokens_site.models import InstanceSettings
-from tokens_site.tokens import (
+from tokens_site.token_format import (
     BASE62,
     BODY_LENGTH,
     CHECKSUM_LENGTH,
-    token_digest,
-    token_is_well_formed,
+    DEPLOY_TOKEN_PREFIX,
+    PREFIX_MAX_LENGTH,
+    is_well_formed,
 )
 
 TAIL = BODY_LENGTH + CHECKSUM_LENGTH
-PREFIX_MAX_LENGTH = InstanceSettings._meta.get_field("personal_access_token_prefix").max_length
 _TAIL_AFTER_DASH = re.compile(rf"-([0-9A-Za-z]{{{TAIL}}})(?![0-9A-Za-z])")
 _PREFIX_CHARACTERS = frozenset(BASE62 + "_-")  # what a prefix may hold (InstanceSettings)
 SCAN_MAX_CHARACTERS = 1024 * 1024  # what the page and the API scan at most
 
+# Other services' secrets that push protection may look for too (an instance setting): kind,
+# pattern, and how many leading characters the masked form shows. These have no checksum we
+# can verify, so only formats distinctive enough not to match ordinary text are listed.
+THIRD_PARTY = (
+    ("GitHub personal access token", r"ghp_[0-9A-Za-z]{36}", 4),
+    ("GitHub OAuth access token", r"gho_[0-9A-Za-z]{36}", 4),
+    ("GitHub app token", r"gh[us]_[0-9A-Za-z]{36}", 4),
+    ("GitHub refresh token", r"ghr_[0-9A-Za-z]{36}", 4),
+    ("GitHub fine-grained personal access token", r"github_pat_[0-9A-Za-z_]{82}", 11),
+    ("AWS access key ID", r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}", 4),
+    # The header is no secret itself: it is shown whole.
+    ("Private key", r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----", None),
+)
+# One alternation without groups (with a group or a lookbehind the engine tries every position:
+# 17 times slower); a match's kind is found afterwards, and the character before it checked.
+_THIRD_PARTY = re.compile(
+    "(?:" + "|".join(pattern for _kind, pattern, _shown in THIRD_PARTY) + ")(?![0-9A-Za-z_])"
+)
+_THIRD_PARTY_EACH = [(kind, re.compile(pattern), shown) for kind, pattern, shown in THIRD_PARTY]
+_WORD_CHARACTERS = frozenset(BASE62 + "_")
+
 
 @dataclass
 class Found:
-    """One token found in the text: where (its line, 1-based), its value (kept only in memory,
-    never shown: `masked` is), and the record it is, if this instance has it."""
+    """One secret found in the text: where (its line, 1-based), its value (kept only in memory,
+    never shown: `masked` is), its kind (this instance's tokens: by their prefix), and the
+    record it is, if it is one of this instance's tokens (token_inventory.identify)."""
 
     value: str = field(repr=False)
     prefix: str
     line: int
+    third_party: str = ""  # the kind of another service's secret
     record: object | None = None
 
     @property
-    def masked(self) -> str:
-        return f"{self.prefix}…{self.value[-4:]}"
+    def kind(self) -> str:
+        if self.third_party:
+            return self.third_party
+        if self.prefix == DEPLOY_TOKEN_PREFIX:
+            return "GitLab deploy token"
+        return "GitLab personal access token"
 
     @property
-    def digest(self) -> str:
-        return token_digest(self.value)
+    def masked(self) -> str:
+        if self.prefix == self.value:  # shown whole (a private key's header)
+            return self.value
+        return f"{self.prefix}…{self.value[-4:]}"
+
+
+class _Lines:
+    """Line numbers of positions met in increasing order: the text is counted through once."""
+
+    def __init__(self, text: str):
+        self.text, self.line, self.counted_to = text, 1, 0
+
+    def at(self, position: int) -> int:
+        self.line += self.text.count("\n", self.counted_to, position)
+        self.counted_to = position
+        return self.line
 
 
 def _prefixes_ending_at(text: str, dash: int) -> list[str]:
@@ -62,20 +103,38 @@ def _prefixes_ending_at(text: str, dash: int) -> list[str]:
     return [text[j : dash + 1] for j in range(start, dash + 1) if j == start or text[j - 1] in "-_"]
 
 
-@sensitive_variables("text")
-def scan(text: str) -> list[Found]:
+def scan(text: str, *, third_party: bool = False) -> list[Found]:
     """Every token of this instance's formats in `text` (checksum verified), in order, each
-    value once."""
+    value once; with `third_party`, other services' secrets (THIRD_PARTY) after them.
+
+    Not marked with Django's `sensitive_variables` (this module is Django-free): its callers in
+    the site are (token_inventory.find)."""
     found: dict[str, Found] = {}
-    line, counted_to = 1, 0  # lines are counted on from the last hit: the text is read once
+    lines = _Lines(text)
     for match in _TAIL_AFTER_DASH.finditer(text):
         dash = match.start()
         for prefix in _prefixes_ending_at(text, dash):
             value = prefix + match.group(1)
-            if token_is_well_formed(value, prefix):
+            if is_well_formed(value, prefix):
                 if value not in found:
-                    line += text.count("\n", counted_to, dash)
-                    counted_to = dash
-                    found[value] = Found(value=value, prefix=prefix, line=line)
+                    found[value] = Found(value=value, prefix=prefix, line=lines.at(dash))
                 break
+    if third_party:
+        lines = _Lines(text)
+        for match in _THIRD_PARTY.finditer(text):
+            value, start = match.group(), match.start()
+            if start and text[start - 1] in _WORD_CHARACTERS:
+                continue
+            if value not in found:
+                kind, shown = next(
+                    (kind, shown)
+                    for kind, each, shown in _THIRD_PARTY_EACH
+                    if each.fullmatch(value)
+                )
+                found[value] = Found(
+                    value=value,
+                    prefix=value if shown is None else value[:shown],
+                    line=lines.at(match.start()),
+                    third_party=kind,
+                )
     return list(found.values())

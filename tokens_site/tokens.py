@@ -12,12 +12,8 @@ encrypted with authenticated encryption under TOKEN_ENCRYPTION_KEY.
 
 import base64
 import hashlib
-import hmac
 import os
-import re
 import secrets
-import string
-import zlib
 from datetime import UTC, date, timedelta
 
 from cryptography.exceptions import InvalidTag
@@ -27,14 +23,18 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-BASE62 = string.digits + string.ascii_letters
-_BASE62_RUN = re.compile(r"[0-9A-Za-z]*")
-DEPLOY_TOKEN_PREFIX = "gldt-"
-PERSONAL_TOKEN_PREFIX = "glpat-"  # the default; instance settings may choose another
+from tokens_site import token_format
+from tokens_site.token_format import (
+    BASE62,
+    BASE62_RUN,
+    BODY_LENGTH,
+    CHECKSUM_LENGTH,
+    DEPLOY_TOKEN_PREFIX,
+    PERSONAL_TOKEN_PREFIX,
+)
+
 # Prefixes secret scanners know: a token that starts with one is always one we generated.
 FIXED_PREFIXES = (DEPLOY_TOKEN_PREFIX, PERSONAL_TOKEN_PREFIX)
-BODY_LENGTH = 26
-CHECKSUM_LENGTH = 6  # 62**6 > 2**32: any CRC32 fits
 DIGEST_LENGTH = 64  # hex of SHA-256
 NONCE_BYTES = 12
 # Tokens expiring within this many days are highlighted on the token pages (the emails go by
@@ -43,16 +43,7 @@ EXPIRY_WARNING_DAYS = 7
 ENCRYPTION_CONTEXT = b"tokens-site:token:v1"
 
 
-def _base62(number: int, width: int) -> str:
-    digits = []
-    while number:
-        number, remainder = divmod(number, 62)
-        digits.append(BASE62[remainder])
-    return "".join(reversed(digits)).rjust(width, BASE62[0])
-
-
-def token_checksum(prefix_and_body: str) -> str:
-    return _base62(zlib.crc32(prefix_and_body.encode()), CHECKSUM_LENGTH)
+token_checksum = token_format.checksum
 
 
 @sensitive_variables()
@@ -61,15 +52,8 @@ def token_generate(prefix: str) -> str:
     return f"{prefix}{body}{token_checksum(prefix + body)}"
 
 
-@sensitive_variables()
-def token_is_well_formed(token: str, prefix: str) -> bool:
-    """True when `token` is exactly what `token_generate(prefix)` makes: checked in memory."""
-    if len(token) != len(prefix) + BODY_LENGTH + CHECKSUM_LENGTH or not token.startswith(prefix):
-        return False
-    body, checksum = token[len(prefix) : -CHECKSUM_LENGTH], token[-CHECKSUM_LENGTH:]
-    if not _BASE62_RUN.fullmatch(body):
-        return False
-    return hmac.compare_digest(checksum, token_checksum(prefix + body))
+# Sensitive here: the frames below it (token_format's) are hidden in error reports too.
+token_is_well_formed = sensitive_variables()(token_format.is_well_formed)
 
 
 @sensitive_variables()
@@ -82,7 +66,7 @@ def token_looks_generated(token: str) -> bool:
     return (
         bool(dash)
         and len(tail) == BODY_LENGTH + CHECKSUM_LENGTH
-        and bool(_BASE62_RUN.fullmatch(tail))
+        and bool(BASE62_RUN.fullmatch(tail))
     )
 
 
@@ -103,8 +87,7 @@ def token_is_plausible(token: str) -> bool:
 @sensitive_variables()
 def token_digest(token: str) -> str:
     """The only form in which a token is stored."""
-    key = settings.TOKEN_DIGEST_KEY.encode()
-    return hmac.new(key, token.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+    return token_format.digest(token, settings.TOKEN_DIGEST_KEY)
 
 
 def _cipher() -> AESGCM:

@@ -17,10 +17,12 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
 
+from tests.factories import GroupFactory, ProjectFactory, UserFactory
 from tests.processes import BASE_DIR, process_env
 
 # Playwright's sync API keeps an event loop in this thread; the ORM calls the tests make
@@ -200,3 +202,47 @@ def page(chromium_browser):
     context.close()
     if violations:
         pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
+
+
+# Git: the real client, and a group with projects that have commits (tests of Git over HTTP).
+GIT_ENV = {
+    **os.environ,
+    "GIT_TERMINAL_PROMPT": "0",  # fail instead of asking for a password
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def git(*args, cwd=None, check=True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed:\n{result.stderr}")
+    return result
+
+
+def url(server, project, username=None, secret=None) -> str:
+    auth = f"{quote(username, safe='')}:{quote(secret, safe='')}@" if secret else ""
+    return f"http://{auth}{server.host}/{project.full_path}.git"
+
+
+@pytest.fixture
+def tanuki(transactional_db):
+    """tanuki/awesome_project with one commit on main, and tanuki/a/b/deep (two subgroups down)."""
+    require_program("git")
+    owner = UserFactory()
+    top = GroupFactory(path="tanuki", owner=owner)
+    project = ProjectFactory(group=top, path="awesome_project")
+    deep = ProjectFactory(group=GroupFactory(parent=GroupFactory(parent=top, path="a"), path="b"))
+    for repository in (project, deep):
+        seed = repository.repository_path.parent / f"seed-{repository.pk}"
+        git("init", "-q", "-b", "main", str(seed))
+        (seed / "README.md").write_text(f"# {repository.name}\n")
+        git("add", "README.md", cwd=seed)
+        git("commit", "-q", "-m", "Initial commit", cwd=seed)
+        git("push", "-q", str(repository.repository_path), "main", cwd=seed)
+    return {"group": top, "project": project, "deep": deep, "owner": owner}

@@ -10,8 +10,7 @@ import pytest
 
 from personal_tokens.models import PersonalAccessToken
 from tests.e2e import test_registry
-from tests.e2e.conftest import require_program
-from tests.e2e.test_git import git, url
+from tests.e2e.conftest import git, require_program, url
 from tests.e2e.test_packages import pip_install, twine_upload
 from tests.e2e.test_registry import build_oci_image, pull, push
 from tests.factories import (

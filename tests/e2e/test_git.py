@@ -9,12 +9,11 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from deploy_tokens.services import deploy_token_revoke
-from tests.e2e.conftest import require_program, start_server, stop_server
+from tests.e2e.conftest import GIT_ENV, git, require_program, start_server, stop_server, url
 from tests.factories import (
     GroupFactory,
     MembershipFactory,
@@ -28,51 +27,10 @@ from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.e2e
 
-GIT_ENV = {
-    **os.environ,
-    "GIT_TERMINAL_PROMPT": "0",  # fail instead of asking for a password
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-def git(*args, cwd=None, check=True) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=120
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed:\n{result.stderr}")
-    return result
-
-
-def url(server, project, username=None, secret=None) -> str:
-    auth = f"{quote(username, safe='')}:{quote(secret, safe='')}@" if secret else ""
-    return f"http://{auth}{server.host}/{project.full_path}.git"
-
 
 @pytest.fixture(autouse=True)
 def git_installed():
     require_program("git")
-
-
-@pytest.fixture
-def tanuki(transactional_db):
-    """tanuki/awesome_project with one commit on main, and tanuki/a/b/deep (two subgroups down)."""
-    owner = UserFactory()
-    top = GroupFactory(path="tanuki", owner=owner)
-    project = ProjectFactory(group=top, path="awesome_project")
-    deep = ProjectFactory(group=GroupFactory(parent=GroupFactory(parent=top, path="a"), path="b"))
-    for repository in (project, deep):
-        seed = repository.repository_path.parent / f"seed-{repository.pk}"
-        git("init", "-q", "-b", "main", str(seed))
-        (seed / "README.md").write_text(f"# {repository.name}\n")
-        git("add", "README.md", cwd=seed)
-        git("commit", "-q", "-m", "Initial commit", cwd=seed)
-        git("push", "-q", str(repository.repository_path), "main", cwd=seed)
-    return {"group": top, "project": project, "deep": deep, "owner": owner}
 
 
 def test_clone_with_a_project_deploy_token(site_server, tanuki, tmp_path):

@@ -3,8 +3,7 @@ one line that says to use a personal access token; a personal access token clone
 
 import pytest
 
-from tests.e2e import test_git
-from tests.e2e.test_git import git, url
+from tests.e2e.conftest import git, url
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -15,7 +14,6 @@ from tests.factories import (
 from tokens_site.models import AccessLevel
 
 pytestmark = pytest.mark.e2e
-tanuki, git_installed = test_git.tanuki, test_git.git_installed  # the fixtures of test_git
 
 
 def test_git_refuses_the_password_once_two_factor_is_on(site_server, tanuki, tmp_path):

@@ -49,6 +49,8 @@ INSTANCE_SETTINGS_FORM = {
     "failed_auth_ban_duration_seconds": "3600",
     "package_file_max_size_mb": "1024",
     "git_push_max_size_mb": "1024",
+    "secret_push_protection_enabled": "on",
+    "secret_push_protection_third_party": "on",
     "two_factor_grace_period": "48",
     "max_rotation_overlap_hours": "168",
 }
@@ -196,6 +198,7 @@ def test_instance_settings_open_as_one_row(admin_client):
     form = admin_client.get(response["Location"]).content.decode()
     assert "maximum personal access token lifetime" in form.lower()
     assert "largest git push (mib)" in form.lower()
+    assert "secret push protection" in form.lower()
     data = {
         **INSTANCE_SETTINGS_FORM,
         "external_authorization_enabled": "on",
@@ -206,6 +209,8 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert current.external_authorization_enabled
     assert current.personal_access_token_max_lifetime_days == 30
     assert current.git_push_max_size_mb == 50
+    assert current.secret_push_protection_enabled
+    assert current.secret_push_protection_third_party
     assert InstanceSettings.objects.count() == 1
 
 

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.http import HttpResponse, StreamingHttpResponse
@@ -45,7 +45,12 @@ LEFTOVER_MAX_BYTES = 1024 * 1024
 
 
 def _environment(
-    request, repository: Path, suffix: str, remote_user: str, config: dict[str, str]
+    request,
+    repository: Path,
+    suffix: str,
+    remote_user: str,
+    config: dict[str, str],
+    extra: dict[str, str],
 ) -> dict[str, str]:
     # No CONTENT_LENGTH: git then reads the body to its end, which the feeder marks by closing
     # git's stdin. With it, git http-backend (2.39) loops forever on a body cut short.
@@ -70,7 +75,7 @@ def _environment(
     for index, (key, value) in enumerate(config.items()):
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value
-    return env
+    return {**env, **extra}
 
 
 def _copy_body(source, sink) -> None:
@@ -108,19 +113,21 @@ def run_http_backend(
     suffix: str,
     remote_user: str,
     config: dict[str, str] | None = None,
+    environment: dict[str, str] | None = None,
     leftover_max_bytes: int | None = LEFTOVER_MAX_BYTES,
+    finished: Callable[[], None] | None = None,
 ):
     """Answer `request` with what `git http-backend` says for `<repository>/<suffix>`, with
-    `config` (git configuration keys and values) set for this run. Up to `leftover_max_bytes`
-    (None: all) of a body git did not read to its end are read and thrown away after git's
-    answer."""
+    `config` (git configuration keys and values) and `environment` (variables, for hooks) set
+    for this run. Up to `leftover_max_bytes` (None: all) of a body git did not read to its end
+    are read and thrown away after git's answer. `finished` is called once git has exited."""
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the stream ends)
     process = subprocess.Popen(
         ["git", "http-backend"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=stderr,
-        env=_environment(request, repository, suffix, remote_user, config or {}),
+        env=_environment(request, repository, suffix, remote_user, config or {}, environment or {}),
         # Its own process group: stopping git stops receive-pack and its helpers with it.
         process_group=0,
     )
@@ -139,10 +146,10 @@ def run_http_backend(
             while chunk := process.stdout.read1(CHUNK_SIZE):
                 yield chunk
         finally:
-            _finish(process, feeder, stderr, body, leftover_max_bytes)
+            _finish(process, feeder, stderr, body, leftover_max_bytes, finished)
 
     if not headers and process.poll() not in (None, 0):
-        _finish(process, feeder, stderr, body, leftover_max_bytes)
+        _finish(process, feeder, stderr, body, leftover_max_bytes, finished)
         return HttpResponse("git could not serve this request.\n", status=500)
     response = StreamingHttpResponse(stream(), status=status)
     for name, value in headers:
@@ -156,10 +163,12 @@ def _finish(
     stderr,
     body,
     leftover_max_bytes: int | None,
+    finished: Callable[[], None] | None,
 ) -> None:
     """Let git finish, then the request body. Git's answer is read to its end even when the
     client is gone (closing git's stdout instead would kill a push with SIGPIPE), then git is
-    waited for; one that takes longer than FINISH_TIMEOUT_SECONDS is stopped."""
+    waited for; one that takes longer than FINISH_TIMEOUT_SECONDS is stopped. Then
+    `finished`."""
     deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
     returncode = None
     if _drain(process.stdout, deadline):
@@ -184,6 +193,8 @@ def _finish(
             stderr.read().decode(errors="replace").strip(),
         )
     stderr.close()
+    if finished is not None:
+        finished()
 
 
 def _drain(stdout, deadline: float) -> bool:

@@ -9,12 +9,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Denied
+from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required
 from tokens_site.auth.families import GIT
 from tokens_site.git_http.backend import run_http_backend
+from tokens_site.git_http.push_protection import PushProtection
 from tokens_site.models import InstanceSettings
 
 MIB = 1024 * 1024
+# `git push -o ...` (secret_push_protection.skip_all) is refused by the client unless the
+# server advertises push options (info/refs) and then accepts them (the push).
+PUSH_OPTIONS = {"receive.advertisePushOptions": "true"}
 
 SERVICES = {
     "git-upload-pack": Ability.READ_REPOSITORY,
@@ -45,7 +50,8 @@ def serve(request, project, principal, suffix: str, **options):
 @require_GET
 @credential_required(ability_for_service, family=GIT)
 def info_refs(request, project, principal):
-    return serve(request, project, principal, "info/refs")
+    pushing = request.GET.get("service") == "git-receive-pack"
+    return serve(request, project, principal, "info/refs", config=PUSH_OPTIONS if pushing else {})
 
 
 @require_POST
@@ -57,15 +63,23 @@ def upload_pack(request, project, principal):
 @require_POST
 @credential_required(Ability.WRITE_REPOSITORY, family=GIT)
 def receive_pack(request, project, principal):
-    limit = InstanceSettings.current().git_push_max_size_mb * MIB
-    return serve(
-        request,
-        project,
-        principal,
-        "git-receive-pack",
-        # git refuses a larger pack (`remote: fatal: pack exceeds maximum allowed size`) and
-        # keeps nothing of it. The client sends its whole pack anyway: reading it to its end
-        # (and throwing it away) lets the client read that answer.
-        config={"receive.maxInputSize": str(limit)},
-        leftover_max_bytes=None,
-    )
+    instance = InstanceSettings.current()
+    options = {
+        "config": {
+            # git refuses a larger pack (`remote: fatal: pack exceeds maximum allowed size`)
+            # and keeps nothing of it. The client sends its whole pack anyway: reading it to its
+            # end (and throwing it away) lets the client read that answer.
+            "receive.maxInputSize": str(instance.git_push_max_size_mb * MIB),
+            **PUSH_OPTIONS,
+        },
+        "leftover_max_bytes": None,
+    }
+    protection = PushProtection.for_push(instance)
+    if protection is not None:
+        ip_address = client_ip(request)
+        options["config"].update(protection.config)
+        options["environment"] = protection.environment
+        options["finished"] = lambda: protection.record(
+            project=project, principal=principal, ip_address=ip_address
+        )
+    return serve(request, project, principal, "git-receive-pack", **options)

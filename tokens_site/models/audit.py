@@ -16,6 +16,14 @@ class AuditAction(models.TextChoices):
     ACCESS_TOKEN_CREATE = "access_token.create", "Project or group access token created"
     TOKEN_LEAK_FIND = "token.leak_find", "Token found in pasted or scanned text"
     TOKEN_LEAK_REVOKE = "token.leak_revoke", "Token revoked after it was found in text"
+    SECRET_PUSH_PROTECTION_BLOCK = (
+        "secret_push_protection.block",
+        "Push refused: secret push protection found secrets",
+    )
+    SECRET_PUSH_PROTECTION_SKIP = (
+        "secret_push_protection.skip",
+        "Secret push protection skipped with a push option",
+    )
     TOKEN_FAMILY_REVOKE = (
         "token.family_revoke",
         "Token family revoked: a rotated-out value was used to rotate again",

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from tokens_site.token_format import PREFIX_MAX_LENGTH
 from tokens_site.tokens import PERSONAL_TOKEN_PREFIX, utc_today
 
 # GitLab's range for the instance's maximum personal access token lifetime; also the longest
@@ -88,7 +89,7 @@ class InstanceSettings(models.Model):
         f"new token needs an expiry date no later than today plus this many days.",
     )
     personal_access_token_prefix = models.CharField(
-        max_length=20,
+        max_length=PREFIX_MAX_LENGTH,
         default=PERSONAL_TOKEN_PREFIX,
         validators=[
             RegexValidator(
@@ -133,6 +134,19 @@ class InstanceSettings(models.Model):
         default=1024,
         validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
         help_text="A push whose pack is larger than this is refused (git's receive.maxInputSize).",
+    )
+    secret_push_protection_enabled = models.BooleanField(
+        "secret push protection",
+        default=True,
+        help_text="Refuse a Git push whose added files hold one of this instance's tokens "
+        "(files up to 1 MiB, not binary). `git push -o secret_push_protection.skip_all` "
+        "skips it, recorded in the audit log.",
+    )
+    secret_push_protection_third_party = models.BooleanField(
+        "also other services' secrets",
+        default=False,
+        help_text="Push protection also refuses GitHub tokens, AWS access key IDs and private "
+        "keys.",
     )
 
     class Meta:
