@@ -35,7 +35,7 @@ def report_of_a_crash_in(monkeypatch, target: str, request) -> str:
 @pytest.mark.parametrize(
     "target",
     [
-        "tokens_site.tokens.hmac.new",  # digesting the value, before the lookup
+        "tokens_site.token_format.hmac.new",  # digesting the value, before the lookup
         "tokens_site.models.tokens.TokenRecord.touch",  # after the token was found
     ],
 )
@@ -50,7 +50,7 @@ def test_a_personal_token_never_shows_in_a_crash_report(monkeypatch, target):
 def test_a_deploy_token_never_shows_in_a_crash_report(monkeypatch):
     token, value = make_deploy_token(ProjectFactory(group=GroupFactory()))
     request = RequestFactory().get("/", HTTP_AUTHORIZATION=basic(token.username, value))
-    report = report_of_a_crash_in(monkeypatch, "tokens_site.tokens.hmac.new", request)
+    report = report_of_a_crash_in(monkeypatch, "tokens_site.token_format.hmac.new", request)
     assert "the database went away" in report
     assert_absent(report, token.username, value)
 
