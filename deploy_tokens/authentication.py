@@ -1,6 +1,7 @@
 """The deploy token authenticator: the pair (username, token) in Basic, or the token alone in
-a `Deploy-Token:` header (package endpoints). Never a user: the principal is the token, which
-reaches its project, or every project below its group."""
+a `Deploy-Token:` header (package endpoints) or as a Bearer token (npm's `_authToken`, which
+has no username; only families that list Source.BEARER read it). Never a user: the principal
+is the token, which reaches its project, or every project below its group."""
 
 from django.views.decorators.debug import sensitive_variables
 
@@ -13,7 +14,7 @@ from tokens_site.auth.store import ban_in_force
 
 class DeployTokenAuthenticator(Authenticator):
     kind = Kind.DEPLOY_TOKEN
-    sources = frozenset({Source.BASIC, Source.DEPLOY_TOKEN_HEADER})
+    sources = frozenset({Source.BASIC, Source.DEPLOY_TOKEN_HEADER, Source.BEARER})
     reads_ban = True
 
     @sensitive_variables("presented")

@@ -205,7 +205,10 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Package registry", {"fields": ["package_file_max_size_mb"]}),
+        (
+            "Package registry",
+            {"fields": ["package_file_max_size_mb", "package_duplicates_allowed"]},
+        ),
         (
             "Failed-authentication ban",
             {

@@ -240,6 +240,14 @@ STATICFILES_DIRS = [BASE_DIR / "tokens_site" / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # The package registry's files (PyPI, generic, npm, NuGet): MEDIA_ROOT by default; any
+    # Django storage by configuration, e.g. S3 with django-storages (README, Packages).
+    "packages": {
+        "BACKEND": env.str(
+            "PACKAGES_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json("PACKAGES_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

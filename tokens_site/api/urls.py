@@ -5,11 +5,16 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from tokens_site.api import views
+from tokens_site.packages import npm_views
 from tokens_site.packages import views as packages
 
 app_name = "api"
 
 SOURCE = r"(?P<kind>groups|projects)/(?P<ref>[^/]+)"
+# An npm package name: `@scope%2fname` (as npm sends it: the path is routed undecoded),
+# `@scope/name`, or a bare name; and a tarball's file name, with or without the scope.
+NPM_NAME = r"(?P<name>@[^/%]+(?:/|%2[fF])[^/]+|[^/@][^/]*)"
+NPM_FILE = r"(?P<file_name>(?:@[^/%]+(?:/|%2[fF]))?[^/]+\.tgz)"
 
 urlpatterns = [
     # The OpenAPI 3 document (no token needed) and a page to read and try it.
@@ -109,6 +114,24 @@ urlpatterns = [
         views.PersonalAccessTokenRotate.as_view(),
         name="personal_access_token_rotate",
     ),
+    # npm (tokens_site.packages.npm_views): a scoped name is one or two path segments.
+    re_path(
+        rf"^projects/(?P<project_ref>[^/]+)/packages/npm/-/package/{NPM_NAME}/dist-tags/?$",
+        npm_views.dist_tags,
+    ),
+    re_path(
+        rf"^projects/(?P<project_ref>[^/]+)/packages/npm/-/package/{NPM_NAME}/dist-tags/"
+        r"(?P<tag>[^/]+)$",
+        npm_views.dist_tag,
+    ),
+    re_path(
+        rf"^projects/(?P<project_ref>[^/]+)/packages/npm/{NPM_NAME}/-/{NPM_FILE}$",
+        npm_views.tarball,
+    ),
+    re_path(rf"^projects/(?P<project_ref>[^/]+)/packages/npm/{NPM_NAME}$", npm_views.package),
+    re_path(rf"^packages/npm/-/package/{NPM_NAME}/dist-tags/?$", npm_views.instance_dist_tags),
+    re_path(rf"^packages/npm/{NPM_NAME}/-/{NPM_FILE}$", npm_views.instance_tarball),
+    re_path(rf"^packages/npm/{NPM_NAME}$", npm_views.instance_package),
     # The package registry (tokens_site.packages): its own credentials rules (deploy tokens too).
     path("projects/<str:project_ref>/packages/pypi", packages.pypi_upload, name="pypi_upload"),
     path("projects/<str:project_ref>/packages/pypi/simple", packages.pypi_simple_index),

@@ -66,6 +66,20 @@ PACKAGES = Family(
         "publish) and its username, as the password; account passwords are not accepted."
     ),
 )
+# npm: its `_authToken` is a Bearer token (a personal, access or deploy token alone); Basic
+# (`_auth`) and the package headers too.
+NPM = Family(
+    "npm",
+    sources=(Source.BEARER, Source.BASIC, Source.PRIVATE_TOKEN_HEADER, Source.DEPLOY_TOKEN_HEADER),
+    authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
+    style=Style.MESSAGE,
+    challenge=BEARER_CHALLENGE,
+    unauthorized_message=(
+        "Access denied. Set _authToken in .npmrc to a personal access token with the read_api "
+        "scope (api to publish), or a deploy token with read_package_registry "
+        "(write_package_registry to publish)."
+    ),
+)
 # The container registry's token service (`docker login`, skopeo): Basic only.
 REGISTRY = Family(
     "registry",

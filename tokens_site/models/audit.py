@@ -16,6 +16,8 @@ class AuditAction(models.TextChoices):
     ACCESS_TOKEN_CREATE = "access_token.create", "Project or group access token created"
     TOKEN_LEAK_FIND = "token.leak_find", "Token found in pasted or scanned text"
     TOKEN_LEAK_REVOKE = "token.leak_revoke", "Token revoked after it was found in text"
+    PACKAGE_PUBLISH = "package.publish", "Package published"
+    PACKAGE_DELETE = "package.delete", "Package deleted"
     SECRET_PUSH_PROTECTION_BLOCK = (
         "secret_push_protection.block",
         "Push refused: secret push protection found secrets",

@@ -129,6 +129,12 @@ class InstanceSettings(models.Model):
         default=1024,
         help_text="Uploads to the package registry larger than this are refused.",
     )
+    package_duplicates_allowed = models.BooleanField(
+        "allow duplicate package versions",
+        default=False,
+        help_text="Publishing an npm or NuGet version that already exists replaces it. Off: "
+        "it is refused (npm: 403, NuGet: 409).",
+    )
     git_push_max_size_mb = models.PositiveIntegerField(
         "largest Git push (MiB)",
         default=1024,

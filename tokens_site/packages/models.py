@@ -1,6 +1,8 @@
-"""The package registry of a project: PyPI packages and generic packages. Files are kept
-through Django's storage API (MEDIA_ROOT by default); names, versions and digests here."""
+"""The package registry of a project: PyPI, generic, npm and NuGet packages. Files are kept
+through Django's storage API (the `packages` alias of STORAGES: MEDIA_ROOT unless configured);
+names, versions, digests and each format's metadata here."""
 
+from django.core.files.storage import storages
 from django.db import models
 from django.utils import timezone
 
@@ -8,6 +10,12 @@ from django.utils import timezone
 class PackageKind(models.TextChoices):
     PYPI = "pypi", "PyPI"
     GENERIC = "generic", "Generic"
+    NPM = "npm", "npm"
+    NUGET = "nuget", "NuGet"
+
+
+def packages_storage():
+    return storages["packages"]
 
 
 class Package(models.Model):
@@ -19,6 +27,9 @@ class Package(models.Model):
     name = models.CharField(max_length=255)
     display_name = models.CharField(max_length=255)
     version = models.CharField(max_length=255)
+    # What the format says of this version: npm's version manifest (package.json and `dist`),
+    # NuGet's .nuspec fields. Empty for PyPI and generic packages.
+    metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -43,7 +54,7 @@ def package_file_path(instance: "PackageFile", filename: str) -> str:
 class PackageFile(models.Model):
     package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="files")
     file_name = models.CharField(max_length=255)
-    file = models.FileField(upload_to=package_file_path, max_length=1024)
+    file = models.FileField(upload_to=package_file_path, storage=packages_storage, max_length=1024)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64, db_index=True)
     requires_python = models.CharField(max_length=255, blank=True)
@@ -58,3 +69,26 @@ class PackageFile(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class PackageTag(models.Model):
+    """An npm dist-tag: a name (`latest`, `beta`) for one version of a package."""
+
+    package = models.ForeignKey(Package, on_delete=models.CASCADE, related_name="tags")
+    # The package's project, kind and name, repeated: a tag is unique per package name.
+    project = models.ForeignKey("tokens_site.Project", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, choices=PackageKind.choices)
+    name = models.CharField(max_length=255)
+    tag = models.CharField(max_length=255)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["tag"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "kind", "name", "tag"], name="package_tag_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}@{self.tag}"

@@ -21,7 +21,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from tokens_site.models import InstanceSettings, Project
+from tokens_site.audit import audit_event_record
+from tokens_site.models import AuditAction, InstanceSettings, Project
 from tokens_site.packages.models import Package, PackageFile, PackageKind
 
 CHUNK_SIZE = 64 * 1024
@@ -105,7 +106,7 @@ def stream_chunks(stream, length: int | None) -> Iterable[bytes]:
         raise IncompleteUpload(f"The upload was incomplete: received {received} of {length} bytes.")
 
 
-def _store(
+def store_file(
     *,
     project: Project,
     kind: str,
@@ -115,16 +116,26 @@ def _store(
     file_name: str,
     spool: Spool,
     requires_python: str = "",
+    metadata: dict | None = None,
+    replace: bool = False,
 ) -> PackageFile:
+    """Keep `spool` as `file_name` of the package version (created if new, with `metadata`).
+    With `replace`, an existing version of that name is deleted first (a duplicate allowed by
+    the instance), else a file of the same name is refused (code "exists")."""
     stored = None
     try:
         with transaction.atomic():
+            if replace:
+                for old in Package.objects.filter(
+                    project=project, kind=kind, name=name, version=version
+                ):
+                    package_delete(old)
             package, _ = Package.objects.get_or_create(
                 project=project,
                 kind=kind,
                 name=name,
                 version=version,
-                defaults={"display_name": display_name},
+                defaults={"display_name": display_name, "metadata": metadata or {}},
             )
             if package.files.filter(file_name=file_name).exists():
                 raise ValidationError(
@@ -211,7 +222,7 @@ def pypi_file_add(
                 f"sha256_digest does not match the file: the upload was damaged "
                 f"(expected {sha256}, received {spool.sha256})."
             )
-        return _store(
+        return store_file(
             project=project,
             kind=PackageKind.PYPI,
             name=canonicalize_name(name),
@@ -243,7 +254,7 @@ def generic_file_add(
 ) -> PackageFile:
     validate_generic(name, version, file_name)
     with Spool(chunks) as spool:
-        return _store(
+        return store_file(
             project=project,
             kind=PackageKind.GENERIC,
             name=name,
@@ -252,3 +263,29 @@ def generic_file_add(
             file_name=file_name,
             spool=spool,
         )
+
+
+def package_delete(package: Package) -> None:
+    """Delete a package version and its files (the stored files once the deletion commits)."""
+    files = [item.file for item in package.files.all()]
+    package.delete()
+    transaction.on_commit(lambda: [stored.delete(save=False) for stored in files])
+
+
+def audit_publish(item: PackageFile, *, principal, ip_address: str | None) -> None:
+    """The publish audit event, on the project: who (a user, or a deploy token's username),
+    what (format, name, version, file)."""
+    package = item.package
+    audit_event_record(
+        action=AuditAction.PACKAGE_PUBLISH,
+        actor=principal.user,
+        target=package.project,
+        ip_address=ip_address,
+        details={
+            "by": principal.username,
+            "package_type": package.kind,
+            "name": package.display_name,
+            "version": package.version,
+            "file": item.file_name,
+        },
+    )
