@@ -34,6 +34,7 @@ from tokens_site.forms import (
 from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
+from tokens_site.packages import npm
 from tokens_site.paths import record_id
 from tokens_site.registry.listing import RegistryUnavailable, project_repositories
 
@@ -211,6 +212,13 @@ class PackagesView(ProjectMixin, TemplateView):
             packages=self.project.packages.prefetch_related("files"),
             pypi_url=f"{api}/pypi",
             generic_url=f"{api}/generic",
+            nuget_url=f"{api}/nuget",
+            nuget_group_url=(
+                f"{settings.EXTERNAL_URL}/api/v4/groups/{self.project.group_id}/-/packages/nuget"
+            ),
+            npm_url=f"{api}/npm",
+            npm_instance_url=f"{settings.EXTERNAL_URL}/api/v4/packages/npm",
+            npm_scope=npm.scope_of(self.project),
             host=urlsplit(settings.EXTERNAL_URL).netloc,
             scheme=urlsplit(settings.EXTERNAL_URL).scheme,
             nav="packages",

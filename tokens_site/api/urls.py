@@ -5,7 +5,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from tokens_site.api import views
-from tokens_site.packages import npm_views
+from tokens_site.packages import npm_views, nuget_views
 from tokens_site.packages import views as packages
 
 app_name = "api"
@@ -15,6 +15,24 @@ SOURCE = r"(?P<kind>groups|projects)/(?P<ref>[^/]+)"
 # `@scope/name`, or a bare name; and a tarball's file name, with or without the scope.
 NPM_NAME = r"(?P<name>@[^/%]+(?:/|%2[fF])[^/]+|[^/@][^/]*)"
 NPM_FILE = r"(?P<file_name>(?:@[^/%]+(?:/|%2[fF]))?[^/]+\.tgz)"
+
+
+def nuget_routes(prefix: str, level: str) -> list:
+    """The reading endpoints of a NuGet feed under `prefix`, served by `<level>_<name>` views."""
+    views_of = {name: getattr(nuget_views, f"{level}_{name}") for name in nuget_views.READERS}
+    package = r"(?P<package_id>[^/]+)"
+    return [
+        re_path(rf"{prefix}/index\.json$", views_of["service_index"]),
+        re_path(rf"{prefix}/metadata/{package}/index(?:\.json)?$", views_of["registration_index"]),
+        re_path(rf"{prefix}/metadata/{package}/(?P<version>[^/]+)$", views_of["registration_leaf"]),
+        re_path(rf"{prefix}/download/{package}/index(?:\.json)?$", views_of["versions"]),
+        re_path(
+            rf"{prefix}/download/{package}/(?P<version>[^/]+)/(?P<file_name>[^/]+)$",
+            views_of["content"],
+        ),
+        re_path(rf"{prefix}/query/?$", views_of["query"]),
+    ]
+
 
 urlpatterns = [
     # The OpenAPI 3 document (no token needed) and a page to read and try it.
@@ -113,6 +131,22 @@ urlpatterns = [
         "personal_access_tokens/<str:token_id>/rotate",
         views.PersonalAccessTokenRotate.as_view(),
         name="personal_access_token_rotate",
+    ),
+    # NuGet v3 (tokens_site.packages.nuget_views), at the project and (read-only) group level.
+    *nuget_routes(r"^projects/(?P<project_ref>[^/]+)/packages/nuget", "project"),
+    *nuget_routes(r"^groups/(?P<group_ref>[^/]+)/-/packages/nuget", "group"),
+    # `nuget push` of NuGet 2.x (Debian's Mono nuget) PUTs to the source URL itself, with a
+    # slash: `.../index.json/`.
+    re_path(
+        r"^projects/(?P<project_ref>[^/]+)/packages/nuget(?:/index\.json)?/?$", nuget_views.push
+    ),
+    re_path(
+        r"^groups/(?P<group_ref>[^/]+)/-/packages/nuget/(?:symbolpackage/?)?$",
+        nuget_views.group_push,
+    ),
+    re_path(
+        r"^projects/(?P<project_ref>[^/]+)/packages/nuget/symbolpackage/?$",
+        nuget_views.push_symbols,
     ),
     # npm (tokens_site.packages.npm_views): a scoped name is one or two path segments.
     re_path(
