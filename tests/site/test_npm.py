@@ -257,3 +257,22 @@ def test_the_instance_level_finds_the_package_by_scope_for_those_who_reach_it(
     publish(client, deep, bearer(deep_writer), document("3.0.0"))
     newest = client.get(url, **bearer(group_value)).json()
     assert list(newest["versions"]) == ["3.0.0"]  # the newest project that has it
+
+
+def test_package_files_go_through_the_packages_storage_alias(
+    client, project, writer, settings, tmp_path
+):
+    """Any storage by configuration (README: S3 with django-storages): here a second file
+    system location stands for it."""
+    elsewhere = tmp_path / "package-store"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "packages": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(elsewhere)},
+        },
+    }
+    assert publish(client, project, writer, document()).status_code == 200
+    stored = [path.name for path in elsewhere.rglob("*") if path.is_file()]
+    assert stored == ["hello-1.0.0.tgz"]
+    assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]

@@ -322,3 +322,29 @@ def test_the_package_registry_page_lists_nuget_and_npm_with_their_recipes(client
     )
     assert "nuget install MyNuGetPkg -Version 1.3.0.17 -Source GitLab" in page
     assert "npm install @tanuki/hello@1.0.0" in page
+
+
+def test_the_v2_feed_answers_what_nuget_2_asks(client, tree, writer):
+    """NuGet 2.x (Debian's Mono nuget): $metadata, FindPackagesById(), Packages(Id,Version),
+    paging, and the download its entries point to; under v2/ and under the seeds' index.json/."""
+    project = tree["project"]
+    push(client, project, writer, nupkg())
+    for root in ("v2", "index.json"):
+        base = f"/api/v4/projects/{project.pk}/packages/nuget/{root}"
+        metadata = client.get(f"{base}/$metadata", **writer).content.decode()
+        assert 'FunctionImport Name="FindPackagesById"' in metadata
+        found = client.get(f"{base}/FindPackagesById()?id='MyNuGetPkg'", **writer)
+        assert found["Content-Type"].startswith("application/atom+xml")
+        feed = found.content.decode()
+        assert "<d:Id>MyNuGetPkg</d:Id>" in feed and "<d:Version>1.3.0.17</d:Version>" in feed
+        assert "Newtonsoft.Json:13.0.1:net8.0" in feed
+        source = feed.split('content type="application/zip" src="')[1].split('"')[0]
+        download = client.get(local(source), **writer)
+        assert b"".join(download.streaming_content) == nupkg()
+        beyond = client.get(f"{base}/FindPackagesById()?id='MyNuGetPkg'&$skip=1", **writer)
+        assert "<entry>" not in beyond.content.decode()
+        entry = client.get(f"{base}/Packages(Id='MyNuGetPkg',Version='1.3.0.17')", **writer)
+        assert entry.status_code == 200 and "<d:Id>MyNuGetPkg</d:Id>" in entry.content.decode()
+        missing = client.get(f"{base}/Packages(Id='MyNuGetPkg',Version='9.9.9')", **writer)
+        assert missing.status_code == 404
+        assert client.get(f"{base}/nonsense", **writer).status_code == 404

@@ -140,6 +140,11 @@ urlpatterns = [
     re_path(
         r"^projects/(?P<project_ref>[^/]+)/packages/nuget(?:/index\.json)?/?$", nuget_views.push
     ),
+    re_path(r"^projects/(?P<project_ref>[^/]+)/packages/nuget/v2/?$", nuget_views.v2_root),
+    re_path(
+        r"^projects/(?P<project_ref>[^/]+)/packages/nuget/(?:v2|index\.json)/(?P<rest>.+)$",
+        nuget_views.v2,
+    ),
     re_path(
         r"^groups/(?P<group_ref>[^/]+)/-/packages/nuget/(?:symbolpackage/?)?$",
         nuget_views.group_push,

@@ -8,6 +8,8 @@ normalized as NuGet normalizes them (no leading zeros, a fourth part only when n
 metadata). Our own code: the NuGet server protocol has no maintained Python implementation.
 """
 
+import base64
+import hashlib
 import re
 import zipfile
 from xml.etree import ElementTree
@@ -17,7 +19,7 @@ from django.db import transaction
 
 from tokens_site.models import InstanceSettings, Project
 from tokens_site.packages.models import Package, PackageFile, PackageKind
-from tokens_site.packages.services import Spool, store_file
+from tokens_site.packages.services import CHUNK_SIZE, Spool, store_file
 
 ID = re.compile(r"[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*")
 ID_MAX_LENGTH = 100
@@ -166,6 +168,15 @@ def push(*, project: Project, chunks, symbols: bool = False) -> PackageFile:
                 metadata=metadata,
                 replace=replace,
             )
+
+
+def _sha512(file) -> str:
+    digest = hashlib.sha512()
+    file.seek(0)
+    while chunk := file.read(CHUNK_SIZE):
+        digest.update(chunk)
+    file.seek(0)
+    return base64.b64encode(digest.digest()).decode()
 
 
 # --- The v3 documents -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ Credentials: Basic (a deploy token with its username, or any username and a pers
 token; NuGet sends them after the first 401), or the `PRIVATE-TOKEN:` / `Deploy-Token:` headers.
 """
 
+import re
 from urllib.parse import unquote
 
 from django.core.exceptions import SuspiciousOperation, ValidationError
@@ -30,7 +31,7 @@ from tokens_site.auth.families import PACKAGES
 from tokens_site.auth.pipeline import authenticate
 from tokens_site.auth.refusals import message_response, refuse
 from tokens_site.models import Group, Project
-from tokens_site.packages import nuget, services
+from tokens_site.packages import nuget, nuget_v2, services
 from tokens_site.packages.views import _content_length, _download, refusal
 
 FORM_ALLOWANCE = 64 * 1024
@@ -258,3 +259,82 @@ def group_push(request, group_ref):
     )
     response["Allow"] = "GET"
     return response
+
+
+# --- The v2 feed (NuGet 2.x) ------------------------------------------------------------------
+
+V2_ROUTES = (
+    (re.compile(r"\$metadata"), "metadata"),
+    (re.compile(r"FindPackagesById\(\)"), "find"),
+    (re.compile(r"Search\(\)"), "search"),
+    (re.compile(r"Packages(?:\(\))?"), "filter"),
+    (re.compile(r"Packages\((?P<key>.*)\)"), "entry"),
+    (re.compile(r"download/(?P<package_id>[^/]+)/(?P<version>[^/]+)"), "download"),
+)
+ATOM_TYPE = "application/atom+xml;type=feed;charset=utf-8"
+
+
+@require_GET
+@project_feed(Ability.READ_PACKAGES)
+def v2(request, projects, base, principal, rest=""):
+    """Every v2 request, under `…/nuget/v2/` or (NuGet 2.x given the v3 URL)
+    `…/nuget/index.json/`: dispatched on the rest of the path, decoded."""
+    root = f"{base}/v2"
+    rest = unquote(rest)
+    if not rest:
+        return HttpResponse(nuget_v2.service_document(root), content_type="application/xml")
+    for pattern, name in V2_ROUTES:
+        matched = pattern.fullmatch(rest)
+        if matched:
+            return _v2_answer(request, projects, root, name, **matched.groupdict())
+    return message_response(404, "404 Not Found: not a NuGet v2 feed request.")
+
+
+def _v2_answer(request, projects, root, name, **parts):
+    query = request.GET
+    skip, top = nuget_v2.page(query)
+    if name == "metadata":
+        return HttpResponse(nuget_v2.metadata_document(), content_type="application/xml")
+    if name == "download":
+        return content(
+            request,
+            projects,
+            root,
+            None,
+            parts["package_id"],
+            parts["version"],
+            f"{parts['package_id'].lower()}.{parts['version'].lower()}.nupkg",
+        )
+    if name == "entry":
+        identity = nuget_v2.key(parts["key"])
+        package = _version(projects, *identity) if identity else None
+        if package is None:
+            return message_response(404, "404 Package Not Found")
+        return HttpResponse(
+            nuget_v2.entry_document(root, package),
+            content_type="application/atom+xml;type=entry;charset=utf-8",
+        )
+    if name == "find":
+        package_id = nuget_v2.parameter(query.get("id"))
+        found = nuget_v2.packages(projects, package_id=package_id, skip=skip, top=top)
+        return HttpResponse(nuget_v2.feed(root, "FindPackagesById", found), content_type=ATOM_TYPE)
+    if name == "search":
+        found = nuget_v2.packages(
+            projects,
+            term=nuget_v2.parameter(query.get("searchTerm"))[:200],
+            prerelease=query.get("includePrerelease", "false").lower() == "true",
+            skip=skip,
+            top=top,
+        )
+        return HttpResponse(nuget_v2.feed(root, "Search", found), content_type=ATOM_TYPE)
+    package_id = nuget_v2.filtered_id(query.get("$filter", ""))
+    found = nuget_v2.packages(projects, package_id=package_id, skip=skip, top=top)
+    return HttpResponse(nuget_v2.feed(root, "Packages", found), content_type=ATOM_TYPE)
+
+
+@csrf_exempt
+def v2_root(request, project_ref):
+    """`…/nuget/v2`: the v2 service document, or a push (NuGet 2.x PUTs to its source)."""
+    if request.method == "PUT":
+        return push(request, project_ref=project_ref)
+    return v2(request, project_ref=project_ref)
