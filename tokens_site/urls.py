@@ -62,6 +62,11 @@ urlpatterns = [
     ),
     path("<fullpath:full_path>/-/packages", views.PackagesView.as_view(), name="packages"),
     path(
+        "<fullpath:full_path>/-/packages/<int:package_id>/delete",
+        views.PackageDeleteView.as_view(),
+        name="package_delete",
+    ),
+    path(
         "<fullpath:full_path>/-/container_registry",
         views.ContainerRegistryView.as_view(),
         name="container_registry",

@@ -35,6 +35,8 @@ from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
 from tokens_site.packages import npm
+from tokens_site.packages.models import Package
+from tokens_site.packages.services import package_destroy
 from tokens_site.paths import record_id
 from tokens_site.registry.listing import RegistryUnavailable, project_repositories
 
@@ -224,6 +226,21 @@ class PackagesView(ProjectMixin, TemplateView):
             nav="packages",
             **kwargs,
         )
+
+
+class PackageDeleteView(ProjectMixin, View):
+    """Delete a package version from the package registry page (Maintainers and Owners)."""
+
+    required = Ability.MANAGE_SETTINGS
+    denied_message = "You need at least the Maintainer role in this project to delete packages."
+    http_method_names = ["post"]
+
+    def post(self, request, package_id: int):
+        package = get_object_or_404(Package, pk=package_id, project=self.project)
+        label = f"{package.display_name} {package.version}"
+        package_destroy(actor=request.user, package=package, ip_address=client_ip(request))
+        messages.success(request, f"Package {label} was deleted.")
+        return redirect("packages", full_path=self.project.full_path)
 
 
 class ContainerRegistryView(ProjectMixin, TemplateView):

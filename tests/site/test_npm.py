@@ -3,6 +3,7 @@ refusal), the package document, tarballs, dist-tags, scopes, the instance level,
 and the token rules. The real `npm` client is in tests/e2e/test_npm.py."""
 
 import base64
+import gzip
 import hashlib
 import io
 import json
@@ -50,13 +51,14 @@ def reader(project):
 
 
 def tarball(version: str = "1.0.0") -> bytes:
+    """The same bytes for the same version (gzip's header time is fixed)."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
         content = json.dumps({"name": NAME, "version": version}).encode()
         info = tarfile.TarInfo("package/package.json")
         info.size = len(content)
         archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def document(version="1.0.0", name=NAME, data: bytes | None = None, **changes) -> dict:
@@ -276,3 +278,44 @@ def test_package_files_go_through_the_packages_storage_alias(
     stored = [path.name for path in elsewhere.rglob("*") if path.is_file()]
     assert stored == ["hello-1.0.0.tgz"]
     assert not [path for path in Path(settings.MEDIA_ROOT).rglob("*") if path.is_file()]
+
+
+def test_deleting_a_package_through_the_api_and_the_page_is_for_maintainers_and_audited(
+    client, project, writer, settings, django_capture_on_commit_callbacks
+):
+
+    publish(client, project, writer, document("1.0.0"))
+    publish(client, project, writer, document("2.0.0"))
+    first, second = Package.objects.order_by("id")
+    developer, maintainer = UserFactory(), UserFactory()
+    MembershipFactory(user=developer, project=project, access_level=AccessLevel.DEVELOPER)
+    MembershipFactory(user=maintainer, project=project, access_level=AccessLevel.MAINTAINER)
+    _, developer_token = make_personal_token(developer, scopes=["api"])
+    _, maintainer_token = make_personal_token(maintainer, scopes=["api"])
+    listed = client.get(f"/api/v4/projects/{project.pk}/packages", **bearer(developer_token))
+    assert [(p["name"], p["version"], p["package_type"]) for p in listed.json()] == [
+        (NAME, "1.0.0", "npm"),
+        (NAME, "2.0.0", "npm"),
+    ]
+    url = f"/api/v4/projects/{project.pk}/packages/{first.pk}"
+    refused = client.delete(url, **bearer(developer_token))
+    assert refused.status_code == 403
+    assert "Maintainer" in refused.json()["message"]
+    with django_capture_on_commit_callbacks(execute=True):  # files go once it commits
+        assert client.delete(url, **bearer(maintainer_token)).status_code == 204
+    assert client.get(url, **bearer(maintainer_token)).status_code == 404
+    event = AuditEvent.objects.get(action=AuditAction.PACKAGE_DELETE)
+    assert (event.details["version"], event.details["files"]) == ("1.0.0", ["hello-1.0.0.tgz"])
+    # The page: a Developer sees no Delete; a Maintainer deletes the other version.
+    client.force_login(developer)
+    page = f"/{project.full_path}/-/packages"
+    assert "Delete @tanuki/hello 2.0.0" not in client.get(page).content.decode()
+    delete = f"{page}/{second.pk}/delete"
+    assert client.post(delete).status_code == 403
+    client.force_login(maintainer)
+    assert "Delete @tanuki/hello 2.0.0" in client.get(page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(delete, follow=True)
+    assert "Package @tanuki/hello 2.0.0 was deleted." in done.content.decode()
+    assert not Package.objects.exists() and not PackageTag.objects.exists()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]

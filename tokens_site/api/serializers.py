@@ -532,3 +532,17 @@ class Rotate(Parameters):
     overlap_hours = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_ROTATION_OVERLAP_HOURS
     )
+
+
+class PackageSerializer(serializers.Serializer):
+    """GitLab's package: one version of a package, any format."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField(source="display_name")
+    version = serializers.CharField()
+    package_type = serializers.CharField(source="kind")
+    status = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_status(self, package) -> str:
+        return "default"

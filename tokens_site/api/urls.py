@@ -132,6 +132,12 @@ urlpatterns = [
         views.PersonalAccessTokenRotate.as_view(),
         name="personal_access_token_rotate",
     ),
+    # GitLab's Packages API (any format): list, read, delete.
+    re_path(r"^projects/(?P<project_ref>[^/]+)/packages$", views.ProjectPackages.as_view()),
+    re_path(
+        r"^projects/(?P<project_ref>[^/]+)/packages/(?P<package_id>[0-9]+)$",
+        views.ProjectPackageDetail.as_view(),
+    ),
     # NuGet v3 (tokens_site.packages.nuget_views), at the project and (read-only) group level.
     *nuget_routes(r"^projects/(?P<project_ref>[^/]+)/packages/nuget", "project"),
     *nuget_routes(r"^groups/(?P<group_ref>[^/]+)/-/packages/nuget", "group"),

@@ -41,6 +41,7 @@ from tokens_site.access.policy import (
     Denied,
     is_administrator,
     is_self_or_administrator,
+    project_access,
     require_administrator,
 )
 from tokens_site.api import ordering as orders
@@ -48,6 +49,8 @@ from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
 from tokens_site.models import AccessLevel, Group, Membership, Project, is_bot
+from tokens_site.packages.models import Package
+from tokens_site.packages.services import package_destroy
 from tokens_site.token_inventory import lookup as token_lookup
 from tokens_site.token_inventory import record_find, revoke_found
 
@@ -949,6 +952,47 @@ class AccessTokenRotate(AccessTokenView):
         return Response(
             shapes.AccessTokenWithSecret(successor, context={"plaintext": plaintext}).data
         )
+
+
+class ProjectPackages(ApiView):
+    """GitLab's Packages API, its list: the project's packages (every format)."""
+
+    anonymous_reads = True
+
+    @extend_schema(parameters=[PageQuery], responses=shapes.PackageSerializer(many=True))
+    def get(self, request, project_ref):
+        project = _project(request, project_ref)
+        if not project_access(request.user, project).can(Ability.READ_PACKAGES):
+            raise Denied.not_found("Project")
+        packages = Package.objects.filter(project=project).order_by("id")
+        return self.listed(packages, shapes.PackageSerializer)
+
+
+class ProjectPackageDetail(ApiView):
+    """One package version: read it, or delete it with its files (Maintainers and Owners)."""
+
+    anonymous_reads = True
+
+    def _package(self, request, project_ref, package_id) -> Package:
+        project = _project(request, project_ref)
+        if not project_access(request.user, project).can(Ability.READ_PACKAGES):
+            raise Denied.not_found("Project")
+        package = first_by_id(Package.objects.filter(project=project), package_id)
+        if package is None:
+            raise Denied.not_found("Package")
+        return package
+
+    @extend_schema(responses=shapes.PackageSerializer)
+    def get(self, request, project_ref, package_id):
+        return Response(
+            shapes.PackageSerializer(self._package(request, project_ref, package_id)).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, project_ref, package_id):
+        package = self._package(request, project_ref, package_id)
+        package_destroy(actor=request.user, package=package, ip_address=self.ip_address)
+        return _no_content()
 
 
 class Metadata(ApiView):

@@ -7,7 +7,7 @@ import re
 import tempfile
 from collections.abc import Iterable
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from gunicorn.http.errors import ParseException
@@ -289,3 +289,28 @@ def audit_publish(item: PackageFile, *, principal, ip_address: str | None) -> No
             "file": item.file_name,
         },
     )
+
+
+def package_destroy(*, actor, package: Package, ip_address: str | None = None) -> None:
+    """Delete a package version (the project's Maintainers and Owners, as GitLab), audited."""
+    from tokens_site.access.abilities import Ability
+    from tokens_site.access.policy import access_on
+
+    if not access_on(actor, package.project).can(Ability.MANAGE_SETTINGS):
+        raise PermissionDenied(
+            "You need at least the Maintainer role in this project to delete packages."
+        )
+    with transaction.atomic():
+        audit_event_record(
+            action=AuditAction.PACKAGE_DELETE,
+            actor=actor,
+            target=package.project,
+            ip_address=ip_address,
+            details={
+                "package_type": package.kind,
+                "name": package.display_name,
+                "version": package.version,
+                "files": [item.file_name for item in package.files.all()],
+            },
+        )
+        package_delete(package)
