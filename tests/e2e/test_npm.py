@@ -93,6 +93,11 @@ def test_publish_install_and_dist_tags(site_server, tanuki, tmp_path):
     npm(tmp_path, app, "install", "@tanuki/hello", registry=project_registry, token=reader)
     assert installed_version(app) == "1.1.0"
 
+    # The same deploy token from the instance endpoint.
+    elsewhere = consumer(tmp_path / "elsewhere")
+    npm(tmp_path, elsewhere, "install", "@tanuki/hello", registry=instance_registry, token=reader)
+    assert installed_version(elsewhere) == "1.1.0"
+
     # A personal token of a Reporter, from the instance endpoint, an older version.
     user = UserFactory()
     MembershipFactory(user=user, group=tanuki["group"], access_level=AccessLevel.REPORTER)
@@ -107,6 +112,11 @@ def test_publish_install_and_dist_tags(site_server, tanuki, tmp_path):
         token=personal,
     )
     assert installed_version(other) == "1.0.0"
+
+    # The personal token from the project endpoint too.
+    third = consumer(tmp_path / "third")
+    npm(tmp_path, third, "install", "@tanuki/hello", registry=project_registry, token=personal)
+    assert installed_version(third) == "1.1.0"
 
     # dist-tags: add, list, remove.
     npm(

@@ -319,3 +319,12 @@ def test_deleting_a_package_through_the_api_and_the_page_is_for_maintainers_and_
     assert "Package @tanuki/hello 2.0.0 was deleted." in done.content.decode()
     assert not Package.objects.exists() and not PackageTag.objects.exists()
     assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+
+
+def test_a_project_access_token_publishes_and_reads_as_a_bearer_token(client, project):
+    from tests.factories import AdminFactory, make_access_token
+
+    _, value = make_access_token(project, AdminFactory(), scopes=["api"])
+    assert publish(client, project, bearer(value), document()).status_code == 200
+    read = client.get(f"/api/v4/projects/{project.pk}/packages/npm/{NAME}", **bearer(value))
+    assert read.status_code == 200 and list(read.json()["versions"]) == ["1.0.0"]

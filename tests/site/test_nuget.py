@@ -224,6 +224,14 @@ def test_the_group_feed_reads_through_a_group_deploy_token_two_subgroups_down(cl
             nupkg(nuspec='<!DOCTYPE x [<!ENTITY a "b">]><package/>'),
             "may not declare a DOCTYPE",
         ),
+        (  # the same in UTF-16, where the bytes do not spell DOCTYPE
+            nupkg(
+                nuspec='<?xml version="1.0" encoding="utf-16"?><!DOCTYPE x><package/>'.encode(
+                    "utf-16"
+                )
+            ),
+            "may not declare a DOCTYPE",
+        ),
     ],
 )
 def test_bad_packages_are_400_with_the_reason_and_nothing_stored(

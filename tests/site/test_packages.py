@@ -64,6 +64,11 @@ def upload(client, project, auth, wheel_path, **fields):
 def test_upload_and_simple_index_in_html_and_json(client, project, writer, tmp_path):
     response = upload(client, project, writer, build_wheel(tmp_path))
     assert response.status_code == 201 and response.json() == {"message": "201 Created"}
+    from tokens_site.models import AuditAction, AuditEvent
+
+    event = AuditEvent.objects.get(action=AuditAction.PACKAGE_PUBLISH)
+    assert (event.details["package_type"], event.details["name"]) == ("pypi", "tinypkg")
+    assert event.details["by"].startswith("gitlab+deploy-token-")
     item = PackageFile.objects.get()
     assert item.file.read() == (tmp_path / "tinypkg-1.0.0-py3-none-any.whl").read_bytes()
 

@@ -13,6 +13,7 @@ import hashlib
 import re
 import zipfile
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -90,12 +91,7 @@ def read_nuspec(archive_file) -> tuple[dict, bytes]:
             raw = archive.read(entries[0])
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
             raise ValidationError(f"The package's .nuspec cannot be read: {error}") from error
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise ValidationError("The .nuspec may not declare a DOCTYPE or entities.")
-    try:
-        root = ElementTree.fromstring(raw)  # noqa: S314 (no DOCTYPE, no entities, ≤ 1 MiB)
-    except ElementTree.ParseError as error:
-        raise ValidationError(f"The .nuspec is not valid XML: {error}") from error
+    root = _parse_xml(raw)
     metadata = next((child for child in root if _local(child.tag) == "metadata"), None)
     if _local(root.tag) != "package" or metadata is None:
         raise ValidationError("The .nuspec has no <package><metadata> element.")
@@ -107,6 +103,23 @@ def read_nuspec(archive_file) -> tuple[dict, bytes]:
         elif name == "dependencies":
             fields["dependencyGroups"] = _dependency_groups(child)
     return fields, raw
+
+
+def _parse_xml(raw: bytes):
+    """The .nuspec's XML, refused if it declares a DOCTYPE or entities (in any encoding: expat
+    reports them, whatever the bytes look like), checked in a first pass."""
+
+    def refuse(*_args) -> None:
+        raise ValidationError("The .nuspec may not declare a DOCTYPE or entities.")
+
+    checker = expat.ParserCreate()
+    checker.StartDoctypeDeclHandler = refuse
+    checker.EntityDeclHandler = refuse
+    try:
+        checker.Parse(raw, True)
+        return ElementTree.fromstring(raw)  # noqa: S314 (checked: no DOCTYPE, no entities)
+    except (expat.ExpatError, ElementTree.ParseError) as error:
+        raise ValidationError(f"The .nuspec is not valid XML: {error}") from error
 
 
 def _dependency_groups(element) -> list[dict]:

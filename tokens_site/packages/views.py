@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from packaging.utils import canonicalize_name
 
 from tokens_site.access.abilities import Ability
+from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required, load_project_by_ref
 from tokens_site.auth.families import PACKAGES
 from tokens_site.auth.refusals import message_response
@@ -67,7 +68,7 @@ def pypi_upload(request, project, principal):
             missing.append("content")
         if missing:
             raise ValidationError(f"Missing fields: {', '.join(missing)}.")
-        services.pypi_file_add(
+        item = services.pypi_file_add(
             project=project,
             name=form["name"],
             version=form["version"],
@@ -78,6 +79,7 @@ def pypi_upload(request, project, principal):
         )
     except ValidationError as error:
         return refusal(error)
+    services.audit_publish(item, principal=principal, ip_address=client_ip(request))
     return message_response(201, "201 Created")
 
 
@@ -258,7 +260,7 @@ def generic_file(request, project, principal, name, version, file_name):
         if length is not None:
             services.refuse_if_too_large(length)
         # The raw WSGI stream: read in chunks, so nothing is ever held whole in memory.
-        services.generic_file_add(
+        item = services.generic_file_add(
             project=project,
             name=name,
             version=version,
@@ -269,4 +271,5 @@ def generic_file(request, project, principal, name, version, file_name):
         if getattr(error, "code", None) == "exists":
             return message_response(409, " ".join(error.messages))
         return refusal(error)
+    services.audit_publish(item, principal=principal, ip_address=client_ip(request))
     return message_response(201, "201 Created")
