@@ -200,6 +200,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
             {
                 "fields": [
                     "git_push_max_size_mb",
+                    "lfs_object_max_size_mb",
                     "secret_push_protection_enabled",
                     "secret_push_protection_third_party",
                 ]

@@ -248,6 +248,13 @@ STORAGES = {
         ),
         "OPTIONS": env.json("PACKAGES_STORAGE_OPTIONS", default={}),
     },
+    # Git LFS objects: the same, by their own variables.
+    "lfs": {
+        "BACKEND": env.str(
+            "LFS_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": env.json("LFS_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

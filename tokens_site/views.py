@@ -9,7 +9,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Sum
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -35,7 +35,7 @@ from tokens_site.lookups import CompiledLookup
 from tokens_site.mixins import GroupMixin, ProjectMixin
 from tokens_site.models import Group, InstanceSettings, Membership, Project
 from tokens_site.packages import npm
-from tokens_site.packages.models import Package
+from tokens_site.packages.models import Package, PackageFile
 from tokens_site.packages.services import package_destroy
 from tokens_site.paths import record_id
 from tokens_site.registry.listing import RegistryUnavailable, project_repositories
@@ -198,7 +198,14 @@ class ProjectView(ProjectMixin, TemplateView):
         clone_url = f"{settings.EXTERNAL_URL}/{self.project.full_path}.git"
         scheme, _, rest = clone_url.partition("://")
         return super().get_context_data(
-            clone_url=clone_url, clone_url_scheme=scheme, clone_url_rest=rest, **kwargs
+            clone_url=clone_url,
+            clone_url_scheme=scheme,
+            clone_url_rest=rest,
+            lfs=self.project.lfs_objects.aggregate(count=Count("id"), size=Sum("size")),
+            package_size=PackageFile.objects.filter(package__project=self.project).aggregate(
+                size=Sum("size")
+            )["size"],
+            **kwargs,
         )
 
 

@@ -49,6 +49,7 @@ INSTANCE_SETTINGS_FORM = {
     "failed_auth_ban_duration_seconds": "3600",
     "package_file_max_size_mb": "1024",
     "git_push_max_size_mb": "1024",
+    "lfs_object_max_size_mb": "1024",
     "secret_push_protection_enabled": "on",
     "secret_push_protection_third_party": "on",
     "two_factor_grace_period": "48",

@@ -54,6 +54,15 @@ GIT = Family(
     style=Style.TEXT,
     unauthorized_message=GIT_UNAUTHORIZED_MESSAGE,
 )
+# Git LFS: Git's credentials (the client sends what git uses), answered in JSON as the LFS API
+# wants its errors.
+LFS = Family(
+    "lfs",
+    sources=(Source.BASIC,),
+    authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN, PASSWORD),
+    style=Style.MESSAGE,
+    unauthorized_message=GIT_UNAUTHORIZED_MESSAGE,
+)
 # The package registry: Basic, or `PRIVATE-TOKEN:` / `Deploy-Token:` headers.
 PACKAGES = Family(
     "packages",

@@ -7,7 +7,8 @@
 - `tokens`: what every token kind stores;
 - `security`: failed-authentication bans and counters, sign-in lockouts, single-use form keys;
 - `bots`: the users project and group access tokens act as;
-- `notices`: which expiry notices were sent (tokens_site.expiry_notices).
+- `notices`: which expiry notices were sent (tokens_site.expiry_notices);
+- `lfs`: Git LFS objects and locks.
 
 The package registry's models are in their own app (tokens_site.packages).
 """
@@ -26,6 +27,7 @@ from tokens_site.models.instance import (
     MAX_TOKEN_LIFETIME_LIMIT_DAYS,
     InstanceSettings,
 )
+from tokens_site.models.lfs import LfsLock, LfsObject
 from tokens_site.models.memberships import Membership, MembershipQuerySet
 from tokens_site.models.namespaces import (
     FULL_PATH_MAX_LENGTH,
@@ -75,6 +77,8 @@ __all__ = [
     "Group",
     "GroupQuerySet",
     "InstanceSettings",
+    "LfsLock",
+    "LfsObject",
     "Membership",
     "MembershipQuerySet",
     "PathQuerySet",

@@ -141,6 +141,12 @@ class InstanceSettings(models.Model):
         validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
         help_text="A push whose pack is larger than this is refused (git's receive.maxInputSize).",
     )
+    lfs_object_max_size_mb = models.PositiveIntegerField(
+        "largest Git LFS object (MiB)",
+        default=1024,
+        validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
+        help_text="A Git LFS object larger than this is refused.",
+    )
     secret_push_protection_enabled = models.BooleanField(
         "secret push protection",
         default=True,

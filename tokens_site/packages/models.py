@@ -2,12 +2,10 @@
 through Django's storage API (the `packages` alias of STORAGES: MEDIA_ROOT unless configured);
 names, versions, digests and each format's metadata here."""
 
-from django.core.files.storage import storages
-from django.core.signals import setting_changed
 from django.db import models
-from django.dispatch import receiver
 from django.utils import timezone
-from django.utils.functional import LazyObject, empty
+
+from tokens_site.storage import storage_for
 
 
 class PackageKind(models.TextChoices):
@@ -17,25 +15,8 @@ class PackageKind(models.TextChoices):
     NUGET = "nuget", "NuGet"
 
 
-class _PackagesStorage(LazyObject):
-    """The `packages` storage of STORAGES, looked up when first used (and again after the
-    setting changes), not when the models are imported."""
-
-    def _setup(self):
-        self._wrapped = storages["packages"]
-
-
-_packages_storage = _PackagesStorage()
-
-
-@receiver(setting_changed)
-def _forget_packages_storage(*, setting, **kwargs):
-    if setting == "STORAGES":
-        _packages_storage._wrapped = empty
-
-
 def packages_storage():
-    return _packages_storage
+    return storage_for("packages")
 
 
 class Package(models.Model):

@@ -59,13 +59,15 @@ class Spool:
     """A received file on local disk, with its size and sha256, taken in chunks (never whole in
     memory) and refused past the size limit."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes], refuse_size=None) -> None:
+        """`refuse_size(size)` raises TooLarge past the limit (default: the package limit)."""
+        refuse_size = refuse_size or refuse_if_too_large
         self.file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by __exit__)
         digest, self.size = hashlib.sha256(), 0
         try:
             for chunk in chunks:
                 self.size += len(chunk)
-                refuse_if_too_large(self.size)
+                refuse_size(self.size)
                 digest.update(chunk)
                 self.file.write(chunk)
         except BaseException:

@@ -1,0 +1,315 @@
+"""Git LFS over HTTP (issue 19), on every project, as GitLab serves it:
+
+- `POST <project>.git/info/lfs/objects/batch`: the batch API (basic transfer): for a download,
+  where each object is; for an upload, where to send it and how to verify it;
+- `PUT <project>.git/gitlab-lfs/objects/<oid>/<size>` and `GET .../gitlab-lfs/objects/<oid>`:
+  the transfers; `POST <project>.git/info/lfs/objects/verify`;
+- the locks API under `<project>.git/info/lfs/locks` (create, list, verify, unlock).
+
+Credentials are Git's (the LFS client sends what git uses), through the one pipeline: deploy
+tokens read, personal, project and group access tokens read and write by scope and role, exactly
+as for Git (tokens_site.git_http.views). Objects are kept once per project by oid through the
+`lfs` storage alias; a batch costs the same queries whatever the number of objects. Our own
+code: no maintained Python server of the LFS API fits Django.
+"""
+
+import json
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.http import FileResponse, JsonResponse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tokens_site.access.abilities import Ability
+from tokens_site.access.policy import project_access
+from tokens_site.auth.decorators import credential_required
+from tokens_site.auth.families import LFS
+from tokens_site.models import InstanceSettings, LfsLock, LfsObject
+from tokens_site.models.lfs import LOCK_PATH_MAX_LENGTH
+from tokens_site.packages.services import Spool, TooLarge, stream_chunks
+
+CONTENT_TYPE = "application/vnd.git-lfs+json"
+OID = re.compile(r"[0-9a-f]{64}")
+BATCH_MAX_OBJECTS = 1000
+LOCKS_PAGE_MAX = 100
+MIB = 1024 * 1024
+
+
+def answer(data: dict, status: int = 200) -> JsonResponse:
+    response = JsonResponse(data, status=status, content_type=CONTENT_TYPE)
+    response["Cache-Control"] = "no-store"  # action headers carry the client's credentials
+    return response
+
+
+def refusal(status: int, message: str) -> JsonResponse:
+    return answer({"message": message}, status=status)
+
+
+def _json_body(request) -> dict | None:
+    """The request's JSON object, or None (read once, kept on the request)."""
+    if not hasattr(request, "_lfs_body"):
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        request._lfs_body = body if isinstance(body, dict) else None
+    return request._lfs_body
+
+
+def _batch_ability(request) -> Ability:
+    body = _json_body(request) or {}
+    return (
+        Ability.WRITE_REPOSITORY if body.get("operation") == "upload" else Ability.READ_REPOSITORY
+    )
+
+
+def _max_size() -> int:
+    return InstanceSettings.current().lfs_object_max_size_mb * MIB
+
+
+def _base(request, project) -> str:
+    return request.build_absolute_uri(f"/{project.full_path}.git")
+
+
+def _requested(body: dict) -> list[tuple[str, int]]:
+    objects = body.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise ValidationError("`objects` must be a list of {oid, size}.")
+    if len(objects) > BATCH_MAX_OBJECTS:
+        raise TooLarge(
+            f"Too many objects in one batch: {len(objects)}; at most {BATCH_MAX_OBJECTS}."
+        )
+    requested = []
+    for item in objects:
+        oid = item.get("oid") if isinstance(item, dict) else None
+        size = item.get("size") if isinstance(item, dict) else None
+        if not isinstance(oid, str) or not OID.fullmatch(oid):
+            raise ValidationError(f"{str(oid)[:80]!r} is not an object id: 64 hex digits.")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise ValidationError(f"The size of {oid} must be a whole number of bytes.")
+        requested.append((oid, size))
+    return requested
+
+
+@require_POST
+@credential_required(_batch_ability, family=LFS)
+def batch(request, project, principal):
+    body = _json_body(request)
+    if body is None:
+        return refusal(422, "The batch request must be a JSON object.")
+    operation = body.get("operation")
+    if operation not in ("download", "upload"):
+        return refusal(422, "`operation` must be download or upload.")
+    transfers = body.get("transfers") or ["basic"]
+    if "basic" not in transfers:
+        return refusal(422, "Only the basic transfer is served.")
+    try:
+        requested = _requested(body)
+    except TooLarge as error:
+        return refusal(413, error.messages[0])
+    except ValidationError as error:
+        return refusal(422, error.messages[0])
+    stored = {
+        item.oid: item.size
+        for item in LfsObject.objects.filter(
+            project=project, oid__in={oid for oid, _ in requested}
+        ).only("oid", "size")
+    }
+    base, limit = _base(request, project), _max_size()
+    header = {"Authorization": request.META.get("HTTP_AUTHORIZATION", "")}
+    objects = []
+    for oid, size in requested:
+        item = {"oid": oid, "size": size, "authenticated": True}
+        if operation == "download":
+            if stored.get(oid) == size:
+                item["actions"] = {
+                    "download": {"href": f"{base}/gitlab-lfs/objects/{oid}", "header": header}
+                }
+            else:
+                item["error"] = {"code": 404, "message": "Object does not exist on the server."}
+        elif oid not in stored:
+            if size > limit:
+                item["error"] = {
+                    "code": 422,
+                    "message": f"The object is too large: the limit is {limit // MIB} MiB "
+                    f"(instance settings, largest Git LFS object).",
+                }
+            else:
+                item["actions"] = {
+                    "upload": {"href": f"{base}/gitlab-lfs/objects/{oid}/{size}", "header": header},
+                    "verify": {"href": f"{base}/info/lfs/objects/verify", "header": header},
+                }
+        objects.append(item)
+    return answer({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
+
+
+@require_http_methods(["PUT"])
+@credential_required(Ability.WRITE_REPOSITORY, family=LFS)
+def upload(request, project, principal, oid, size):
+    size = int(size)
+    if not OID.fullmatch(oid):
+        return refusal(422, "The object id must be 64 hex digits.")
+    limit = _max_size()
+    if size > limit:
+        return refusal(413, f"The object is too large: the limit is {limit // MIB} MiB.")
+
+    def refuse_size(received: int) -> None:
+        if received > size:
+            raise ValidationError(f"The upload is larger than the object's size, {size} bytes.")
+
+    length = request.META.get("CONTENT_LENGTH")
+    try:
+        chunks = stream_chunks(request.META["wsgi.input"], int(length) if length else None)
+        with Spool(chunks, refuse_size=refuse_size) as spool:
+            if spool.size != size:
+                raise ValidationError(
+                    f"The upload has {spool.size} bytes, not the object's size, {size}."
+                )
+            if spool.sha256 != oid:
+                raise ValidationError(
+                    f"The upload's sha256 is {spool.sha256}, not its object id: it was damaged."
+                )
+            _store(project, oid, size, spool)
+    except ValidationError as error:
+        return refusal(400, error.messages[0])
+    return answer({}, status=200)
+
+
+def _store(project, oid: str, size: int, spool: Spool) -> None:
+    """Keep the object once per project (a concurrent upload of the same object wins)."""
+    if LfsObject.objects.filter(project=project, oid=oid).exists():
+        return
+    record, stored = LfsObject(project=project, oid=oid, size=size), None
+    try:
+        with transaction.atomic():
+            record.file.save(oid, File(spool.file), save=False)
+            stored = record.file
+            record.save()
+    except IntegrityError:
+        if stored:
+            stored.delete(save=False)
+
+
+@require_GET
+@credential_required(Ability.READ_REPOSITORY, family=LFS)
+def download(request, project, principal, oid):
+    item = LfsObject.objects.filter(project=project, oid=oid).first()
+    if item is None:
+        return refusal(404, "Object does not exist on the server.")
+    response = FileResponse(item.file.open("rb"), content_type="application/octet-stream")
+    response["Content-Length"] = str(item.size)
+    return response
+
+
+@require_POST
+@credential_required(Ability.WRITE_REPOSITORY, family=LFS)
+def verify(request, project, principal):
+    body = _json_body(request) or {}
+    oid, size = body.get("oid"), body.get("size")
+    if isinstance(oid, str) and LfsObject.objects.filter(project=project, oid=oid, size=size):
+        return answer({})
+    return refusal(404, "Object does not exist on the server (or has another size).")
+
+
+# --- Locks ------------------------------------------------------------------------------------
+
+
+def _lock_json(lock: LfsLock) -> dict:
+    return {
+        "id": str(lock.pk),
+        "path": lock.path,
+        "locked_at": lock.locked_at.isoformat(),
+        "owner": {"name": lock.owner.get_username()},
+    }
+
+
+def _person(principal):
+    """Locks belong to people (and access tokens' bots); a deploy token has no one."""
+    return principal.user
+
+
+def _page(request, locks, body: dict | None = None):
+    source = body if body is not None else request.GET
+    cursor, limit = str(source.get("cursor") or "0"), str(source.get("limit") or LOCKS_PAGE_MAX)
+    start = int(cursor) if cursor.isdigit() else 0
+    size = min(int(limit), LOCKS_PAGE_MAX) if limit.isdigit() and int(limit) > 0 else LOCKS_PAGE_MAX
+    page = list(locks.filter(pk__gt=start).select_related("owner")[: size + 1])
+    following = str(page[size - 1].pk) if len(page) > size else ""
+    return page[:size], following
+
+
+@require_http_methods(["GET", "POST"])
+@credential_required(Ability.WRITE_REPOSITORY, family=LFS)
+def locks(request, project, principal):
+    if request.method == "GET":
+        found = project.lfs_locks.all()
+        if path := request.GET.get("path"):
+            found = found.filter(path=path)
+        if (lock_id := request.GET.get("id", "")).isdigit():
+            found = found.filter(pk=int(lock_id))
+        page, following = _page(request, found)
+        return answer({"locks": [_lock_json(lock) for lock in page], "next_cursor": following})
+    person = _person(principal)
+    if person is None:
+        return refusal(403, "Deploy tokens cannot lock files: use a personal access token.")
+    body = _json_body(request) or {}
+    path = body.get("path")
+    if not isinstance(path, str) or not path:
+        return refusal(422, "`path` must name the file to lock.")
+    if len(path) > LOCK_PATH_MAX_LENGTH:
+        return refusal(422, f"The path is too long: at most {LOCK_PATH_MAX_LENGTH} characters.")
+    ref = body.get("ref", {}).get("name", "") if isinstance(body.get("ref"), dict) else ""
+    existing = project.lfs_locks.filter(path=path).select_related("owner").first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                lock = LfsLock.objects.create(
+                    project=project, path=path, owner=person, ref=str(ref)[:1024]
+                )
+            return answer({"lock": _lock_json(lock)}, status=201)
+        except IntegrityError:
+            existing = project.lfs_locks.filter(path=path).select_related("owner").first()
+    return answer(
+        {"lock": _lock_json(existing), "message": f"{path} is already locked."}, status=409
+    )
+
+
+@require_POST
+@credential_required(Ability.WRITE_REPOSITORY, family=LFS)
+def locks_verify(request, project, principal):
+    person = _person(principal)
+    if person is None:
+        return refusal(403, "Deploy tokens hold no locks: use a personal access token.")
+    body = _json_body(request) or {}
+    page, following = _page(request, project.lfs_locks.all(), body)
+    return answer(
+        {
+            "ours": [_lock_json(lock) for lock in page if lock.owner_id == person.pk],
+            "theirs": [_lock_json(lock) for lock in page if lock.owner_id != person.pk],
+            "next_cursor": following,
+        }
+    )
+
+
+@require_POST
+@credential_required(Ability.WRITE_REPOSITORY, family=LFS)
+def unlock(request, project, principal, lock_id):
+    lock = project.lfs_locks.filter(pk=int(lock_id)).select_related("owner").first()
+    if lock is None:
+        return refusal(404, "There is no such lock.")
+    person = _person(principal)
+    force = bool((_json_body(request) or {}).get("force"))
+    if person is None or lock.owner_id != person.pk:
+        if not force:
+            return refusal(
+                403, f"{lock.path} is locked by {lock.owner.get_username()}: unlock with --force."
+            )
+        if person is None or not project_access(person, project).can(Ability.MANAGE_SETTINGS):
+            return refusal(
+                403, "You need at least the Maintainer role to unlock another user's lock."
+            )
+    data = _lock_json(lock)
+    lock.delete()
+    return answer({"lock": data})
