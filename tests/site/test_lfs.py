@@ -221,3 +221,19 @@ def test_lfs_objects_count_toward_the_storage_on_the_project_page(client, projec
     client.force_login(user)
     page = client.get(f"/{project.full_path}").content.decode()
     assert "Storage: Git LFS 2.0\xa0KB (1 object)" in page
+
+
+def test_odd_bodies_and_cursors_are_answered_not_crashed(client, project, developer):
+    _, auth = developer
+    deep = b'{"operation": "download", "objects": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = client.post(
+        f"/{project.full_path}.git/info/lfs/objects/batch",
+        deep,
+        content_type="application/vnd.git-lfs+json",
+        **auth,
+    )
+    assert response.status_code == 422
+    locks = client.get(
+        f"/{project.full_path}.git/info/lfs/locks?cursor=%C2%B2&limit=%C2%B2&id=%C2%B2", **auth
+    )
+    assert locks.status_code == 200

@@ -252,13 +252,14 @@ def test_the_instance_level_finds_the_package_by_scope_for_those_who_reach_it(
     assert download.status_code == 200
     assert client.get(url, **bearer(outsider_token)).status_code == 404
     assert client.get(url).status_code == 401
-    # A group deploy token two subgroups up reaches it too.
+    # A group deploy token reaches it too; another project of the scope cannot take the name.
     deep = ProjectFactory(group=GroupFactory(parent=GroupFactory(parent=project.group)))
     _, deep_writer = make_deploy_token(deep, scopes=["write_package_registry"])
     _, group_value = make_deploy_token(project.group, scopes=["read_package_registry"])
-    publish(client, deep, bearer(deep_writer), document("3.0.0"))
-    newest = client.get(url, **bearer(group_value)).json()
-    assert list(newest["versions"]) == ["3.0.0"]  # the newest project that has it
+    taken = publish(client, deep, bearer(deep_writer), document("3.0.0"))
+    assert taken.status_code == 403
+    assert "published by another project of @tanuki (tanuki/web)" in taken.json()["message"]
+    assert list(client.get(url, **bearer(group_value)).json()["versions"]) == ["1.0.0"]
 
 
 def test_package_files_go_through_the_packages_storage_alias(
@@ -328,3 +329,34 @@ def test_a_project_access_token_publishes_and_reads_as_a_bearer_token(client, pr
     assert publish(client, project, bearer(value), document()).status_code == 200
     read = client.get(f"/api/v4/projects/{project.pk}/packages/npm/{NAME}", **bearer(value))
     assert read.status_code == 200 and list(read.json()["versions"]) == ["1.0.0"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"versions": NaN}', "not a JSON document"),
+        (b'{"name": "\\ud800"}', "not a JSON document"),
+        (b'{"versions":' + b"[" * 5000 + b"]" * 5000 + b"}", "not a JSON document"),
+        (document(version="1.0.0+build"), "not a valid SemVer 2 version"),
+        (document(version="1\u0661.0.0"), "not a valid SemVer 2 version"),
+    ],
+)
+def test_documents_the_database_cannot_keep_are_400(
+    client, project, writer, settings, body, reason
+):
+    response = publish(client, project, writer, body)
+    assert response.status_code == 400, response.content
+    assert reason in response.json()["message"]
+    assert_nothing_stored(settings)
+
+
+def test_a_replaced_version_keeps_its_tags(client, project, writer):
+    publish(client, project, writer, document("1.0.0"))
+    base = f"/api/v4/projects/{project.pk}/packages/npm/-/package/@tanuki%2fhello/dist-tags"
+    client.generic("PUT", f"{base}/stable", '"1.0.0"', content_type="application/json", **writer)
+    instance = InstanceSettings.current()
+    instance.package_duplicates_allowed = True
+    instance.save()
+    again = document("1.0.0", data=tarball("1.0.0") + b"\0", **{"dist-tags": {}})
+    assert publish(client, project, writer, again).status_code == 200
+    assert client.get(base, **writer).json() == {"latest": "1.0.0", "stable": "1.0.0"}

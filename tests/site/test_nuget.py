@@ -4,6 +4,7 @@ group-level feed through a group deploy token two subgroups down, search, symbol
 every refusal (nothing stored). The .nupkg files are built here with zipfile."""
 
 import base64
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -356,3 +357,60 @@ def test_the_v2_feed_answers_what_nuget_2_asks(client, tree, writer):
         missing = client.get(f"{base}/Packages(Id='MyNuGetPkg',Version='9.9.9')", **writer)
         assert missing.status_code == 404
         assert client.get(f"{base}/nonsense", **writer).status_code == 404
+
+
+def test_damaged_archives_odd_queries_and_versions_are_answered_not_crashed(
+    client, tree, writer, settings
+):
+    project = tree["project"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("MyNuGetPkg.nuspec", NUSPEC.format(id="MyNuGetPkg", version="1.0.0") * 20)
+    data = bytearray(buffer.getvalue())
+    data[60:80] = b"\xff" * 20  # inside the deflated .nuspec
+    damaged = push(client, project, writer, bytes(data))
+    assert damaged.status_code == 400, damaged.content
+    bogus = '<?xml version="1.0" encoding="x-bogus"?><package/>'
+    assert push(client, project, writer, nupkg(nuspec=bogus)).status_code == 400
+    assert_nothing_stored(settings)
+    base = f"/api/v4/projects/{project.pk}/packages/nuget"
+    for query in ("query?skip=%C2%B2&take=%C2%B2", "v2/Packages()?$top=%C2%B2&$skip=%C2%B2"):
+        assert client.get(f"{base}/{query}", **writer).status_code == 200
+    # Versions differing only in case are one version; symbols need their package first.
+    assert push(client, project, writer, nupkg(version="1.0.0-Beta")).status_code == 201
+    assert push(client, project, writer, nupkg(version="1.0.0-beta")).status_code == 409
+    orphan = push(client, project, writer, nupkg(version="9.0.0"), symbols=True, name="p.snupkg")
+    assert orphan.status_code == 404 and "before its symbol package" in orphan.json()["message"]
+
+
+def test_versions_are_ordered_as_nuget_orders_them_and_v2_carries_the_hash(client, tree, writer):
+    project = tree["project"]
+    for version in ("1.10.0", "1.9.0", "1.10.0-rc.1"):
+        assert push(client, project, writer, nupkg(version=version)).status_code == 201
+    base = f"/api/v4/projects/{project.pk}/packages/nuget"
+    page = client.get(f"{base}/metadata/mynugetpkg/index.json", **writer).json()["items"][0]
+    assert (page["lower"], page["upper"]) == ("1.9.0", "1.10.0")
+    assert [leaf["catalogEntry"]["version"] for leaf in page["items"]] == [
+        "1.9.0",
+        "1.10.0-rc.1",
+        "1.10.0",
+    ]
+    # The second pushed (1.9.0) alone on its page: not the latest, known from all versions.
+    feed = client.get(f"{base}/v2/FindPackagesById()?id='MyNuGetPkg'&$skip=1&$top=1", **writer)
+    text = feed.content.decode()
+    digest = base64.b64encode(hashlib.sha512(nupkg(version="1.10.0")).digest()).decode()
+    assert "<d:PackageHash></d:PackageHash>" not in text
+    assert text.count("<entry>") == 1 and "<d:Version>1.9.0</d:Version>" in text
+    assert '<d:IsLatestVersion m:type="Edm.Boolean">false</d:IsLatestVersion>' in text
+    full = client.get(f"{base}/v2/FindPackagesById()?id='MyNuGetPkg'", **writer).content.decode()
+    assert digest in full
+
+
+def test_a_utf16_nuspec_is_kept_as_text(client, tree, writer):
+    nuspec = NUSPEC.format(id="MyNuGetPkg", version="2.0.0").replace("utf-8", "utf-16")
+    assert (
+        push(client, tree["project"], writer, nupkg(nuspec=nuspec.encode("utf-16"))).status_code
+        == 201
+    )
+    stored = Package.objects.get().metadata["nuspec"]
+    assert "\x00" not in stored and "<id>MyNuGetPkg</id>" in stored

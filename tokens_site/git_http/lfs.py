@@ -29,6 +29,7 @@ from tokens_site.auth.families import LFS
 from tokens_site.models import InstanceSettings, LfsLock, LfsObject
 from tokens_site.models.lfs import LOCK_PATH_MAX_LENGTH
 from tokens_site.packages.services import Spool, TooLarge, stream_chunks
+from tokens_site.paths import record_id
 
 CONTENT_TYPE = "application/vnd.git-lfs+json"
 OID = re.compile(r"[0-9a-f]{64}")
@@ -52,7 +53,7 @@ def _json_body(request) -> dict | None:
     if not hasattr(request, "_lfs_body"):
         try:
             body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         request._lfs_body = body if isinstance(body, dict) else None
     return request._lfs_body
@@ -232,9 +233,9 @@ def _person(principal):
 
 def _page(request, locks, body: dict | None = None):
     source = body if body is not None else request.GET
-    cursor, limit = str(source.get("cursor") or "0"), str(source.get("limit") or LOCKS_PAGE_MAX)
-    start = int(cursor) if cursor.isdigit() else 0
-    size = min(int(limit), LOCKS_PAGE_MAX) if limit.isdigit() and int(limit) > 0 else LOCKS_PAGE_MAX
+    start = record_id(str(source.get("cursor") or "")) or 0
+    wanted = record_id(str(source.get("limit") or ""))
+    size = min(wanted, LOCKS_PAGE_MAX) if wanted else LOCKS_PAGE_MAX
     page = list(locks.filter(pk__gt=start).select_related("owner")[: size + 1])
     following = str(page[size - 1].pk) if len(page) > size else ""
     return page[:size], following
@@ -247,8 +248,8 @@ def locks(request, project, principal):
         found = project.lfs_locks.all()
         if path := request.GET.get("path"):
             found = found.filter(path=path)
-        if (lock_id := request.GET.get("id", "")).isdigit():
-            found = found.filter(pk=int(lock_id))
+        if (lock_id := record_id(request.GET.get("id", ""))) is not None:
+            found = found.filter(pk=lock_id)
         page, following = _page(request, found)
         return answer({"locks": [_lock_json(lock) for lock in page], "next_cursor": following})
     person = _person(principal)

@@ -24,11 +24,12 @@ from tokens_site.packages.services import Spool, refuse_if_too_large, store_file
 NAME_MAX_LENGTH = 214  # npm's
 # npm's rules for a new package name: lowercase, URL-safe, not starting with "." or "_".
 NAME = re.compile(r"@([a-z0-9-~][a-z0-9-._~]*)/([a-z0-9-~][a-z0-9-._~]*)")
-# semver.org's regular expression for a SemVer 2 version.
+# semver.org's regular expression for a SemVer 2 version, without build metadata (npm drops it:
+# `1.0.0+a` and `1.0.0+b` are one version to npm).
 SEMVER = re.compile(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?",
+    re.ASCII,
 )
 TAG = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,99}")
 # Integrity (Subresource Integrity) algorithms npm writes, and what computes them.
@@ -82,11 +83,23 @@ def _integrity_matches(integrity: str, tarball: bytes) -> bool:
     return known
 
 
-def _parse(body: bytes) -> dict:
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(body: bytes):
+    """A JSON document that the database can keep: no NaN or Infinity, no lone surrogates, not
+    nested past Python's recursion limit. A ValidationError otherwise."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValidationError(f"The body is not a JSON document: {error}") from error
+        document = json.loads(body, parse_constant=_refuse_constant)
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError) as error:
+        raise ValidationError(f"The body is not a JSON document: {str(error)[:200]}") from error
+    return document
+
+
+def _parse(body: bytes) -> dict:
+    document = parse_json(body)
     if not isinstance(document, dict):
         raise ValidationError("The body must be a JSON object, as npm publish sends.")
     return document
@@ -173,15 +186,17 @@ def publish(*, project: Project, name: str, body: bytes) -> PackageFile:
     version, manifest = _one_version(document, name)
     tarball = _tarball(document, manifest)
     tags = _tags_for(document, version)
-    exists = Package.objects.filter(
+    _refuse_in_another_project(project, name)
+    old = Package.objects.filter(
         project=project, kind=PackageKind.NPM, name=name, version=version
-    ).exists()
-    replace = exists and InstanceSettings.current().package_duplicates_allowed
-    if exists and not replace:
+    ).first()
+    if old is not None and not InstanceSettings.current().package_duplicates_allowed:
         raise Duplicate(
             f"Package already exists: {name} {version} is published; publish a new version "
             f"(the instance does not allow duplicates)."
         )
+    if old is not None:  # replaced: the tags that named it name the new one
+        tags = sorted({*tags, *old.tags.values_list("tag", flat=True)})
     metadata = {
         **{key: value for key, value in manifest.items() if not key.startswith("_")},
         "name": name,
@@ -191,22 +206,48 @@ def publish(*, project: Project, name: str, body: bytes) -> PackageFile:
             "integrity": "sha512-" + base64.b64encode(hashlib.sha512(tarball).digest()).decode(),
         },
     }
-    with transaction.atomic():
-        with Spool([tarball]) as spool:
-            item = store_file(
-                project=project,
-                kind=PackageKind.NPM,
-                name=name,
-                display_name=name,
-                version=version,
-                file_name=f"{bare}-{version}.tgz",
-                spool=spool,
-                metadata=metadata,
-                replace=replace,
-            )
-        for tag in tags:
-            tag_set(item.package, tag)
+    item = None
+    try:
+        with transaction.atomic():
+            with Spool([tarball]) as spool:
+                item = store_file(
+                    project=project,
+                    kind=PackageKind.NPM,
+                    name=name,
+                    display_name=name,
+                    version=version,
+                    file_name=f"{bare}-{version}.tgz",
+                    spool=spool,
+                    metadata=metadata,
+                    replace=old is not None,
+                )
+            for tag in tags:
+                tag_set(item.package, tag)
+    except BaseException:
+        if item is not None:  # the rows are gone with the transaction: the file goes too
+            item.file.storage.delete(item.file.name)
+        raise
     return item
+
+
+def _refuse_in_another_project(project: Project, name: str) -> None:
+    """A name belongs to one project of its top-level group (as GitLab): the instance-level
+    endpoint finds a package by its scope, and another project must not shadow it."""
+    elsewhere = (
+        Package.objects.filter(
+            kind=PackageKind.NPM,
+            name=name,
+            project__full_path__istartswith=f"{scope_of(project)}/",
+        )
+        .exclude(project=project)
+        .select_related("project")
+        .first()
+    )
+    if elsewhere is not None:
+        raise Duplicate(
+            f"Package already exists: {name} is published by another project of "
+            f"@{scope_of(project)} ({elsewhere.project.full_path}); a name belongs to one project."
+        )
 
 
 def tag_set(package: Package, tag: str) -> None:

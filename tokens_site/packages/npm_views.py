@@ -11,7 +11,6 @@ Credentials: npm's `_authToken` (a Bearer token: a personal, access or deploy to
 Basic (`_auth`), or the `PRIVATE-TOKEN:` / `Deploy-Token:` headers.
 """
 
-import json
 from urllib.parse import unquote
 
 from django.core.exceptions import ValidationError
@@ -75,7 +74,7 @@ def _publish(request, project, principal, name):
         limit = services.max_file_size() * 4 // 3 + DOCUMENT_ALLOWANCE
         if length is not None and length > limit:
             services.refuse_if_too_large(length * 3 // 4 - DOCUMENT_ALLOWANCE)
-        body = b"".join(services.stream_chunks(request.META["wsgi.input"], length))
+        body = _read_capped(request.META["wsgi.input"], length, limit)
         item = npm.publish(project=project, name=name, body=body)
     except npm.Duplicate as error:
         return message_response(403, " ".join(error.messages))
@@ -90,6 +89,18 @@ def _send_tarball(project, name: str, file_name: str):
     if item is None:
         return message_response(404, "404 File Not Found")
     return _download(item)
+
+
+def _read_capped(stream, length: int | None, limit: int) -> bytes:
+    """The body, refused (413) once past `limit`, also when it comes chunked (no length)."""
+    parts, received = [], 0
+    for chunk in services.stream_chunks(stream, length):
+        received += len(chunk)
+        if received > limit:
+            services.refuse_if_too_large(received * 3 // 4 - DOCUMENT_ALLOWANCE)
+            raise services.TooLarge("The publish document is too large.")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 @require_GET
@@ -124,8 +135,8 @@ def dist_tag(request, project, principal, name, tag):
         return message_response(200, f"Tag {tag} removed.")
     # npm sends the version as a JSON string.
     try:
-        version = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        version = npm.parse_json(request.body)
+    except ValidationError:
         version = None
     if not isinstance(version, str):
         return message_response(400, 'The body must be the version as a JSON string: "1.2.3".')

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import re
 import zipfile
+import zlib
 from xml.etree import ElementTree
 from xml.parsers import expat
 
@@ -20,7 +21,7 @@ from django.db import transaction
 
 from tokens_site.models import InstanceSettings, Project
 from tokens_site.packages.models import Package, PackageFile, PackageKind
-from tokens_site.packages.services import CHUNK_SIZE, Spool, store_file
+from tokens_site.packages.services import CHUNK_SIZE, Spool, package_delete, store_file
 
 ID = re.compile(r"[A-Za-z0-9_]+(?:[.-][A-Za-z0-9_]+)*")
 ID_MAX_LENGTH = 100
@@ -36,6 +37,10 @@ TEXT_FIELDS = ("authors", "description", "summary", "title", "tags", "projectUrl
 
 class Duplicate(ValidationError):
     """The version exists and the instance does not allow duplicates (409)."""
+
+
+class MissingPackage(ValidationError):
+    """A symbol package for a version that was not pushed (404)."""
 
 
 def normalize_version(version: str) -> str:
@@ -89,7 +94,15 @@ def read_nuspec(archive_file) -> tuple[dict, bytes]:
             raise ValidationError("The .nuspec is too large: at most 1 MiB.")
         try:
             raw = archive.read(entries[0])
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:
+        except (
+            zipfile.BadZipFile,
+            OSError,
+            ValueError,
+            EOFError,
+            RuntimeError,  # an encrypted entry
+            NotImplementedError,  # an unknown compression method
+            zlib.error,
+        ) as error:
             raise ValidationError(f"The package's .nuspec cannot be read: {error}") from error
     root = _parse_xml(raw)
     metadata = next((child for child in root if _local(child.tag) == "metadata"), None)
@@ -118,7 +131,7 @@ def _parse_xml(raw: bytes):
     try:
         checker.Parse(raw, True)
         return ElementTree.fromstring(raw)  # noqa: S314 (checked: no DOCTYPE, no entities)
-    except (expat.ExpatError, ElementTree.ParseError) as error:
+    except (expat.ExpatError, ElementTree.ParseError, LookupError, ValueError) as error:
         raise ValidationError(f"The .nuspec is not valid XML: {error}") from error
 
 
@@ -144,32 +157,44 @@ def _dependency(element) -> dict:
 
 
 def push(*, project: Project, chunks, symbols: bool = False) -> PackageFile:
-    """Keep a pushed .nupkg (or, with `symbols`, .snupkg) of `project`."""
+    """Keep a pushed .nupkg (or, with `symbols`, the .snupkg of a pushed package) of
+    `project`. Versions are compared ignoring case, as NuGet compares them."""
     with Spool(chunks) as spool:
         fields, nuspec = read_nuspec(spool.file)
         package_id = fields.get("id", "")
         check_id(package_id)
         version = normalize_version(fields.get("version", ""))
-        spool.file.seek(0)
-        lower = f"{package_id.lower()}.{version.lower()}"
-        exists = Package.objects.filter(
-            project=project, kind=PackageKind.NUGET, name=package_id.lower(), version=version
-        ).exists()
-        replace = False
-        if exists and not symbols:
-            replace = InstanceSettings.current().package_duplicates_allowed
-            if not replace:
-                raise Duplicate(
-                    f"Package already exists: {package_id} {version} is published; push a new "
-                    f"version (the instance does not allow duplicates)."
+        existing = list(
+            Package.objects.filter(
+                project=project,
+                kind=PackageKind.NUGET,
+                name=package_id.lower(),
+                version__iexact=version,
+            )
+        )
+        if symbols:
+            if not existing:
+                raise MissingPackage(
+                    f"Push {package_id} {version} (its .nupkg) before its symbol package."
                 )
+            version = existing[0].version  # the symbols go beside it
+        elif existing and not InstanceSettings.current().package_duplicates_allowed:
+            raise Duplicate(
+                f"Package already exists: {package_id} {version} is published; push a new "
+                f"version (the instance does not allow duplicates)."
+            )
         metadata = {
             **fields,
             "id": package_id,
             "version": version,
-            "nuspec": nuspec.decode("utf-8", "replace"),
+            "nuspec": _text(nuspec),
+            "sha512": _sha512(spool.file),  # NuGet 2 checks a download against it
         }
+        lower = f"{package_id.lower()}.{version.lower()}"
         with transaction.atomic():
+            if existing and not symbols:  # a duplicate the instance allows: replaced
+                for old in existing:
+                    package_delete(old)
             return store_file(
                 project=project,
                 kind=PackageKind.NUGET,
@@ -179,8 +204,16 @@ def push(*, project: Project, chunks, symbols: bool = False) -> PackageFile:
                 file_name=f"{lower}.{'snupkg' if symbols else 'nupkg'}",
                 spool=spool,
                 metadata=metadata,
-                replace=replace,
             )
+
+
+def _text(raw: bytes) -> str:
+    """The .nuspec as text, in the encoding its bytes are in (UTF-16 has a byte order mark)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16", "replace")
+    else:
+        text = raw.decode("utf-8", "replace")
+    return text.replace("\x00", "")
 
 
 def _sha512(file) -> str:
@@ -220,10 +253,23 @@ def service_index(base: str, *, publish: bool) -> dict:
     }
 
 
+def version_key(version: str) -> tuple:
+    """NuGet's order of versions: by the numbers, a prerelease before its release, prerelease
+    labels part by part (numbers as numbers, before words; words ignoring case)."""
+    numbers, _, pre = version.partition("-")
+    parts = [int(part) for part in numbers.split(".") if part.isascii() and part.isdigit()]
+    parts += [0] * (4 - len(parts))
+    labels = tuple(
+        (0, int(label), "") if label.isascii() and label.isdigit() else (1, 0, label.lower())
+        for label in pre.split(".")
+    )
+    return (tuple(parts), (1,) if not pre else (0, labels))
+
+
 def packages_named(projects, package_id: str) -> list[Package]:
-    """The versions of `package_id` (any case) in these projects, with their files, oldest
-    first."""
-    return list(
+    """The versions of `package_id` (any case) in these projects, with their files, in
+    version order."""
+    found = (
         Package.objects.filter(
             project__in=projects, kind=PackageKind.NUGET, name=package_id.lower()
         )
@@ -231,6 +277,7 @@ def packages_named(projects, package_id: str) -> list[Package]:
         .select_related("project")
         .order_by("created_at")
     )
+    return sorted(found, key=lambda package: version_key(package.version))
 
 
 def _content_url(base: str, package: Package) -> str:
@@ -287,6 +334,8 @@ def search(base: str, projects, query: str, skip: int, take: int, prerelease: bo
     by_name: dict[str, list[Package]] = {}
     for package in packages.order_by("name", "created_at"):
         by_name.setdefault(package.name, []).append(package)
+    for versions in by_name.values():
+        versions.sort(key=lambda package: version_key(package.version))
     names = sorted(by_name)
     data = []
     for name in names[skip : skip + take]:

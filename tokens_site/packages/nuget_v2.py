@@ -14,6 +14,8 @@ from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
 from tokens_site.packages.models import Package, PackageKind
+from tokens_site.packages.nuget import version_key
+from tokens_site.paths import record_id
 
 ATOM = "http://www.w3.org/2005/Atom"
 DATA = "http://schemas.microsoft.com/ado/2007/08/dataservices"
@@ -119,8 +121,8 @@ def page(query) -> tuple[int, int]:
     """OData's `$skip` and `$top` (NuGet 2 pages until an empty page comes back)."""
 
     def number(name: str, default: int) -> int:
-        value = query.get(name, "")
-        return int(value) if value.isdigit() and len(value) < 7 else default
+        value = record_id(query.get(name, ""))
+        return value if value is not None and value < 10**6 else default
 
     return number("$skip", 0), min(number("$top", PAGE_MAX), PAGE_MAX)
 
@@ -203,11 +205,20 @@ def _property(name: str, kind: str, value) -> str:
     return f"<d:{name}{type_attribute}>{escape(str(value))}</d:{name}>"
 
 
-def feed(root: str, title: str, found: list[Package]) -> str:
+def latest_of(projects, found: list[Package]) -> set[int]:
+    """The ids of the latest version of each package in `found`, among all its versions (not
+    only the ones on this page): one query."""
     newest: dict[str, Package] = {}
-    for package in found:
-        newest[package.name] = package
-    latest = {package.pk for package in newest.values()}
+    for package in Package.objects.filter(
+        project__in=projects, kind=PackageKind.NUGET, name__in={p.name for p in found}
+    ).only("id", "name", "version"):
+        current = newest.get(package.name)
+        if current is None or version_key(package.version) > version_key(current.version):
+            newest[package.name] = package
+    return {package.pk for package in newest.values()}
+
+
+def feed(root: str, title: str, found: list[Package], latest: set[int]) -> str:
     entries = "".join(_entry(root, package, latest) for package in found)
     return (
         '<?xml version="1.0" encoding="utf-8"?>'

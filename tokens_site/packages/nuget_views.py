@@ -33,6 +33,7 @@ from tokens_site.auth.refusals import message_response, refuse
 from tokens_site.models import Group, Project
 from tokens_site.packages import nuget, nuget_v2, services
 from tokens_site.packages.views import _content_length, _download, refusal
+from tokens_site.paths import record_id
 
 FORM_ALLOWANCE = 64 * 1024
 SEARCH_TAKE_MAX = 100
@@ -138,7 +139,8 @@ def query(request, projects, base, principal):
 
 
 def _number(value: str | None, default: int) -> int:
-    return int(value) if value and value.isdigit() and len(value) < 10 else default
+    number = record_id(value or "")
+    return number if number is not None and number < 10**6 else default
 
 
 def _version(projects, package_id: str, version: str):
@@ -204,6 +206,8 @@ def _push(request, projects, base, principal, *, symbols: bool):
         item = nuget.push(project=project, chunks=upload.chunks(), symbols=symbols)
     except nuget.Duplicate as error:
         return message_response(409, " ".join(error.messages))
+    except nuget.MissingPackage as error:
+        return message_response(404, " ".join(error.messages))
     except ValidationError as error:
         if getattr(error, "code", None) == "exists":
             return message_response(409, " ".join(error.messages))
@@ -317,7 +321,10 @@ def _v2_answer(request, projects, root, name, **parts):
     if name == "find":
         package_id = nuget_v2.parameter(query.get("id"))
         found = nuget_v2.packages(projects, package_id=package_id, skip=skip, top=top)
-        return HttpResponse(nuget_v2.feed(root, "FindPackagesById", found), content_type=ATOM_TYPE)
+        return HttpResponse(
+            nuget_v2.feed(root, "FindPackagesById", found, nuget_v2.latest_of(projects, found)),
+            content_type=ATOM_TYPE,
+        )
     if name == "search":
         found = nuget_v2.packages(
             projects,
@@ -326,10 +333,16 @@ def _v2_answer(request, projects, root, name, **parts):
             skip=skip,
             top=top,
         )
-        return HttpResponse(nuget_v2.feed(root, "Search", found), content_type=ATOM_TYPE)
+        return HttpResponse(
+            nuget_v2.feed(root, "Search", found, nuget_v2.latest_of(projects, found)),
+            content_type=ATOM_TYPE,
+        )
     package_id = nuget_v2.filtered_id(query.get("$filter", ""))
     found = nuget_v2.packages(projects, package_id=package_id, skip=skip, top=top)
-    return HttpResponse(nuget_v2.feed(root, "Packages", found), content_type=ATOM_TYPE)
+    return HttpResponse(
+        nuget_v2.feed(root, "Packages", found, nuget_v2.latest_of(projects, found)),
+        content_type=ATOM_TYPE,
+    )
 
 
 @csrf_exempt
