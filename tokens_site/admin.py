@@ -206,6 +206,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Dependency proxy", {"fields": ["dependency_proxy_upstream_url"]}),
         (
             "Package registry",
             {"fields": ["package_file_max_size_mb", "package_duplicates_allowed"]},

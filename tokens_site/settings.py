@@ -248,6 +248,14 @@ STORAGES = {
         ),
         "OPTIONS": env.json("PACKAGES_STORAGE_OPTIONS", default={}),
     },
+    # The dependency proxy's cached blobs.
+    "dependency_proxy": {
+        "BACKEND": env.str(
+            "DEPENDENCY_PROXY_STORAGE_BACKEND",
+            default="django.core.files.storage.FileSystemStorage",
+        ),
+        "OPTIONS": env.json("DEPENDENCY_PROXY_STORAGE_OPTIONS", default={}),
+    },
     # Git LFS objects: the same, by their own variables.
     "lfs": {
         "BACKEND": env.str(
@@ -285,6 +293,15 @@ REGISTRY_SIGNING_KEY = path_setting(
 )
 REGISTRY_ISSUER = env.str("REGISTRY_ISSUER", default="tokens-site")
 REGISTRY_SERVICE = env.str("REGISTRY_SERVICE", default="container_registry")
+# The dependency proxy (tokens_site.dependency_proxy): its token service name, its upstream
+# registry (the instance setting's default) and the credentials for it, if any.
+DEPENDENCY_PROXY_SERVICE = "dependency_proxy"
+DEPENDENCY_PROXY_UPSTREAM_URL = env.str(
+    "DEPENDENCY_PROXY_UPSTREAM_URL", default="https://registry-1.docker.io"
+).rstrip("/")
+DEPENDENCY_PROXY_UPSTREAM_USERNAME = env.str("DEPENDENCY_PROXY_UPSTREAM_USERNAME", default="")
+DEPENDENCY_PROXY_UPSTREAM_PASSWORD = env.str("DEPENDENCY_PROXY_UPSTREAM_PASSWORD", default="")
+DEPENDENCY_PROXY_TIMEOUT_SECONDS = number("DEPENDENCY_PROXY_TIMEOUT_SECONDS", 10.0)
 # The registry as users and this site reach it (e.g. https://registry.example.com), for the
 # project pages; empty when there is none.
 REGISTRY_URL = env.str("REGISTRY_URL", default="").rstrip("/")

@@ -3,10 +3,11 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from tokens_site import converters, views  # noqa: F401  (converters registers `fullpath`)
 from tokens_site.auth.views import SignInView
+from tokens_site.dependency_proxy import views as proxy_views
 from tokens_site.registry import views as registry_views
 
 urlpatterns = [
@@ -16,6 +17,14 @@ urlpatterns = [
     path("-/readiness", views.readiness, name="readiness"),
     path("-/whoami", views.whoami, name="whoami"),
     path("jwt/auth", registry_views.token, name="registry_token"),
+    # The dependency proxy (tokens_site.dependency_proxy): the site is the registry of its paths.
+    path("v2/", proxy_views.version_check, name="dependency_proxy_v2"),
+    re_path(
+        r"^v2/(?P<group_path>[^/]+)/dependency_proxy/containers/(?P<image>.+)/"
+        r"(?P<kind>manifests|blobs)/(?P<reference>[^/]+)$",
+        proxy_views.content,
+        name="dependency_proxy_content",
+    ),
     path("users/sign_in", SignInView.as_view(), name="sign_in"),
     path("users/sign_out", auth_views.LogoutView.as_view(), name="sign_out"),
     path("-/user_settings/profile", views.ProfileView.as_view(), name="profile"),

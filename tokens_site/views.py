@@ -23,6 +23,7 @@ from tokens_site.access.policy import group_access
 from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required
 from tokens_site.auth.families import WHOAMI
+from tokens_site.dependency_proxy.upstream import cache_size
 from tokens_site.forms import (
     GroupForm,
     GroupTwoFactorForm,
@@ -155,9 +156,12 @@ class GroupView(GroupMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         user = self.request.user
+        top_level = self.group.parent_id is None
         return super().get_context_data(
             subgroups=Group.objects.visible_to(user).filter(parent=self.group),
             projects=Project.objects.visible_to(user).filter(group=self.group),
+            dependency_proxy_size=cache_size(self.group) if top_level else None,
+            dependency_proxy_host=urlsplit(settings.EXTERNAL_URL).netloc,
             **kwargs,
         )
 

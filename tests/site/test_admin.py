@@ -50,6 +50,7 @@ INSTANCE_SETTINGS_FORM = {
     "package_file_max_size_mb": "1024",
     "git_push_max_size_mb": "1024",
     "lfs_object_max_size_mb": "1024",
+    "dependency_proxy_upstream_url": "https://registry-1.docker.io",
     "secret_push_protection_enabled": "on",
     "secret_push_protection_third_party": "on",
     "two_factor_grace_period": "48",
@@ -236,6 +237,8 @@ LIFETIME_RANGE = "Enter a number of days from 1 to 365, or leave it empty for no
             "Enter at least 1 second. To never ban an address, turn the ban off.",
         ),
         ("git_push_max_size_mb", "0", "Enter at least 1 MiB."),
+        ("lfs_object_max_size_mb", "0", "Enter at least 1 MiB."),
+        ("dependency_proxy_upstream_url", "ftp://example.com", "Enter a valid URL."),
         ("max_rotation_overlap_hours", "169", "Enter a number of hours from 0 to 168."),
     ],
 )

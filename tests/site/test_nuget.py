@@ -55,12 +55,17 @@ RELS = """<?xml version="1.0" encoding="utf-8"?>
 def nupkg(package_id="MyNuGetPkg", version="1.3.0.17", nuspec: str | None = None) -> bytes:
     """A .nupkg as `nuget pack` makes it: the .nuspec, the OPC parts, a library."""
     buffer = io.BytesIO()
+    text = NUSPEC.format(id=package_id, version=version) if nuspec is None else nuspec
+    entries = {
+        f"{package_id}.nuspec": text,
+        "[Content_Types].xml": CONTENT_TYPES,
+        "_rels/.rels": RELS.format(id=package_id),
+        "lib/net8.0/MyNuGetPkg.dll": b"MZ\0\0",
+    }
     with zipfile.ZipFile(buffer, "w") as archive:
-        text = NUSPEC.format(id=package_id, version=version) if nuspec is None else nuspec
-        archive.writestr(f"{package_id}.nuspec", text)
-        archive.writestr("[Content_Types].xml", CONTENT_TYPES)
-        archive.writestr("_rels/.rels", RELS.format(id=package_id))
-        archive.writestr("lib/net8.0/MyNuGetPkg.dll", b"MZ\0\0")
+        for name, content in entries.items():
+            # A fixed time: the same package is the same bytes (compared after download).
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), content)
     return buffer.getvalue()
 
 

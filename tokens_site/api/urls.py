@@ -132,6 +132,10 @@ urlpatterns = [
         views.PersonalAccessTokenRotate.as_view(),
         name="personal_access_token_rotate",
     ),
+    re_path(
+        r"^groups/(?P<group_ref>[^/]+)/dependency_proxy/cache$",
+        views.GroupDependencyProxyCache.as_view(),
+    ),
     # GitLab's Packages API (any format): list, read, delete.
     re_path(r"^projects/(?P<project_ref>[^/]+)/packages$", views.ProjectPackages.as_view()),
     re_path(

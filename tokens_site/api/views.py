@@ -4,6 +4,7 @@ the same services as the web pages; every read through the same permission-aware
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils.text import slugify
@@ -39,6 +40,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.access.lookups import find, first_by_id
 from tokens_site.access.policy import (
     Denied,
+    group_access,
     is_administrator,
     is_self_or_administrator,
     project_access,
@@ -48,6 +50,7 @@ from tokens_site.api import ordering as orders
 from tokens_site.api import serializers as shapes
 from tokens_site.api.base import ApiView
 from tokens_site.api.pagination import PageQuery
+from tokens_site.dependency_proxy.upstream import purge as purge_dependency_proxy
 from tokens_site.models import AccessLevel, Group, Membership, Project, is_bot
 from tokens_site.packages.models import Package
 from tokens_site.packages.services import package_destroy
@@ -993,6 +996,25 @@ class ProjectPackageDetail(ApiView):
         package = self._package(request, project_ref, package_id)
         package_destroy(actor=request.user, package=package, ip_address=self.ip_address)
         return _no_content()
+
+
+class GroupDependencyProxyCache(ApiView):
+    """Empty a top-level group's dependency proxy cache (Owners), as GitLab's purge."""
+
+    @extend_schema(responses={202: None})
+    def delete(self, request, group_ref):
+        group = _group(request, group_ref)
+        if not group_access(request.user, group).can(Ability.MANAGE_SETTINGS):
+            raise PermissionDenied(
+                "You need the Owner role in this group to purge its dependency proxy cache."
+            )
+        if group.parent_id is not None:
+            raise Denied(
+                400, "The dependency proxy belongs to top-level groups: purge the top group's."
+            )
+        with transaction.atomic():
+            purge_dependency_proxy(group)
+        return Response({"message": "202 Accepted"}, status=202)
 
 
 class Metadata(ApiView):

@@ -8,7 +8,8 @@
 - `security`: failed-authentication bans and counters, sign-in lockouts, single-use form keys;
 - `bots`: the users project and group access tokens act as;
 - `notices`: which expiry notices were sent (tokens_site.expiry_notices);
-- `lfs`: Git LFS objects and locks.
+- `lfs`: Git LFS objects and locks;
+- `dependency_proxy`: the dependency proxy's cache.
 
 The package registry's models are in their own app (tokens_site.packages).
 """
@@ -22,6 +23,7 @@ from tokens_site.access.roles import (
 )
 from tokens_site.models.audit import AuditAction, AuditEvent
 from tokens_site.models.bots import Bot, is_bot
+from tokens_site.models.dependency_proxy import DependencyProxyBlob, DependencyProxyManifest
 from tokens_site.models.instance import (
     LIFETIME_RANGE_MESSAGE,
     MAX_TOKEN_LIFETIME_LIMIT_DAYS,
@@ -72,6 +74,8 @@ __all__ = [
     "AuditAction",
     "AuditEvent",
     "Bot",
+    "DependencyProxyBlob",
+    "DependencyProxyManifest",
     "FailedAuthCounter",
     "FormKeyClaim",
     "Group",

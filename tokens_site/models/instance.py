@@ -5,7 +5,12 @@ from datetime import date, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    URLValidator,
+)
 from django.db import models
 from django.db.models import Q
 
@@ -29,6 +34,10 @@ GRACE_RANGE_MESSAGE = f"Enter a number of hours from 0 to {TWO_FACTOR_GRACE_PERI
 # The longest a rotation may keep the old value working (tokens_site.rotation): 7 days.
 MAX_ROTATION_OVERLAP_HOURS = 168
 OVERLAP_RANGE_MESSAGE = f"Enter a number of hours from 0 to {MAX_ROTATION_OVERLAP_HOURS}."
+
+
+def default_upstream() -> str:
+    return settings.DEPENDENCY_PROXY_UPSTREAM_URL
 
 
 class InstanceSettings(models.Model):
@@ -146,6 +155,15 @@ class InstanceSettings(models.Model):
         default=1024,
         validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
         help_text="A Git LFS object larger than this is refused.",
+    )
+    dependency_proxy_upstream_url = models.CharField(
+        "dependency proxy upstream",
+        max_length=1024,
+        validators=[URLValidator(schemes=["http", "https"])],
+        default=default_upstream,
+        help_text="The registry the dependency proxy pulls images from (Docker Hub unless the "
+        "environment's DEPENDENCY_PROXY_UPSTREAM_URL says otherwise). Credentials for it: "
+        "DEPENDENCY_PROXY_UPSTREAM_USERNAME and _PASSWORD in the environment.",
     )
     secret_push_protection_enabled = models.BooleanField(
         "secret push protection",

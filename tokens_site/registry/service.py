@@ -95,13 +95,14 @@ def granted_actions(principal: Principal, scope: Scope) -> list[str]:
 
 
 @sensitive_variables()
-def sign(subject: str, access: list[dict]) -> tuple[str, int]:
-    """A registry token for `access` ([{"type", "name", "actions"}]) and when it was issued."""
+def sign(subject: str, access: list[dict], service: str = "") -> tuple[str, int]:
+    """A registry token for `access` ([{"type", "name", "actions"}]) and when it was issued,
+    for `service` (the container registry unless told)."""
     now = int(time.time())
     claims = {
         "iss": settings.REGISTRY_ISSUER,
         "sub": subject,
-        "aud": settings.REGISTRY_SERVICE,
+        "aud": service or settings.REGISTRY_SERVICE,
         "iat": now,
         "nbf": now - CLOCK_SKEW_SECONDS,
         "exp": now + TOKEN_TTL_SECONDS,
@@ -112,14 +113,17 @@ def sign(subject: str, access: list[dict]) -> tuple[str, int]:
 
 
 @sensitive_variables()
-def issue_token(principal: Principal, scopes: list[Scope]) -> dict:
-    """The token service's answer: a signed JWT granting what the principal may do."""
+def issue_token(
+    principal: Principal, scopes: list[Scope], *, service: str = "", grant=granted_actions
+) -> dict:
+    """The token service's answer: a signed JWT granting what the principal may do (`grant`:
+    the service's rules; the container registry's unless told)."""
     access = [
-        {"type": scope.type, "name": scope.name, "actions": granted_actions(principal, scope)}
+        {"type": scope.type, "name": scope.name, "actions": grant(principal, scope)}
         for scope in scopes
     ]
     subject = "" if principal.is_anonymous else principal.username
-    token, now = sign(subject, access)
+    token, now = sign(subject, access, service)
     issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
     return {
         "token": token,

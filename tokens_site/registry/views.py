@@ -16,6 +16,7 @@ from tokens_site.access.policy import Denied
 from tokens_site.auth.families import REGISTRY
 from tokens_site.auth.pipeline import authenticate
 from tokens_site.auth.refusals import refuse, registry_error
+from tokens_site.dependency_proxy.views import granted_actions as proxy_actions
 from tokens_site.registry.service import InvalidScope, issue_token, parse_scope
 
 # Each scope costs a query; docker and skopeo ask for one to three (a push that mounts
@@ -27,7 +28,7 @@ MAX_SCOPES = 20
 @require_GET
 def token(request):
     service = request.GET.get("service", settings.REGISTRY_SERVICE)
-    if service != settings.REGISTRY_SERVICE:
+    if service not in (settings.REGISTRY_SERVICE, settings.DEPENDENCY_PROXY_SERVICE):
         return registry_error(400, "UNSUPPORTED", f"Unknown service '{service}'.")
     asked = request.GET.getlist("scope")
     if len(asked) > MAX_SCOPES:
@@ -38,6 +39,11 @@ def token(request):
         return registry_error(400, "INVALID_SCOPE", str(error))
     try:
         principal = authenticate(request, REGISTRY)
+        if service == settings.DEPENDENCY_PROXY_SERVICE:
+            # The dependency proxy's rules (tokens_site.dependency_proxy.views).
+            answer = issue_token(principal, scopes, service=service, grant=proxy_actions)
+        else:
+            answer = issue_token(principal, scopes)
     except Denied as denied:
         return refuse(request, denied, REGISTRY)
-    return JsonResponse(issue_token(principal, scopes))
+    return JsonResponse(answer)
