@@ -246,3 +246,43 @@ def tanuki(transactional_db):
         git("commit", "-q", "-m", "Initial commit", cwd=seed)
         git("push", "-q", str(repository.repository_path), "main", cwd=seed)
     return {"group": top, "project": project, "deep": deep, "owner": owner}
+
+
+def start_docker_registry(tmp_path: Path, name: str, extra_config: str = ""):
+    """Debian's docker-registry on a free loopback port (`extra_config`: more of its YAML, e.g.
+    an `auth:` section); returns (process, "127.0.0.1:<port>"). The caller stops it."""
+    program = require_program("docker-registry")
+    port = free_port()
+    config = tmp_path / f"{name}.yml"
+    config.write_text(
+        f"""version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {tmp_path / f"{name}-data"}
+http:
+  addr: 127.0.0.1:{port}
+{extra_config}"""
+    )
+    log_path = tmp_path / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [program, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"127.0.0.1:{port}"
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(log_path.read_text()) from None
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)

@@ -3,13 +3,9 @@
 (Debian's docker-registry, started here), which is then stopped: the second pull is served from
 the cache. A token with `read_registry` only is refused, naming what it lacks."""
 
-import socket
-import subprocess
-import time
-
 import pytest
 
-from tests.e2e.conftest import free_port, require_program
+from tests.e2e.conftest import require_program, start_docker_registry, stop_process
 from tests.e2e.test_registry import build_oci_image, skopeo
 from tests.factories import (
     GroupFactory,
@@ -26,43 +22,13 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def upstream(tmp_path, transactional_db):
     """docker-registry without authentication on loopback: the "upstream" registry."""
-    program = require_program("docker-registry")
     require_program("skopeo")
-    port = free_port()
-    config = tmp_path / "upstream.yml"
-    config.write_text(
-        f"""version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {tmp_path / "upstream-data"}
-http:
-  addr: 127.0.0.1:{port}
-"""
-    )
-    log = (tmp_path / "upstream.log").open("wb")
-    process = subprocess.Popen(
-        [program, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError((tmp_path / "upstream.log").read_text()) from None
-            time.sleep(0.1)
+    process, host = start_docker_registry(tmp_path, "upstream")
     instance = InstanceSettings.current()
-    instance.dependency_proxy_upstream_url = f"http://127.0.0.1:{port}"
+    instance.dependency_proxy_upstream_url = f"http://{host}"
     instance.save()
-    yield {"host": f"127.0.0.1:{port}", "process": process}
-    if process.poll() is None:
-        process.terminate()
-        process.wait(timeout=10)
-    log.close()
+    yield {"host": host, "process": process}
+    stop_process(process)
 
 
 def pull(source: str, creds: str, destination, check=True):

@@ -5,15 +5,13 @@ import gzip
 import hashlib
 import io
 import json
-import socket
 import subprocess
 import tarfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import free_port, require_program
+from tests.e2e.conftest import require_program, start_docker_registry, stop_process
 from tests.factories import (
     GroupFactory,
     MembershipFactory,
@@ -105,40 +103,11 @@ def registry_auth_section(site_server, certificate: Path) -> str:
 def registry(site_server, tmp_path):
     """docker-registry on loopback, configured with what `registry_config` prints for this
     site (so a working registry proves the command's output); stopped afterwards."""
-    program = require_program("docker-registry")
     require_program("skopeo")
     auth = registry_auth_section(site_server, tmp_path / "certs" / "registry-token.crt")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        f"""version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: {tmp_path / "registry-data"}
-http:
-  addr: 127.0.0.1:{port}
-{auth}"""
-    )
-    log = (tmp_path / "registry.log").open("wb")
-    process = subprocess.Popen(
-        [program, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError((tmp_path / "registry.log").read_text()) from None
-            time.sleep(0.1)
-    yield f"127.0.0.1:{port}"
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+    process, host = start_docker_registry(tmp_path, "registry", auth)
+    yield host
+    stop_process(process)
 
 
 def skopeo(*args, check=True) -> subprocess.CompletedProcess:
