@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
@@ -111,8 +112,12 @@ class Upstream:
         )
         if answer.status_code != 200:
             raise UpstreamError(f"The upstream token service answered {answer.status_code}.")
-        body = answer.json()
-        return body.get("token") or body.get("access_token")
+        try:
+            body = answer.json()
+        except ValueError as error:
+            raise UpstreamError("The upstream token service did not answer JSON.") from error
+        token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
+        return token if isinstance(token, str) else None
 
 
 def _manifest_digest(response, content: bytes, reference: str) -> str:
@@ -151,10 +156,17 @@ def fetch_manifest(group, image: str, reference: str) -> DependencyProxyManifest
             return cached
         if head.headers.get("Docker-Content-Digest") == cached.digest:
             return cached
-    response = upstream.request("GET", f"manifests/{reference}", image=image, accept=MANIFEST_TYPES)
-    content = response.content[: MANIFEST_MAX_BYTES + 1]
+    response = upstream.request(
+        "GET", f"manifests/{reference}", image=image, accept=MANIFEST_TYPES, stream=True
+    )
+    try:
+        content = response.raw.read(MANIFEST_MAX_BYTES + 1, decode_content=True)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+        raise UpstreamError(f"The upstream manifest could not be read: {error}") from error
+    finally:
+        response.close()
     if len(content) > MANIFEST_MAX_BYTES:
-        raise UpstreamError("The upstream manifest is too large.")
+        raise UpstreamError("The upstream manifest is too large (over 4 MiB).")
     digest = _manifest_digest(response, content, reference)
     media_type = response.headers.get("Content-Type", MANIFEST_TYPES[1]).split(";")[0]
     values = {

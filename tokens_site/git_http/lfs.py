@@ -160,9 +160,9 @@ def upload(request, project, principal, oid, size):
         if received > size:
             raise ValidationError(f"The upload is larger than the object's size, {size} bytes.")
 
-    length = request.META.get("CONTENT_LENGTH")
+    length = record_id(request.META.get("CONTENT_LENGTH") or "")
     try:
-        chunks = stream_chunks(request.META["wsgi.input"], int(length) if length else None)
+        chunks = stream_chunks(request.META["wsgi.input"], length)
         with Spool(chunks, refuse_size=refuse_size) as spool:
             if spool.size != size:
                 raise ValidationError(
