@@ -8,7 +8,7 @@ import pytest
 
 from tests.e2e.conftest import GIT_ENV, git, require_program, url
 from tests.factories import MembershipFactory, UserFactory, make_deploy_token, make_personal_token
-from tokens_site.models import AccessLevel, LfsLock, LfsObject
+from tokens_site.models import AccessLevel, AddressBan, LfsLock, LfsObject, Visibility
 
 pytestmark = pytest.mark.e2e
 
@@ -101,3 +101,18 @@ def test_locks_from_two_users(site_server, tanuki, tmp_path, lfs_home):
     assert not LfsLock.objects.exists()
     assert "Locked a.bin" in git("lfs", "lock", "a.bin", cwd=bob_work).stdout
     assert LfsLock.objects.get().owner == bob
+
+
+def test_an_anonymous_clone_of_a_public_project_downloads_its_lfs_objects(
+    site_server, tanuki, tmp_path, lfs_home
+):
+    _, value = developer(tanuki)
+    files = {"public.bin": os.urandom(20_000)}
+    push_lfs_files(site_server, tanuki["project"], value, tmp_path / "work", files)
+    for place in (tanuki["group"], tanuki["project"]):
+        place.visibility = Visibility.PUBLIC
+        place.save()
+    clone = tmp_path / "anonymous"
+    git("clone", url(site_server, tanuki["project"]), str(clone))
+    assert (clone / "public.bin").read_bytes() == files["public.bin"]
+    assert not AddressBan.objects.exists()

@@ -194,11 +194,18 @@ def test_the_token_services_rules(client, group, upstream):
     refused = client.get("/jwt/auth", scope, **basic(reader.username, reader_value))
     assert refused.status_code == 403
     assert "lacks write_registry" in refused.json()["errors"][0]["message"]
+    # Another group's deploy token gets nothing (and learns nothing of the group).
     other, other_value = make_deploy_token(
         GroupFactory(path="other"), scopes=["read_registry", "write_registry"]
     )
-    assert client.get("/jwt/auth", scope, **basic(other.username, other_value)).status_code == 403
+    foreign = bearer_for(client, basic(other.username, other_value))
+    assert client.get(f"/v2/{NAME}/manifests/v1", **foreign).status_code == 401
     assert client.get("/jwt/auth", scope).status_code == 401
+    missing = {
+        "service": "dependency_proxy",
+        "scope": "repository:nogroup/dependency_proxy/containers/x:pull",
+    }
+    assert client.get("/jwt/auth", missing).status_code == 401  # anonymous: the same either way
     # A member (Guest) with a personal token pulls; an outsider's token grants nothing.
     member = UserFactory()
     MembershipFactory(user=member, group=group, access_level=AccessLevel.GUEST)
@@ -229,3 +236,16 @@ def test_purging_the_cache_and_its_size_on_the_group_page(client, group, upstrea
     _, owner_token = make_personal_token(owner, scopes=["api"])
     assert client.delete(url, HTTP_PRIVATE_TOKEN=owner_token).status_code == 202
     assert not DependencyProxyBlob.objects.exists() and not DependencyProxyManifest.objects.exists()
+
+
+def test_a_unicode_tag_is_refused_and_blobs_leave_with_their_group(
+    client, group, upstream, puller, settings, django_capture_on_commit_callbacks
+):
+    from pathlib import Path
+
+    assert client.get(f"/v2/{NAME}/manifests/%C3%A9t%C3%A9", **puller).status_code == 400
+    client.get(f"/v2/{NAME}/blobs/{LAYER_DIGEST}", **puller)
+    assert [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    with django_capture_on_commit_callbacks(execute=True):
+        group.delete()
+    assert not [p for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]

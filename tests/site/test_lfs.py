@@ -76,7 +76,7 @@ def test_upload_verify_and_download_through_the_batch_api(client, project, devel
     assert response["Content-Type"] == "application/vnd.git-lfs+json"
     assert "no-store" in response["Cache-Control"]
     [answer] = response.json()["objects"]
-    assert answer["actions"]["upload"]["header"] == {"Authorization": auth["HTTP_AUTHORIZATION"]}
+    assert "header" not in answer["actions"]["upload"]  # credentials never echoed
     upload = put_object(client, local(answer["actions"]["upload"]["href"]), content, auth)
     assert upload.status_code == 200
     verify = client.post(
@@ -237,3 +237,72 @@ def test_odd_bodies_and_cursors_are_answered_not_crashed(client, project, develo
         f"/{project.full_path}.git/info/lfs/locks?cursor=%C2%B2&limit=%C2%B2&id=%C2%B2", **auth
     )
     assert locks.status_code == 200
+
+
+def test_odd_types_and_text_are_4xx(client, project, developer):
+    _, auth = developer
+    base = f"/{project.full_path}.git/info/lfs"
+
+    def post(url, body):
+        return client.post(
+            url, json.dumps(body), content_type="application/vnd.git-lfs+json", **auth
+        )
+
+    item = lfs_object(b"x")
+    assert (
+        post(
+            f"{base}/objects/batch", {"operation": "download", "transfers": 5, "objects": [item]}
+        ).status_code
+        == 422
+    )
+    assert (
+        post(
+            f"{base}/objects/batch",
+            {"operation": "download", "hash_algo": "md5", "objects": [item]},
+        ).status_code
+        == 409
+    )
+    for size in ("abc", [1], {}, 2**70):
+        assert post(f"{base}/objects/verify", {"oid": item["oid"], "size": size}).status_code == 404
+    for path in ("a\ud800", "a\x00b"):
+        assert post(f"{base}/locks", {"path": path}).status_code == 422
+    assert not LfsLock.objects.exists()
+
+
+def test_an_object_stored_with_another_size_is_said_so_and_files_leave_with_their_project(
+    client, project, developer, settings, django_capture_on_commit_callbacks
+):
+    _, auth = developer
+    content = b"q" * 100
+    item = lfs_object(content)
+    put_object(
+        client, f"/{project.full_path}.git/gitlab-lfs/objects/{item['oid']}/100", content, auth
+    )
+    [answer] = batch(client, project, auth, "upload", [{**item, "size": 99}]).json()["objects"]
+    assert answer["error"]["code"] == 422
+    with django_capture_on_commit_callbacks(execute=True):
+        project.delete()
+    assert_nothing_stored(settings)
+
+
+def test_an_anonymous_download_of_a_public_project(client, project, developer):
+    from tokens_site.models import Visibility
+
+    _, auth = developer
+    content = b"public" * 10
+    item = lfs_object(content)
+    put_object(
+        client,
+        f"/{project.full_path}.git/gitlab-lfs/objects/{item['oid']}/{item['size']}",
+        content,
+        auth,
+    )
+    for place in (project.group, project):
+        place.visibility = Visibility.PUBLIC
+        place.save()
+    [answer] = batch(client, project, {}, "download", [item]).json()["objects"]
+    assert answer["actions"]["download"] == {
+        "href": f"http://testserver/{project.full_path}.git/gitlab-lfs/objects/{item['oid']}"
+    }
+    download = client.get(local(answer["actions"]["download"]["href"]))
+    assert b"".join(download.streaming_content) == content

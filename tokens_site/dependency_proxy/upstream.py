@@ -102,7 +102,13 @@ class Upstream:
         parts = dict(_CHALLENGE_PART.findall(rest))
         if "realm" not in parts:
             return None
-        auth = (self.username, self.password) if self.username else None
+        realm = urlsplit(parts["realm"])
+        if realm.scheme not in ("http", "https"):
+            raise UpstreamError("The upstream's token service is not an http(s) URL.")
+        # The upstream's credentials go only over https, or back to the upstream itself.
+        same_origin = realm.netloc == urlsplit(self.url).netloc
+        trusted = realm.scheme == "https" or same_origin
+        auth = (self.username, self.password) if self.username and trusted else None
         params = {key: parts[key] for key in ("service", "scope") if key in parts}
         answer = requests.get(
             parts["realm"],
@@ -114,7 +120,7 @@ class Upstream:
             raise UpstreamError(f"The upstream token service answered {answer.status_code}.")
         try:
             body = answer.json()
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             raise UpstreamError("The upstream token service did not answer JSON.") from error
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         return token if isinstance(token, str) else None
@@ -168,7 +174,9 @@ def fetch_manifest(group, image: str, reference: str) -> DependencyProxyManifest
     if len(content) > MANIFEST_MAX_BYTES:
         raise UpstreamError("The upstream manifest is too large (over 4 MiB).")
     digest = _manifest_digest(response, content, reference)
-    media_type = response.headers.get("Content-Type", MANIFEST_TYPES[1]).split(";")[0]
+    media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    if media_type not in MANIFEST_TYPES:
+        media_type = _declared_type(content)
     values = {
         "digest": digest,
         "media_type": media_type,
@@ -176,14 +184,34 @@ def fetch_manifest(group, image: str, reference: str) -> DependencyProxyManifest
         "size": len(content),
         "updated_at": timezone.now(),
     }
-    manifest, _ = DependencyProxyManifest.objects.update_or_create(
-        group=group, image=image, reference=reference, defaults=values
-    )
+    manifest = _keep_manifest(group, image, reference, values)
     if reference != digest:  # also findable by its digest
-        DependencyProxyManifest.objects.update_or_create(
-            group=group, image=image, reference=digest, defaults=values
+        _keep_manifest(group, image, digest, values)
+    return manifest
+
+
+def _keep_manifest(group, image: str, reference: str, values: dict) -> DependencyProxyManifest:
+    try:
+        with transaction.atomic():
+            manifest, _ = DependencyProxyManifest.objects.update_or_create(
+                group=group, image=image, reference=reference, defaults=values
+            )
+    except IntegrityError:  # kept by a concurrent pull meanwhile
+        manifest = DependencyProxyManifest.objects.get(
+            group=group, image=image, reference=reference
         )
     return manifest
+
+
+def _declared_type(content: bytes) -> str:
+    """The manifest's own `mediaType`, when the upstream's Content-Type says nothing usable."""
+    import json
+
+    try:
+        declared = json.loads(content).get("mediaType")
+    except (ValueError, AttributeError, RecursionError):
+        declared = None
+    return declared if declared in MANIFEST_TYPES else MANIFEST_TYPES[1]
 
 
 def fetch_blob(group, image: str, digest: str) -> DependencyProxyBlob:
@@ -221,11 +249,9 @@ def _keep_blob(group, digest: str, spool: Spool) -> DependencyProxyBlob:
 
 
 def purge(group) -> None:
-    """Empty `group`'s cache (the files once the deletion commits)."""
-    files = [blob.file for blob in group.proxy_blobs.all()]
+    """Empty `group`'s cache (the files once the deletion commits: tokens_site.signals)."""
     group.proxy_blobs.all().delete()
     group.proxy_manifests.all().delete()
-    transaction.on_commit(lambda: [stored.delete(save=False) for stored in files])
 
 
 def cache_size(group) -> int:

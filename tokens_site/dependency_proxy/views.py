@@ -44,36 +44,32 @@ def granted_actions(principal, scope: Scope) -> list[str]:
     """The token service's answer for a dependency proxy scope: `pull` or nothing. A credential
     that could never pull (a deploy token of another group, missing scopes) is refused with
     the reason (Denied)."""
-    parts = split(scope.name)
-    if parts is None:
-        return []
-    group = top_level_group(parts[0])
-    if group is None:
-        return []
     if principal.is_anonymous:
         raise Denied(401, "")
+    # What a credential lacks is said whatever the group: it says nothing about the groups.
     missing = NEEDED_SCOPES - principal.scopes
-    if principal.kind is Kind.DEPLOY_TOKEN:
-        if principal.token.group_id != group.pk:
-            raise Denied(
-                403,
-                f"This deploy token is not {group.full_path}'s: the dependency proxy takes the "
-                f"group's own deploy tokens.",
-            )
-        if missing:
-            raise Denied(
-                403,
-                f"This deploy token needs read_registry and write_registry for the dependency "
-                f"proxy; it lacks {' and '.join(sorted(missing))}.",
-            )
-        return ["pull"]
-    if missing and "api" not in principal.scopes and principal.kind is Kind.PERSONAL_TOKEN:
+    if principal.kind is Kind.DEPLOY_TOKEN and missing:
+        raise Denied(
+            403,
+            f"This deploy token needs read_registry and write_registry for the dependency "
+            f"proxy; it lacks {' and '.join(sorted(missing))}.",
+        )
+    if principal.kind is Kind.PERSONAL_TOKEN and missing and "api" not in principal.scopes:
         raise Denied(
             403,
             f"This token needs read_registry and write_registry (or api) for the dependency "
             f"proxy; it lacks {' and '.join(sorted(missing))}.",
         )
-    if group_access(principal.user, group).level >= AccessLevel.GUEST:
+    parts = split(scope.name)
+    group = top_level_group(parts[0]) if parts else None
+    if group is None:
+        return []
+    if principal.kind is Kind.DEPLOY_TOKEN:
+        return ["pull"] if principal.token.group_id == group.pk else []
+    if (
+        principal.user is not None
+        and group_access(principal.user, group).level >= AccessLevel.GUEST
+    ):
         return ["pull"]
     return []
 
@@ -154,7 +150,9 @@ def content(request, group_path, image, kind, reference):
 
 
 def _manifest(request, group, image, reference):
-    if len(reference) > 128 or not re.fullmatch(r"[\w][\w.-]*|sha256:[0-9a-f]{64}", reference):
+    if len(reference) > 128 or not re.fullmatch(
+        r"[A-Za-z0-9_][A-Za-z0-9_.-]*|sha256:[0-9a-f]{64}", reference
+    ):
         return registry_error(400, "TAG_INVALID", f"'{reference[:100]}' is not a tag or digest.")
     manifest = upstream.fetch_manifest(group, image, reference)
     body = b"" if request.method == "HEAD" else bytes(manifest.content)

@@ -104,8 +104,10 @@ def batch(request, project, principal):
     if operation not in ("download", "upload"):
         return refusal(422, "`operation` must be download or upload.")
     transfers = body.get("transfers") or ["basic"]
-    if "basic" not in transfers:
-        return refusal(422, "Only the basic transfer is served.")
+    if not isinstance(transfers, list) or "basic" not in transfers:
+        return refusal(422, "Only the basic transfer is served: `transfers` must list basic.")
+    if body.get("hash_algo", "sha256") != "sha256":
+        return refusal(409, "Only sha256 object ids are served (hash_algo).")
     try:
         requested = _requested(body)
     except TooLarge as error:
@@ -119,17 +121,21 @@ def batch(request, project, principal):
         ).only("oid", "size")
     }
     base, limit = _base(request, project), _max_size()
-    header = {"Authorization": request.META.get("HTTP_AUTHORIZATION", "")}
+    # No credentials in the answer: the client sends the ones it used here to the actions,
+    # which are on this same host (git-lfs does; an anonymous client sends none).
     objects = []
     for oid, size in requested:
-        item = {"oid": oid, "size": size, "authenticated": True}
+        item = {"oid": oid, "size": size}
         if operation == "download":
             if stored.get(oid) == size:
-                item["actions"] = {
-                    "download": {"href": f"{base}/gitlab-lfs/objects/{oid}", "header": header}
-                }
+                item["actions"] = {"download": {"href": f"{base}/gitlab-lfs/objects/{oid}"}}
             else:
                 item["error"] = {"code": 404, "message": "Object does not exist on the server."}
+        elif oid in stored and stored[oid] != size:
+            item["error"] = {
+                "code": 422,
+                "message": f"This object is stored with another size ({stored[oid]} bytes).",
+            }
         elif oid not in stored:
             if size > limit:
                 item["error"] = {
@@ -139,8 +145,8 @@ def batch(request, project, principal):
                 }
             else:
                 item["actions"] = {
-                    "upload": {"href": f"{base}/gitlab-lfs/objects/{oid}/{size}", "header": header},
-                    "verify": {"href": f"{base}/info/lfs/objects/verify", "header": header},
+                    "upload": {"href": f"{base}/gitlab-lfs/objects/{oid}/{size}"},
+                    "verify": {"href": f"{base}/info/lfs/objects/verify"},
                 }
         objects.append(item)
     return answer({"transfer": "basic", "objects": objects, "hash_algo": "sha256"})
@@ -209,12 +215,25 @@ def download(request, project, principal, oid):
 def verify(request, project, principal):
     body = _json_body(request) or {}
     oid, size = body.get("oid"), body.get("size")
-    if isinstance(oid, str) and LfsObject.objects.filter(project=project, oid=oid, size=size):
+    valid = isinstance(oid, str) and isinstance(size, int) and not isinstance(size, bool)
+    if (
+        valid
+        and 0 <= size < 2**63
+        and LfsObject.objects.filter(project=project, oid=oid, size=size)
+    ):
         return answer({})
     return refusal(404, "Object does not exist on the server (or has another size).")
 
 
 # --- Locks ------------------------------------------------------------------------------------
+
+
+def _storable(text: str) -> bool:
+    """Text a database keeps: no NUL, no lone surrogate."""
+    return (
+        "\x00" not in text
+        and text.encode("utf-8", "surrogatepass").decode("utf-8", "ignore") == text
+    )
 
 
 def _lock_json(lock: LfsLock) -> dict:
@@ -257,11 +276,12 @@ def locks(request, project, principal):
         return refusal(403, "Deploy tokens cannot lock files: use a personal access token.")
     body = _json_body(request) or {}
     path = body.get("path")
-    if not isinstance(path, str) or not path:
+    if not isinstance(path, str) or not path or not _storable(path):
         return refusal(422, "`path` must name the file to lock.")
     if len(path) > LOCK_PATH_MAX_LENGTH:
         return refusal(422, f"The path is too long: at most {LOCK_PATH_MAX_LENGTH} characters.")
     ref = body.get("ref", {}).get("name", "") if isinstance(body.get("ref"), dict) else ""
+    ref = ref if isinstance(ref, str) and _storable(ref) else ""
     existing = project.lfs_locks.filter(path=path).select_related("owner").first()
     if existing is None:
         try:

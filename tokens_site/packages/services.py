@@ -268,10 +268,9 @@ def generic_file_add(
 
 
 def package_delete(package: Package) -> None:
-    """Delete a package version and its files (the stored files once the deletion commits)."""
-    files = [item.file for item in package.files.all()]
+    """Delete a package version and its files (the stored files once the deletion commits:
+    tokens_site.signals)."""
     package.delete()
-    transaction.on_commit(lambda: [stored.delete(save=False) for stored in files])
 
 
 def audit_publish(item: PackageFile, *, principal, ip_address: str | None) -> None:
