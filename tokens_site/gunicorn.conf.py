@@ -14,3 +14,13 @@ access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
 # gunicorn >= 27 opens a control socket in $HOME by default; several servers on one machine
 # (tests, staging) would fight over it, and nothing here uses it.
 control_socket_disable = True
+
+
+def when_ready(server):
+    """`./dev serve`: say where the site is, once gunicorn listens (the real address, whatever
+    --bind or GUNICORN_CMD_ARGS said)."""
+    import os
+
+    if os.environ.get("TOKENS_SERVE_BANNER") == "1":
+        addresses = ", ".join(str(listener) for listener in server.LISTENERS)
+        print(f"Serving on {addresses} (Ctrl-C stops).", flush=True)
