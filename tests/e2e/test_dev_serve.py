@@ -123,3 +123,18 @@ def test_help_lists_the_commands_and_options():
     assert done.returncode == 0
     for word in ("serve [--port N] [--host H]", "test", "setup", "PORT and HOST"):
         assert word in done.stdout
+
+
+def test_a_configuration_error_stops_it_once_with_the_message(clone):
+    done = subprocess.run(
+        ["./dev", "serve", "--port", str(free_port())],
+        cwd=clone,
+        env=clean_env(REGISTRY_URL="127.0.0.1:0"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert output.count("Configuration error: REGISTRY_URL must start with http://") == 1
+    assert "Booting worker" not in output
