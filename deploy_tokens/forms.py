@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import forms
 
 from deploy_tokens.models import DEFAULT_USERNAME_FORMAT, Scope, validate_username
@@ -8,7 +10,7 @@ from tokens_site.forms import (
     token_description_field,
 )
 from tokens_site.models import InstanceSettings
-from tokens_site.tokens import validate_expiry_date
+from tokens_site.tokens import utc_today, validate_expiry_date
 
 
 class DeployTokenForm(forms.Form):
@@ -44,3 +46,4 @@ class DeployTokenForm(forms.Form):
             expires = self.fields["expires_at"]
             expires.initial = instance.default_form_expiry()
             expires.help_text = expiry_help(instance)
+            expires.widget.attrs["min"] = str(utc_today() + timedelta(days=1))

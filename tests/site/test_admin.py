@@ -318,3 +318,10 @@ def test_a_nul_character_in_the_url_is_a_400(admin_client, url):
     response = admin_client.get(url)
     assert response.status_code == 400
     assert b"NUL character" in response.content
+
+
+def test_the_admin_names_the_token_apps_in_words(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    for label in ("Deploy tokens", "Personal access tokens"):
+        assert f">{label}</a>" in page or f">{label}<" in page, label
+    assert "DEPLOY_TOKENS" not in page and "Deploy_Tokens" not in page

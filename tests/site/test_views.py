@@ -552,3 +552,37 @@ def test_whoami_refuses_deploy_tokens_while_external_authorization_is_on(client)
     assert response.content.decode().strip() == EXTERNAL_AUTHORIZATION_REFUSAL
     _, personal = make_personal_token(scopes=["read_api"])
     assert client.get("/-/whoami", HTTP_AUTHORIZATION=basic("x", personal)).status_code == 200
+
+
+def test_the_project_page_shows_its_id_to_copy_and_relative_times_read_well(client, world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tokens_site.templatetags.tokens_extras import time_ago
+
+    project = world["project"]
+    client.force_login(world["users"]["admin"])
+    page = client.get(f"/{project.full_path}").content.decode()
+    assert f'id="project-id" class="mono inline-copy" value="{project.pk}"' in page
+    assert 'data-copy-target="project-id"' in page
+    now = timezone.now()
+    assert time_ago(now - timedelta(seconds=5)) == "just now"
+    assert time_ago(now - timedelta(hours=3, minutes=5)) == "3\xa0hours ago"
+
+
+def test_every_token_date_field_starts_tomorrow(client, world):
+    import re
+    from datetime import timedelta
+
+    from tokens_site.tokens import utc_today
+
+    client.force_login(world["users"]["admin"])
+    tomorrow = utc_today() + timedelta(days=1)
+    for url in (
+        f"/{world['project'].full_path}/-/settings/repository",
+        "/-/user_settings/personal_access_tokens",
+    ):
+        page = client.get(url).content.decode()
+        date_input = re.search(r'<input type="date" name="expires_at"[^>]*>', page).group(0)
+        assert f'min="{tomorrow}"' in date_input, url

@@ -1,7 +1,8 @@
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from django import template
-from django.utils.timesince import timeuntil
+from django.utils import timezone
+from django.utils.timesince import timesince, timeuntil
 
 from tokens_site.access.roles import role_name
 from tokens_site.tokens import utc_today
@@ -26,6 +27,16 @@ def expires_in(value: date | None) -> str:
     if days < DAYS_SHOWN_AS_DAYS:
         return f"in {days} days"
     return f"in {timeuntil(value, depth=1)}"
+
+
+@register.filter
+def time_ago(value: datetime | None) -> str:
+    """How long ago, in words: "just now" within a minute, else "3 hours ago"."""
+    if value is None:
+        return ""
+    if timezone.now() - value < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(value, depth=1)} ago"
 
 
 @register.filter
