@@ -592,22 +592,33 @@ def _require_manage_member(access: Access, membership: Membership, verb: str) ->
     raise PermissionDenied("You need at least the Maintainer role to manage members.")
 
 
-def _ensure_an_owner_remains(membership: Membership) -> None:
-    """A group keeps at least one Owner, direct or inherited. Called in the transaction that
-    removes or demotes `membership`: the Owners' rows stay locked until it ends, so two Owners
-    removing each other at the same moment cannot both succeed."""
-    if membership.group_id is None or membership.access_level != AccessLevel.OWNER:
-        return
-    owners = (
-        Membership.objects.select_for_update()
-        .filter(group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER)
+def _owner_ids(membership: Membership, *, lock: bool) -> set[int]:
+    """The Owners of `membership`'s group, direct or inherited (locked with `lock`)."""
+    owners = Membership.objects.select_for_update() if lock else Membership.objects
+    return set(
+        owners.filter(group_id__in=membership.group.ancestor_ids, access_level=AccessLevel.OWNER)
         # An access token is no Owner to fall back on. (A subquery: FOR UPDATE cannot lock
         # through the outer join that `user__bot` would make.)
         .exclude(user_id__in=Bot.objects.values("user_id"))
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    if not set(owners) - {membership.pk}:
+
+
+def is_last_owner(membership: Membership) -> bool:
+    """Whether `membership` is its group's last Owner (who may not leave or be removed)."""
+    if membership.group_id is None or membership.access_level != AccessLevel.OWNER:
+        return False
+    return not _owner_ids(membership, lock=False) - {membership.pk}
+
+
+def _ensure_an_owner_remains(membership: Membership) -> None:
+    """A group keeps at least one Owner, direct or inherited. Called in the transaction that
+    removes or demotes `membership`: the Owners' rows stay locked until it ends, so two Owners
+    removing each other at the same moment cannot both succeed."""
+    if membership.group_id is None or membership.access_level != AccessLevel.OWNER:
+        return
+    if not _owner_ids(membership, lock=True) - {membership.pk}:
         raise ValidationError(
             f"{membership.user.username} is the last Owner of {membership.group.full_path}. "
             f"Make someone else an Owner first."

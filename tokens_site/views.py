@@ -323,6 +323,7 @@ class MembersView(MembersMixin, FormView):
                 "membership": membership,
                 "can_manage": self.access.can_manage_member(membership.access_level),
                 "is_self": membership.user_id == self.request.user.pk,
+                "last_owner": services.is_last_owner(membership),
                 "form": MemberUpdateForm(
                     access=self.access, initial={"access_level": membership.access_level}
                 ),

@@ -3,6 +3,7 @@ administrator. What one may not see answers 404 (anonymous visitors are sent to 
 one may see but not change answers 403."""
 
 import base64
+import re
 
 import pytest
 
@@ -586,3 +587,18 @@ def test_every_token_date_field_starts_tomorrow(client, world):
         page = client.get(url).content.decode()
         date_input = re.search(r'<input type="date" name="expires_at"[^>]*>', page).group(0)
         assert f'min="{tomorrow}"' in date_input, url
+
+
+def test_the_last_owner_cannot_press_leave_and_is_told_why(client):
+    owner = UserFactory()
+    group = GroupFactory(path="solo", owner=owner)
+    client.force_login(owner)
+    page = client.get(f"/groups/{group.full_path}/-/group_members").content.decode()
+    assert "You are the last Owner of solo: make someone else an Owner first." in page
+    assert re.search(
+        r'<button type="button" class="btn small danger" disabled[^>]*>Leave</button>', page
+    )
+    second = UserFactory()
+    MembershipFactory(user=second, group=group, access_level=AccessLevel.OWNER)
+    page = client.get(f"/groups/{group.full_path}/-/group_members").content.decode()
+    assert "the last Owner" not in page
