@@ -360,3 +360,22 @@ def test_a_replaced_version_keeps_its_tags(client, project, writer):
     again = document("1.0.0", data=tarball("1.0.0") + b"\0", **{"dist-tags": {}})
     assert publish(client, project, writer, again).status_code == 200
     assert client.get(base, **writer).json() == {"latest": "1.0.0", "stable": "1.0.0"}
+
+
+def test_the_package_admin_lists_searches_and_deletes_with_files(
+    admin_client, client, project, writer, settings, django_capture_on_commit_callbacks
+):
+    publish(client, project, writer, document("1.0.0"))
+    publish(client, project, writer, document("2.0.0"))
+    listing = admin_client.get("/admin/packages/package/?q=hello&kind__exact=npm").content.decode()
+    assert listing.count("@tanuki/hello") >= 2 and "tanuki/web" in listing
+    package = Package.objects.get(version="1.0.0")
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            "/admin/packages/package/",
+            {"action": "delete_selected", "_selected_action": [package.pk], "post": "yes"},
+        )
+    assert list(Package.objects.values_list("version", flat=True)) == ["2.0.0"]
+    stored = [p.name for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()]
+    assert stored == ["hello-2.0.0.tgz"]
+    assert AuditEvent.objects.filter(action=AuditAction.PACKAGE_DELETE).count() == 1
