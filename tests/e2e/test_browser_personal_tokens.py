@@ -58,3 +58,40 @@ def test_prefilled_create_shown_once_and_revoke(site_server, page, transactional
     )
     assert "This user has no active personal access tokens." in page.content()
     assert PersonalAccessToken.objects.get().revoked
+
+
+def test_back_and_reload_after_create_show_the_plain_page(site_server, page, transactional_db):
+    UserFactory(username="erin")
+    sign_in(page, site_server, "erin", PASSWORD)
+    tokens_page = f"{site_server.url}/-/user_settings/personal_access_tokens"
+    page.goto(tokens_page)
+    page.get_by_label("Token name").fill("ci")
+    page.locator("input[name=scopes][value=read_api]").check()
+    page.get_by_role("button", name="Create personal access token").click()
+    token = page.locator("#new-personal-access-token").get_by_label("Token").input_value()
+    assert token.startswith("glpat-")
+    navigations = []
+    page.on(
+        "request",
+        lambda request: (
+            navigations.append(request.method) if request.is_navigation_request() else None
+        ),
+    )
+
+    # Reload: the page again, by GET (no resubmission, no second token).
+    page.reload()
+    page.wait_for_load_state()
+    assert page.url == tokens_page
+    assert token not in page.content() and "Confirm Form Resubmission" not in page.content()
+    assert page.locator("tr[data-token='ci']").count() == 1
+    assert navigations == ["GET"]  # not the form's POST again
+
+    # Away and Back: the plain page, not Chrome's ERR_CACHE_MISS.
+    page.goto(f"{site_server.url}/")
+    page.go_back()
+    page.wait_for_load_state()
+    assert page.url == tokens_page
+    assert token not in page.content()
+    assert page.get_by_role("heading", name="Personal access tokens").count() >= 1
+    assert navigations == ["GET", "GET", "GET"]
+    assert PersonalAccessToken.objects.count() == 1

@@ -39,3 +39,10 @@ function openSectionFromHash() {
 }
 openSectionFromHash();
 window.addEventListener("hashchange", openSectionFromHash);
+
+// A page that shows a new token once answers a form's POST. Make its history entry a plain
+// one: Reload and Back then fetch the page again (without the token) instead of offering to
+// resubmit the form (Chrome's "Confirm Form Resubmission" / ERR_CACHE_MISS).
+if (document.querySelector("[data-shown-once]")) {
+  history.replaceState(null, "", location.href);
+}
