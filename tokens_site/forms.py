@@ -128,7 +128,18 @@ class MemberUpdateForm(forms.Form):
 
 
 class MemberAddForm(MemberUpdateForm):
-    username = forms.CharField(max_length=150)
+    # As the user types, site.js offers matching users (/-/autocomplete/users) in the list.
+    username = forms.CharField(
+        max_length=150,
+        widget=forms.TextInput(
+            attrs={
+                "list": "member-username-options",
+                "autocomplete": "off",
+                "data-user-search": "/-/autocomplete/users",
+            }
+        ),
+        help_text="Type part of a username or name to pick from the list.",
+    )
     field_order = ["username", "access_level"]
 
     def clean_username(self) -> str:

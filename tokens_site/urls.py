@@ -17,6 +17,7 @@ urlpatterns = [
     path("-/readiness", views.readiness, name="readiness"),
     path("-/whoami", views.whoami, name="whoami"),
     path("jwt/auth", registry_views.token, name="registry_token"),
+    path("-/autocomplete/users", views.user_search, name="user_search"),
     # The dependency proxy (tokens_site.dependency_proxy): the site is the registry of its paths.
     path("v2/", proxy_views.version_check, name="dependency_proxy_v2"),
     re_path(

@@ -5,11 +5,12 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
@@ -237,6 +238,34 @@ class PackagesView(ProjectMixin, TemplateView):
             nav="packages",
             **kwargs,
         )
+
+
+USER_SEARCH_LIMIT = 20
+
+
+def user_search(request):
+    """`/-/autocomplete/users?search=`: up to 20 active people (no access tokens' bots) whose
+    username or name starts with the text, for the members page's username field. Signed-in
+    users only, as GitLab's user search."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"message": "Sign in to search users."}, status=401)
+    text = request.GET.get("search", "").strip().removeprefix("@")[:100]
+    if not text:
+        return JsonResponse([], safe=False)
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, bot__isnull=True)
+        .filter(
+            Q(username__istartswith=text)
+            | Q(first_name__istartswith=text)
+            | Q(last_name__istartswith=text)
+        )
+        .order_by("username")[:USER_SEARCH_LIMIT]
+    )
+    return JsonResponse(
+        [{"username": user.username, "name": user.get_full_name()} for user in users],
+        safe=False,
+    )
 
 
 class PackageDeleteView(ProjectMixin, View):

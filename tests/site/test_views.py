@@ -602,3 +602,29 @@ def test_the_last_owner_cannot_press_leave_and_is_told_why(client):
     MembershipFactory(user=second, group=group, access_level=AccessLevel.OWNER)
     page = client.get(f"/groups/{group.full_path}/-/group_members").content.decode()
     assert "the last Owner" not in page
+
+
+def test_the_user_search_offers_people_by_the_start_of_their_username_or_name(client):
+    from tests.factories import make_access_token
+
+    UserFactory(username="alice", first_name="Alice", last_name="Liddell")
+    UserFactory(username="alfred", is_active=False)
+    UserFactory(username="bob", first_name="Alan")
+    owner = UserFactory(username="owner")
+    project = ProjectFactory(group=GroupFactory(path="t", owner=owner))
+    bot_token, _ = make_access_token(project, owner)  # its bot is no one to add
+    assert bot_token.user.username.startswith("project_")
+    assert client.get("/-/autocomplete/users?search=al").status_code == 401
+    client.force_login(owner)
+    found = client.get("/-/autocomplete/users?search=@AL").json()
+    assert found == [
+        {"username": "alice", "name": "Alice Liddell"},
+        {"username": "bob", "name": "Alan"},
+    ]
+    assert client.get("/-/autocomplete/users?search=project_").json() == []
+    assert client.get("/-/autocomplete/users?search=").json() == []
+    page = client.get(f"/{project.full_path}/-/project_members").content.decode()
+    assert (
+        'list="member-username-options"' in page
+        and 'data-user-search="/-/autocomplete/users"' in page
+    )

@@ -46,3 +46,29 @@ window.addEventListener("hashchange", openSectionFromHash);
 if (document.querySelector("[data-shown-once]")) {
   history.replaceState(null, "", location.href);
 }
+
+// The members page's username: offer the users whose username or name starts with what is
+// typed (a <datalist> the browser shows under the field).
+document.querySelectorAll("input[data-user-search]").forEach((input) => {
+  const list = document.createElement("datalist");
+  list.id = input.getAttribute("list");
+  input.after(list);
+  let timer;
+  input.addEventListener("input", () => {
+    clearTimeout(timer);
+    const text = input.value.trim();
+    if (!text) return;
+    timer = setTimeout(async () => {
+      const url = `${input.dataset.userSearch}?search=${encodeURIComponent(text)}`;
+      const answer = await fetch(url, { credentials: "same-origin" });
+      if (!answer.ok) return;
+      const users = await answer.json();
+      list.replaceChildren(...users.map((user) => {
+        const option = document.createElement("option");
+        option.value = user.username;
+        option.label = user.name ? `${user.name} (@${user.username})` : `@${user.username}`;
+        return option;
+      }));
+    }, 150);
+  });
+});
