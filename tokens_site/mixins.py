@@ -128,6 +128,8 @@ class TokenPageMixin:
             "form_once_field": FIELD_NAME,
             "new_token": new_token,
             "plaintext": ShownOnce(plaintext) if plaintext else None,
+            # Where Reload and Back lead once the value is shown (site.js): the plain page.
+            "shown_once_url": self.page_url(),
         }
 
     def claim_form(self) -> HttpResponseRedirect | None:

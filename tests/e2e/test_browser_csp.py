@@ -100,6 +100,9 @@ def test_the_sites_pages_keep_the_policy(site_server, page, administrator):
     assert token.startswith("gldt-")
     page.get_by_role("button", name="Copy deploy token").click()
     assert page.evaluate("navigator.clipboard.readText()") == token
+    # (From another page: the show-once page's URL is already this one, since site.js replaced
+    # its history entry, and going to it again would be no navigation at all.)
+    visit(page, f"{url}/tanuki/backend/api")
     visit(page, f"{url}/tanuki/backend/api/-/settings/repository#deploy-tokens")
     assert page.locator("details#deploy-tokens").get_attribute("open") is not None
     visit(page, f"{url}/groups/tanuki/-/settings/repository")

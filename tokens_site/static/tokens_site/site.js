@@ -40,11 +40,13 @@ function openSectionFromHash() {
 openSectionFromHash();
 window.addEventListener("hashchange", openSectionFromHash);
 
-// A page that shows a new token once answers a form's POST. Make its history entry a plain
-// one: Reload and Back then fetch the page again (without the token) instead of offering to
-// resubmit the form (Chrome's "Confirm Form Resubmission" / ERR_CACHE_MISS).
-if (document.querySelector("[data-shown-once]")) {
-  history.replaceState(null, "", location.href);
+// A page that shows a new token once answers a form's POST (to the page or to a create or
+// rotate URL). Make its history entry the plain page's: Reload and Back then fetch that page
+// (without the token) instead of offering to resubmit the form (Chrome's "Confirm Form
+// Resubmission" / ERR_CACHE_MISS).
+const shownOnce = document.querySelector("[data-shown-once]");
+if (shownOnce) {
+  history.replaceState(null, "", shownOnce.dataset.shownOnce || location.href);
 }
 
 // The members page's username: offer the users whose username or name starts with what is
