@@ -239,6 +239,52 @@ def authorize(
         raise Denied(403, access.refusal(ability))
 
 
+def projects_allowed(principal: Principal, projects, ability: Ability) -> list[Project]:
+    """The projects among `projects` (in their order) where `principal` may exercise `ability`:
+    what a feed over several projects serves (a group's NuGet feed, npm's instance level)."""
+    allowed = []
+    for project in projects:
+        try:
+            authorize(principal, project, ability)
+        except Denied:
+            continue
+        allowed.append(project)
+    return allowed
+
+
+# The dependency proxy (per top-level group): what a token needs to pull through it, as GitLab.
+DEPENDENCY_PROXY_SCOPES = frozenset({"read_registry", "write_registry"})
+
+
+def may_pull_through_proxy(principal: Principal, group: Group | None) -> bool:
+    """Whether `principal` may pull through `group`'s dependency proxy: the group's own deploy
+    tokens with read_registry and write_registry, and its members (Guest and up) with a token
+    that has both (or api). A credential that could never pull anywhere is refused (Denied),
+    judged before the group, so the refusal says nothing about which groups exist."""
+    if principal.is_anonymous:
+        raise Denied(401, "")
+    missing = DEPENDENCY_PROXY_SCOPES - principal.scopes
+    if principal.kind is Kind.DEPLOY_TOKEN and missing:
+        raise Denied(
+            403,
+            f"This deploy token needs read_registry and write_registry for the dependency "
+            f"proxy; it lacks {' and '.join(sorted(missing))}.",
+        )
+    if principal.kind is Kind.PERSONAL_TOKEN and missing and "api" not in principal.scopes:
+        raise Denied(
+            403,
+            f"This token needs read_registry and write_registry (or api) for the dependency "
+            f"proxy; it lacks {' and '.join(sorted(missing))}.",
+        )
+    if group is None:
+        return False
+    if principal.kind is Kind.DEPLOY_TOKEN:
+        return principal.token.group_id == group.pk
+    return principal.user is not None and group_access(principal.user, group).level >= (
+        AccessLevel.GUEST
+    )
+
+
 def allowed_abilities(principal: Principal, project: Project, abilities) -> set[Ability]:
     """Which of `abilities` `principal` may exercise on `project` (its role read once)."""
     access = (

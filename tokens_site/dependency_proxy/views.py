@@ -11,23 +11,19 @@ Who may pull: members of the group (Guest and up) with a personal or access toke
 
 import re
 
-import jwt
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from tokens_site.access.policy import Denied, group_access
-from tokens_site.auth.principal import Kind
+from tokens_site.access.policy import may_pull_through_proxy
 from tokens_site.auth.refusals import registry_error
 from tokens_site.dependency_proxy import upstream
-from tokens_site.models import AccessLevel, Group
-from tokens_site.registry.keys import signing_key
-from tokens_site.registry.service import REPOSITORY_NAME, Scope
+from tokens_site.models import Group
+from tokens_site.registry.service import REPOSITORY_NAME, Scope, read_token
 
 PATH = "/dependency_proxy/containers/"
-NEEDED_SCOPES = frozenset({"read_registry", "write_registry"})
 _NAME = re.compile(r"(?P<group>[^/]+)/dependency_proxy/containers/(?P<image>.+)")
 
 
@@ -41,37 +37,11 @@ def top_level_group(path: str) -> Group | None:
 
 
 def granted_actions(principal, scope: Scope) -> list[str]:
-    """The token service's answer for a dependency proxy scope: `pull` or nothing. A credential
-    that could never pull (a deploy token of another group, missing scopes) is refused with
-    the reason (Denied)."""
-    if principal.is_anonymous:
-        raise Denied(401, "")
-    # What a credential lacks is said whatever the group: it says nothing about the groups.
-    missing = NEEDED_SCOPES - principal.scopes
-    if principal.kind is Kind.DEPLOY_TOKEN and missing:
-        raise Denied(
-            403,
-            f"This deploy token needs read_registry and write_registry for the dependency "
-            f"proxy; it lacks {' and '.join(sorted(missing))}.",
-        )
-    if principal.kind is Kind.PERSONAL_TOKEN and missing and "api" not in principal.scopes:
-        raise Denied(
-            403,
-            f"This token needs read_registry and write_registry (or api) for the dependency "
-            f"proxy; it lacks {' and '.join(sorted(missing))}.",
-        )
+    """The token service's answer for a dependency proxy scope: `pull` or nothing (the rule is
+    the access policy's: may_pull_through_proxy, which refuses what could never pull)."""
     parts = split(scope.name)
     group = top_level_group(parts[0]) if parts else None
-    if group is None:
-        return []
-    if principal.kind is Kind.DEPLOY_TOKEN:
-        return ["pull"] if principal.token.group_id == group.pk else []
-    if (
-        principal.user is not None
-        and group_access(principal.user, group).level >= AccessLevel.GUEST
-    ):
-        return ["pull"]
-    return []
+    return ["pull"] if may_pull_through_proxy(principal, group) else []
 
 
 def _challenge(scope: str = "") -> str:
@@ -92,16 +62,7 @@ def _claims(request) -> dict | None:
     scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    try:
-        return jwt.decode(
-            token.strip(),
-            signing_key().public_key(),
-            algorithms=["RS256"],
-            audience=settings.DEPENDENCY_PROXY_SERVICE,
-            issuer=settings.REGISTRY_ISSUER,
-        )
-    except jwt.PyJWTError:
-        return None
+    return read_token(token.strip(), settings.DEPENDENCY_PROXY_SERVICE)
 
 
 def _may_pull(claims: dict, name: str) -> bool:

@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tokens_site.access.abilities import Ability
-from tokens_site.access.policy import Denied, authorize
+from tokens_site.access.policy import Denied, projects_allowed
 from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required, load_project_by_ref
 from tokens_site.auth.families import NPM
@@ -187,12 +187,9 @@ def _project_for(principal, name: str, ability: Ability) -> Project:
         .distinct()
         .order_by("-id")
     )
-    for project in candidates:
-        try:
-            authorize(principal, project, ability)
-        except Denied:
-            continue
-        return project
+    allowed = projects_allowed(principal, candidates, ability)
+    if allowed:
+        return allowed[0]
     if principal.is_anonymous:
         raise Denied(401, "")
     raise Denied(404, f"404 Package {name[:214]} Not Found", subject="Package")

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from tokens_site.access.abilities import Ability
 from tokens_site.access.lookups import find
-from tokens_site.access.policy import Denied, authorize
+from tokens_site.access.policy import Denied, projects_allowed
 from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required, load_project_by_ref
 from tokens_site.auth.families import PACKAGES
@@ -68,14 +68,8 @@ def group_feed(view):
         try:
             principal = authenticate(request, PACKAGES)
             group = find(Group.objects.all(), unquote(group_ref))
-            projects = []
-            if group is not None:
-                for project in Project.objects.below(group).select_related("group"):
-                    try:
-                        authorize(principal, project, Ability.READ_PACKAGES)
-                    except Denied:
-                        continue
-                    projects.append(project)
+            below = Project.objects.below(group).select_related("group") if group else []
+            projects = projects_allowed(principal, below, Ability.READ_PACKAGES)
             if not projects:
                 raise Denied(401, "") if principal.is_anonymous else Denied.not_found("Group")
         except Denied as denied:

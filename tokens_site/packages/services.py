@@ -273,6 +273,11 @@ def package_delete(package: Package) -> None:
     package.delete()
 
 
+def _described(package: Package) -> dict:
+    """A package version in audit events."""
+    return {"package_type": package.kind, "name": package.display_name, "version": package.version}
+
+
 def audit_publish(item: PackageFile, *, principal, ip_address: str | None) -> None:
     """The publish audit event, on the project: who (a user, or a deploy token's username),
     what (format, name, version, file)."""
@@ -282,13 +287,7 @@ def audit_publish(item: PackageFile, *, principal, ip_address: str | None) -> No
         actor=principal.user,
         target=package.project,
         ip_address=ip_address,
-        details={
-            "by": principal.username,
-            "package_type": package.kind,
-            "name": package.display_name,
-            "version": package.version,
-            "file": item.file_name,
-        },
+        details={"by": principal.username, **_described(package), "file": item.file_name},
     )
 
 
@@ -308,9 +307,7 @@ def package_destroy(*, actor, package: Package, ip_address: str | None = None) -
             target=package.project,
             ip_address=ip_address,
             details={
-                "package_type": package.kind,
-                "name": package.display_name,
-                "version": package.version,
+                **_described(package),
                 "files": [item.file_name for item in package.files.all()],
             },
         )
