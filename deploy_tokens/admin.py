@@ -52,6 +52,16 @@ class DeployTokenAdmin(TokenAdmin):
     add_fields = ["project", "group", "name", "description", "expires_at", "username", "scopes"]
     list_display = [
         "name",
+        "belongs_to",
+        "username",
+        "scope_list",
+        "created_at",
+        "expires_at",
+        "state",
+    ]
+    readonly_fields = [
+        "name",
+        "description",
         "kind",
         "owner_path",
         "username",
@@ -61,7 +71,7 @@ class DeployTokenAdmin(TokenAdmin):
         "revoked",
         "creator",
     ]
-    readonly_fields = ["name", "description", *list_display[1:]]
+    cut_columns = ("name", "belongs_to", "username")
     list_filter = [KindFilter, DeployScopeFilter, TokenStateFilter, "created_at"]
     search_fields = ["name", "description", "username", "project__full_path", "group__full_path"]
     list_select_related = ["project", "group", "creator"]
@@ -73,6 +83,10 @@ class DeployTokenAdmin(TokenAdmin):
     @admin.display(description="project or group", ordering="project__full_path")
     def owner_path(self, token: DeployToken) -> str:
         return token.owner.full_path
+
+    @admin.display(description="belongs to", ordering="project__full_path")
+    def belongs_to(self, token: DeployToken) -> str:
+        return f"{self.kind(token).lower()} {token.owner.full_path}"
 
     @admin.display(description="scopes")
     def scope_list(self, token: DeployToken) -> str:

@@ -92,6 +92,7 @@ class PersonalAccessTokenAdmin(TokenAdmin):
         "state",
     ]
     readonly_fields = ["name", "description", *list_display[1:]]
+    cut_columns = ("name", "user", "belongs_to")
     list_filter = [
         KindFilter,
         PersonalScopeFilter,
@@ -115,12 +116,6 @@ class PersonalAccessTokenAdmin(TokenAdmin):
     @admin.display(description="scopes")
     def scope_list(self, token: PersonalAccessToken) -> str:
         return ", ".join(token.scopes)
-
-    @admin.display(description="state")
-    def state(self, token: PersonalAccessToken) -> str:
-        if token.revoked:
-            return "Revoked"
-        return "Expired" if token.is_expired else "Active"
 
     def create_token(self, request, data: dict) -> tuple:
         return services.personal_token_create(

@@ -37,6 +37,8 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
             "form": form or PersonalAccessTokenForm(user=user, initial=initial),
             **self.shown_once_context(new_token=new_token, plaintext=plaintext),
             **self.tables_context(user.personal_access_tokens.all()),
+            # "Add new token" is open when the form has errors or a link prefilled it.
+            "expanded": (form is not None and bool(form.errors)) or any(initial.values()),
             "nav": "access_tokens",
         }
         return render(self.request, self.template_name, context)

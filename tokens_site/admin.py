@@ -15,6 +15,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from tokens_site import services
+from tokens_site.admin_helpers import CutColumnsAdmin
 from tokens_site.audit import client_ip
 from tokens_site.auth.bans import ban_lift
 from tokens_site.auth.lockout import lockout_unlock
@@ -35,7 +36,7 @@ from two_factor.services import two_factor_reset
 admin.site.unregister(AuthGroup)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(CutColumnsAdmin):
     """Rows the site writes itself (audit events, bans, lockouts): looked at, never added,
     edited or deleted here."""
 
@@ -50,8 +51,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Group)
-class GroupAdmin(admin.ModelAdmin):
+class GroupAdmin(CutColumnsAdmin):
     list_display = ["full_path", "name", "visibility", "parent", "created_at"]
+    cut_columns = ("full_path", "name", "parent")
     list_filter = ["visibility", ("parent", admin.EmptyFieldListFilter), "created_at"]
     search_fields = ["full_path", "name", "description"]
     fields = [
@@ -72,8 +74,9 @@ class GroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(CutColumnsAdmin):
     list_display = ["full_path", "name", "visibility", "group", "created_at"]
+    cut_columns = ("full_path", "name", "group")
     list_filter = ["visibility", "created_at"]
     search_fields = ["full_path", "name", "description"]
     fields = ["name", "description", "full_path", "group", "visibility", "created_at"]
@@ -91,12 +94,13 @@ class MembershipAdminForm(forms.ModelForm):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(CutColumnsAdmin):
     """Changes go through the same services as the members pages, so the last Owner of a
     group stays and every change is audited."""
 
     form = MembershipAdminForm
     list_display = ["user", "access_level", "group", "project", "created_at"]
+    cut_columns = ("user", "group", "project")
     list_filter = [
         "access_level",
         ("group", admin.EmptyFieldListFilter),
@@ -240,6 +244,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: the audit log is written by the services, never edited."""
 
     list_display = ["created_at", "actor_username", "action", "target_label", "ip_address"]
+    cut_columns = ("actor_username", "target_label")
     list_filter = ["action", "target_type", "created_at"]
     search_fields = ["actor_username", "target_label", "target_id", "ip_address"]
     date_hierarchy = "created_at"
@@ -333,12 +338,13 @@ class TwoFactorFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class TokensUserAdmin(UserAdmin):
+class TokensUserAdmin(CutColumnsAdmin, UserAdmin):
     """Django's user admin, with the sign-in lock and two-factor authentication shown,
     **Unlock selected accounts** and **Reset two-factor authentication** (audited, and each
     user is emailed)."""
 
     list_display = [*UserAdmin.list_display, "two_factor", "locked"]
+    cut_columns = ("username", "email", "first_name", "last_name")
     list_filter = [*UserAdmin.list_filter, TwoFactorFilter]
     list_select_related = ["lockout"]
     actions = ["unlock_selected", "reset_two_factor"]

@@ -1,7 +1,10 @@
-"""What the admins of the token kinds share: the state filter and the TokenAdmin base."""
+"""What the admins share: long names cut in change lists (CutColumnsAdmin), and for the token
+kinds the state filter and the TokenAdmin base."""
+
+from operator import attrgetter
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -18,6 +21,48 @@ from tokens_site.once import (
     once_key_refusal,
     once_key_take,
 )
+from tokens_site.templatetags.tokens_extras import ellipsis
+
+
+class CutColumnsAdmin(admin.ModelAdmin):
+    """A change list whose `cut_columns` (fields, dotted paths or the admin's display methods
+    among `list_display`) show one line cut with an ellipsis, the full text in a tooltip
+    (admin.css): a 255-character name never makes the list scroll sideways."""
+
+    cut_columns: tuple[str, ...] = ()
+
+    def __init__(self, model, admin_site) -> None:
+        super().__init__(model, admin_site)
+        self._cut = {name: self._cut_column(name) for name in self.cut_columns}
+
+    def get_list_display(self, request):
+        return [self._cut.get(name, name) for name in super().get_list_display(request)]
+
+    def _cut_column(self, name: str):
+        method = getattr(self, name, None)
+        if callable(method):
+            read = method
+            description = getattr(method, "short_description", name.replace("_", " "))
+            ordering = getattr(method, "admin_order_field", None)
+        else:
+            read = attrgetter(name.replace("__", "."))
+            try:
+                description = self.model._meta.get_field(name).verbose_name
+            except FieldDoesNotExist:
+                description = name.split("__")[-1].replace("_", " ")
+            ordering = name
+
+        def column(obj):
+            try:
+                value = read(obj)
+            except AttributeError:  # a path through an empty relation
+                value = None
+            return self.get_empty_value_display() if value in (None, "") else ellipsis(value)
+
+        column.short_description = description
+        if ordering:
+            column.admin_order_field = ordering
+        return column
 
 
 class FormNotActedOn(Exception):
@@ -66,7 +111,7 @@ class ScopeFilter(admin.SimpleListFilter):
         return queryset
 
 
-class TokenAdmin(admin.ModelAdmin):
+class TokenAdmin(CutColumnsAdmin):
     """The admin of a token kind. Rows are immutable (a token is revoked, never edited or
     deleted); "add" goes through the kind's service and answers with the value, once, never
     cached, and a re-sent add form (a reload) creates nothing; "Revoke selected tokens" revokes
@@ -86,6 +131,12 @@ class TokenAdmin(admin.ModelAdmin):
 
     def new_token_username(self, token) -> str:
         return ""
+
+    @admin.display(description="state")
+    def state(self, token) -> str:
+        if token.revoked:
+            return "Revoked"
+        return "Expired" if token.is_expired else "Active"
 
     def get_fields(self, request, obj=None):
         return self.add_fields if obj is None else self.readonly_fields

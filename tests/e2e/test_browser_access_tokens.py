@@ -90,7 +90,7 @@ def test_maintainer_creates_rotates_and_revokes_a_project_token(site_server, pag
     # Rotate: the old value stops, the new one is shown once and works.
     row = page.locator("#active-access-tokens tr[data-token=ci]")
     assert "Reporter" in row.inner_text() and "read_api" in row.inner_text()
-    row.locator("summary", has_text="Rotate").click()
+    row.get_by_role("button", name="Rotate", exact=True).click()
     assert "This action cannot be undone." in row.inner_text()
     row.get_by_role("button", name="Rotate ci").click()
     rotated = shown_token(page)
@@ -110,7 +110,7 @@ def test_maintainer_creates_rotates_and_revokes_a_project_token(site_server, pag
 
     # Revoke: the new value stops too.
     row = page.locator("#active-access-tokens tr[data-token=ci]")
-    row.locator("summary", has_text="Revoke").click()
+    row.get_by_role("button", name="Revoke", exact=True).click()
     assert "This action cannot be undone." in row.inner_text()
     row.get_by_role("button", name="Revoke ci").click()
     assert page.get_by_role("status").inner_text() == "Revoked project access token ci."

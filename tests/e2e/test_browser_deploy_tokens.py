@@ -69,7 +69,7 @@ def test_project_token_shown_once_copied_and_revoked(site_server, page, owner_an
     page.get_by_text("Expand").click()
     row = page.locator("tr[data-token=ci]")
     assert "read_repository, read_registry" in row.inner_text()
-    row.locator("summary", has_text="Revoke").click()
+    row.get_by_role("button", name="Revoke", exact=True).click()
     assert "This action cannot be undone." in row.inner_text()
     row.get_by_role("button", name="Revoke ci").click()
     assert page.get_by_role("status").inner_text() == "Revoked deploy token ci."
@@ -114,7 +114,7 @@ def test_rotate_shows_the_new_value_once_under_the_same_username(
     page.goto(f"{site_server.url}/tanuki/awesome_project/-/settings/repository")
     page.get_by_text("Expand").click()
     row = page.locator("#active-deploy-tokens tr[data-token=ci]")
-    row.locator("summary", has_text="Rotate").click()
+    row.get_by_role("button", name="Rotate", exact=True).click()
     assert "stops working now" in row.inner_text()
     row.get_by_role("button", name="Rotate ci").click()
     panel = page.locator("#new-deploy-token")
@@ -130,7 +130,7 @@ def test_rotate_shows_the_new_value_once_under_the_same_username(
     assert "Rotated" in inactive.inner_text()
     # Again, keeping the old value working for 2 hours: the row says until when.
     row = page.locator("#active-deploy-tokens tr[data-token=ci]")
-    row.locator("summary", has_text="Rotate").click()
+    row.get_by_role("button", name="Rotate", exact=True).click()
     row.get_by_label("Keep the old value working for (hours)").fill("2")
     row.get_by_role("button", name="Rotate ci").click()
     assert "works until" in page.get_by_role("status").inner_text()

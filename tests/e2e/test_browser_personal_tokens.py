@@ -51,7 +51,7 @@ def test_prefilled_create_shown_once_and_revoke(site_server, page, transactional
 
     row = page.locator("tr[data-token='Example Access token']")
     assert "Never" in row.inner_text()  # last used, expires
-    row.locator("summary", has_text="Revoke").click()
+    row.get_by_role("button", name="Revoke", exact=True).click()
     row.get_by_role("button", name="Revoke Example Access token").click()
     assert page.get_by_role("status").inner_text() == (
         "Revoked personal access token Example Access token."
@@ -65,6 +65,7 @@ def test_back_and_reload_after_create_show_the_plain_page(site_server, page, tra
     sign_in(page, site_server, "erin", PASSWORD)
     tokens_page = f"{site_server.url}/-/user_settings/personal_access_tokens"
     page.goto(tokens_page)
+    page.get_by_text("Add new token").click()
     page.get_by_label("Token name").fill("ci")
     page.locator("input[name=scopes][value=read_api]").check()
     page.get_by_role("button", name="Create personal access token").click()

@@ -6,14 +6,16 @@ from django.contrib import admin
 from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
 
+from tokens_site.admin_helpers import CutColumnsAdmin
 from tokens_site.audit import client_ip
 from tokens_site.packages.models import Package
 from tokens_site.packages.services import package_destroy
 
 
 @admin.register(Package)
-class PackageAdmin(admin.ModelAdmin):
+class PackageAdmin(CutColumnsAdmin):
     list_display = ["display_name", "version", "kind", "project", "files", "size", "created_at"]
+    cut_columns = ("display_name", "version", "project")
     list_filter = ["kind", "created_at"]
     search_fields = ["display_name", "name", "version", "project__full_path"]
     list_select_related = ["project"]

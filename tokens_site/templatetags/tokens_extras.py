@@ -2,6 +2,8 @@ from datetime import date, datetime, timedelta
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.text import slugify
 from django.utils.timesince import timesince, timeuntil
 
 from tokens_site.access.roles import role_name
@@ -51,3 +53,37 @@ def expiring_soon(tokens) -> list:
     first (the token pages' banner)."""
     soon = [token for token in tokens if token.is_active and token.expires_soon]
     return sorted(soon, key=lambda token: token.expires_at)
+
+
+@register.filter
+def ellipsis(value) -> str:
+    """A name or path that may be long: one line, cut with an ellipsis where it does not fit,
+    the full text in its tooltip (issue 20)."""
+    return format_html('<span class="ellipsis" title="{0}">{0}</span>', value)
+
+
+@register.simple_block_tag(takes_context=True)
+def confirm_dialog(
+    context, content, *, opener, title, action, submit, danger=True, opener_danger=None, open=False
+) -> str:
+    """A confirmation for a destructive POST: a button `opener` that opens a modal <dialog>
+    with `title`, the block's content (the explanation, and any fields the form needs), Cancel
+    and the `submit` button posting to `action`. Modal: it sits above the page, outside any
+    scroll box; focus moves into it and stays there; Escape, Cancel or a click outside close
+    it and focus returns to the opener. It opens through the browser's invoker commands
+    (`commandfor`), so no script is needed; site.js fills in where a browser lacks them.
+    `open` shows it at once (a form with errors in it)."""
+    template = context.template.engine.get_template("includes/confirm_dialog.html")
+    values = {
+        "dialog_id": f"dialog-{slugify(action)}",
+        "content": content,
+        "opener": opener,
+        "title": title,
+        "action": action,
+        "submit": submit,
+        "danger": danger,
+        "opener_danger": danger if opener_danger is None else opener_danger,
+        "open": open,
+    }
+    with context.push(values):
+        return template.render(context)

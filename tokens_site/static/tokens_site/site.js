@@ -1,6 +1,8 @@
 // Small enhancements; every page works without them.
 "use strict";
 
+document.documentElement.classList.add("js");
+
 // Copy buttons: <button class="copy-button" data-copy-target="element-id">.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest(".copy-button");
@@ -73,4 +75,72 @@ document.querySelectorAll("input[data-user-search]").forEach((input) => {
       }));
     }, 150);
   });
+});
+
+// Confirmation dialogs (the confirm_dialog tag) open and close through the browser's invoker
+// commands (`commandfor`); this does the same where a browser lacks them.
+if (!("commandForElement" in HTMLButtonElement.prototype)) {
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[commandfor]");
+    const dialog = button && document.getElementById(button.getAttribute("commandfor"));
+    if (!(dialog instanceof HTMLDialogElement)) return;
+    if (button.getAttribute("command") === "show-modal") dialog.showModal();
+    if (button.getAttribute("command") === "close") dialog.close();
+  });
+}
+// Tab and Shift+Tab go round the dialog's own controls (a modal keeps the page behind inert,
+// but would let focus leave for the browser's own controls).
+document.addEventListener("keydown", (event) => {
+  const dialog = event.target.closest?.("dialog[open]");
+  if (event.key !== "Tab" || !dialog) return;
+  const controls = [...dialog.querySelectorAll("button, input, select, textarea, a[href]")]
+    .filter((control) => !control.disabled && control.type !== "hidden");
+  const first = controls[0];
+  const last = controls[controls.length - 1];
+  if (event.shiftKey && event.target === first) {
+    last.focus();
+    event.preventDefault();
+  } else if (!event.shiftKey && event.target === last) {
+    first.focus();
+    event.preventDefault();
+  }
+});
+// A dialog whose form came back with errors is rendered open: make it modal again.
+document.querySelectorAll("dialog[data-open-modal]").forEach((dialog) => {
+  dialog.close();
+  dialog.showModal();
+});
+
+// Small screens: the sidebar folds under its name; the Menu button unfolds it.
+const narrow = window.matchMedia("(max-width: 700px)");
+document.querySelectorAll(".sidebar").forEach((sidebar) => {
+  const toggle = sidebar.querySelector(".sidebar-toggle");
+  if (!toggle) return;
+  const fold = (folded) => {
+    sidebar.toggleAttribute("data-collapsed", folded);
+    toggle.setAttribute("aria-expanded", String(!folded));
+  };
+  fold(narrow.matches);
+  narrow.addEventListener("change", () => fold(narrow.matches));
+  toggle.addEventListener("click", () => fold(!sidebar.hasAttribute("data-collapsed")));
+});
+
+// A paste longer than a field allows is cut by the browser without a word: say so.
+document.addEventListener("paste", (event) => {
+  const field = event.target;
+  if (!(field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement)) return;
+  const limit = field.maxLength;
+  if (limit < 0) return;
+  const pasted = event.clipboardData?.getData("text") ?? "";
+  const room = limit - field.value.length + (field.selectionEnd - field.selectionStart);
+  if (pasted.length <= room) return;
+  let note = document.getElementById(`${field.id}-cut`);
+  if (!note) {
+    note = document.createElement("span");
+    note.id = `${field.id}-cut`;
+    note.className = "helptext paste-cut";
+    note.setAttribute("role", "status");
+    field.after(note);
+  }
+  note.textContent = `The pasted text was cut to fit: at most ${limit} characters.`;
 });
