@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.utils.translation import gettext_lazy, ngettext
 
 from access_tokens.services import (
     Scope,
@@ -13,7 +14,7 @@ from tokens_site.forms import DATE_FORMAT_HINT, scope_choices, token_description
 from tokens_site.models import AccessLevel, InstanceSettings
 from tokens_site.tokens import utc_today
 
-ROLE_REFUSED = (
+ROLE_REFUSED = gettext_lazy(
     "Choose one of the listed roles: you can give at most your own role, and Owner only if "
     "you are an Owner."
 )
@@ -21,29 +22,30 @@ ROLE_REFUSED = (
 
 class AccessTokenForm(forms.Form):
     name = forms.CharField(
-        label="Token name",
+        label=gettext_lazy("Token name"),
         max_length=255,
-        help_text="For example, the application using the token or the purpose of the token. "
-        "Do not give sensitive information for the name of the token, as it will be visible to "
-        "all members.",
+        help_text=gettext_lazy(
+            "For example, the application using the token or the purpose of the token. Do not "
+            "give sensitive information for the name of the token, as it will be visible to all "
+            "members."
+        ),
     )
-    description = token_description_field("Token description")
+    description = token_description_field(gettext_lazy("Token description"))
     expires_at = forms.DateField(
-        label="Expiration date",
+        label=gettext_lazy("Expiration date"),
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": DATE_FORMAT_HINT},
     )
     access_level = forms.TypedChoiceField(
-        label="Select a role",
+        label=gettext_lazy("Select a role"),
         coerce=int,
         error_messages={"invalid_choice": ROLE_REFUSED},
     )
     scopes = forms.MultipleChoiceField(
-        label="Select scopes",
-        choices=scope_choices(Scope),
+        label=gettext_lazy("Select scopes"),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Select at least one scope."},
-        help_text="Scopes set the permission levels granted to the token.",
+        error_messages={"required": gettext_lazy("Select at least one scope.")},
+        help_text=gettext_lazy("Scopes set the permission levels granted to the token."),
     )
 
     def __init__(self, *args, access: Access, **kwargs) -> None:
@@ -52,10 +54,16 @@ class AccessTokenForm(forms.Form):
         expires = self.fields["expires_at"]
         expires.initial = InstanceSettings.current().default_form_expiry()
         expires.widget.attrs.update(min=str(today + timedelta(days=1)), max=str(latest))
-        expires.help_text = f"Required: access tokens last at most {longest} days (until {latest})."
+        expires.help_text = ngettext(
+            "Required: access tokens last at most %(days)d day (until %(date)s).",
+            "Required: access tokens last at most %(days)d days (until %(date)s).",
+            longest,
+        ) % {"days": longest, "date": latest}
         expires.error_messages["required"] = expiry_required_message()
         # The roles the service accepts from this user (a manager may give Maintainer).
         offered = access.grantable_levels()
         role = self.fields["access_level"]
         role.choices = [(level.value, level.label) for level in offered]
         role.initial = AccessLevel.MAINTAINER.value
+        # Made per form, in the language of the request (the scopes' labels are translated).
+        self.fields["scopes"].choices = scope_choices(Scope)

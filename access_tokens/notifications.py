@@ -4,6 +4,7 @@ Owners, a group's Owners, directly or through a group above), with a link to the
 rotates them."""
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from personal_tokens.models import PersonalAccessToken
 from tokens_site.access.abilities import Ability
@@ -33,5 +34,10 @@ def _addressees(tokens: list[PersonalAccessToken]) -> dict[int, Addressees]:
     )
 
 
-ACCESS = NoticeKind(label="access", noun="access token", tokens=_tokens, addressees=_addressees)
+ACCESS = NoticeKind(
+    label="access",
+    noun=gettext_lazy("access token"),
+    tokens=_tokens,
+    addressees=_addressees,
+)
 register(ACCESS)

@@ -19,6 +19,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
@@ -44,26 +46,36 @@ class Scope(models.TextChoices):
 
     API = (
         "api",
-        "Grants complete read and write access to the scoped project or group API, including "
-        "the container registry and the package registry.",
+        gettext_lazy(
+            "Grants complete read and write access to the scoped project or group API, "
+            "including the container registry and the package registry."
+        ),
     )
     READ_API = (
         "read_api",
-        "Grants read access to the scoped project or group API, including the package registry.",
+        gettext_lazy(
+            "Grants read access to the scoped project or group API, including the package registry."
+        ),
     )
-    READ_REPOSITORY = "read_repository", "Grants read access (pull) to the repository."
+    READ_REPOSITORY = (
+        "read_repository",
+        gettext_lazy("Grants read access (pull) to the repository."),
+    )
     WRITE_REPOSITORY = (
         "write_repository",
-        "Grants read and write access (pull and push) to the repository.",
+        gettext_lazy("Grants read and write access (pull and push) to the repository."),
     )
     READ_REGISTRY = (
         "read_registry",
-        "Grants read access (pull) to the container registry images.",
+        gettext_lazy("Grants read access (pull) to the container registry images."),
     )
-    WRITE_REGISTRY = "write_registry", "Grants write access (push) to the container registry."
+    WRITE_REGISTRY = (
+        "write_registry",
+        gettext_lazy("Grants write access (push) to the container registry."),
+    )
     SELF_ROTATE = (
         "self_rotate",
-        "Grants permission to rotate this token using the access token API (`self`).",
+        gettext_lazy("Grants permission to rotate this token using the access token API (`self`)."),
     )
 
 
@@ -81,10 +93,12 @@ def latest_expiry() -> date:
 
 
 def expiry_required_message() -> str:
-    return (
-        f"Enter an expiration date: access tokens last at most {longest_lifetime_days()} days "
-        f"(until {latest_expiry()})."
-    )
+    days = longest_lifetime_days()
+    return ngettext(
+        "Enter an expiration date: access tokens last at most %(days)d day (until %(date)s).",
+        "Enter an expiration date: access tokens last at most %(days)d days (until %(date)s).",
+        days,
+    ) % {"days": days, "date": latest_expiry()}
 
 
 def _expiry_errors(expires_at: date | None) -> list[str]:
@@ -93,11 +107,16 @@ def _expiry_errors(expires_at: date | None) -> list[str]:
     if expires_at is None:
         return [expiry_required_message()]
     if expires_at <= utc_today():
-        return ["Choose a date in the future."]
+        return [_("Choose a date in the future.")]
     if expires_at > latest_expiry():
+        days = longest_lifetime_days()
         return [
-            f"Access tokens last at most {longest_lifetime_days()} days: choose "
-            f"{latest_expiry()} or earlier."
+            ngettext(
+                "Access tokens last at most %(days)d day: choose %(date)s or earlier.",
+                "Access tokens last at most %(days)d days: choose %(date)s or earlier.",
+                days,
+            )
+            % {"days": days, "date": latest_expiry()}
         ]
     return []
 
@@ -107,7 +126,7 @@ def access_token_access(actor, source: Group | Project) -> Access:
     group; bots never)."""
     access = access_on(actor, source)
     access.require(Ability.MANAGE_ACCESS_TOKENS)
-    require_person(actor, "access tokens")
+    require_person(actor, _("access tokens"))
     return access
 
 
@@ -121,8 +140,11 @@ def access_token_require(actor, source: Group | Project, token, *, itself=None) 
     access = access_token_access(actor, source)
     if not access.may_grant(token.access_level):
         raise PermissionDenied(
-            f"This token has the {AccessLevel(token.access_level).label} role, above yours: "
-            f"only someone who may give that role can act on it."
+            _(
+                "This token has the %(role)s role, above yours: only someone who may give that "
+                "role can act on it."
+            )
+            % {"role": AccessLevel(token.access_level).label}
         )
 
 
@@ -153,12 +175,13 @@ def _validate(
     )
     unknown = sorted(set(scopes) - set(SCOPES))
     if scopes and unknown:
-        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}."]
+        errors["scopes"] = [_("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}]
     if expiry := _expiry_errors(expires_at):
         errors["expires_at"] = expiry
     if not access.may_grant(access_level):
         errors["access_level"] = [
-            f"You can give at most your own role ({AccessLevel(access.level).label})."
+            _("You can give at most your own role (%(role)s).")
+            % {"role": AccessLevel(access.level).label}
         ]
     return errors
 

@@ -5,6 +5,7 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -30,7 +31,9 @@ class AccessTokenSettingsView(TokenPageMixin, View):
 
     @property
     def noun(self) -> str:
-        return f"{self.source_kind} access token"
+        if self.source_kind == "group":
+            return _("group access token")
+        return _("project access token")
 
     def page_url(self) -> str:
         return reverse(f"access_tokens:{self.source_kind}_settings", args=[self.source.full_path])

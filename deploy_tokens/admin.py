@@ -4,6 +4,8 @@ No secret and no digest is ever shown."""
 from django import forms
 from django.contrib import admin
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from deploy_tokens import services
 from deploy_tokens.forms import DeployTokenForm
@@ -13,11 +15,11 @@ from tokens_site.audit import client_ip
 
 
 class KindFilter(admin.SimpleListFilter):
-    title = "kind"
+    title = gettext_lazy("kind")
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
-        return [("project", "Project tokens"), ("group", "Group tokens")]
+        return [("project", _("Project tokens")), ("group", _("Group tokens"))]
 
     def queryset(self, request, queryset):
         if self.value() in {"project", "group"}:
@@ -47,7 +49,8 @@ class DeployTokenAdminForm(forms.ModelForm, DeployTokenForm):
 
 @admin.register(DeployToken)
 class DeployTokenAdmin(TokenAdmin):
-    noun = "deploy token"
+    noun = gettext_lazy("deploy token")
+    new_title = gettext_lazy("Your new deploy token")
     form = DeployTokenAdminForm
     add_fields = ["project", "group", "name", "description", "expires_at", "username", "scopes"]
     list_display = [
@@ -76,19 +79,21 @@ class DeployTokenAdmin(TokenAdmin):
     search_fields = ["name", "description", "username", "project__full_path", "group__full_path"]
     list_select_related = ["project", "group", "creator"]
 
-    @admin.display(description="kind")
+    @admin.display(description=gettext_lazy("kind"))
     def kind(self, token: DeployToken) -> str:
-        return "Project" if token.project_id else "Group"
+        return _("Project") if token.project_id else _("Group")
 
-    @admin.display(description="project or group", ordering="project__full_path")
+    @admin.display(description=gettext_lazy("project or group"), ordering="project__full_path")
     def owner_path(self, token: DeployToken) -> str:
         return token.owner.full_path
 
-    @admin.display(description="belongs to", ordering="project__full_path")
+    @admin.display(description=gettext_lazy("belongs to"), ordering="project__full_path")
     def belongs_to(self, token: DeployToken) -> str:
-        return f"{self.kind(token).lower()} {token.owner.full_path}"
+        if token.project_id:
+            return _("project %(path)s") % {"path": token.owner.full_path}
+        return _("group %(path)s") % {"path": token.owner.full_path}
 
-    @admin.display(description="scopes")
+    @admin.display(description=gettext_lazy("scopes"))
     def scope_list(self, token: DeployToken) -> str:
         return ", ".join(token.scopes)
 
@@ -109,3 +114,8 @@ class DeployTokenAdmin(TokenAdmin):
 
     def new_token_username(self, token) -> str:
         return token.username
+
+    def revoked_message(self, count: int) -> str:
+        return ngettext(
+            "Revoked %(count)d deploy token.", "Revoked %(count)d deploy tokens.", count
+        ) % {"count": count}

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tokens_site.models import Group, Project, TokenQuerySet, TokenRecord
 from tokens_site.tokens import DEPLOY_TOKEN_PREFIX
@@ -18,25 +20,25 @@ GITLAB_DEPLOY_TOKEN_NAME = "gitlab-deploy-token"
 
 validate_username = RegexValidator(
     r"\A[A-Za-z0-9_.+-]+\Z",
-    "A username may contain only letters, digits, '_', '-', '+' and '.'.",
+    gettext_lazy("A username may contain only letters, digits, '_', '-', '+' and '.'."),
 )
 
 
 class Scope(models.TextChoices):
-    READ_REPOSITORY = "read_repository", "Allows read-only access to the repository."
-    READ_REGISTRY = "read_registry", "Allows read-only access to registry images."
+    READ_REPOSITORY = "read_repository", gettext_lazy("Allows read-only access to the repository.")
+    READ_REGISTRY = "read_registry", gettext_lazy("Allows read-only access to registry images.")
     # A registry (docker distribution) lets only a pull-and-push token push: say so here.
     WRITE_REGISTRY = (
         "write_registry",
-        "Allows write access to registry images. Pushing also needs read_registry.",
+        gettext_lazy("Allows write access to registry images. Pushing also needs read_registry."),
     )
     READ_PACKAGE_REGISTRY = (
         "read_package_registry",
-        "Allows read-only access to the package registry.",
+        gettext_lazy("Allows read-only access to the package registry."),
     )
     WRITE_PACKAGE_REGISTRY = (
         "write_package_registry",
-        "Allows write access to the package registry.",
+        gettext_lazy("Allows write access to the package registry."),
     )
 
 
@@ -78,7 +80,9 @@ class DeployToken(TokenRecord):
                 condition=Q(group__isnull=False, project__isnull=True)
                 | Q(group__isnull=True, project__isnull=False),
                 name="deploy_token_group_xor_project",
-                violation_error_message="A deploy token belongs to either a project or a group.",
+                violation_error_message=gettext_lazy(
+                    "A deploy token belongs to either a project or a group."
+                ),
             ),
         ]
 
@@ -87,7 +91,7 @@ class DeployToken(TokenRecord):
 
     def clean(self) -> None:
         if not self.scopes:
-            raise ValidationError({"scopes": "Select at least one scope."})
+            raise ValidationError({"scopes": _("Select at least one scope.")})
 
     @property
     def scopes(self) -> list[str]:

@@ -4,6 +4,7 @@ Owners, directly or through a group above), with a link to the repository settin
 rotates them."""
 
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from deploy_tokens.models import DeployToken
 from tokens_site.access.abilities import Ability
@@ -29,5 +30,10 @@ def _addressees(tokens: list[DeployToken]) -> dict[int, Addressees]:
     )
 
 
-DEPLOY = NoticeKind(label="deploy", noun="deploy token", tokens=_tokens, addressees=_addressees)
+DEPLOY = NoticeKind(
+    label="deploy",
+    noun=gettext_lazy("deploy token"),
+    tokens=_tokens,
+    addressees=_addressees,
+)
 register(DEPLOY)

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.models import (
@@ -49,10 +50,12 @@ def deploy_token_create(
     ip_address: str | None = None,
 ) -> tuple[DeployToken, str]:
     deploy_token_access(actor, owner)
-    require_person(actor, "deploy tokens")
+    require_person(actor, _("deploy tokens"))
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown:
-        raise ValidationError({"scopes": f"Unknown scopes: {', '.join(unknown)}."})
+        raise ValidationError(
+            {"scopes": _("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}}
+        )
     plaintext = token_generate(PREFIX)
     token = DeployToken(
         name=name.strip(),
@@ -88,7 +91,9 @@ def deploy_token_revoke(*, actor, token: DeployToken, ip_address: str | None = N
     deploy_token_access(actor, token.owner)
     with transaction.atomic():
         if not token.revoke_once():  # a second revoke is reported, not audited twice
-            raise ValidationError(f"The deploy token '{token.name}' was already revoked.")
+            raise ValidationError(
+                _("The deploy token '%(name)s' was already revoked.") % {"name": token.name}
+            )
         audit_event_record(
             action=AuditAction.DEPLOY_TOKEN_REVOKE, actor=actor, target=token, ip_address=ip_address
         )
@@ -117,7 +122,7 @@ def deploy_token_rotate(
     (tokens_site.rotation.rotate): the same owner, name, username (clients keep theirs),
     description and scopes, a new value."""
     deploy_token_access(actor, token.owner)
-    require_person(actor, "deploy tokens")
+    require_person(actor, _("deploy tokens"))
 
     @sensitive_variables("plaintext")
     def build(expires_at, plaintext: str, retired: dict) -> DeployToken:

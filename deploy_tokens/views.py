@@ -5,6 +5,7 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -27,7 +28,7 @@ class DeployTokenSettingsView(TokenPageMixin, View):
     value (shown once)."""
 
     template_name = "deploy_tokens/repository_settings.html"
-    noun = "deploy token"
+    noun = gettext_lazy("deploy token")
     action = "show"
     owner_field: str
     owner: Group | Project
@@ -99,7 +100,9 @@ class DeployTokenSettingsView(TokenPageMixin, View):
 
 class ProjectDeployTokenSettingsView(ProjectMixin, DeployTokenSettingsView):
     required = Ability.MANAGE_DEPLOY_TOKENS
-    denied_message = "You need at least the Maintainer role in this project to change its settings."
+    denied_message = gettext_lazy(
+        "You need at least the Maintainer role in this project to change its settings."
+    )
     owner_field = "project"
 
     @property
@@ -112,7 +115,7 @@ class ProjectDeployTokenSettingsView(ProjectMixin, DeployTokenSettingsView):
 
 class GroupDeployTokenSettingsView(GroupMixin, DeployTokenSettingsView):
     required = Ability.MANAGE_DEPLOY_TOKENS
-    denied_message = "You need the Owner role in this group to change its settings."
+    denied_message = gettext_lazy("You need the Owner role in this group to change its settings.")
     owner_field = "group"
 
     @property

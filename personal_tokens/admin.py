@@ -5,6 +5,8 @@ user and see its value once. No secret and no digest is ever shown."""
 from django import forms
 from django.contrib import admin
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from personal_tokens import services
 from personal_tokens.forms import add_rule_errors
@@ -24,14 +26,14 @@ class PersonalScopeFilter(ScopeFilter):
 
 
 class KindFilter(admin.SimpleListFilter):
-    title = "kind"
+    title = gettext_lazy("kind")
     parameter_name = "kind"
 
     def lookups(self, request, model_admin):
         return [
-            ("personal", "Personal"),
-            ("project", "Project access token"),
-            ("group", "Group access token"),
+            ("personal", _("Personal")),
+            ("project", _("Project access token")),
+            ("group", _("Group access token")),
         ]
 
     def queryset(self, request, queryset):
@@ -78,7 +80,8 @@ class PersonalAccessTokenAdminForm(forms.ModelForm):
 
 @admin.register(PersonalAccessToken)
 class PersonalAccessTokenAdmin(TokenAdmin):
-    noun = "personal access token"
+    noun = gettext_lazy("personal access token")
+    new_title = gettext_lazy("Your new personal access token")
     form = PersonalAccessTokenAdminForm
     add_fields = ["user", "name", "description", "expires_at", "scopes"]
     list_display = [
@@ -103,17 +106,19 @@ class PersonalAccessTokenAdmin(TokenAdmin):
     search_fields = ["name", "description", "user__username", "user__email"]
     list_select_related = ["user__bot__project", "user__bot__group"]
 
-    @admin.display(description="belongs to")
+    @admin.display(description=gettext_lazy("belongs to"))
     def belongs_to(self, token: PersonalAccessToken) -> str:
         """A person's own token, or the project or group of an access token's bot."""
         bot = getattr(token.user, "bot", None)
         if bot is None:
-            return "(personal)"
+            return _("(personal)")
         if bot.source is None:
-            return "(access token of a deleted project or group)"
-        return f"{'project' if bot.project_id else 'group'} {bot.source.full_path}"
+            return _("(access token of a deleted project or group)")
+        if bot.project_id:
+            return _("project %(path)s") % {"path": bot.source.full_path}
+        return _("group %(path)s") % {"path": bot.source.full_path}
 
-    @admin.display(description="scopes")
+    @admin.display(description=gettext_lazy("scopes"))
     def scope_list(self, token: PersonalAccessToken) -> str:
         return ", ".join(token.scopes)
 
@@ -132,3 +137,10 @@ class PersonalAccessTokenAdmin(TokenAdmin):
         services.personal_token_revoke(
             actor=request.user, token=token, ip_address=client_ip(request)
         )
+
+    def revoked_message(self, count: int) -> str:
+        return ngettext(
+            "Revoked %(count)d personal access token.",
+            "Revoked %(count)d personal access tokens.",
+            count,
+        ) % {"count": count}

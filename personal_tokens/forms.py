@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import forms
+from django.utils.translation import gettext_lazy, ngettext
 
 from personal_tokens.rules import Scope, personal_token_validate, scopes_offered_to
 from tokens_site.forms import DATE_FORMAT_HINT, expiry_help, scope_choices, token_description_field
@@ -26,22 +27,24 @@ def add_rule_errors(form: forms.BaseForm, *, user) -> None:
 
 class PersonalAccessTokenForm(forms.Form):
     name = forms.CharField(
-        label="Token name",
+        label=gettext_lazy("Token name"),
         max_length=255,
-        help_text="For example, the application using the token or the purpose of the token.",
+        help_text=gettext_lazy(
+            "For example, the application using the token or the purpose of the token."
+        ),
     )
-    description = token_description_field("Token description")
+    description = token_description_field(gettext_lazy("Token description"))
     expires_at = forms.DateField(
-        label="Expiration date",
+        label=gettext_lazy("Expiration date"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": DATE_FORMAT_HINT},
     )
     scopes = forms.MultipleChoiceField(
-        label="Select scopes",
+        label=gettext_lazy("Select scopes"),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Select at least one scope."},
-        help_text="Scopes set the permission levels granted to the token.",
+        error_messages={"required": gettext_lazy("Select at least one scope.")},
+        help_text=gettext_lazy("Scopes set the permission levels granted to the token."),
     )
 
     def __init__(self, *args, user, **kwargs) -> None:
@@ -57,14 +60,21 @@ class PersonalAccessTokenForm(forms.Form):
             latest = utc_today() + timedelta(days=max_days)
             expires.required = True
             expires.widget.attrs["max"] = str(latest)
-            expires.help_text = (
-                f"Required: this instance allows tokens for at most {max_days} days "
-                f"(until {latest})."
+            limit = {"days": max_days, "date": latest}
+            expires.help_text = ngettext(
+                "Required: this instance allows tokens for at most %(days)d day (until %(date)s).",
+                "Required: this instance allows tokens for at most %(days)d days (until %(date)s).",
+                max_days,
             )
-            expires.error_messages["required"] = (
-                f"Enter an expiration date: this instance allows tokens for at most {max_days} "
-                f"days (until {latest})."
+            expires.help_text %= limit
+            expires.error_messages["required"] = ngettext(
+                "Enter an expiration date: this instance allows tokens for at most "
+                "%(days)d day (until %(date)s).",
+                "Enter an expiration date: this instance allows tokens for at most "
+                "%(days)d days (until %(date)s).",
+                max_days,
             )
+            expires.error_messages["required"] %= limit
         else:
             expires.help_text = expiry_help(instance)
 

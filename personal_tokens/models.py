@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.rules import (
@@ -22,7 +24,8 @@ from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings, TokenQuerySet, TokenRecord
 from tokens_site.tokens import token_digest, token_generate
 
-IN_USE_MESSAGE = "That token is already in use; choose another."
+# English here; translated where it is raised.
+IN_USE_MESSAGE = gettext_noop("That token is already in use; choose another.")
 
 
 class ScopesField(models.CharField):
@@ -135,7 +138,7 @@ class PersonalAccessTokenQuerySet(TokenQuerySet):
             token=token,
         )
         if token is not None and "token" not in errors and self.value_in_use(token):
-            errors["token"] = [IN_USE_MESSAGE]
+            errors["token"] = [_(IN_USE_MESSAGE)]
         if errors:
             raise ValidationError(errors)
         plaintext = token or token_generate(InstanceSettings.current().personal_access_token_prefix)
@@ -180,7 +183,7 @@ class PersonalAccessToken(TokenRecord):
     objects = PersonalAccessTokenQuerySet.as_manager()
 
     class Meta(TokenRecord.Meta):
-        verbose_name = "personal access token"
+        verbose_name = gettext_lazy("personal access token")
 
     def __str__(self) -> str:
         return f"personal access token '{self.name}' of {self.user.get_username()}"
@@ -219,7 +222,7 @@ class PersonalAccessToken(TokenRecord):
         digest is kept; call save() afterwards."""
         validate_predetermined_value(plaintext)
         if PersonalAccessToken.objects.value_in_use(plaintext):
-            raise ValidationError(IN_USE_MESSAGE)
+            raise ValidationError(_(IN_USE_MESSAGE))
         self.token_digest = token_digest(plaintext)
 
     def revoke(self, *, actor=None, ip_address: str | None = None) -> None:
@@ -227,7 +230,8 @@ class PersonalAccessToken(TokenRecord):
         with transaction.atomic():
             if not self.revoke_once():
                 raise ValidationError(
-                    f"The personal access token '{self.name}' was already revoked."
+                    _("The personal access token '%(name)s' was already revoked.")
+                    % {"name": self.name}
                 )
             audit_event_record(
                 action=AuditAction.PERSONAL_TOKEN_REVOKE,

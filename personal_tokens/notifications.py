@@ -4,6 +4,7 @@ tokens: access_tokens.notifications tells their managers."""
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 
 from personal_tokens.models import PersonalAccessToken
 from tokens_site.expiry_notices import Addressees, NoticeKind, register
@@ -24,7 +25,7 @@ def _addressees(tokens: list[PersonalAccessToken]) -> dict[int, Addressees]:
 
 PERSONAL = NoticeKind(
     label="personal",
-    noun="personal access token",
+    noun=gettext_lazy("personal access token"),
     tokens=_tokens,
     addressees=_addressees,
 )

@@ -7,6 +7,8 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.roles import is_administrator
@@ -23,43 +25,55 @@ PREDETERMINED_PATTERN = re.compile(r"[\x21-\x7e]+")
 class Scope(models.TextChoices):
     API = (
         "api",
-        "Grants complete read/write access to the API, including all groups and projects, "
-        "the container registry, and the package registry.",
+        gettext_lazy(
+            "Grants complete read/write access to the API, including all groups and projects, "
+            "the container registry, and the package registry."
+        ),
     )
     READ_API = (
         "read_api",
-        "Grants read access to the API, including all groups and projects, the container "
-        "registry, and the package registry.",
+        gettext_lazy(
+            "Grants read access to the API, including all groups and projects, the container "
+            "registry, and the package registry."
+        ),
     )
     READ_USER = (
         "read_user",
-        "Grants read-only access to your profile through the /user API endpoint, and to the "
-        "read-only API endpoints under /users.",
+        gettext_lazy(
+            "Grants read-only access to your profile through the /user API endpoint, and to the "
+            "read-only API endpoints under /users."
+        ),
     )
     READ_REPOSITORY = (
         "read_repository",
-        "Grants read-only access to repositories on private projects using Git-over-HTTP.",
+        gettext_lazy(
+            "Grants read-only access to repositories on private projects using Git-over-HTTP."
+        ),
     )
     WRITE_REPOSITORY = (
         "write_repository",
-        "Grants read-write access to repositories on private projects using Git-over-HTTP.",
+        gettext_lazy(
+            "Grants read-write access to repositories on private projects using Git-over-HTTP."
+        ),
     )
     READ_REGISTRY = (
         "read_registry",
-        "Grants read-only access to container registry images on private projects.",
+        gettext_lazy("Grants read-only access to container registry images on private projects."),
     )
     WRITE_REGISTRY = (
         "write_registry",
-        "Grants write access to container registry images on private projects.",
+        gettext_lazy("Grants write access to container registry images on private projects."),
     )
     SUDO = (
         "sudo",
-        "Grants permission to perform API actions as any user in the system, when "
-        "authenticated as an administrator.",
+        gettext_lazy(
+            "Grants permission to perform API actions as any user in the system, when "
+            "authenticated as an administrator."
+        ),
     )
     SELF_ROTATE = (
         "self_rotate",
-        "Grants permission to rotate this token using the personal access token API.",
+        gettext_lazy("Grants permission to rotate this token using the personal access token API."),
     )
 
 
@@ -83,17 +97,28 @@ def validate_predetermined_value(plaintext: str) -> None:
     """The shape of a predetermined token (that no other token has it is the model's check)."""
     if len(plaintext) < PREDETERMINED_MIN_LENGTH:
         raise ValidationError(
-            f"A predetermined token must be at least {PREDETERMINED_MIN_LENGTH} characters long."
+            ngettext(
+                "A predetermined token must be at least %(count)d character long.",
+                "A predetermined token must be at least %(count)d characters long.",
+                PREDETERMINED_MIN_LENGTH,
+            )
+            % {"count": PREDETERMINED_MIN_LENGTH}
         )
     if len(plaintext) > PREDETERMINED_MAX_LENGTH or not PREDETERMINED_PATTERN.fullmatch(plaintext):
         raise ValidationError(
-            f"A predetermined token may contain only printable ASCII characters without spaces, "
-            f"at most {PREDETERMINED_MAX_LENGTH}."
+            _(
+                "A predetermined token may contain only printable ASCII characters without "
+                "spaces, at most %(count)d."
+            )
+            % {"count": PREDETERMINED_MAX_LENGTH}
         )
     if not could_be_personal_token(plaintext):
         raise ValidationError(
-            "That value looks like a token this site generates (a known prefix, or '-' followed "
-            "by 32 letters and digits) but its checksum does not match; choose another value."
+            _(
+                "That value looks like a token this site generates (a known prefix, or '-' "
+                "followed by 32 letters and digits) but its checksum does not match; choose "
+                "another value."
+            )
         )
 
 
@@ -110,18 +135,25 @@ def personal_token_validate(
     """Every rule a new token must meet, as field errors (empty when it may be created)."""
     errors: dict[str, list[str]] = {}
     if not name.strip():
-        errors["name"] = ["Enter a name for the token."]
+        errors["name"] = [_("Enter a name for the token.")]
     elif len(name.strip()) > NAME_MAX_LENGTH:
-        errors["name"] = [f"Use at most {NAME_MAX_LENGTH} characters."]
+        errors["name"] = [
+            ngettext(
+                "Use at most %(count)d character.",
+                "Use at most %(count)d characters.",
+                NAME_MAX_LENGTH,
+            )
+            % {"count": NAME_MAX_LENGTH}
+        ]
     if len(description.strip()) > DESCRIPTION_MAX_LENGTH:
         errors["description"] = [DESCRIPTION_TOO_LONG]
     unknown = sorted(set(scopes) - set(Scope.values))
     if not scopes:
-        errors["scopes"] = ["Select at least one scope."]
+        errors["scopes"] = [_("Select at least one scope.")]
     elif unknown:
-        errors["scopes"] = [f"Unknown scopes: {', '.join(unknown)}."]
+        errors["scopes"] = [_("Unknown scopes: %(scopes)s.") % {"scopes": ", ".join(unknown)}]
     elif not is_administrator(user) and ADMIN_ONLY_SCOPES & set(scopes):
-        errors["scopes"] = ["Only administrators can have the sudo scope."]
+        errors["scopes"] = [_("Only administrators can have the sudo scope.")]
     try:
         validate_expiry_date(
             expires_at,

@@ -6,6 +6,7 @@ the plaintext, which exists only in that return value."""
 from datetime import date
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from personal_tokens.models import PersonalAccessToken
@@ -29,13 +30,16 @@ def personal_token_create(
 ) -> tuple[PersonalAccessToken, str]:
     """Create a token for `user`: a random one, or the predetermined `token`."""
     require_self_or_administrator(actor, user, "create")
-    require_person(actor, "personal access tokens")
+    require_person(actor, _("personal access tokens"))
     if is_bot(user):
         raise ValidationError(
             {
                 "user": [
-                    f"{user.username} is the bot of a project or group access token: make its "
-                    f"tokens on that project's or group's Access tokens page."
+                    _(
+                        "%(username)s is the bot of a project or group access token: make its "
+                        "tokens on that project's or group's Access tokens page."
+                    )
+                    % {"username": user.username}
                 ]
             }
         )

@@ -5,6 +5,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
@@ -22,7 +23,7 @@ class PersonalAccessTokensView(LoginRequiredMixin, TokenPageMixin, View):
     or rotates it (`action` "rotate": the successor's value shown once)."""
 
     template_name = "personal_tokens/personal_access_tokens.html"
-    noun = "personal access token"
+    noun = gettext_lazy("personal access token")
     http_method_names = ["get", "post"]
     action = "revoke"
 

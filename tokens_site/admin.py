@@ -13,6 +13,8 @@ from django.db import transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from tokens_site import services
 from tokens_site.admin_helpers import CutColumnsAdmin
@@ -148,9 +150,11 @@ class MembershipAdmin(CutColumnsAdmin):
             except (ValidationError, PermissionDenied) as error:
                 self._refuse(request, error)
         if removed and getattr(request, self.REFUSED, False):
-            plural = "" if removed == 1 else "s"
             super().message_user(
-                request, f"Removed {removed} membership{plural}.", messages.SUCCESS
+                request,
+                ngettext("Removed %(count)d membership.", "Removed %(count)d memberships.", removed)
+                % {"count": removed},
+                messages.SUCCESS,
             )
 
     def _refuse(self, request, error: Exception) -> None:
@@ -181,15 +185,15 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
 
     fieldsets = [
         (
-            "Authentication",
+            gettext_lazy("Authentication"),
             {"fields": ["external_authorization_enabled", "git_password_authentication_enabled"]},
         ),
         (
-            "Two-factor authentication",
+            gettext_lazy("Two-factor authentication"),
             {"fields": ["require_two_factor_authentication", "two_factor_grace_period"]},
         ),
         (
-            "Tokens",
+            gettext_lazy("Tokens"),
             {
                 "fields": [
                     "require_token_expiry",
@@ -200,7 +204,7 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Git over HTTP",
+            gettext_lazy("Git over HTTP"),
             {
                 "fields": [
                     "git_push_max_size_mb",
@@ -210,13 +214,13 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Dependency proxy", {"fields": ["dependency_proxy_upstream_url"]}),
+        (gettext_lazy("Dependency proxy"), {"fields": ["dependency_proxy_upstream_url"]}),
         (
-            "Package registry",
+            gettext_lazy("Package registry"),
             {"fields": ["package_file_max_size_mb", "package_duplicates_allowed"]},
         ),
         (
-            "Failed-authentication ban",
+            gettext_lazy("Failed-authentication ban"),
             {
                 "fields": [
                     "failed_auth_ban_enabled",
@@ -266,17 +270,29 @@ class AddressBanAdmin(ReadOnlyAdmin):
             try:
                 lifted = ban_lift(ip=address, actor=request.user, ip_address=client_ip(request))
             except ValueError:
-                self.message_user(request, f"'{address}' is not an IP address.", messages.ERROR)
+                self.message_user(
+                    request,
+                    _("'%(address)s' is not an IP address.") % {"address": address},
+                    messages.ERROR,
+                )
             else:
                 if lifted:
-                    self.message_user(request, f"Lifted the ban of {address}.", messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        _("Lifted the ban of %(address)s.") % {"address": address},
+                        messages.SUCCESS,
+                    )
                 else:
-                    self.message_user(request, f"{address} is not banned.", messages.WARNING)
+                    self.message_user(
+                        request,
+                        _("%(address)s is not banned.") % {"address": address},
+                        messages.WARNING,
+                    )
             return redirect(reverse("admin:tokens_site_addressban_changelist"))
         instance = InstanceSettings.current()
         context = {
             **self.admin_site.each_context(request),
-            "title": "Address bans",
+            "title": _("Address bans"),
             "subtitle": None,
             "opts": self.model._meta,
             "bans": store().bans(),
@@ -297,8 +313,12 @@ def _unlock(modeladmin, request, users) -> None:
     except PermissionDenied as refused:
         modeladmin.message_user(request, str(refused), messages.ERROR)
         return
-    plural = "" if unlocked == 1 else "s"
-    modeladmin.message_user(request, f"Unlocked {unlocked} account{plural}.", messages.SUCCESS)
+    modeladmin.message_user(
+        request,
+        ngettext("Unlocked %(count)d account.", "Unlocked %(count)d accounts.", unlocked)
+        % {"count": unlocked},
+        messages.SUCCESS,
+    )
 
 
 @admin.register(AccountLockout)
@@ -307,15 +327,16 @@ class AccountLockoutAdmin(ReadOnlyAdmin):
     lifts a lock early (audited)."""
 
     list_display = ["user", "failed_attempts", "last_failed_at", "locked_until", "locked"]
+    cut_columns = ("user",)
     list_select_related = ["user"]
     search_fields = ["user__username", "user__email"]
     actions = ["unlock_selected"]
 
-    @admin.display(boolean=True, description="locked now")
+    @admin.display(boolean=True, description=gettext_lazy("locked now"))
     def locked(self, lockout: AccountLockout) -> bool:
         return lockout.is_locked
 
-    @admin.action(description="Unlock selected accounts")
+    @admin.action(description=gettext_lazy("Unlock selected accounts"))
     def unlock_selected(self, request, queryset) -> None:
         _unlock(self, request, [lockout.user for lockout in queryset])
 
@@ -325,11 +346,11 @@ admin.site.unregister(User)
 
 
 class TwoFactorFilter(admin.SimpleListFilter):
-    title = "two-factor authentication"
+    title = gettext_lazy("two-factor authentication")
     parameter_name = "two_factor"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Enabled"), ("no", "Not enabled")]
+        return [("yes", _("Enabled")), ("no", _("Not enabled"))]
 
     def queryset(self, request, queryset):
         if self.value() in ("yes", "no"):
@@ -352,11 +373,11 @@ class TokensUserAdmin(CutColumnsAdmin, UserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(has_two_factor=has_two_factor())
 
-    @admin.display(boolean=True, description="2FA", ordering="has_two_factor")
+    @admin.display(boolean=True, description=gettext_lazy("2FA"), ordering="has_two_factor")
     def two_factor(self, user) -> bool:
         return user.has_two_factor
 
-    @admin.action(description="Reset two-factor authentication of selected users")
+    @admin.action(description=gettext_lazy("Reset two-factor authentication of selected users"))
     def reset_two_factor(self, request, queryset) -> None:
         try:
             reset = [
@@ -369,21 +390,24 @@ class TokensUserAdmin(CutColumnsAdmin, UserAdmin):
             return
         if not reset:
             self.message_user(
-                request, "None of them had two-factor authentication.", messages.WARNING
+                request, _("None of them had two-factor authentication."), messages.WARNING
             )
             return
         self.message_user(
             request,
-            f"Reset two-factor authentication of {', '.join(reset)}; each with an email "
-            f"address was told so.",
+            _(
+                "Reset two-factor authentication of %(usernames)s; each with an email address "
+                "was told so."
+            )
+            % {"usernames": ", ".join(reset)},
             messages.SUCCESS,
         )
 
-    @admin.display(boolean=True, description="locked")
+    @admin.display(boolean=True, description=gettext_lazy("locked"))
     def locked(self, user) -> bool:
         lockout = getattr(user, "lockout", None)
         return lockout is not None and lockout.is_locked
 
-    @admin.action(description="Unlock selected accounts")
+    @admin.action(description=gettext_lazy("Unlock selected accounts"))
     def unlock_selected(self, request, queryset) -> None:
         _unlock(self, request, list(queryset))

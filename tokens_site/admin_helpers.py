@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 
@@ -27,13 +29,21 @@ from tokens_site.templatetags.tokens_extras import ellipsis
 class CutColumnsAdmin(admin.ModelAdmin):
     """A change list whose `cut_columns` (fields, dotted paths or the admin's display methods
     among `list_display`) show one line cut with an ellipsis, the full text in a tooltip
-    (admin.css): a 255-character name never makes the list scroll sideways."""
+    (admin.css): a 255-character name never makes the list scroll sideways. Its search reads
+    the first `search_words` words."""
 
     cut_columns: tuple[str, ...] = ()
+    # Search words beyond these are dropped: each word is a clause of the query, and thousands
+    # of them (a paste) overflow the database's expression depth.
+    search_words = 20
 
     def __init__(self, model, admin_site) -> None:
         super().__init__(model, admin_site)
         self._cut = {name: self._cut_column(name) for name in self.cut_columns}
+
+    def get_search_results(self, request, queryset, search_term):
+        words = search_term.split()[: self.search_words]
+        return super().get_search_results(request, queryset, " ".join(words))
 
     def get_list_display(self, request):
         return [self._cut.get(name, name) for name in super().get_list_display(request)]
@@ -59,6 +69,7 @@ class CutColumnsAdmin(admin.ModelAdmin):
                 value = None
             return self.get_empty_value_display() if value in (None, "") else ellipsis(value)
 
+        column.__name__ = name  # the cells keep their `field-<name>` class
         column.short_description = description
         if ordering:
             column.admin_order_field = ordering
@@ -76,11 +87,11 @@ class FormNotActedOn(Exception):
 class TokenStateFilter(admin.SimpleListFilter):
     """Active / expired / revoked, for a token model (TokenRecord: its queryset's rules)."""
 
-    title = "state"
+    title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
+        return [("active", _("Active")), ("expired", _("Expired")), ("revoked", _("Revoked"))]
 
     def queryset(self, request, queryset):
         if self.value() == "active":
@@ -95,7 +106,7 @@ class TokenStateFilter(admin.SimpleListFilter):
 class ScopeFilter(admin.SimpleListFilter):
     """Tokens with one scope. A subclass lists its `scopes` and says how to `match` one."""
 
-    title = "scope"
+    title = gettext_lazy("scope")
     parameter_name = "scope"
     scopes: list[str] = []
 
@@ -115,10 +126,11 @@ class TokenAdmin(CutColumnsAdmin):
     """The admin of a token kind. Rows are immutable (a token is revoked, never edited or
     deleted); "add" goes through the kind's service and answers with the value, once, never
     cached, and a re-sent add form (a reload) creates nothing; "Revoke selected tokens" revokes
-    through the service. A subclass supplies `noun`, `add_fields`, `create_token()` and
-    `revoke_token()`."""
+    through the service. A subclass supplies `noun`, `new_title`, `revoked_message()`,
+    `add_fields`, `create_token()` and `revoke_token()`."""
 
-    noun = "token"
+    noun = gettext_lazy("token")
+    new_title = gettext_lazy("Your new token")
     add_fields: list[str] = []
     actions = ["revoke_selected"]
     add_form_template = "admin/token_add_form.html"
@@ -132,11 +144,16 @@ class TokenAdmin(CutColumnsAdmin):
     def new_token_username(self, token) -> str:
         return ""
 
-    @admin.display(description="state")
+    def revoked_message(self, count: int) -> str:
+        return ngettext("Revoked %(count)d token.", "Revoked %(count)d tokens.", count) % {
+            "count": count
+        }
+
+    @admin.display(description=gettext_lazy("state"))
     def state(self, token) -> str:
         if token.revoked:
-            return "Revoked"
-        return "Expired" if token.is_expired else "Active"
+            return _("Revoked")
+        return _("Expired") if token.is_expired else _("Active")
 
     def get_fields(self, request, obj=None):
         return self.add_fields if obj is None else self.readonly_fields
@@ -193,7 +210,7 @@ class TokenAdmin(CutColumnsAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Your new {self.noun}",
+            "title": self.new_title,
             "subtitle": None,
             "opts": self.model._meta,
             "original": obj,
@@ -203,7 +220,7 @@ class TokenAdmin(CutColumnsAdmin):
         response = TemplateResponse(request, "admin/token_created.html", context)
         return never_cache(lambda request: response)(request)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description=gettext_lazy("Revoke selected tokens"))
     def revoke_selected(self, request, queryset) -> None:
         revoked, problems = 0, []
         for token in queryset:
@@ -215,7 +232,6 @@ class TokenAdmin(CutColumnsAdmin):
                     error.messages if isinstance(error, ValidationError) else [str(error)]
                 )
         if revoked:
-            plural = "" if revoked == 1 else "s"
-            self.message_user(request, f"Revoked {revoked} {self.noun}{plural}.", messages.SUCCESS)
+            self.message_user(request, self.revoked_message(revoked), messages.SUCCESS)
         for problem in problems:
             self.message_user(request, problem, messages.WARNING)

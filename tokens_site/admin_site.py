@@ -11,6 +11,8 @@ from django.contrib.auth.views import LoginView
 from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 
 from tokens_site.auth.forms import AdminSignInForm
@@ -23,8 +25,8 @@ class AdminSignInView(SecondStepMixin, LoginView):
 
 
 class TokensAdminSite(AdminSite):
-    site_header = "Tokens administration"
-    site_title = "Tokens admin"
+    site_header = gettext_lazy("Tokens administration")
+    site_title = gettext_lazy("Tokens admin")
     # The model list is on the index and every page has breadcrumbs; without the left-hand
     # list a change list has the whole width (the token lists fit 1366 px: issue 20).
     enable_nav_sidebar = False
@@ -51,7 +53,7 @@ class TokensAdminSite(AdminSite):
             return HttpResponseRedirect(reverse("admin:index", current_app=self.name))
         context = {
             **self.each_context(request),
-            "title": "Log in",
+            "title": _("Log in"),
             "subtitle": None,
             "app_path": request.get_full_path(),
             "username": request.user.get_username(),

@@ -12,14 +12,24 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import client_ip
-from tokens_site.token_inventory import by_references, describe, find, reference, revoke_found
+from tokens_site.token_inventory import (
+    by_references,
+    describe,
+    find,
+    in_words,
+    reference,
+    revoke_found,
+)
 from tokens_site.token_scan import SCAN_MAX_CHARACTERS
 
-WHERE = "text pasted on the admin's Token information page"
+# English in the audit log; in the owner's language in their email (token_inventory).
+WHERE = gettext_noop("text pasted on the admin's Token information page")
 # Rows shown (and carried by the results form) at most: Django takes 1,000 fields per form.
 MAX_ROWS = 500
 _LINE = re.compile(r"[0-9]{1,9}")
@@ -30,7 +40,9 @@ def _rows(items: list[tuple[str, int, object | None]]) -> list[dict]:
     for masked, line, record in items:
         row = {"masked": masked, "line": line, "record": record}
         if record is not None:
-            row.update(details=describe(record), reference=reference(record))
+            row.update(
+                details=describe(record), words=in_words(record), reference=reference(record)
+            )
         rows.append(row)
     return rows
 
@@ -50,7 +62,7 @@ def token_information_view(request, admin_site):
         raise Http404 from None
     context = {
         **admin_site.each_context(request),
-        "title": "Token information",
+        "title": _("Token information"),
         "subtitle": None,
         "max_characters": SCAN_MAX_CHARACTERS,
         "rows": None,
@@ -60,33 +72,36 @@ def token_information_view(request, admin_site):
     if request.method == "POST" and "text" in request.POST:
         text = request.POST["text"]
         if not text.strip():
-            context["error"] = "Paste the text to search: a log, a ticket, a file."
+            context["error"] = _("Paste the text to search: a log, a ticket, a file.")
         elif len(text) > SCAN_MAX_CHARACTERS:
-            context["error"] = (
-                f"That is {len(text):,} characters: paste at most {SCAN_MAX_CHARACTERS:,} "
-                f"(1 MB) at a time, or use manage.py find_tokens for a larger file."
-            )
+            context["error"] = _(
+                "That is %(count)s characters: paste at most %(most)s (1 MB) at a time, or use "
+                "manage.py find_tokens for a larger file."
+            ) % {"count": f"{len(text):,}", "most": f"{SCAN_MAX_CHARACTERS:,}"}
         else:
             found = find(text, actor=request.user, where=WHERE, ip_address=address)
             if len(found) > MAX_ROWS:
-                context["error"] = (
-                    f"{len(found):,} tokens found: the first {MAX_ROWS} are shown. Use "
-                    f"manage.py find_tokens for the whole text."
-                )
+                context["error"] = _(
+                    "%(count)s tokens found: the first %(shown)d are shown. Use manage.py "
+                    "find_tokens for the whole text."
+                ) % {"count": f"{len(found):,}", "shown": MAX_ROWS}
             context["rows"] = _rows([(f.masked, f.line, f.record) for f in found[:MAX_ROWS]])
     elif request.method == "POST":
         # Revoke one ("revoke") or every active one ("revoke_all"), then show the same rows.
         shown = [_shown(entry) for entry in request.POST.getlist("shown")[:MAX_ROWS]]
         if "revoke_all" in request.POST:
-            targets = [ref for _, _, ref in shown]
+            targets = [ref for _masked, _line, ref in shown]
         else:
             targets = request.POST.getlist("revoke")[:MAX_ROWS]
-        records = by_references(targets + [ref for _, _, ref in shown])
+        records = by_references(targets + [ref for _masked, _line, ref in shown])
         revoked = sum(
             revoke_found(records[ref], actor=request.user, where=WHERE, ip_address=address)
             for ref in dict.fromkeys(targets)
             if ref in records
         )
-        messages.success(request, f"Revoked {revoked} token(s); their owners are told by email.")
+        messages.success(
+            request,
+            _("Revoked %(count)d token(s); their owners are told by email.") % {"count": revoked},
+        )
         context["rows"] = _rows([(masked, line, records.get(ref)) for masked, line, ref in shown])
     return TemplateResponse(request, "admin/token_information.html", context)

@@ -25,12 +25,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Exists, IntegerField, OuterRef, QuerySet, Value, When
-from django.utils import timezone
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import members_who_may
-from tokens_site.mail import email_user
+from tokens_site.mail import email_user, language_of
 from tokens_site.models import TokenExpiryNotice
 
 STAGES = (60, 30, 7, 0)  # days before expiry; 0 is the expiry date itself
@@ -38,6 +48,14 @@ EARLY_STAGES = (60, 30)  # not sent for a token made with no more time than that
 # A notice row is needed until its token's expiry date has passed: at most 60 days after it
 # was sent. Older rows are deleted by each run.
 KEEP_NOTICES_DAYS = max(STAGES) + 2
+# The kinds' nouns (NoticeKind.noun, given by each kind's app, plain or lazy), in the
+# catalogues whatever their app does: an email translates them into its recipient's language
+# as it is written (Item.noun).
+NOUNS = (
+    gettext_noop("personal access token"),
+    gettext_noop("access token"),
+    gettext_noop("deploy token"),
+)
 
 
 @dataclass(frozen=True)
@@ -114,10 +132,9 @@ class Item:
         return self.stage == 0
 
     @property
-    def when(self) -> str:
-        if self.expired:
-            return "expired today"
-        return f"expires in {self.days_left} day{'' if self.days_left == 1 else 's'}"
+    def noun(self) -> str:
+        """The kind's noun in the current language ("deploy token")."""
+        return gettext(str(self.kind.noun))
 
 
 @dataclass
@@ -127,11 +144,17 @@ class RunResult:
 
     def summary(self) -> str:
         parts = [
-            f"{count} expired today" if stage == 0 else f"{count} within {stage} days"
+            gettext("%(count)d expired today") % {"count": count}
+            if stage == 0
+            else gettext("%(count)d within %(days)d days") % {"count": count, "days": stage}
             for stage, count in sorted(self.by_stage.items(), reverse=True)
         ]
-        told = "; tokens told about: " + ", ".join(parts) if parts else ""
-        return f"Sent {self.emails} email(s){told}."
+        if not parts:
+            return gettext("Sent %(count)d email(s).") % {"count": self.emails}
+        return gettext("Sent %(count)d email(s); tokens told about: %(counts)s.") % {
+            "count": self.emails,
+            "counts": ", ".join(parts),
+        }
 
 
 def _due(kind: NoticeKind, today: date) -> list[tuple[object, int]]:
@@ -184,20 +207,56 @@ def _claim(run: uuid.UUID, due: list[tuple[NoticeKind, object, int]], now) -> se
 
 
 def _subject(items: list[Item]) -> str:
+    """In the current language (the recipient's)."""
     if len(items) == 1:
         [item] = items
-        where = f" of {item.where}" if item.where else ""
-        return f"{item.kind.noun.capitalize()} '{item.token.name}'{where} {item.when}"
+        values = {
+            "noun": item.noun.capitalize(),
+            "name": item.token.name,
+            "where": item.where,
+            "days": item.days_left,
+        }
+        if item.expired and item.where:
+            return gettext("%(noun)s '%(name)s' of %(where)s expired today") % values
+        if item.expired:
+            return gettext("%(noun)s '%(name)s' expired today") % values
+        if item.where:
+            return (
+                ngettext(
+                    "%(noun)s '%(name)s' of %(where)s expires in %(days)d day",
+                    "%(noun)s '%(name)s' of %(where)s expires in %(days)d days",
+                    item.days_left,
+                )
+                % values
+            )
+        return (
+            ngettext(
+                "%(noun)s '%(name)s' expires in %(days)d day",
+                "%(noun)s '%(name)s' expires in %(days)d days",
+                item.days_left,
+            )
+            % values
+        )
     expired = sum(item.expired for item in items)
     expiring = [item for item in items if not item.expired]
     parts = []
     if expiring:
         within = max(item.stage for item in expiring)
-        verb = "expires" if len(expiring) == 1 else "expire"
-        parts.append(f"{len(expiring)} {verb} within {within} days")
+        parts.append(
+            ngettext(
+                "%(count)d expires within %(days)d days",
+                "%(count)d expire within %(days)d days",
+                len(expiring),
+            )
+            % {"count": len(expiring), "days": within}
+        )
     if expired:
-        parts.append(f"{expired} expired today")
-    return f"{len(items)} tokens you own or manage: " + ", ".join(parts)
+        parts.append(gettext("%(count)d expired today") % {"count": expired})
+    return ngettext(
+        "%(count)d token you own or manage: %(counts)s",
+        "%(count)d tokens you own or manage: %(counts)s",
+        len(items),
+    ) % {"count": len(items), "counts": ", ".join(parts)}
 
 
 def send_expiry_notices(*, now: datetime | None = None) -> RunResult:
@@ -231,14 +290,18 @@ def send_expiry_notices(*, now: datetime | None = None) -> RunResult:
                 people[person.pk] = person
                 items_of[person.pk].append(item)
     result, reached = RunResult(), set()
+    # Each email is in its recipient's language (tokens_site.mail): read for all at once.
+    prefetch_related_objects(list(people.values()), "preferences")
     for person_id, items in items_of.items():
+        person = people[person_id]
         context = {"items": items, "site_url": settings.EXTERNAL_URL}
-        sent = email_user(
-            people[person_id],
-            subject=_subject(items),
-            template="tokens_site/email/token_expiry",
-            context=context,
-        )
+        with translation.override(language_of(person)):
+            sent = email_user(
+                person,
+                subject=_subject(items),
+                template="tokens_site/email/token_expiry",
+                context=context,
+            )
         if not sent:  # logged by email_user
             continue
         result.emails += 1

@@ -1,11 +1,13 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import lazy
 from django.utils.html import format_html
+from django.utils.translation import gettext, gettext_lazy
 
 from tokens_site.access.policy import Access, visibility_choices_within
 from tokens_site.models import (
     DESCRIPTION_MAX_LENGTH,
-    DESCRIPTION_TOO_LONG,
+    DESCRIPTION_TOO_LONG_SHOWN,
     VISIBILITY_HELP,
     AccessLevel,
     Group,
@@ -23,15 +25,18 @@ def apply_service_errors(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
-DATE_FORMAT_HINT = "Enter a valid date as YYYY-MM-DD, e.g. 2030-01-31."
+DATE_FORMAT_HINT = gettext_lazy("Enter a valid date as YYYY-MM-DD, e.g. 2030-01-31.")
 
 
 def expiry_help(instance) -> str:
-    """What an empty date means, as the instance decides (require_token_expiry)."""
+    """What an empty date means, as the instance decides (require_token_expiry), in the
+    current language."""
     if instance.require_token_expiry:
         latest = instance.default_token_expiry()
-        return f"Without a date, the token expires after the longest allowed time ({latest})."
-    return "Unless you enter a date, the token does not expire."
+        return gettext(
+            "Without a date, the token expires after the longest allowed time (%(date)s)."
+        ) % {"date": latest}
+    return gettext("Unless you enter a date, the token does not expire.")
 
 
 def scope_choices(scopes) -> list[tuple[str, str]]:
@@ -45,32 +50,48 @@ def scope_choices(scopes) -> list[tuple[str, str]]:
     ]
 
 
-def token_description_field(label: str = "Description") -> forms.CharField:
-    """A token's optional description (GitLab's, at most DESCRIPTION_MAX_LENGTH characters)."""
+# Translated when shown (lazy, like gettext_lazy, with the number in).
+DESCRIPTION_HELP = lazy(
+    lambda: (
+        gettext("What the token is for, or where it is used. At most %(max)s characters.")
+        % {"max": DESCRIPTION_MAX_LENGTH}
+    ),
+    str,
+)()
+
+
+def token_description_field(label: str | None = None) -> forms.CharField:
+    """A token's optional description (GitLab's, at most DESCRIPTION_MAX_LENGTH characters).
+    `label`: lazily translated; "Description" unless given."""
     return forms.CharField(
-        label=label,
+        label=label or gettext_lazy("Description"),
         required=False,
         max_length=DESCRIPTION_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"max_length": DESCRIPTION_TOO_LONG},
-        help_text=f"What the token is for, or where it is used. At most "
-        f"{DESCRIPTION_MAX_LENGTH} characters.",
+        error_messages={"max_length": DESCRIPTION_TOO_LONG_SHOWN},
+        help_text=DESCRIPTION_HELP,
     )
 
 
 class NamespaceForm(forms.Form):
     """Fields shared by the new-group and new-project forms."""
 
-    name = forms.CharField(max_length=255)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=255)
     path = forms.CharField(
-        label="URL path",
+        label=gettext_lazy("URL path"),
         max_length=255,
         validators=[validate_path],
         help_text=PATH_RULES,
         widget=forms.TextInput(attrs={"data-slug-from": "id_name"}),
     )
-    visibility = forms.ChoiceField(widget=forms.RadioSelect, initial=Visibility.PRIVATE)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    visibility = forms.ChoiceField(
+        label=gettext_lazy("Visibility"), widget=forms.RadioSelect, initial=Visibility.PRIVATE
+    )
+    description = forms.CharField(
+        label=gettext_lazy("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
 
     def set_parent(self, parent: Group | None) -> None:
         self.fields["visibility"].choices = [
@@ -82,8 +103,8 @@ class NamespaceForm(forms.Form):
 class GroupForm(NamespaceForm):
     def __init__(self, *args, parent: Group | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["name"].label = "Group name"
-        self.fields["path"].label = "Group URL"
+        self.fields["name"].label = gettext("Group name")
+        self.fields["path"].label = gettext("Group URL")
         self.set_parent(parent)
 
 
@@ -94,22 +115,25 @@ class GroupTwoFactorForm(forms.ModelForm):
         model = Group
         fields = ["require_two_factor_authentication", "two_factor_grace_period"]
         labels = {
-            "require_two_factor_authentication": "Require all users in this group to set up "
-            "two-factor authentication",
-            "two_factor_grace_period": "Time before enforced (hours)",
+            "require_two_factor_authentication": gettext_lazy(
+                "Require all users in this group to set up two-factor authentication"
+            ),
+            "two_factor_grace_period": gettext_lazy("Time before enforced (hours)"),
         }
 
 
 class ProjectForm(NamespaceForm):
     group = forms.ModelChoiceField(
-        label="Group", queryset=Group.objects.none(), empty_label="Pick a group"
+        label=gettext_lazy("Group"),
+        queryset=Group.objects.none(),
+        empty_label=gettext_lazy("Pick a group"),
     )
     field_order = ["name", "group", "path", "visibility", "description"]
 
     def __init__(self, *args, groups, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["name"].label = "Project name"
-        self.fields["path"].label = "Project slug"
+        self.fields["name"].label = gettext("Project name")
+        self.fields["path"].label = gettext("Project slug")
         self.fields["group"].queryset = groups
         self.set_parent(None)
 
@@ -118,7 +142,9 @@ class MemberUpdateForm(forms.Form):
     """Any role is accepted here; the service says which ones this user may grant. Only the
     grantable ones are offered."""
 
-    access_level = forms.TypedChoiceField(label="Role", coerce=int, choices=AccessLevel.choices)
+    access_level = forms.TypedChoiceField(
+        label=gettext_lazy("Role"), coerce=int, choices=AccessLevel.choices
+    )
 
     def __init__(self, *args, access: Access, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -130,6 +156,7 @@ class MemberUpdateForm(forms.Form):
 class MemberAddForm(MemberUpdateForm):
     # As the user types, site.js offers matching users (/-/autocomplete/users) in the list.
     username = forms.CharField(
+        label=gettext_lazy("Username"),
         max_length=150,
         widget=forms.TextInput(
             attrs={
@@ -138,7 +165,7 @@ class MemberAddForm(MemberUpdateForm):
                 "data-user-search": "/-/autocomplete/users",
             }
         ),
-        help_text="Type part of a username or name to pick from the list.",
+        help_text=gettext_lazy("Type part of a username or name to pick from the list."),
     )
     field_order = ["username", "access_level"]
 

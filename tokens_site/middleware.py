@@ -1,6 +1,7 @@
 """Request checks that hold for every page, API call and client endpoint."""
 
 from django.http import HttpResponseBadRequest
+from django.utils.translation import gettext
 
 NUL = "\x00"
 
@@ -19,7 +20,10 @@ class RejectNulMiddleware:
             for key, values in request.GET.lists()
         ):
             return HttpResponseBadRequest(
-                "The URL contains a NUL character (%00), which no path or parameter may hold.\n",
+                gettext(
+                    "The URL contains a NUL character (%00), which no path or parameter may hold."
+                )
+                + "\n",
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)

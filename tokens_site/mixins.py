@@ -13,6 +13,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site import rotation
@@ -88,10 +90,10 @@ class ProjectMixin(ScopedObjectMixin):
 
 class TokenPageMixin:
     """The flows of a page that makes tokens shown once, revokes them and (where the kind
-    allows) rotates them. A view supplies `noun`, `page_url()`, `render_page()`,
+    allows) rotates them. A view supplies `noun` (translated), `page_url()`, `render_page()`,
     `create_token(form)`, `revoke_token(token)` and, to rotate, `rotate_token(token)`."""
 
-    noun = "token"
+    noun = gettext_lazy("token")
 
     def page_url(self) -> str:
         raise NotImplementedError
@@ -158,8 +160,11 @@ class TokenPageMixin:
         if form.cleaned_data.get("expires_at") is None and token.expires_at is not None:
             messages.info(
                 self.request,
-                f"No expiration date was given: the token expires on {token.expires_at}, the "
-                f"longest this instance allows.",
+                _(
+                    "No expiration date was given: the token expires on %(date)s, the longest "
+                    "this instance allows."
+                )
+                % {"date": token.expires_at},
             )
         return self.render_page(new_token=token, plaintext=plaintext)
 
@@ -182,8 +187,11 @@ class TokenPageMixin:
             until = successor.previous_expires_at.astimezone(UTC)
             messages.info(
                 self.request,
-                f"The old value of {token.name} works until {until:%Y-%m-%d %H:%M} UTC: give "
-                f"the new one to what uses it before then.",
+                _(
+                    "The old value of %(name)s works until %(until)s UTC: give the new one to "
+                    "what uses it before then."
+                )
+                % {"name": token.name, "until": f"{until:%Y-%m-%d %H:%M}"},
             )
         return self.render_page(new_token=successor, plaintext=plaintext)
 
@@ -193,7 +201,10 @@ class TokenPageMixin:
         except ValidationError as error:
             messages.error(self.request, " ".join(error.messages))
         else:
-            messages.success(self.request, f"Revoked {self.noun} {token.name}.")
+            messages.success(
+                self.request,
+                _("Revoked %(noun)s %(name)s.") % {"noun": self.noun, "name": token.name},
+            )
         return self.back_to_page()
 
     def back_to_page(self) -> HttpResponseRedirect:

@@ -11,6 +11,8 @@ import enum
 import secrets
 
 from django.core import signing
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from tokens_site.auth.store import store
 
@@ -18,7 +20,8 @@ FIELD_NAME = "form_once"
 MAX_AGE_SECONDS = 24 * 60 * 60
 _SALT = "tokens_site.once"
 
-EXPIRED_MESSAGE = "This form has expired; reload the page and try again."
+# English here (tests read it); translated where it is said (once_key_refusal).
+EXPIRED_MESSAGE = gettext_noop("This form has expired; reload the page and try again.")
 
 
 class ShownOnce(str):
@@ -65,8 +68,8 @@ def once_key_take(request) -> OnceKey:
 def once_key_refusal(state: OnceKey, noun: str) -> str:
     """What to tell someone whose form was not acted on."""
     if state is OnceKey.EXPIRED:
-        return EXPIRED_MESSAGE
-    return (
-        f"That form was already submitted. A {noun}'s value is shown only once, right after it "
-        f"is created; create a new token if you did not save it."
-    )
+        return _(EXPIRED_MESSAGE)
+    return _(
+        "That form was already submitted. A %(noun)s's value is shown only once, right after it "
+        "is created; create a new token if you did not save it."
+    ) % {"noun": noun}

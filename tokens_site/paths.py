@@ -3,6 +3,7 @@
 import re
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy
 
 PATH_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 FORBIDDEN_ENDINGS = (".git", ".atom")
@@ -30,7 +31,7 @@ RESERVED_TOP_LEVEL_PATHS = frozenset(
     }
 )
 
-PATH_RULES = (
+PATH_RULES = gettext_lazy(
     "Use letters, digits, '_', '-' and '.', starting with a letter or digit "
     "and not ending in '.git' or '.atom'."
 )
@@ -38,17 +39,23 @@ PATH_RULES = (
 
 def validate_path(value: str) -> None:
     if not PATH_PATTERN.fullmatch(value):
-        raise ValidationError(f"'{value}' is not a valid path. {PATH_RULES}", code="invalid")
+        raise ValidationError(
+            gettext("'%(path)s' is not a valid path. %(rules)s")
+            % {"path": value, "rules": PATH_RULES},
+            code="invalid",
+        )
     if value.lower().endswith(FORBIDDEN_ENDINGS):
         raise ValidationError(
-            f"A path cannot end in '.git' or '.atom'. {PATH_RULES}", code="invalid"
+            gettext("A path cannot end in '.git' or '.atom'. %(rules)s") % {"rules": PATH_RULES},
+            code="invalid",
         )
 
 
 def validate_top_level_path(value: str) -> None:
     if value.lower() in RESERVED_TOP_LEVEL_PATHS:
         raise ValidationError(
-            f"'{value}' is reserved for the site's own pages; choose another path.",
+            gettext("'%(path)s' is reserved for the site's own pages; choose another path.")
+            % {"path": value},
             code="reserved",
         )
 

@@ -23,14 +23,17 @@ from datetime import date, timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings, TokenRecord
 from tokens_site.tokens import token_generate
 
-NOT_ACTIVE = "Only an active token can be rotated: this one is revoked or expired."
-ALREADY_ROTATED = (
+# English here (tests read them); translated where they are raised.
+NOT_ACTIVE = gettext_noop("Only an active token can be rotated: this one is revoked or expired.")
+ALREADY_ROTATED = gettext_noop(
     "This token was already rotated: rotate its successor (the active token of the same name)."
 )
 FAMILY_LIMIT = 1000  # rotations followed from one token (a chain is one per rotation)
@@ -38,9 +41,9 @@ FAMILY_LIMIT = 1000  # rotations followed from one token (a chain is one per rot
 
 def require_rotatable(token: TokenRecord) -> None:
     if token.works_until is not None:
-        raise ValidationError(ALREADY_ROTATED, code="rotated")
+        raise ValidationError(_(ALREADY_ROTATED), code="rotated")
     if not token.is_active:
-        raise ValidationError(NOT_ACTIVE, code="inactive")
+        raise ValidationError(_(NOT_ACTIVE), code="inactive")
 
 
 def overlap_cap() -> int:
@@ -61,7 +64,11 @@ def overlap_hours_valid(hours) -> int:
         value = None
     if value is None or isinstance(hours, bool) or not 0 <= value <= cap:
         raise ValidationError(
-            {"overlap_hours": [f"Enter a whole number of hours from 0 to {cap}."]},
+            {
+                "overlap_hours": [
+                    _("Enter a whole number of hours from 0 to %(cap)s.") % {"cap": cap}
+                ]
+            },
             code="overlap",
         )
     return value
@@ -83,7 +90,9 @@ def retire(token: TokenRecord, *, overlap_hours: int, now=None) -> dict:
     )
     if not won:
         token.refresh_from_db(fields=["revoked", "works_until"])
-        raise ValidationError(ALREADY_ROTATED if token.works_until else NOT_ACTIVE, code="lost")
+        raise ValidationError(
+            _(ALREADY_ROTATED) if token.works_until else _(NOT_ACTIVE), code="lost"
+        )
     for name, value in changes.items():
         setattr(token, name, value)
     return {"previous_id": token.pk, "rotated_at": now, "previous_expires_at": until}

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import CharField, Max, Value
 from django.db.models.functions import Concat, Length, Substr
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.abilities import Ability
@@ -45,8 +47,9 @@ from tokens_site.repositories import RepositoryError, repository_create, reposit
 
 logger = logging.getLogger(__name__)
 
-PATH_TAKEN_RACE = "That path was taken a moment ago; choose another."
-USERNAME_TAKEN = "Username has already been taken"
+# English here; translated where they are raised (the REST API answers in English).
+PATH_TAKEN_RACE = gettext_noop("That path was taken a moment ago; choose another.")
+USERNAME_TAKEN = gettext_noop("Username has already been taken")
 # How many of the subgroups and projects in the way a refused visibility names.
 SHOWN_IN_REFUSAL = 5
 # What user_update may change of an account.
@@ -69,17 +72,39 @@ def _namespace_taken(full_path: str, *, moving: Group | Project | None = None) -
 
 
 def _too_long(*, parent: Group, full_path: str, kind: str) -> str:
+    """Why `full_path` (of a `kind`: "subgroup" or "project", in `parent`) is too long, in the
+    current language."""
     room = FULL_PATH_MAX_LENGTH - len(parent.full_path) - 1
-    problem = (
-        f"With this path the {kind}'s full path would be {len(full_path)} characters long; "
-        f"at most {FULL_PATH_MAX_LENGTH} are allowed."
-    )
-    if room < 1:
-        return (
-            f"{problem} The full path of {parent.name} is already {len(parent.full_path)} "
-            f"characters long: create the {kind} in a group with a shorter full path."
+    values = {
+        "length": len(full_path),
+        "max": FULL_PATH_MAX_LENGTH,
+        "name": parent.name,
+        "parent_length": len(parent.full_path),
+        "room": room,
+    }
+    if kind == "project":
+        problem = _(
+            "With this path the project's full path would be %(length)s characters long; "
+            "at most %(max)s are allowed."
         )
-    return f"{problem} Use a path of at most {room} characters here."
+    else:
+        problem = _(
+            "With this path the subgroup's full path would be %(length)s characters long; "
+            "at most %(max)s are allowed."
+        )
+    if room >= 1:
+        advice = _("Use a path of at most %(room)s characters here.")
+    elif kind == "project":
+        advice = _(
+            "The full path of %(name)s is already %(parent_length)s characters long: create "
+            "the project in a group with a shorter full path."
+        )
+    else:
+        advice = _(
+            "The full path of %(name)s is already %(parent_length)s characters long: create "
+            "the subgroup in a group with a shorter full path."
+        )
+    return f"{problem % values} {advice % values}"
 
 
 def _placement_errors(
@@ -101,24 +126,38 @@ def _placement_errors(
             errors["path"] = error.messages
     if moving is None and kind == "subgroup" and parent and parent.depth >= MAX_GROUP_DEPTH:
         errors["parent"] = [
-            f"Groups can be nested at most {MAX_GROUP_DEPTH} levels deep, and "
-            f"{parent.full_path} is at level {parent.depth}: create the subgroup higher up."
+            _(
+                "Groups can be nested at most %(max)s levels deep, and %(path)s is at level "
+                "%(depth)s: create the subgroup higher up."
+            )
+            % {"max": MAX_GROUP_DEPTH, "path": parent.full_path, "depth": parent.depth}
         ]
     if path is not None and "path" not in errors:
         full_path = f"{parent.full_path}/{path}" if parent else path
         if parent is not None and len(full_path) > FULL_PATH_MAX_LENGTH:
             errors["path"] = [_too_long(parent=parent, full_path=full_path, kind=kind)]
         elif _namespace_taken(full_path, moving=moving):
-            where = f"in {parent.full_path}" if parent else "at the top level"
-            errors["path"] = [f"The path '{path}' is already taken {where}; choose another."]
+            if parent:
+                taken = _("The path '%(path)s' is already taken in %(parent)s; choose another.")
+            else:
+                taken = _("The path '%(path)s' is already taken at the top level; choose another.")
+            errors["path"] = [taken % {"path": path, "parent": parent and parent.full_path}]
     if (
         visibility is not None
         and parent is not None
         and not visibility_allowed_within(visibility, parent.visibility)
     ):
+        if kind == "project":
+            too_open = _(
+                "A project cannot be more visible than its group: %(path)s is %(visibility)s."
+            )
+        else:
+            too_open = _(
+                "A subgroup cannot be more visible than its group: %(path)s is %(visibility)s."
+            )
         errors["visibility"] = [
-            f"A {kind} cannot be more visible than its group: {parent.full_path} is "
-            f"{parent.get_visibility_display().lower()}."
+            too_open
+            % {"path": parent.full_path, "visibility": parent.get_visibility_display().lower()}
         ]
     return errors
 
@@ -141,11 +180,12 @@ def group_create(
     """Create a group (or a subgroup of `parent`); the creator becomes its Owner unless they
     already own it through an ancestor."""
     if parent is None:  # a token's bot reaches its own project or group, not a new one
-        require_person(actor, "top-level groups")
+        require_person(actor, _("top-level groups"))
     else:
         group_access(actor, parent).require(
             Ability.CREATE_WITHIN,
-            f"You need at least the Maintainer role in {parent.full_path} to create subgroups.",
+            _("You need at least the Maintainer role in %(path)s to create subgroups.")
+            % {"path": parent.full_path},
         )
     group = Group(
         name=name.strip(),
@@ -177,7 +217,7 @@ def group_create(
                 action=AuditAction.GROUP_CREATE, actor=actor, target=group, ip_address=ip_address
             )
     except IntegrityError as error:
-        raise ValidationError({"path": [PATH_TAKEN_RACE]}) from error
+        raise ValidationError({"path": [_(PATH_TAKEN_RACE)]}) from error
     return group
 
 
@@ -194,7 +234,8 @@ def project_create(
     """Create a project and its bare repository: both exist afterwards, or neither does."""
     group_access(actor, group).require(
         Ability.CREATE_WITHIN,
-        f"You need at least the Maintainer role in {group.full_path} to create projects.",
+        _("You need at least the Maintainer role in %(path)s to create projects.")
+        % {"path": group.full_path},
     )
     project = Project(
         group=group,
@@ -222,13 +263,15 @@ def project_create(
         if created_repository is not None:
             repository_remove(created_repository)
         if isinstance(error, IntegrityError):
-            raise ValidationError({"path": [PATH_TAKEN_RACE]}) from error
+            raise ValidationError({"path": [_(PATH_TAKEN_RACE)]}) from error
         if isinstance(error, RepositoryError):
             logger.error("Project %s not created: %s", project.full_path, error)
             raise ValidationError(
-                "The project's repository could not be created on disk, so the project was not "
-                "created. Try again; if it keeps failing, ask an administrator to check the "
-                "server log and REPOSITORIES_ROOT."
+                _(
+                    "The project's repository could not be created on disk, so the project was "
+                    "not created. Try again; if it keeps failing, ask an administrator to check "
+                    "the server log and REPOSITORIES_ROOT."
+                )
             ) from error
         raise
     return project
@@ -295,11 +338,15 @@ def _renamed_too_long(group: Group, path: str | None) -> str | None:
     )
     if below + growth <= FULL_PATH_MAX_LENGTH:
         return None
-    return (
-        f"With this path the longest full path below {group.full_path} would be "
-        f"{below + growth} characters long; at most {FULL_PATH_MAX_LENGTH} are allowed. "
-        f"Use a path of at most {FULL_PATH_MAX_LENGTH - below + len(group.path)} characters here."
-    )
+    return _(
+        "With this path the longest full path below %(path)s would be %(length)s characters "
+        "long; at most %(max)s are allowed. Use a path of at most %(room)s characters here."
+    ) % {
+        "path": group.full_path,
+        "length": below + growth,
+        "max": FULL_PATH_MAX_LENGTH,
+        "room": FULL_PATH_MAX_LENGTH - below + len(group.path),
+    }
 
 
 def _more_visible_below(group: Group, visibility: str | None) -> str | None:
@@ -322,11 +369,29 @@ def _more_visible_below(group: Group, visibility: str | None) -> str | None:
     )
     if not found:
         return None
-    named = ", ".join(f"{full_path} ({other})" for full_path, other in found[:SHOWN_IN_REFUSAL])
-    more = " and more" if len(found) > SHOWN_IN_REFUSAL else ""
+    named = ", ".join(
+        f"{full_path} ({Visibility(other).label.lower()})"
+        for full_path, other in found[:SHOWN_IN_REFUSAL]
+    )
+    values = {
+        "path": group.full_path,
+        "visibility": Visibility(visibility).label.lower(),
+        "named": named,
+    }
+    if len(found) > SHOWN_IN_REFUSAL:
+        return (
+            _(
+                "%(path)s cannot be %(visibility)s while subgroups or projects below it are "
+                "more visible: %(named)s and more. Lower their visibility first."
+            )
+            % values
+        )
     return (
-        f"{group.full_path} cannot be {visibility} while subgroups or projects below it are "
-        f"more visible: {named}{more}. Lower their visibility first."
+        _(
+            "%(path)s cannot be %(visibility)s while subgroups or projects below it are more "
+            "visible: %(named)s. Lower their visibility first."
+        )
+        % values
     )
 
 
@@ -346,9 +411,12 @@ def _refuse_orphaned_images(*, full_path: str, new_full_path: str) -> None:
         raise ValidationError(
             {
                 "path": [
-                    f"The path was not changed: the container registry could not be reached "
-                    f"to check for images under {full_path}, which a new path would leave "
-                    f"behind. Try again later."
+                    _(
+                        "The path was not changed: the container registry could not be reached "
+                        "to check for images under %(path)s, which a new path would leave "
+                        "behind. Try again later."
+                    )
+                    % {"path": full_path}
                 ]
             }
         ) from error
@@ -356,9 +424,12 @@ def _refuse_orphaned_images(*, full_path: str, new_full_path: str) -> None:
         raise ValidationError(
             {
                 "path": [
-                    f"The path cannot change while the container registry holds images under "
-                    f"{full_path} ({tagged} has tags): they are named by the path and would "
-                    f"be left behind. Delete the images first."
+                    _(
+                        "The path cannot change while the container registry holds images under "
+                        "%(path)s (%(image)s has tags): they are named by the path and would be "
+                        "left behind. Delete the images first."
+                    )
+                    % {"path": full_path, "image": tagged}
                 ]
             }
         )
@@ -406,7 +477,7 @@ def _save_settings(
 
 
 def _path_race() -> ValidationError:
-    return ValidationError({"path": [PATH_TAKEN_RACE]})
+    return ValidationError({"path": [_(PATH_TAKEN_RACE)]})
 
 
 def project_update(
@@ -432,8 +503,11 @@ def project_update(
     if "path" in changes:
         access.require(
             Ability.OWN,
-            f"You need the Owner role in {project.full_path} to change its path; "
-            f"Maintainers change its name, description and visibility.",
+            _(
+                "You need the Owner role in %(path)s to change its path; Maintainers change its "
+                "name, description and visibility."
+            )
+            % {"path": project.full_path},
         )
     if not changes:
         return project
@@ -536,7 +610,8 @@ def project_delete(*, actor, project: Project, ip_address: str | None = None) ->
     Its repository and package files leave the disk once the deletion is committed
     (tokens_site.signals)."""
     project_access(actor, project).require(
-        Ability.OWN, f"You need the Owner role in {project.full_path} to delete it."
+        Ability.OWN,
+        _("You need the Owner role in %(path)s to delete it.") % {"path": project.full_path},
     )
     with transaction.atomic():
         audit_event_record(
@@ -550,7 +625,8 @@ def group_delete(*, actor, group: Group, ip_address: str | None = None) -> None:
     projects' repositories and package files leave the disk once the deletion is committed,
     tokens_site.signals); Owners only."""
     group_access(actor, group).require(
-        Ability.OWN, f"You need the Owner role in {group.full_path} to delete it."
+        Ability.OWN,
+        _("You need the Owner role in %(path)s to delete it.") % {"path": group.full_path},
     )
     with transaction.atomic():
         audit_event_record(
@@ -568,28 +644,32 @@ def group_delete(*, actor, group: Group, ip_address: str | None = None) -> None:
 
 def _validate_level(*, access: Access, user, source: Group | Project, access_level: int) -> None:
     if access_level not in AccessLevel.values:
-        raise ValidationError({"access_level": ["Choose one of the listed roles."]})
+        raise ValidationError({"access_level": [_("Choose one of the listed roles.")]})
     if access_level not in access.grantable_levels():
-        raise ValidationError({"access_level": ["Only Owners can grant the Owner role."]})
+        raise ValidationError({"access_level": [_("Only Owners can grant the Owner role.")]})
     inherited = inherited_level(user, source)
     if access_level < inherited:
         raise ValidationError(
             {
                 "access_level": [
-                    f"{user.username} already has the {AccessLevel(inherited).label} role "
-                    f"through a parent group; choose that role or a higher one."
+                    _(
+                        "%(username)s already has the %(role)s role through a parent group; "
+                        "choose that role or a higher one."
+                    )
+                    % {"username": user.username, "role": AccessLevel(inherited).label}
                 ]
             }
         )
 
 
-def _require_manage_member(access: Access, membership: Membership, verb: str) -> None:
-    """Maintainers manage members below Owner; only Owners manage Owners."""
+def _require_manage_member(access: Access, membership: Membership, owners_only: str) -> None:
+    """Maintainers manage members below Owner; only Owners manage Owners (`owners_only`: the
+    refusal, translated, of a Maintainer acting on an Owner)."""
     if access.can_manage_member(membership.access_level):
         return
     if access.can(Ability.MANAGE_MEMBERS):
-        raise PermissionDenied(f"Only Owners can {verb} an Owner.")
-    raise PermissionDenied("You need at least the Maintainer role to manage members.")
+        raise PermissionDenied(owners_only)
+    raise PermissionDenied(_("You need at least the Maintainer role to manage members."))
 
 
 def _owner_ids(membership: Membership, *, lock: bool) -> set[int]:
@@ -620,8 +700,8 @@ def _ensure_an_owner_remains(membership: Membership) -> None:
         return
     if not _owner_ids(membership, lock=True) - {membership.pk}:
         raise ValidationError(
-            f"{membership.user.username} is the last Owner of {membership.group.full_path}. "
-            f"Make someone else an Owner first."
+            _("%(username)s is the last Owner of %(path)s. Make someone else an Owner first.")
+            % {"username": membership.user.username, "path": membership.group.full_path}
         )
 
 
@@ -634,15 +714,24 @@ def member_add(
     ip_address: str | None = None,
 ) -> Membership:
     access = access_on(actor, source)
-    access.require(Ability.MANAGE_MEMBERS, "You need at least the Maintainer role to add members.")
+    access.require(
+        Ability.MANAGE_MEMBERS, _("You need at least the Maintainer role to add members.")
+    )
     user = get_user_model().objects.filter(username=username.strip()).first()
     if user is None or is_bot(user):
-        raise ValidationError({"username": [f"There is no user with the username '{username}'."]})
+        raise ValidationError(
+            {
+                "username": [
+                    _("There is no user with the username '%(username)s'.") % {"username": username}
+                ]
+            }
+        )
     if source.memberships.filter(user=user).exists():
         raise ValidationError(
             {
                 "username": ValidationError(
-                    f"{user.username} is already a member; change their role in the list.",
+                    _("%(username)s is already a member; change their role in the list.")
+                    % {"username": user.username},
                     code="exists",
                 )
             }
@@ -662,7 +751,9 @@ def member_add(
                 details={"access_level": access_level},
             )
     except IntegrityError as error:
-        raise ValidationError({"username": [f"{user.username} is already a member."]}) from error
+        raise ValidationError(
+            {"username": [_("%(username)s is already a member.") % {"username": user.username}]}
+        ) from error
     return membership
 
 
@@ -670,7 +761,7 @@ def member_update(
     *, actor, membership: Membership, access_level: int, ip_address: str | None = None
 ) -> Membership:
     access = access_on(actor, membership.source)
-    _require_manage_member(access, membership, "change the role of")
+    _require_manage_member(access, membership, _("Only Owners can change the role of an Owner."))
     _validate_level(
         access=access, user=membership.user, source=membership.source, access_level=access_level
     )
@@ -693,7 +784,9 @@ def member_update(
 def member_remove(*, actor, membership: Membership, ip_address: str | None = None) -> None:
     """Remove a membership. Members may always leave; the last Owner of a group may not."""
     if membership.user_id != actor.pk:
-        _require_manage_member(access_on(actor, membership.source), membership, "remove")
+        _require_manage_member(
+            access_on(actor, membership.source), membership, _("Only Owners can remove an Owner.")
+        )
     with transaction.atomic():
         _ensure_an_owner_remains(membership)
         audit_event_record(
@@ -707,7 +800,7 @@ def member_remove(*, actor, membership: Membership, ip_address: str | None = Non
 
 
 def _set_name(account, name: str) -> None:
-    account.first_name, _, account.last_name = name.strip().partition(" ")
+    account.first_name, _space, account.last_name = name.strip().partition(" ")
 
 
 def _account_errors(account) -> dict[str, list]:
@@ -721,11 +814,11 @@ def _account_errors(account) -> dict[str, list]:
         errors.update(error.message_dict)
     others = get_user_model().objects.exclude(pk=account.pk)
     if others.filter(username__iexact=account.username).exists():
-        raise ValidationError(USERNAME_TAKEN, code="exists")
+        raise ValidationError(_(USERNAME_TAKEN), code="exists")
     if account.email and others.filter(email__iexact=account.email).exists():
-        raise ValidationError("Email has already been taken", code="exists")
+        raise ValidationError(_("Email has already been taken"), code="exists")
     if not account.email:
-        errors.setdefault("email", []).append("Email is required.")
+        errors.setdefault("email", []).append(_("Email is required."))
     return errors
 
 
@@ -751,7 +844,7 @@ def user_create(
 ):
     """An administrator creates an account. Without a password the account gets an unusable
     one (it signs in once a password is set in the admin)."""
-    require_administrator(actor, "Only administrators can create users.")
+    require_administrator(actor, _("Only administrators can create users."))
     account = get_user_model()(
         username=username, email=email, is_staff=is_admin, is_superuser=is_admin
     )
@@ -788,13 +881,15 @@ def user_update(
     user_create checks a new one (a password by the password validators; the audit event
     says only that it changed). No administrator takes their own administrator access away
     (another one can): whoever does it keeps the means to undo it."""
-    require_administrator(actor, "Only administrators can change users.")
+    require_administrator(actor, _("Only administrators can change users."))
     if is_admin is False and user.pk == actor.pk:
         raise ValidationError(
             {
                 "is_admin": [
-                    "You cannot remove your own administrator access; ask another "
-                    "administrator to do it."
+                    _(
+                        "You cannot remove your own administrator access; ask another "
+                        "administrator to do it."
+                    )
                 ]
             }
         )
@@ -831,7 +926,7 @@ def user_update(
             for key in before
             if before[key] != after[key]
         },
-        race=ValidationError(USERNAME_TAKEN, code="exists"),
+        race=ValidationError(_(USERNAME_TAKEN), code="exists"),
         ip_address=ip_address,
     )
     return user
@@ -862,14 +957,14 @@ def user_block(*, actor, user, ip_address: str | None = None) -> bool:
     tokens and passwords of one). Administrators only, and not their own account. False when
     it was blocked already: nothing changes and nothing is recorded (GitLab's API answers
     that without an error too)."""
-    require_administrator(actor, "Only administrators can block users.")
+    require_administrator(actor, _("Only administrators can block users."))
     if user.pk == actor.pk:
-        raise PermissionDenied("You cannot block your own account; ask another administrator.")
+        raise PermissionDenied(_("You cannot block your own account; ask another administrator."))
     return _user_set_active(actor=actor, user=user, active=False, ip_address=ip_address)
 
 
 def user_unblock(*, actor, user, ip_address: str | None = None) -> bool:
     """Unblock an account: its sessions-to-be, tokens and password work again. Administrators
     only. False when it was not blocked: nothing changes and nothing is recorded."""
-    require_administrator(actor, "Only administrators can unblock users.")
+    require_administrator(actor, _("Only administrators can unblock users."))
     return _user_set_active(actor=actor, user=user, active=True, ip_address=ip_address)

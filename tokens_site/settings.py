@@ -129,9 +129,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The browser's language (cookie, then Accept-Language); LanguageMiddleware below puts a
+    # user's preference or a `?language=` over it, and English for the REST API.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tokens_site.language.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Required two-factor authentication: the reminder, then the redirect to the set-up.
     "two_factor.enforcement.TwoFactorEnforcementMiddleware",
@@ -149,6 +153,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "two_factor.enforcement.requirement_context",
@@ -229,7 +234,20 @@ LOGIN_URL = "sign_in"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "sign_in"
 
-LANGUAGE_CODE = "en-us"
+# The site's languages (locale/README.md): English, and the seeds' Chinese, Japanese and Korean.
+# A visitor gets their browser's (Accept-Language), a user their preference (profile page);
+# the REST API always answers in English (tokens_site.language).
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("en", "English"),
+    ("zh-hans", "简体中文"),
+    ("ja", "日本語"),
+    ("ko", "한국어"),
+]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates as the pages always showed them ("Nov 25, 2026"); the others are Django's.
+FORMAT_MODULE_PATH = ["tokens_site.formats"]
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -316,6 +334,7 @@ REPOSITORIES_ROOT = Path(env.str("REPOSITORIES_ROOT", default=str(VAR_DIR / "rep
 # HTTPS: on by default in production. It turns on the redirect to https, secure cookies and
 # HSTS. Set HTTPS=off only to serve plain http on a trusted network (e.g. loopback).
 HTTPS = env.bool("HTTPS", default=not DEBUG)
+LANGUAGE_COOKIE_SECURE = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

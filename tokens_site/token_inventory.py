@@ -11,16 +11,22 @@ where it was found and by whom (the people the expiry notices tell: tokens_site.
 import re
 
 from django.db import transaction
+from django.db.models import prefetch_related_objects
+from django.utils import translation
+from django.utils.translation import gettext, gettext_noop, pgettext
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import audit_event_record
 from tokens_site.expiry_notices import kind
-from tokens_site.mail import email_user
+from tokens_site.mail import email_user, language_of
 from tokens_site.models import AuditAction, Bot, Project
 from tokens_site.token_scan import Found, scan
 from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_digest, token_is_well_formed
 
 _ID = re.compile(r"[0-9]{1,18}")
+# Where the REST API finds tokens (its `where`, tokens_site.api.views): English in the audit
+# log, translated in the owner's email as the other places are (`gettext(where)`).
+API_WHERE = gettext_noop("the token information API")
 
 
 def _tables() -> dict:
@@ -155,6 +161,40 @@ def describe(record) -> dict:
     }
 
 
+def in_words(record) -> dict:
+    """describe()'s kind, owner and state in the current language, for people (the admin's
+    page, the owner's email); describe() stays English (the REST API, the command's lines)."""
+    label = kind_of(record)
+    source = None
+    if label == "deploy":
+        kind, source = gettext("deploy token"), record.owner
+    elif label == "access":
+        source = _bot(record).source
+        if isinstance(source, Project):
+            kind = gettext("project access token")
+        else:
+            kind = gettext("group access token")
+    else:
+        kind = gettext("personal access token")
+    if label == "personal":
+        owner = gettext("user %(username)s") % {"username": record.user.get_username()}
+    elif source is None:
+        owner = pgettext("a token's owner", "deleted")
+    elif isinstance(source, Project):
+        owner = gettext("project %(path)s") % {"path": source.full_path}
+    else:
+        owner = gettext("group %(path)s") % {"path": source.full_path}
+    state = state_of(record)
+    states = {
+        "active": pgettext("a token's state", "active"),
+        "rotating": pgettext("a token's state", "rotating"),
+        "rotated": pgettext("a token's state", "rotated"),
+        "revoked": pgettext("a token's state", "revoked"),
+        "expired": pgettext("a token's state", "expired"),
+    }
+    return {"kind": kind, "owner": owner, "state": states.get(state, state)}
+
+
 def record_find(record, *, actor, where: str, ip_address: str | None = None) -> None:
     audit_event_record(
         action=AuditAction.TOKEN_LEAK_FIND,
@@ -189,13 +229,21 @@ def _tell(record, *, actor, where: str) -> None:
     if addressees is None:
         return
     details = describe(record)
-    by = (
-        actor.get_username() if actor is not None and actor.is_authenticated else "an administrator"
-    )
+    by = actor.get_username() if actor is not None and actor.is_authenticated else None
+    prefetch_related_objects(addressees.people, "preferences")  # their languages (mail.py)
     for person in addressees.people:
-        email_user(
-            person,
-            subject=f"Your {details['kind']} '{record.name}' was found and revoked",
-            template="tokens_site/email/token_leaked",
-            context={"details": details, "where": where, "by": by, "url": addressees.url},
-        )
+        with translation.override(language_of(person)):
+            words = in_words(record)
+            email_user(
+                person,
+                subject=gettext("Your %(kind)s '%(name)s' was found and revoked")
+                % {"kind": words["kind"], "name": record.name},
+                template="tokens_site/email/token_leaked",
+                context={
+                    "details": details,
+                    "words": words,
+                    "where": gettext(where),  # the callers' places are in the catalogues
+                    "by": by or gettext("an administrator"),
+                    "url": addressees.url,
+                },
+            )

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site import token_format
@@ -151,19 +152,34 @@ def validate_expiry_date(value: date | None, *, max_lifetime_days: int | None = 
     if value is None:
         if max_lifetime_days:
             raise ValidationError(
-                f"Enter an expiration date: this instance allows tokens for at most "
-                f"{max_lifetime_days} days (until {today + timedelta(days=max_lifetime_days)}).",
+                ngettext(
+                    "Enter an expiration date: this instance allows tokens for at most %(days)d "
+                    "day (until %(date)s).",
+                    "Enter an expiration date: this instance allows tokens for at most %(days)d "
+                    "days (until %(date)s).",
+                    max_lifetime_days,
+                )
+                % {"days": max_lifetime_days, "date": today + timedelta(days=max_lifetime_days)},
                 code="required",
             )
         return
     if value <= today:
         raise ValidationError(
-            "Choose a date after today: a token stops working at 00:00 UTC on its expiration date.",
+            gettext(
+                "Choose a date after today: a token stops working at 00:00 UTC on its "
+                "expiration date."
+            ),
             code="past",
         )
     if max_lifetime_days and value > today + timedelta(days=max_lifetime_days):
         raise ValidationError(
-            f"Choose a date no later than {today + timedelta(days=max_lifetime_days)}: this "
-            f"instance allows tokens for at most {max_lifetime_days} days.",
+            ngettext(
+                "Choose a date no later than %(date)s: this instance allows tokens for at most "
+                "%(days)d day.",
+                "Choose a date no later than %(date)s: this instance allows tokens for at most "
+                "%(days)d days.",
+                max_lifetime_days,
+            )
+            % {"days": max_lifetime_days, "date": today + timedelta(days=max_lifetime_days)},
             code="too_late",
         )

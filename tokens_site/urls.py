@@ -8,6 +8,7 @@ from django.urls import include, path, re_path
 from tokens_site import converters, views  # noqa: F401  (converters registers `fullpath`)
 from tokens_site.auth.views import SignInView
 from tokens_site.dependency_proxy import views as proxy_views
+from tokens_site.language import language_set
 from tokens_site.registry import views as registry_views
 
 urlpatterns = [
@@ -29,6 +30,7 @@ urlpatterns = [
     path("users/sign_in", SignInView.as_view(), name="sign_in"),
     path("users/sign_out", auth_views.LogoutView.as_view(), name="sign_out"),
     path("-/user_settings/profile", views.ProfileView.as_view(), name="profile"),
+    path("-/user_settings/language", language_set, name="language_set"),
     path("", include("two_factor.urls")),
     path("admin/", admin.site.urls),
     path("api/v4/", include("tokens_site.api.urls")),

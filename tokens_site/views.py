@@ -14,6 +14,8 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.generic import FormView, TemplateView, UpdateView
 
@@ -77,7 +79,7 @@ class ProfileView(LoginRequiredMixin, UpdateView):
         return self.request.user
 
     def form_valid(self, form):
-        messages.success(self.request, "Profile was updated.")
+        messages.success(self.request, _("Profile was updated."))
         return super().form_valid(form)
 
     def get_success_url(self) -> str:
@@ -99,8 +101,8 @@ class GroupCreateView(LoginRequiredMixin, FormView):
                 raise Http404("There is no such parent group.")
             group_access(request.user, self.parent).require(
                 Ability.CREATE_WITHIN,
-                f"You need at least the Maintainer role in {self.parent.full_path} "
-                f"to create subgroups.",
+                _("You need at least the Maintainer role in %(path)s to create subgroups.")
+                % {"path": self.parent.full_path},
             )
         return super().dispatch(request, *args, **kwargs)
 
@@ -121,7 +123,7 @@ class GroupCreateView(LoginRequiredMixin, FormView):
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.form_invalid(form)
-        messages.success(self.request, f"Group '{group.name}' was created.")
+        messages.success(self.request, _("Group '%(name)s' was created.") % {"name": group.name})
         return redirect("group", full_path=group.full_path)
 
 
@@ -148,7 +150,9 @@ class ProjectCreateView(LoginRequiredMixin, FormView):
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.form_invalid(form)
-        messages.success(self.request, f"Project '{project.name}' was created.")
+        messages.success(
+            self.request, _("Project '%(name)s' was created.") % {"name": project.name}
+        )
         return redirect("project", full_path=project.full_path)
 
 
@@ -192,7 +196,9 @@ class GroupGeneralSettingsView(GroupMixin, FormView):
         except ValidationError as error:
             apply_service_errors(form, error)
             return self.form_invalid(form)
-        messages.success(self.request, f"Group '{self.group.name}' was updated.")
+        messages.success(
+            self.request, _("Group '%(name)s' was updated.") % {"name": self.group.name}
+        )
         return redirect("group_settings", full_path=self.group.full_path)
 
 
@@ -201,7 +207,7 @@ class ProjectView(ProjectMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         clone_url = f"{settings.EXTERNAL_URL}/{self.project.full_path}.git"
-        scheme, _, rest = clone_url.partition("://")
+        scheme, _separator, rest = clone_url.partition("://")
         return super().get_context_data(
             clone_url=clone_url,
             clone_url_scheme=scheme,
@@ -272,14 +278,16 @@ class PackageDeleteView(ProjectMixin, View):
     """Delete a package version from the package registry page (Maintainers and Owners)."""
 
     required = Ability.MANAGE_SETTINGS
-    denied_message = "You need at least the Maintainer role in this project to delete packages."
+    denied_message = gettext_lazy(
+        "You need at least the Maintainer role in this project to delete packages."
+    )
     http_method_names = ["post"]
 
     def post(self, request, package_id: int):
         package = get_object_or_404(Package, pk=package_id, project=self.project)
-        label = f"{package.display_name} {package.version}"
+        label = package.label
         package_destroy(actor=request.user, package=package, ip_address=client_ip(request))
-        messages.success(request, f"Package {label} was deleted.")
+        messages.success(request, _("Package %(label)s was deleted.") % {"label": label})
         return redirect("packages", full_path=self.project.full_path)
 
 
@@ -296,7 +304,7 @@ class ContainerRegistryView(ProjectMixin, TemplateView):
             try:
                 repositories = project_repositories(self.project)
             except RegistryUnavailable:
-                unavailable = "The container registry could not be reached just now."
+                unavailable = _("The container registry could not be reached just now.")
         return super().get_context_data(
             registry_host=urlsplit(settings.REGISTRY_URL).netloc,
             image=self.project.full_path.lower(),
@@ -369,7 +377,7 @@ class MembersView(MembersMixin, FormView):
 
     def post(self, request, *args, **kwargs):
         self.access.require(
-            Ability.MANAGE_MEMBERS, "You need at least the Maintainer role to add members."
+            Ability.MANAGE_MEMBERS, _("You need at least the Maintainer role to add members.")
         )
         return super().post(request, *args, **kwargs)
 
@@ -386,7 +394,11 @@ class MembersView(MembersMixin, FormView):
             return self.form_invalid(form)
         messages.success(
             self.request,
-            f"{membership.user.username} was added as {membership.get_access_level_display()}.",
+            _("%(username)s was added as %(role)s.")
+            % {
+                "username": membership.user.username,
+                "role": membership.get_access_level_display(),
+            },
         )
         return redirect(self.members_url())
 
@@ -405,12 +417,15 @@ class MemberActionView(MembersMixin, View):
                 services.member_remove(
                     actor=request.user, membership=membership, ip_address=client_ip(request)
                 )
-                messages.success(request, f"{membership.user.username} was removed.")
+                messages.success(
+                    request,
+                    _("%(username)s was removed.") % {"username": membership.user.username},
+                )
                 left = membership.user_id == request.user.pk
             else:
                 form = MemberUpdateForm(request.POST, access=self.access)
                 if not form.is_valid():
-                    raise ValidationError("Choose one of the listed roles.")
+                    raise ValidationError(_("Choose one of the listed roles."))
                 services.member_update(
                     actor=request.user,
                     membership=membership,
@@ -419,7 +434,11 @@ class MemberActionView(MembersMixin, View):
                 )
                 messages.success(
                     request,
-                    f"{membership.user.username} is now {membership.get_access_level_display()}.",
+                    _("%(username)s is now %(role)s.")
+                    % {
+                        "username": membership.user.username,
+                        "role": membership.get_access_level_display(),
+                    },
                 )
         except ValidationError as error:
             for message in error.messages:

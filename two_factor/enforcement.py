@@ -17,12 +17,13 @@ from django.db.models.lookups import StartsWith
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tokens_site.models import Group, InstanceSettings, Membership
 from two_factor.models import EnforcementGrace
 from two_factor.selectors import has_two_factor
 
-INSTANCE = "this instance"
+INSTANCE = _("this instance")
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ comes from the page's script (static/two_factor/security_keys.js) in a hidden fi
 
 from django import forms
 from django.contrib.auth.signals import user_login_failed
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import ban_address, client_ip
@@ -15,16 +17,20 @@ from two_factor.codes import MAX_CODE_INPUT, TOTP_DIGITS, is_totp_code, normaliz
 from two_factor.models import SECURITY_KEY_NAME_MAX_LENGTH
 from two_factor.services import second_step_key_verify, second_step_verify, totp_code_verify
 
-WRONG_PASSWORD = "The password is wrong."
-MALFORMED_TOTP = f"Enter the {TOTP_DIGITS}-digit code your authenticator app shows."
-WRONG_TOTP = "The code is wrong or was already used. Enter the app's current code."
-INVALID_SECOND_STEP = "Invalid two-factor code."
-NO_SECOND_STEP = "Enter a code, or use your security key."
-NO_KEY_ANSWER = (
+# The messages in English; each is translated where it is raised (`_(WRONG_PASSWORD)`).
+WRONG_PASSWORD = gettext_noop("The password is wrong.")
+_MALFORMED_TOTP = gettext_noop("Enter the %(digits)d-digit code your authenticator app shows.")
+MALFORMED_TOTP = _MALFORMED_TOTP % {"digits": TOTP_DIGITS}
+WRONG_TOTP = gettext_noop("The code is wrong or was already used. Enter the app's current code.")
+INVALID_SECOND_STEP = gettext_noop("Invalid two-factor code.")
+NO_SECOND_STEP = gettext_noop("Enter a code, or use your security key.")
+NO_KEY_ANSWER = gettext_noop(
     "Your browser sent no answer from the security key. Use a browser with JavaScript and "
     "WebAuthn (any current one), and touch the key when it blinks."
 )
-LOCKED_MESSAGE = "Too many failed attempts: this account is locked for a while. Try again later."
+LOCKED_MESSAGE = gettext_noop(
+    "Too many failed attempts: this account is locked for a while. Try again later."
+)
 
 
 def code_failed(request, user) -> None:
@@ -41,7 +47,7 @@ def key_answer_field() -> forms.CharField:
         widget=forms.HiddenInput,
         required=False,
         max_length=security_keys.MAX_ANSWER_LENGTH,
-        error_messages={"max_length": security_keys.REFUSED},
+        error_messages={"max_length": gettext_lazy(security_keys.REFUSED)},
     )
 
 
@@ -49,13 +55,13 @@ class TotpConfirmForm(forms.Form):
     """Password and the app's current code: to enrol, regenerate recovery codes, disable."""
 
     password = forms.CharField(
-        label="Current password",
+        label=gettext_lazy("Current password"),
         max_length=4096,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     code = forms.CharField(
-        label="Code from your authenticator app",
+        label=gettext_lazy("Code from your authenticator app"),
         max_length=MAX_CODE_INPUT,
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "spellcheck": "false"}
@@ -76,7 +82,9 @@ class TotpConfirmForm(forms.Form):
     def clean_code(self) -> str:
         code = normalize(self.cleaned_data["code"])
         if not is_totp_code(code):
-            raise forms.ValidationError(MALFORMED_TOTP, code="malformed")
+            raise forms.ValidationError(
+                _(_MALFORMED_TOTP) % {"digits": TOTP_DIGITS}, code="malformed"
+            )
         return code
 
     @sensitive_variables("password", "code", "answer")
@@ -86,12 +94,12 @@ class TotpConfirmForm(forms.Form):
         if self.errors or password is None:
             return cleaned
         if not password_confirmed(self.request, self.user, password):
-            self.add_error("password", forms.ValidationError(WRONG_PASSWORD, code="password"))
+            self.add_error("password", forms.ValidationError(_(WRONG_PASSWORD), code="password"))
         elif self.device is not None:
             if not totp_code_verify(device=self.device, code=code):
-                self._failed("code", WRONG_TOTP)
+                self._failed("code", _(WRONG_TOTP))
         elif not (answer := cleaned.get("assertion")):
-            self.add_error(None, forms.ValidationError(NO_KEY_ANSWER, code="no_answer"))
+            self.add_error(None, forms.ValidationError(_(NO_KEY_ANSWER), code="no_answer"))
         elif refusal := second_step_key_verify(self.request, user=self.user, answer=answer):
             self._failed(None, refusal)
         return cleaned
@@ -117,7 +125,7 @@ class PasswordConfirmForm(forms.Form):
     def clean_password(self) -> str:
         password = self.cleaned_data["password"]
         if not password_confirmed(self.request, self.user, password):
-            raise forms.ValidationError(WRONG_PASSWORD, code="password")
+            raise forms.ValidationError(_(WRONG_PASSWORD), code="password")
         return password
 
 
@@ -126,9 +134,9 @@ class SecurityKeyAddForm(PasswordConfirmForm):
     in that order, so a wrong password never registers a key."""
 
     name = forms.CharField(
-        label="Name of the key",
+        label=gettext_lazy("Name of the key"),
         max_length=SECURITY_KEY_NAME_MAX_LENGTH,
-        help_text="To tell your keys apart, e.g. “YubiKey on my keyring”.",
+        help_text=gettext_lazy("To tell your keys apart, e.g. “YubiKey on my keyring”."),
     )
     credential = key_answer_field()
     field_order = ["name", "password", "credential"]
@@ -140,7 +148,7 @@ class SecurityKeyAddForm(PasswordConfirmForm):
         if self.errors:
             return cleaned
         if not answer:
-            raise forms.ValidationError(NO_KEY_ANSWER, code="no_answer")
+            raise forms.ValidationError(_(NO_KEY_ANSWER), code="no_answer")
         try:
             cleaned["key"] = security_keys.registration_verify(self.request, answer)
         except security_keys.KeyRefused as refused:
@@ -150,7 +158,7 @@ class SecurityKeyAddForm(PasswordConfirmForm):
 
 class _SecondStepCode(forms.Form):
     code = forms.CharField(
-        label="Two-factor code or recovery code",
+        label=gettext_lazy("Two-factor code or recovery code"),
         max_length=MAX_CODE_INPUT,
         required=False,
         widget=forms.TextInput(
@@ -175,9 +183,9 @@ class _SecondStepCode(forms.Form):
             return cleaned
         code, answer = cleaned.get("code"), cleaned.get("assertion")
         if not code and not answer:
-            raise forms.ValidationError({"code": forms.ValidationError(NO_SECOND_STEP)})
+            raise forms.ValidationError({"code": forms.ValidationError(_(NO_SECOND_STEP))})
         if account_is_locked(self.user):  # checked before the code, which stays unused
-            raise forms.ValidationError(LOCKED_MESSAGE, code="locked")
+            raise forms.ValidationError(_(LOCKED_MESSAGE), code="locked")
         ip_address = client_ip(self.request)
         if answer:
             refusal = second_step_key_verify(self.request, user=self.user, answer=answer)
@@ -188,7 +196,7 @@ class _SecondStepCode(forms.Form):
             return cleaned
         else:
             error = forms.ValidationError(
-                {"code": forms.ValidationError(INVALID_SECOND_STEP, code="invalid_login")}
+                {"code": forms.ValidationError(_(INVALID_SECOND_STEP), code="invalid_login")}
             )
         code_failed(self.request, self.user)
         raise error

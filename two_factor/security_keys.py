@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 import webauthn
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.debug import sensitive_variables
 from webauthn.helpers import bytes_to_base64url, parse_authentication_credential_json
 from webauthn.helpers.exceptions import WebAuthnException
@@ -42,11 +44,12 @@ MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError, RecursionError)
 # A browser's answer is a few hundred bytes of JSON; attestation certificates make it a few
 # kilobytes. Anything longer is refused unread.
 MAX_ANSWER_LENGTH = 32 * 1024
-UNAVAILABLE = (
+# In English; translated where they are shown (`_(REFUSED)`).
+UNAVAILABLE = gettext_noop(
     "Security keys need the site at a host name, not an IP address: set EXTERNAL_URL to a "
     "name such as http://localhost:8000 and open the site there."
 )
-REFUSED = "The security key's answer was not accepted. Try again, or use another key."
+REFUSED = gettext_noop("The security key's answer was not accepted. Try again, or use another key.")
 
 
 class KeyRefused(Exception):
@@ -125,7 +128,7 @@ def _challenge(request, key: str) -> bytes:
     """The session's challenge for one ceremony: forgotten as it is read, refused when old or
     already used."""
     kept = request.session.pop(key, None)
-    expired = KeyRefused("The security key request expired. Try again.")
+    expired = KeyRefused(_("The security key request expired. Try again."))
     if not isinstance(kept, dict) or not isinstance(kept.get("challenge"), str):
         raise expired
     if time.time() - kept.get("at", 0) > CHALLENGE_MAX_AGE_SECONDS:
@@ -139,7 +142,7 @@ def _challenge(request, key: str) -> bytes:
 
 def _checked_length(answer: str) -> str:
     if not answer or len(answer) > MAX_ANSWER_LENGTH:
-        raise KeyRefused(REFUSED)
+        raise KeyRefused(_(REFUSED))
     return answer
 
 
@@ -157,7 +160,7 @@ def registration_verify(request, answer: str) -> NewKey:
     challenge = _challenge(request, REGISTRATION_CHALLENGE)
     party = relying_party()
     if party is None:
-        raise KeyRefused(UNAVAILABLE)
+        raise KeyRefused(_(UNAVAILABLE))
     try:
         verified = webauthn.verify_registration_response(
             credential=_checked_length(answer),
@@ -166,7 +169,7 @@ def registration_verify(request, answer: str) -> NewKey:
             expected_origin=party.origin,
         )
     except MALFORMED as error:
-        raise KeyRefused(REFUSED) from error
+        raise KeyRefused(_(REFUSED)) from error
     return NewKey(
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=verified.credential_public_key,
@@ -182,14 +185,14 @@ def sign_in_verify(request, user, answer: str) -> SecurityKey:
     challenge = _challenge(request, SIGN_IN_CHALLENGE)
     party = relying_party()
     if party is None:
-        raise KeyRefused(UNAVAILABLE)
+        raise KeyRefused(_(UNAVAILABLE))
     try:
         credential = parse_authentication_credential_json(_checked_length(answer))
         key = SecurityKey.objects.filter(
             user=user, credential_id=bytes_to_base64url(credential.raw_id)
         ).first()
         if key is None:
-            raise KeyRefused(REFUSED)
+            raise KeyRefused(_(REFUSED))
         verified = webauthn.verify_authentication_response(
             credential=credential,
             expected_challenge=challenge,
@@ -199,6 +202,6 @@ def sign_in_verify(request, user, answer: str) -> SecurityKey:
             credential_current_sign_count=key.sign_count,
         )
     except MALFORMED as error:
-        raise KeyRefused(REFUSED) from error
+        raise KeyRefused(_(REFUSED)) from error
     key.sign_count = verified.new_sign_count
     return key

@@ -7,12 +7,13 @@ them turns it on (and issues the recovery codes), removing the last turns it off
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record
-from tokens_site.mail import email_user
+from tokens_site.mail import email_user, language_of
 from tokens_site.models import AuditAction
 from tokens_site.tokens import token_digest
 from two_factor import security_keys
@@ -104,7 +105,7 @@ def two_factor_enable(
     an authenticator app."""
     with transaction.atomic():
         if totp_device_confirmed(user) is not None:
-            raise TwoFactorError("An authenticator app is already registered.")
+            raise TwoFactorError(_("An authenticator app is already registered."))
         was_on = two_factor_enabled(user)
         device.confirmed = True
         device.save(update_fields=["confirmed"])
@@ -133,7 +134,7 @@ def security_key_add(
                     sign_count=key.sign_count,
                 )
         except IntegrityError as taken:  # the column is unique: a second request loses
-            raise TwoFactorError("This security key is already registered.") from taken
+            raise TwoFactorError(_("This security key is already registered.")) from taken
         _record(AuditAction.SECURITY_KEY_ADD, user, ip_address, details={"name": name})
         codes = None
         if not was_on:
@@ -166,7 +167,7 @@ def recovery_codes_regenerate(*, user, ip_address: str | None = None) -> list[st
     """New recovery codes (the old ones stop working), returned in plain text."""
     with transaction.atomic():
         if not two_factor_enabled(user):
-            raise TwoFactorError("Two-factor authentication is not enabled.")
+            raise TwoFactorError(_("Two-factor authentication is not enabled."))
         codes = _recovery_codes_issue(user)
         _record(AuditAction.RECOVERY_CODES_REGENERATE, user, ip_address)
     return codes
@@ -192,7 +193,7 @@ def two_factor_reset(*, user, actor, ip_address: str | None = None) -> bool:
     """An administrator's reset, for a user who lost every method and code: as disabling,
     audited as the administrator's, and the user is emailed. False when the user had no
     two-factor authentication."""
-    require_administrator(actor, "Only administrators can reset two-factor authentication.")
+    require_administrator(actor, _("Only administrators can reset two-factor authentication."))
     with transaction.atomic():
         if not _two_factor_remove_all(user):
             return False
@@ -208,12 +209,13 @@ def two_factor_reset(*, user, actor, ip_address: str | None = None) -> bool:
 
 
 def _notify_reset(user) -> None:
-    email_user(
-        user,
-        subject="Two-factor authentication was reset on your account",
-        template="two_factor/email/reset",
-        context={"settings_url": settings.EXTERNAL_URL + reverse("two_factor:settings")},
-    )
+    with translation.override(language_of(user)):
+        email_user(
+            user,
+            subject=_("Two-factor authentication was reset on your account"),
+            template="two_factor/email/reset",
+            context={"settings_url": settings.EXTERNAL_URL + reverse("two_factor:settings")},
+        )
 
 
 @sensitive_variables("code")

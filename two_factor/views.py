@@ -14,6 +14,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
@@ -97,7 +98,7 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
                 for key in keys
             ],
             "keys_available": party is not None,
-            "keys_unavailable_message": security_keys.UNAVAILABLE,
+            "keys_unavailable_message": _(security_keys.UNAVAILABLE),
             "key_form": SecurityKeyAddForm(request=request, user=user, prefix="key"),
         }
         if party is not None:
@@ -132,7 +133,7 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
     def post(self, request):
         user = request.user
         if totp_device_confirmed(user) is not None:
-            messages.error(request, "An authenticator app is already registered.")
+            messages.error(request, _("An authenticator app is already registered."))
             return redirect("two_factor:settings")
         device = services.totp_device_pending(user=user)
         form = TotpConfirmForm(request.POST, request=request, user=user, device=device)
@@ -146,9 +147,9 @@ class TwoFactorSettingsView(LoginRequiredMixin, View):
             messages.error(request, str(error))
             return redirect("two_factor:settings")
         if codes is None:
-            messages.success(request, "The authenticator app is registered.")
+            messages.success(request, _("The authenticator app is registered."))
             return redirect("two_factor:settings")
-        messages.success(request, "Two-factor authentication is enabled.")
+        messages.success(request, _("Two-factor authentication is enabled."))
         return render_recovery_codes(request, codes)
 
 
@@ -179,7 +180,7 @@ class RecoveryCodesRegenerateView(_ConfirmedActionView):
 
     def act(self, request):
         codes = services.recovery_codes_regenerate(user=request.user, ip_address=client_ip(request))
-        messages.success(request, "New recovery codes: the old ones no longer work.")
+        messages.success(request, _("New recovery codes: the old ones no longer work."))
         return render_recovery_codes(request, codes)
 
 
@@ -188,7 +189,7 @@ class TwoFactorDisableView(_ConfirmedActionView):
 
     def act(self, request):
         services.two_factor_disable(user=request.user, ip_address=client_ip(request))
-        messages.success(request, "Two-factor authentication is disabled.")
+        messages.success(request, _("Two-factor authentication is disabled."))
         return redirect("two_factor:settings")
 
 
@@ -204,7 +205,7 @@ class SecurityKeyAddView(TwoFactorSettingsView):
             return self.render_page(key_form=form, status=400)
         name = form.cleaned_data["name"]
         try:
-            _, codes = services.security_key_add(
+            _key, codes = services.security_key_add(
                 user=request.user,
                 name=name,
                 key=form.cleaned_data["key"],
@@ -213,7 +214,7 @@ class SecurityKeyAddView(TwoFactorSettingsView):
         except services.TwoFactorError as error:
             messages.error(request, str(error))
             return redirect("two_factor:settings")
-        messages.success(request, f"Security key “{name}” registered.")
+        messages.success(request, _("Security key “%(name)s” registered.") % {"name": name})
         if codes is None:
             return redirect("two_factor:settings")
         return render_recovery_codes(request, codes)
@@ -227,7 +228,7 @@ class SecurityKeyRemoveView(TwoFactorSettingsView):
     def post(self, request, key_id: int):
         key = security_keys_of(request.user).filter(pk=key_id).first()
         if key is None:
-            messages.error(request, "That security key is not registered on your account.")
+            messages.error(request, _("That security key is not registered on your account."))
             return redirect("two_factor:settings")
         form = remove_form(request, key, request.POST)
         if not form.is_valid():
@@ -235,7 +236,7 @@ class SecurityKeyRemoveView(TwoFactorSettingsView):
         services.security_key_remove(
             user=request.user, key_id=key.pk, ip_address=client_ip(request)
         )
-        messages.success(request, f"Security key “{key.name}” removed.")
+        messages.success(request, _("Security key “%(name)s” removed.") % {"name": key.name})
         return redirect("two_factor:settings")
 
 
@@ -250,7 +251,7 @@ class RecoveryCodesDownloadView(LoginRequiredMixin, View):
         codes = request.POST.getlist("code")[:RECOVERY_CODE_COUNT]
         if not services.recovery_codes_are_current(user=request.user, codes=codes):
             return HttpResponse(
-                "These are not your current recovery codes.\n",
+                _("These are not your current recovery codes.") + "\n",
                 status=400,
                 content_type="text/plain; charset=utf-8",
             )
@@ -280,7 +281,7 @@ class SecondStepView(View):
     def post(self, request):
         user = sign_in_pending_user(request)
         if user is None:
-            messages.error(request, "Sign in again: the sign-in took too long.")
+            messages.error(request, _("Sign in again: the sign-in took too long."))
             return redirect("sign_in")
         form = SecondStepForm(request.POST, request=request, user=user)
         if not form.is_valid():

@@ -4,7 +4,10 @@ and no box in it scrolls sideways either, and long names are cut with an ellipsi
 text in a tooltip. The admin's lists fit 1366 px the same way."""
 
 import pytest
+from django.urls import reverse
 
+from deploy_tokens.models import DeployToken
+from personal_tokens.models import PersonalAccessToken
 from tests.e2e.conftest import sign_in
 from tests.factories import (
     PASSWORD,
@@ -17,7 +20,7 @@ from tests.factories import (
     make_deploy_token,
     make_personal_token,
 )
-from tokens_site.models import AccessLevel
+from tokens_site.models import AccessLevel, Group, Project
 
 pytestmark = pytest.mark.e2e
 
@@ -103,3 +106,19 @@ def test_the_admins_lists_fit_a_laptop(site_server, page, transactional_db):
         assert_fits(page, path)
     page.goto(f"{site_server.url}/admin/deploy_tokens/deploytoken/")
     assert page.locator("#result_list .ellipsis").first.get_attribute("title") == LONG
+    assert page.locator("#result_list td.field-belongs_to").count() == 1  # its own class
+
+    # Each kind's change page, and the token information page with a long-named token found.
+    for model in (DeployToken, PersonalAccessToken, Group, Project):
+        change = reverse(
+            f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+            args=[model.objects.order_by("pk").last().pk],
+        )
+        page.goto(f"{site_server.url}{change}")
+        assert_fits(page, change)
+    _, secret = make_personal_token(admin, name=LONG)
+    page.goto(f"{site_server.url}/admin/token-information/")
+    page.locator("textarea").first.fill(secret)
+    page.locator("#content form [type=submit]").first.click()
+    page.locator("tr[data-token]").first.wait_for()
+    assert_fits(page, "token information, found")

@@ -22,7 +22,14 @@ from tests.factories import (
     make_deploy_token,
     make_personal_token,
 )
-from tokens_site.models import AccessLevel, AuditAction, AuditEvent, InstanceSettings, Visibility
+from tokens_site.models import (
+    AccessLevel,
+    AuditAction,
+    AuditEvent,
+    InstanceSettings,
+    UserPreferences,
+    Visibility,
+)
 from tokens_site.tokens import utc_today
 
 pytestmark = pytest.mark.e2e
@@ -107,6 +114,54 @@ def test_push_refused_for_a_reporter_with_the_reason(site_server, tanuki, tmp_pa
         "remote: You need at least the Developer role in this project to push code "
         "(you have Reporter)." in refused.stderr
     )
+
+
+def japanese_refusal() -> str:
+    """The reporter's refusal as the site words it in Japanese (the catalogue's entry)."""
+    from django.utils import translation
+
+    from tokens_site.access.abilities import Ability
+    from tokens_site.access.policy import Access
+
+    reporter = Access(
+        level=AccessLevel.REPORTER, visibility="private", signed_in=True, on_group=False
+    )
+    with translation.override("ja"):
+        return str(reporter.refusal(Ability.WRITE_REPOSITORY))
+
+
+def push_as_reporter(site_server, tanuki, tmp_path, *, language="", env=None):
+    reporter = UserFactory()
+    if language:
+        UserPreferences.objects.create(user=reporter, language=language)
+    MembershipFactory(user=reporter, group=tanuki["group"], access_level=AccessLevel.REPORTER)
+    _, value = make_personal_token(reporter, scopes=["write_repository"])
+    work = tmp_path / "w"
+    git("clone", url(site_server, tanuki["project"], "x", value), str(work))
+    git("commit", "-q", "--allow-empty", "-m", "nope", cwd=work)
+    return subprocess.run(
+        ["git", "push", "origin", "main"],
+        cwd=work,
+        env={**GIT_ENV, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_a_japanese_users_token_is_refused_in_japanese(site_server, tanuki, tmp_path):
+    refused = push_as_reporter(site_server, tanuki, tmp_path, language="ja")
+    assert refused.returncode != 0
+    expected = japanese_refusal()
+    assert "Developer" not in expected and "デベロッパー" in expected
+    assert f"remote: {expected}" in refused.stderr, refused.stderr
+
+
+def test_git_asks_in_its_own_language_when_the_user_chose_none(site_server, tanuki, tmp_path):
+    # git sends Accept-Language from LANGUAGE / LC_ALL / LANG.
+    refused = push_as_reporter(
+        site_server, tanuki, tmp_path, env={"LANGUAGE": "ja", "LC_ALL": "C.UTF-8"}
+    )
+    assert f"remote: {japanese_refusal()}" in refused.stderr, refused.stderr
 
 
 def test_refused_after_revoke_and_after_the_expiry_date(site_server, tanuki, tmp_path):

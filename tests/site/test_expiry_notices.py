@@ -254,7 +254,7 @@ def test_managers_are_read_once_per_project_or_group(team, django_assert_num_que
     for n in range(2):
         make("deploy", team, f"d{n}")
         make("access", team, f"a{n}")
-    with time_machine.travel(days_before(7), tick=False), django_assert_num_queries(9) as few:
+    with time_machine.travel(days_before(7), tick=False), django_assert_num_queries(10) as few:
         expiry_notices.send_expiry_notices()
     mail.outbox.clear()
     TokenExpiryNotice.objects.all().delete()

@@ -6,6 +6,8 @@ These tables are the rules; `tokens_site.access.policy` applies them.
 
 from enum import StrEnum
 
+from django.utils.translation import pgettext_lazy
+
 from tokens_site.access.roles import AccessLevel
 
 
@@ -95,26 +97,33 @@ DEPLOY_SCOPES = {
     Ability.WRITE_PACKAGES: "write_package_registry",
 }
 
-# "You need at least the Developer role in this project to <what>".
+# "You need at least the Developer role in this project to <what>" (policy.REFUSALS): each is
+# the end of that sentence (its %(action)s), translated to fit there.
 DESCRIPTIONS = {
-    Ability.VIEW: "see it",
-    Ability.READ_REPOSITORY: "read its code",
-    Ability.WRITE_REPOSITORY: "push code",
-    Ability.READ_REGISTRY: "pull images",
-    Ability.WRITE_REGISTRY: "push images",
-    Ability.READ_PACKAGES: "download packages",
-    Ability.WRITE_PACKAGES: "upload packages",
-    Ability.READ_API: "read it",
-    Ability.WRITE_API: "change it",
-    Ability.READ_USER: "read users",
-    Ability.ROTATE_SELF: "rotate this token",
-    Ability.SUDO: "act as another user",
-    Ability.CREATE_WITHIN: "create projects and subgroups in it",
-    Ability.MANAGE_MEMBERS: "manage its members",
-    Ability.MANAGE_SETTINGS: "change its settings",
-    Ability.MANAGE_DEPLOY_TOKENS: "manage its deploy tokens",
-    Ability.MANAGE_ACCESS_TOKENS: "manage its access tokens",
-    Ability.OWN: "do that",
+    Ability.VIEW: pgettext_lazy("to do, when a role is needed", "see it"),
+    Ability.READ_REPOSITORY: pgettext_lazy("to do, when a role is needed", "read its code"),
+    Ability.WRITE_REPOSITORY: pgettext_lazy("to do, when a role is needed", "push code"),
+    Ability.READ_REGISTRY: pgettext_lazy("to do, when a role is needed", "pull images"),
+    Ability.WRITE_REGISTRY: pgettext_lazy("to do, when a role is needed", "push images"),
+    Ability.READ_PACKAGES: pgettext_lazy("to do, when a role is needed", "download packages"),
+    Ability.WRITE_PACKAGES: pgettext_lazy("to do, when a role is needed", "upload packages"),
+    Ability.READ_API: pgettext_lazy("to do, when a role is needed", "read it"),
+    Ability.WRITE_API: pgettext_lazy("to do, when a role is needed", "change it"),
+    Ability.READ_USER: pgettext_lazy("to do, when a role is needed", "read users"),
+    Ability.ROTATE_SELF: pgettext_lazy("to do, when a role is needed", "rotate this token"),
+    Ability.SUDO: pgettext_lazy("to do, when a role is needed", "act as another user"),
+    Ability.CREATE_WITHIN: pgettext_lazy(
+        "to do, when a role is needed", "create projects and subgroups in it"
+    ),
+    Ability.MANAGE_MEMBERS: pgettext_lazy("to do, when a role is needed", "manage its members"),
+    Ability.MANAGE_SETTINGS: pgettext_lazy("to do, when a role is needed", "change its settings"),
+    Ability.MANAGE_DEPLOY_TOKENS: pgettext_lazy(
+        "to do, when a role is needed", "manage its deploy tokens"
+    ),
+    Ability.MANAGE_ACCESS_TOKENS: pgettext_lazy(
+        "to do, when a role is needed", "manage its access tokens"
+    ),
+    Ability.OWN: pgettext_lazy("to do, when a role is needed", "do that"),
 }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Max, Q
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 from tokens_site.access.abilities import (
     DEPLOY_SCOPES,
@@ -33,13 +34,23 @@ from tokens_site.access.roles import (
     visibility_allowed_within,
 )
 from tokens_site.auth.principal import Kind, Principal
+from tokens_site.auth.reasons import alternatives, interpolate, together
 from tokens_site.models import Group, InstanceSettings, Membership, Project, is_bot
+
+# What a refusal says was not found, by its subject (others: the API's, read in English only).
+NOT_FOUND = {
+    "Project": gettext_lazy("The project was not found."),
+    "Group": gettext_lazy("The group was not found."),
+}
 
 
 class Denied(Exception):
     """A refusal with its HTTP status (401, 403 or 404) and a reason a person can act on.
     `subject` names what was not found (GitLab's API says `404 Project Not Found`); `scopes`,
-    the token scopes that would have been enough (GitLab's API says `insufficient_scope`)."""
+    the token scopes that would have been enough (GitLab's API says `insufficient_scope`).
+
+    The reason is lazy (tokens_site.auth.reasons): the answer makes it in the client's
+    language, the log line and the REST API in English."""
 
     def __init__(
         self,
@@ -57,12 +68,19 @@ class Denied(Exception):
 
     @classmethod
     def not_found(cls, subject: str) -> "Denied":
-        return cls(404, f"The {subject.lower()} was not found.", subject=subject)
+        reason = NOT_FOUND.get(subject) or f"The {subject.lower()} was not found."
+        return cls(404, reason, subject=subject)
 
     @classmethod
     def insufficient_scope(cls, scopes: frozenset[str], *, kind: str = "token") -> "Denied":
-        needs = " or ".join(sorted(scopes))
-        return cls(403, f"Insufficient scope: this {kind} needs {needs}.", scopes=scopes)
+        """`kind`: "token", or "deploy token"."""
+        message = (
+            gettext_lazy("Insufficient scope: this deploy token needs %(scopes)s.")
+            if kind == "deploy token"
+            else gettext_lazy("Insufficient scope: this token needs %(scopes)s.")
+        )
+        needs = alternatives(sorted(scopes))
+        return cls(403, interpolate(message, scopes=needs), scopes=scopes)
 
 
 def membership_level(user, *, group_ids: list[int], project_id: int | None = None) -> int:
@@ -101,6 +119,26 @@ class _Abilities:
         return self._access.can(Ability(name))
 
 
+# "You need at least the Developer role in this project to push code (you have Reporter).", by
+# (the role needed is Owner, on a group).
+REFUSALS = {
+    (False, False): gettext_lazy(
+        # Translators: %(role)s and %(current)s are role names (Developer, Reporter, "no
+        # role"); %(action)s is what the role allows ("push code", "download packages"...).
+        "You need at least the %(role)s role in this project to %(action)s (you have %(current)s)."
+    ),
+    (True, False): gettext_lazy(
+        "You need the %(role)s role in this project to %(action)s (you have %(current)s)."
+    ),
+    (False, True): gettext_lazy(
+        "You need at least the %(role)s role in this group to %(action)s (you have %(current)s)."
+    ),
+    (True, True): gettext_lazy(
+        "You need the %(role)s role in this group to %(action)s (you have %(current)s)."
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Access:
     """What one user may do on one group or project. (Who may see a group is
@@ -114,7 +152,7 @@ class Access:
 
     @property
     def role(self) -> str:
-        return AccessLevel(self.level).label if self.level else "No access"
+        return AccessLevel(self.level).label if self.level else gettext("No access")
 
     @property
     def is_open(self) -> bool:
@@ -131,13 +169,16 @@ class Access:
         return _Abilities(self)
 
     def refusal(self, ability: Ability) -> str:
-        """Why `ability` is refused here, in a sentence a person can act on."""
+        """Why `ability` is refused here, in a sentence a person can act on (lazy: made in the
+        language of whoever reads it)."""
         needed = required_level(ability, on_group=self.on_group)
-        at_least = "the" if needed == AccessLevel.OWNER else "at least the"
-        where = "group" if self.on_group else "project"
-        return (
-            f"You need {at_least} {needed.label} role in this {where} to "
-            f"{DESCRIPTIONS[ability]} (you have {role_name(self.level)})."
+        owner = needed == AccessLevel.OWNER
+        message = REFUSALS[(owner, self.on_group)]
+        return interpolate(
+            message,
+            role=needed.label,
+            action=DESCRIPTIONS[ability],
+            current=role_name(self.level),
         )
 
     def require(self, ability: Ability, reason: str | None = None) -> None:
@@ -196,7 +237,9 @@ def has_scope(principal: Principal, ability: Ability) -> bool:
     return True
 
 
-EXTERNAL_AUTHORIZATION_REFUSAL = "Deploy tokens cannot be used while external authorization is on."
+EXTERNAL_AUTHORIZATION_REFUSAL = gettext_noop(
+    "Deploy tokens cannot be used while external authorization is on."
+)
 
 
 def check_instance_policy(principal: Principal) -> None:
@@ -206,7 +249,7 @@ def check_instance_policy(principal: Principal) -> None:
         principal.kind is Kind.DEPLOY_TOKEN
         and InstanceSettings.current().external_authorization_enabled
     ):
-        raise Denied(403, EXTERNAL_AUTHORIZATION_REFUSAL)
+        raise Denied(403, gettext_lazy(EXTERNAL_AUTHORIZATION_REFUSAL))
 
 
 def authorize(
@@ -220,8 +263,14 @@ def authorize(
             raise Denied.not_found("Project")
         scope = DEPLOY_SCOPES.get(ability)
         if scope is None:
-            verb = "push code" if ability is Ability.WRITE_REPOSITORY else "use the API"
-            raise Denied(403, f"Deploy tokens cannot {verb}: they only read the repository.")
+            raise Denied(
+                403,
+                gettext_lazy("Deploy tokens cannot push code: they only read the repository.")
+                if ability is Ability.WRITE_REPOSITORY
+                else gettext_lazy(
+                    "Deploy tokens cannot use the API: they only read the repository."
+                ),
+            )
         if not has_scope(principal, ability):
             raise Denied.insufficient_scope(frozenset({scope}), kind="deploy token")
         return
@@ -265,17 +314,17 @@ def may_pull_through_proxy(principal: Principal, group: Group | None) -> bool:
         raise Denied(401, "")
     missing = DEPENDENCY_PROXY_SCOPES - principal.scopes
     if principal.kind is Kind.DEPLOY_TOKEN and missing:
-        raise Denied(
-            403,
-            f"This deploy token needs read_registry and write_registry for the dependency "
-            f"proxy; it lacks {' and '.join(sorted(missing))}.",
+        message = gettext_lazy(
+            "This deploy token needs read_registry and write_registry for the dependency "
+            "proxy; it lacks %(missing)s."
         )
+        raise Denied(403, interpolate(message, missing=together(sorted(missing))))
     if principal.kind is Kind.PERSONAL_TOKEN and missing and "api" not in principal.scopes:
-        raise Denied(
-            403,
-            f"This token needs read_registry and write_registry (or api) for the dependency "
-            f"proxy; it lacks {' and '.join(sorted(missing))}.",
+        message = gettext_lazy(
+            "This token needs read_registry and write_registry (or api) for the dependency "
+            "proxy; it lacks %(missing)s."
         )
+        raise Denied(403, interpolate(message, missing=together(sorted(missing))))
     if group is None:
         return False
     if principal.kind is Kind.DEPLOY_TOKEN:
@@ -324,9 +373,9 @@ def members_who_may(ability: Ability, source: Group | Project) -> list:
     return [m.user for m in people.effective_on(source) if m.access_level >= level]
 
 
-def require_administrator(user, reason: str = "Only administrators can do that.") -> None:
+def require_administrator(user, reason: str | None = None) -> None:
     if not is_administrator(user):
-        raise PermissionDenied(reason)
+        raise PermissionDenied(reason or gettext("Only administrators can do that."))
 
 
 def require_sudo(principal: Principal) -> None:
@@ -334,12 +383,12 @@ def require_sudo(principal: Principal) -> None:
     another user (asked before the user is looked up: no one else learns who exists)."""
     if not has_scope(principal, Ability.SUDO):
         raise Denied.insufficient_scope(PERSONAL_SCOPES[Ability.SUDO])
-    if not is_administrator(principal.user):
+    if not is_administrator(principal.user):  # the REST API's only: GitLab's words, in English
         raise Denied(403, "Must be admin to use sudo")
 
 
 def require_impersonable(user) -> None:
-    """No one acts as a blocked user, with Sudo either."""
+    """No one acts as a blocked user, with Sudo either. (The REST API's only: in English.)"""
     if is_blocked(user):
         raise Denied(403, "The user you are trying to impersonate is blocked")
 
@@ -351,11 +400,22 @@ def is_self_or_administrator(actor, user_id: int) -> bool:
     return actor.pk == user_id or is_administrator(actor)
 
 
+# require_self_or_administrator's refusal, by the verb its callers give.
+OWN_TOKENS_ONLY = {
+    "create": gettext_lazy("You can create only your own personal access tokens."),
+    "revoke": gettext_lazy("You can revoke only your own personal access tokens."),
+    "rotate": gettext_lazy("You can rotate only your own personal access tokens."),
+}
+
+
 def require_self_or_administrator(actor, user, verb: str) -> None:
     """A user manages their own personal tokens; administrators anyone's; `actor=None` is
     the console (manage.py)."""
     if actor is not None and not is_self_or_administrator(actor, user.pk):
-        raise PermissionDenied(f"You can {verb} only your own personal access tokens.")
+        reason = OWN_TOKENS_ONLY.get(verb)
+        raise PermissionDenied(
+            str(reason) if reason else f"You can {verb} only your own personal access tokens."
+        )
 
 
 def require_person(actor, what: str = "tokens") -> None:
@@ -363,7 +423,10 @@ def require_person(actor, what: str = "tokens") -> None:
     leaked token must not breed others."""
     if is_bot(actor):
         raise PermissionDenied(
-            f"Project and group access tokens cannot create {what}: use a person's account."
+            gettext(
+                "Project and group access tokens cannot create %(what)s: use a person's account."
+            )
+            % {"what": what}
         )
 
 

@@ -2,38 +2,53 @@
 are open to whom. Pure data: the models use it for their fields, the policy for its rules."""
 
 from django.db import models
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+
+def in_english(text) -> str:
+    """A lazily translated label as written here, in English, whatever the language of the
+    request: for what programs and records read (audit labels, logs, the REST API)."""
+    with translation.override(None):
+        return str(text)
 
 
 class AccessLevel(models.IntegerChoices):
-    """GitLab's role numbers."""
+    """GitLab's role numbers. `label` is the role's name in the current language (pages,
+    refusals people read); `english` is its English name (the audit log, the REST API)."""
 
-    GUEST = 10, "Guest"
-    REPORTER = 20, "Reporter"
-    DEVELOPER = 30, "Developer"
-    MAINTAINER = 40, "Maintainer"
-    OWNER = 50, "Owner"
+    GUEST = 10, _("Guest")
+    REPORTER = 20, _("Reporter")
+    DEVELOPER = 30, _("Developer")
+    MAINTAINER = 40, _("Maintainer")
+    OWNER = 50, _("Owner")
+
+    @property
+    def english(self) -> str:
+        return in_english(self.label)
 
 
 NO_ACCESS = 0
 
 
 def role_name(level: int) -> str:
-    return AccessLevel(level).label if level else "no role"
+    """A role's name, lazily translated ("no role" for none): English in `in_english`."""
+    return AccessLevel(level).label if level else _("no role")
 
 
 class Visibility(models.TextChoices):
-    PRIVATE = "private", "Private"
-    INTERNAL = "internal", "Internal"
-    PUBLIC = "public", "Public"
+    PRIVATE = "private", _("Private")
+    INTERNAL = "internal", _("Internal")
+    PUBLIC = "public", _("Public")
 
 
 # How open each visibility is; a child may not be more open than its parent group.
 VISIBILITY_RANK = {Visibility.PRIVATE: 0, Visibility.INTERNAL: 10, Visibility.PUBLIC: 20}
 
 VISIBILITY_HELP = {
-    Visibility.PRIVATE: "Access must be granted explicitly to each user.",
-    Visibility.INTERNAL: "Any signed-in user can see it.",
-    Visibility.PUBLIC: "Anyone can see it, without signing in.",
+    Visibility.PRIVATE: _("Access must be granted explicitly to each user."),
+    Visibility.INTERNAL: _("Any signed-in user can see it."),
+    Visibility.PUBLIC: _("Anyone can see it, without signing in."),
 }
 
 

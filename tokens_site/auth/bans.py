@@ -14,13 +14,18 @@ both counting and refusing. Trusted reverse proxies are never counted or banned,
 import ipaddress
 import logging
 
+from django.utils.translation import gettext, gettext_noop
+
 from tokens_site.audit import IPV6_BAN_PREFIX, audit_event_record, ban_key, parse_address
 from tokens_site.auth.store import store
 from tokens_site.models import AuditAction, InstanceSettings
 
 logger = logging.getLogger(__name__)
 
-BANNED_MESSAGE = "Too many failed authentication attempts from this IP address. Try again later."
+# Marked here, translated when the refusal is written (tokens_site.auth.pipeline.BANNED).
+BANNED_MESSAGE = gettext_noop(
+    "Too many failed authentication attempts from this IP address. Try again later."
+)
 
 
 def ban_enforced() -> bool:
@@ -67,12 +72,15 @@ def ban_lift(*, ip: str, actor=None, ip_address: str | None = None) -> bool:
     if "/" in text:
         network = ipaddress.ip_network(text, strict=False)
         if network.version != 6 or network.prefixlen != IPV6_BAN_PREFIX:
-            raise ValueError(f"{text} is not an address, nor an IPv6 /{IPV6_BAN_PREFIX}.")
+            raise ValueError(
+                gettext("%(address)s is not an address, nor an IPv6 /%(prefix)s.")
+                % {"address": text, "prefix": IPV6_BAN_PREFIX}
+            )
         ip = str(network)
     else:
         address = parse_address(text)
         if address is None:
-            raise ValueError(f"{text} is not an IP address.")
+            raise ValueError(gettext("%(address)s is not an IP address.") % {"address": text})
         ip = ban_key(address)
     lifted = store().lift(ip)
     if lifted:

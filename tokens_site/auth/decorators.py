@@ -16,6 +16,7 @@ from tokens_site.access.policy import Denied, authorize
 from tokens_site.auth.families import Family
 from tokens_site.auth.pipeline import authenticate
 from tokens_site.auth.refusals import refuse
+from tokens_site.language import activate_for
 from tokens_site.models import Project
 
 # What checking access to a project needs of it (and of its group); nothing else is read.
@@ -53,6 +54,7 @@ def credential_required(
         @csrf_exempt
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
+            principal = None
             try:
                 wanted = ability(request) if callable(ability) else ability
                 principal = authenticate(request, family)
@@ -65,6 +67,8 @@ def credential_required(
                 if project is not None:
                     authorize(principal, project, wanted)
             except Denied as denied:
+                if principal is not None:  # a known user is refused in their language
+                    activate_for(principal.user)
                 return refuse(request, denied, family)
             response = view(request, project, principal, *args, **kwargs)
             if not principal.is_anonymous:

@@ -4,13 +4,17 @@ shaped. Adding a credential kind to a family is adding its authenticator here.""
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from deploy_tokens.authentication import DeployTokenAuthenticator
 from personal_tokens.authentication import PersonalTokenAuthenticator
 from tokens_site.auth.authenticators import Authenticator, PasswordAuthenticator
 from tokens_site.auth.credentials import Source
 from tokens_site.auth.refusals import BASIC_CHALLENGE, BEARER_CHALLENGE, Style
 
-UNAUTHORIZED_MESSAGE = (
+# The 401 reasons are read by people through their tools: translated (lazy, made when the
+# answer is written). The REST API's stay English.
+UNAUTHORIZED_MESSAGE = gettext_lazy(
     "HTTP Basic: Access denied. Use a personal access token or a deploy token (with its "
     "username) as the password."
 )
@@ -18,7 +22,7 @@ UNAUTHORIZED_MESSAGE = (
 # Git's: one line (git prints it as `remote: ...`) that also says what to do when the account
 # has two-factor authentication, whose password Git never takes. The same for every refused
 # credential, so it never tells a right password from a wrong one.
-GIT_UNAUTHORIZED_MESSAGE = (
+GIT_UNAUTHORIZED_MESSAGE = gettext_lazy(
     "HTTP Basic: Access denied. With two-factor authentication enabled, use a personal access "
     "token with the read_repository scope (write_repository to push) as the password; "
     "otherwise check the password, or use a personal access token or a deploy token."
@@ -32,7 +36,7 @@ class Family:
     authenticators: tuple[Authenticator, ...]
     style: Style
     challenge: str = BASIC_CHALLENGE
-    unauthorized_message: str = UNAUTHORIZED_MESSAGE
+    unauthorized_message: str = UNAUTHORIZED_MESSAGE  # lazy: made when the answer is written
     # Headers of credential kinds the family never takes: a request with one is refused
     # (401), not served as anonymous.
     refused_headers: tuple[str, ...] = ()
@@ -69,7 +73,7 @@ PACKAGES = Family(
     sources=(Source.BASIC, Source.PRIVATE_TOKEN_HEADER, Source.DEPLOY_TOKEN_HEADER),
     authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
     style=Style.MESSAGE,
-    unauthorized_message=(
+    unauthorized_message=gettext_lazy(
         "HTTP Basic: Access denied. Use a personal access token with the read_api scope (api "
         "to publish), or a deploy token with read_package_registry (write_package_registry to "
         "publish) and its username, as the password; account passwords are not accepted."
@@ -83,7 +87,7 @@ NPM = Family(
     authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
     style=Style.MESSAGE,
     challenge=BEARER_CHALLENGE,
-    unauthorized_message=(
+    unauthorized_message=gettext_lazy(
         "Access denied. Set _authToken in .npmrc to a personal access token with the read_api "
         "scope (api to publish), or a deploy token with read_package_registry "
         "(write_package_registry to publish)."
@@ -95,7 +99,7 @@ REGISTRY = Family(
     sources=(Source.BASIC,),
     authenticators=(PERSONAL_TOKEN, DEPLOY_TOKEN),
     style=Style.REGISTRY,
-    unauthorized_message=(
+    unauthorized_message=gettext_lazy(
         "HTTP Basic: Access denied. Use a personal access token with the read_registry scope "
         "(write_registry to push) or a deploy token as the password; account passwords are "
         "not accepted."
@@ -103,7 +107,7 @@ REGISTRY = Family(
 )
 # The REST API: personal tokens in GitLab's three places. Deploy tokens and CI job tokens are
 # refused, and so is Basic (there is no Source.BASIC: an Authorization header that is not a
-# Bearer token is malformed).
+# Bearer token is malformed). Its refusals are English (not marked for translation).
 API = Family(
     "api",
     sources=(Source.PRIVATE_TOKEN_HEADER, Source.BEARER, Source.PRIVATE_TOKEN_PARAMETER),

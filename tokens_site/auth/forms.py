@@ -8,13 +8,15 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import authenticate
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import ban_address
 from tokens_site.auth.bans import is_banned, record_failure
 
-INVALID_SIGN_IN = "Invalid username or password."
-BANNED_SIGN_IN = (
+# Marked here, translated where the form shows them.
+INVALID_SIGN_IN = gettext_noop("Invalid username or password.")
+BANNED_SIGN_IN = gettext_noop(
     "Too many failed sign-in attempts from your address. Wait a while before trying again."
 )
 
@@ -39,7 +41,7 @@ class ProtectedSignInMixin:
         ip = ban_address(self.request)
         if is_banned(ip):
             self.banned = True
-            raise ValidationError(BANNED_SIGN_IN, code="banned")
+            raise ValidationError(gettext(BANNED_SIGN_IN), code="banned")
         try:
             return super().clean()
         except ValidationError as error:
@@ -61,11 +63,16 @@ def password_confirmed(request, user, password: str) -> bool:
 
 
 class SignInForm(ProtectedSignInMixin, AuthenticationForm):
-    error_messages = {**AuthenticationForm.error_messages, "invalid_login": INVALID_SIGN_IN}
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": gettext_lazy(INVALID_SIGN_IN),
+    }
 
 
 class AdminSignInForm(ProtectedSignInMixin, AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
-        "invalid_login": INVALID_SIGN_IN + " The admin is for administrators only.",
+        "invalid_login": gettext_lazy(
+            "Invalid username or password. The admin is for administrators only."
+        ),
     }

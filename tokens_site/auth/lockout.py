@@ -24,11 +24,12 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.dispatch import receiver
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record, client_ip
-from tokens_site.mail import email_user
+from tokens_site.mail import email_user, language_of
 from tokens_site.models import AccountLockout, AuditAction, is_bot
 from two_factor.selectors import two_factor_enabled
 
@@ -113,7 +114,7 @@ def lockout_unlock(*, user, actor=None, ip_address: str | None = None) -> bool:
     """Unlock `user` and forget their failed sign-ins. False when there was nothing to undo.
     Administrators only; `actor=None` is the console (manage.py unlock)."""
     if actor is not None:
-        require_administrator(actor, "Only administrators can unlock accounts.")
+        require_administrator(actor, gettext("Only administrators can unlock accounts."))
     with transaction.atomic():
         changed = AccountLockout.objects.filter(user=user, failed_attempts__gt=0).update(
             failed_attempts=0, locked_until=None
@@ -132,24 +133,30 @@ def lockout_unlock(*, user, actor=None, ip_address: str | None = None) -> bool:
 def _notify_in_background(user, ip_address: str | None) -> None:
     """Email the owner from a thread of its own: the answer to the attempt that locked the
     account must not wait for the mail server (it would take longer than any other refused
-    attempt, telling that the account exists)."""
+    attempt, telling that the account exists). The owner's language is read here (and kept on
+    `user`): the thread makes no query."""
+    language = language_of(user)
     threading.Thread(
-        target=_notify_locked, args=(user, ip_address), name="lockout-email", daemon=True
+        target=_notify_locked,
+        args=(user, ip_address, language),
+        name="lockout-email",
+        daemon=True,
     ).start()
 
 
-def _notify_locked(user, ip_address: str | None) -> None:
-    email_user(
-        user,
-        subject="Your account has been locked",
-        template="tokens_site/email/account_locked",
-        context={
-            "attempts": LOCKOUT_ATTEMPTS,
-            "minutes": LOCKOUT_MINUTES,
-            "ip_address": ip_address or "an unknown address",
-            "sign_in_url": f"{settings.EXTERNAL_URL}/users/sign_in",
-        },
-    )
+def _notify_locked(user, ip_address: str | None, language: str) -> None:
+    with translation.override(language):
+        email_user(
+            user,
+            subject=gettext("Your account has been locked"),
+            template="tokens_site/email/account_locked",
+            context={
+                "attempts": LOCKOUT_ATTEMPTS,
+                "minutes": LOCKOUT_MINUTES,
+                "ip_address": ip_address or gettext("an unknown address"),
+                "sign_in_url": f"{settings.EXTERNAL_URL}/users/sign_in",
+            },
+        )
 
 
 @receiver(user_login_failed)

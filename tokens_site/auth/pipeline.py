@@ -24,6 +24,7 @@ for is the access policy's (`authorize`).
 import logging
 
 from django.db import DatabaseError
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.policy import Denied, check_instance_policy
@@ -31,14 +32,15 @@ from tokens_site.audit import ban_address
 from tokens_site.auth.authenticators import NOT_PROVEN, Outcome
 from tokens_site.auth.bans import BANNED_MESSAGE, ban_enforced, record_failure
 from tokens_site.auth.credentials import Presented, Source, read_credentials
-from tokens_site.auth.families import Family
+from tokens_site.auth.families import API, Family
 from tokens_site.auth.principal import ANONYMOUS, Principal
 from tokens_site.auth.store import store
+from tokens_site.language import activate_for
 from tokens_site.rotation import detect_reuse
 
 logger = logging.getLogger(__name__)
 
-BANNED = Denied(403, BANNED_MESSAGE)
+BANNED = Denied(403, gettext_lazy(BANNED_MESSAGE))  # lazy: in the language of each answer
 # How browsers mark a request another site made them send (an <img> or a form pointing here):
 # its credentials are never checked and never counted, so that a page elsewhere can neither
 # get its visitors' address banned (`<img src=".../api/v4/user?private_token=x">`) nor guess
@@ -113,7 +115,12 @@ def authenticate(request, family: Family, *, detects_reuse: bool = False) -> Pri
         raise Denied(401, "")
     if principal.token is not None:  # a use of the token (throttled: TokenRecord.touch)
         principal.token.touch(address=ban.address)
-    check_instance_policy(principal)
+    try:
+        check_instance_policy(principal)
+    except Denied:
+        if family is not API:  # a known user is refused in their language; the API is English
+            activate_for(principal.user)
+        raise
     return principal
 
 

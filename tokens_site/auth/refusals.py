@@ -10,6 +10,11 @@ clients read, with the challenge that makes them send credentials, logged in one
 
 A 401 always carries `WWW-Authenticate` (git and pip send credentials only after one); no
 refusal is cached.
+
+Reasons are made when the answer is written, in the language active then (Git, packages, the
+registry: the client's), except the REST API's, always English, as the log line is
+(tokens_site.auth.reasons). The status line stays ASCII: an HTTP reason phrase is Latin-1, so a
+translated reason goes only in the body (`reason_phrase()`).
 """
 
 from __future__ import annotations
@@ -19,10 +24,14 @@ from enum import StrEnum
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.utils import translation
+from django.utils.functional import Promise
 
 from tokens_site.access.policy import Denied
 from tokens_site.audit import ban_address
+from tokens_site.auth.reasons import in_english
 
 if TYPE_CHECKING:
     from tokens_site.auth.families import Family
@@ -49,17 +58,37 @@ class Style(StrEnum):
 
 def message_response(status: int, message: str) -> JsonResponse:
     """GitLab's `{"message": ...}`; on errors the message is the HTTP reason phrase as well,
-    which is what twine shows (as PyPI does)."""
-    response = JsonResponse({"message": message}, status=status)
+    which is what twine shows (as PyPI does), in English (see reason_phrase())."""
+    response = JsonResponse({"message": str(message)}, status=status)
     if status >= 400:
-        phrase = message.splitlines()[0] if message else ""
-        response.reason_phrase = phrase.encode("ascii", "replace").decode()[:200]
+        response.reason_phrase = reason_phrase(status, message)
     return response
 
 
+def _english_active() -> bool:
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    return language.split("-")[0] == settings.LANGUAGE_CODE.split("-")[0]
+
+
+def reason_phrase(status: int, message: str) -> str:
+    """The status line's reason phrase for `message`: its first line in English and ASCII (a
+    reason phrase is Latin-1; twine and npm show it). A lazy message is made in English for it;
+    one already made in another language (not ASCII) leaves the status's own phrase, and the
+    translation goes in the body only."""
+    if isinstance(message, Promise):
+        text = in_english(message)
+    elif message.isascii() or _english_active():
+        text = message
+    else:
+        text = HTTPStatus(status).phrase
+    phrase = text.splitlines()[0] if text else ""
+    return phrase.encode("ascii", "replace").decode()[:200]
+
+
 def registry_error(status: int, code: str, message: str) -> JsonResponse:
-    """distribution's error body."""
-    return JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
+    """distribution's error body: `code` is for programs (never translated), `message` for
+    people."""
+    return JsonResponse({"errors": [{"code": code, "message": str(message)}]}, status=status)
 
 
 def status_message(status: int, reason: str = "") -> str:
@@ -84,7 +113,15 @@ def api_body(denied: Denied) -> dict:
 
 def refusal_response(denied: Denied, family: Family) -> HttpResponse:
     """The answer of `family`'s endpoints to a refused request. A 401's reason is the
-    family's own (it never says what was wrong with the credentials)."""
+    family's own (it never says what was wrong with the credentials). The REST API's is
+    English, whatever language the request would get."""
+    if family.style is Style.API:
+        with translation.override(settings.LANGUAGE_CODE):
+            return _refusal_response(denied, family)
+    return _refusal_response(denied, family)
+
+
+def _refusal_response(denied: Denied, family: Family) -> HttpResponse:
     status = denied.status
     reason = family.unauthorized_message if status == 401 else denied.reason
     if family.style is Style.TEXT:
@@ -124,5 +161,5 @@ def log_refusal(request, response: HttpResponse, denied: Denied, family: Family)
         family.name,
         ban_address(request) or "-",
         response.status_code,
-        denied.reason or UNAUTHORIZED_LOG_REASON,
+        in_english(denied.reason) or UNAUTHORIZED_LOG_REASON,
     )

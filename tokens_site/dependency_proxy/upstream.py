@@ -19,7 +19,9 @@ from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
+from tokens_site.auth.reasons import in_english, interpolate
 from tokens_site.models import DependencyProxyBlob, DependencyProxyManifest, InstanceSettings
 from tokens_site.packages.services import Spool
 
@@ -39,7 +41,9 @@ CHUNK_SIZE = 64 * 1024
 
 
 class UpstreamError(Exception):
-    """The upstream could not give what was asked (down, timed out, an error, a bad digest)."""
+    """The upstream could not give what was asked (down, timed out, an error, a bad digest).
+    Its message is lazy (tokens_site.auth.reasons): docker reads it in the client's language,
+    the log in English."""
 
 
 class NotFoundUpstream(UpstreamError):
@@ -84,14 +88,32 @@ class Upstream:
                         method, url, headers=headers, timeout=timeout, stream=stream
                     )
         except requests.RequestException as error:
-            raise UpstreamError(f"The upstream registry could not be reached: {error}") from error
+            raise UpstreamError(
+                interpolate(
+                    gettext_lazy("The upstream registry could not be reached: %(error)s"),
+                    error=str(error),
+                )
+            ) from error
         if response.status_code == 404:
             response.close()
-            raise NotFoundUpstream(f"The upstream registry has no {image} {path}.")
+            raise NotFoundUpstream(
+                interpolate(
+                    gettext_lazy("The upstream registry has no %(image)s %(path)s."),
+                    image=image,
+                    path=path,
+                )
+            )
         if response.status_code >= 400:
             response.close()
             raise UpstreamError(
-                f"The upstream registry answered {response.status_code} for {image} {path}."
+                interpolate(
+                    gettext_lazy(
+                        "The upstream registry answered %(status)s for %(image)s %(path)s."
+                    ),
+                    status=response.status_code,
+                    image=image,
+                    path=path,
+                )
             )
         return response
 
@@ -104,7 +126,7 @@ class Upstream:
             return None
         realm = urlsplit(parts["realm"])
         if realm.scheme not in ("http", "https"):
-            raise UpstreamError("The upstream's token service is not an http(s) URL.")
+            raise UpstreamError(gettext_lazy("The upstream's token service is not an http(s) URL."))
         # The upstream's credentials go only over https, or back to the upstream itself.
         same_origin = realm.netloc == urlsplit(self.url).netloc
         trusted = realm.scheme == "https" or same_origin
@@ -117,11 +139,18 @@ class Upstream:
             timeout=settings.DEPENDENCY_PROXY_TIMEOUT_SECONDS,
         )
         if answer.status_code != 200:
-            raise UpstreamError(f"The upstream token service answered {answer.status_code}.")
+            raise UpstreamError(
+                interpolate(
+                    gettext_lazy("The upstream token service answered %(status)s."),
+                    status=answer.status_code,
+                )
+            )
         try:
             body = answer.json()
         except (ValueError, RecursionError) as error:
-            raise UpstreamError("The upstream token service did not answer JSON.") from error
+            raise UpstreamError(
+                gettext_lazy("The upstream token service did not answer JSON.")
+            ) from error
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         return token if isinstance(token, str) else None
 
@@ -131,8 +160,14 @@ def _manifest_digest(response, content: bytes, reference: str) -> str:
     claimed = response.headers.get("Docker-Content-Digest")
     if (claimed and claimed != digest) or (DIGEST.fullmatch(reference) and reference != digest):
         raise UpstreamError(
-            f"The upstream manifest does not match its digest ({claimed or reference} claimed, "
-            f"{digest} received): refused, not cached."
+            interpolate(
+                gettext_lazy(
+                    "The upstream manifest does not match its digest (%(claimed)s claimed, "
+                    "%(digest)s received): refused, not cached."
+                ),
+                claimed=claimed or reference,
+                digest=digest,
+            )
         )
     return digest
 
@@ -157,7 +192,10 @@ def fetch_manifest(group, image: str, reference: str) -> DependencyProxyManifest
             raise
         except UpstreamError as error:
             logger.warning(
-                "Dependency proxy: serving %s:%s from the cache: %s", image, reference, error
+                "Dependency proxy: serving %s:%s from the cache: %s",
+                image,
+                reference,
+                in_english(error),
             )
             return cached
         if head.headers.get("Docker-Content-Digest") == cached.digest:
@@ -168,11 +206,16 @@ def fetch_manifest(group, image: str, reference: str) -> DependencyProxyManifest
     try:
         content = response.raw.read(MANIFEST_MAX_BYTES + 1, decode_content=True)
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-        raise UpstreamError(f"The upstream manifest could not be read: {error}") from error
+        raise UpstreamError(
+            interpolate(
+                gettext_lazy("The upstream manifest could not be read: %(error)s"),
+                error=str(error),
+            )
+        ) from error
     finally:
         response.close()
     if len(content) > MANIFEST_MAX_BYTES:
-        raise UpstreamError("The upstream manifest is too large (over 4 MiB).")
+        raise UpstreamError(gettext_lazy("The upstream manifest is too large (over 4 MiB)."))
     digest = _manifest_digest(response, content, reference)
     media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
     if media_type not in MANIFEST_TYPES:
@@ -225,11 +268,22 @@ def fetch_blob(group, image: str, digest: str) -> DependencyProxyBlob:
         with Spool(response.iter_content(CHUNK_SIZE), refuse_size=lambda size: None) as spool:
             if f"sha256:{spool.sha256}" != digest:
                 raise UpstreamError(
-                    f"The upstream blob does not match its digest {digest}: refused, not cached."
+                    interpolate(
+                        gettext_lazy(
+                            "The upstream blob does not match its digest %(digest)s: refused, "
+                            "not cached."
+                        ),
+                        digest=digest,
+                    )
                 )
             return _keep_blob(group, digest, spool)
     except requests.RequestException as error:
-        raise UpstreamError(f"The upstream blob could not be read whole: {error}") from error
+        raise UpstreamError(
+            interpolate(
+                gettext_lazy("The upstream blob could not be read whole: %(error)s"),
+                error=str(error),
+            )
+        ) from error
     finally:
         response.close()
 

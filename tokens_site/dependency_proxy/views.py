@@ -13,6 +13,7 @@ import re
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
@@ -52,8 +53,8 @@ def _challenge(scope: str = "") -> str:
     return value + (f',scope="{scope}"' if scope else "")
 
 
-def _unauthorized(scope: str = "", message: str = "authentication required") -> JsonResponse:
-    response = registry_error(401, "UNAUTHORIZED", message)
+def _unauthorized(scope: str = "") -> JsonResponse:
+    response = registry_error(401, "UNAUTHORIZED", gettext("authentication required"))
     response["WWW-Authenticate"] = _challenge(scope)
     return response
 
@@ -90,18 +91,28 @@ def content(request, group_path, image, kind, reference):
     name = f"{group_path.lower()}{PATH}{image}"
     scope = f"repository:{name}:pull"
     if len(name) > 255 or not REPOSITORY_NAME.fullmatch(name):
-        return registry_error(400, "NAME_INVALID", f"'{name[:300]}' is not a valid image name.")
+        return registry_error(
+            400,
+            "NAME_INVALID",
+            gettext("'%(name)s' is not a valid image name.") % {"name": name[:300]},
+        )
     claims = _claims(request)
     if claims is None or not _may_pull(claims, name):
         return _unauthorized(scope)
     group = top_level_group(group_path)
     if group is None:
-        return registry_error(404, "NAME_UNKNOWN", f"There is no group {group_path}.")
+        return registry_error(
+            404, "NAME_UNKNOWN", gettext("There is no group %(group)s.") % {"group": group_path}
+        )
     try:
         if kind == "manifests":
             return _manifest(request, group, image, reference)
         if not upstream.DIGEST.fullmatch(reference):
-            return registry_error(400, "DIGEST_INVALID", f"'{reference[:100]}' is not a digest.")
+            return registry_error(
+                400,
+                "DIGEST_INVALID",
+                gettext("'%(reference)s' is not a digest.") % {"reference": reference[:100]},
+            )
         return _blob(request, group, image, reference)
     except upstream.NotFoundUpstream as error:
         code = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
@@ -114,7 +125,11 @@ def _manifest(request, group, image, reference):
     if len(reference) > 128 or not re.fullmatch(
         r"[A-Za-z0-9_][A-Za-z0-9_.-]*|sha256:[0-9a-f]{64}", reference
     ):
-        return registry_error(400, "TAG_INVALID", f"'{reference[:100]}' is not a tag or digest.")
+        return registry_error(
+            400,
+            "TAG_INVALID",
+            gettext("'%(reference)s' is not a tag or digest.") % {"reference": reference[:100]},
+        )
     manifest = upstream.fetch_manifest(group, image, reference)
     body = b"" if request.method == "HEAD" else bytes(manifest.content)
     response = HttpResponse(body, content_type=manifest.media_type)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def run_http_backend(
 
     if not headers and process.poll() not in (None, 0):
         _finish(process, feeder, stderr, body, leftover_max_bytes, finished)
-        return HttpResponse("git could not serve this request.\n", status=500)
+        return HttpResponse(gettext("git could not serve this request.") + "\n", status=500)
     response = StreamingHttpResponse(stream(), status=status)
     for name, value in headers:
         response[name] = value

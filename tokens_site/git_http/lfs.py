@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.http import FileResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tokens_site.access.abilities import Ability
@@ -45,7 +46,8 @@ def answer(data: dict, status: int = 200) -> JsonResponse:
 
 
 def refusal(status: int, message: str) -> JsonResponse:
-    return answer({"message": message}, status=status)
+    """An LFS error: git-lfs prints `message` (translated when it is made)."""
+    return answer({"message": str(message)}, status=status)
 
 
 def _json_body(request) -> dict | None:
@@ -77,19 +79,25 @@ def _base(request, project) -> str:
 def _requested(body: dict) -> list[tuple[str, int]]:
     objects = body.get("objects")
     if not isinstance(objects, list) or not objects:
-        raise ValidationError("`objects` must be a list of {oid, size}.")
+        raise ValidationError(gettext("`objects` must be a list of {oid, size}."))
     if len(objects) > BATCH_MAX_OBJECTS:
         raise TooLarge(
-            f"Too many objects in one batch: {len(objects)}; at most {BATCH_MAX_OBJECTS}."
+            gettext("Too many objects in one batch: %(count)s; at most %(limit)s.")
+            % {"count": len(objects), "limit": BATCH_MAX_OBJECTS}
         )
     requested = []
     for item in objects:
         oid = item.get("oid") if isinstance(item, dict) else None
         size = item.get("size") if isinstance(item, dict) else None
         if not isinstance(oid, str) or not OID.fullmatch(oid):
-            raise ValidationError(f"{str(oid)[:80]!r} is not an object id: 64 hex digits.")
+            raise ValidationError(
+                gettext("%(oid)s is not an object id: 64 hex digits.")
+                % {"oid": repr(str(oid)[:80])}
+            )
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ValidationError(f"The size of {oid} must be a whole number of bytes.")
+            raise ValidationError(
+                gettext("The size of %(oid)s must be a whole number of bytes.") % {"oid": oid}
+            )
         requested.append((oid, size))
     return requested
 
@@ -99,15 +107,17 @@ def _requested(body: dict) -> list[tuple[str, int]]:
 def batch(request, project, principal):
     body = _json_body(request)
     if body is None:
-        return refusal(422, "The batch request must be a JSON object.")
+        return refusal(422, gettext("The batch request must be a JSON object."))
     operation = body.get("operation")
     if operation not in ("download", "upload"):
-        return refusal(422, "`operation` must be download or upload.")
+        return refusal(422, gettext("`operation` must be download or upload."))
     transfers = body.get("transfers") or ["basic"]
     if not isinstance(transfers, list) or "basic" not in transfers:
-        return refusal(422, "Only the basic transfer is served: `transfers` must list basic.")
+        return refusal(
+            422, gettext("Only the basic transfer is served: `transfers` must list basic.")
+        )
     if body.get("hash_algo", "sha256") != "sha256":
-        return refusal(409, "Only sha256 object ids are served (hash_algo).")
+        return refusal(409, gettext("Only sha256 object ids are served (hash_algo)."))
     try:
         requested = _requested(body)
     except TooLarge as error:
@@ -130,18 +140,25 @@ def batch(request, project, principal):
             if stored.get(oid) == size:
                 item["actions"] = {"download": {"href": f"{base}/gitlab-lfs/objects/{oid}"}}
             else:
-                item["error"] = {"code": 404, "message": "Object does not exist on the server."}
+                item["error"] = {
+                    "code": 404,
+                    "message": gettext("Object does not exist on the server."),
+                }
         elif oid in stored and stored[oid] != size:
             item["error"] = {
                 "code": 422,
-                "message": f"This object is stored with another size ({stored[oid]} bytes).",
+                "message": gettext("This object is stored with another size (%(size)s bytes).")
+                % {"size": stored[oid]},
             }
         elif oid not in stored:
             if size > limit:
                 item["error"] = {
                     "code": 422,
-                    "message": f"The object is too large: the limit is {limit // MIB} MiB "
-                    f"(instance settings, largest Git LFS object).",
+                    "message": gettext(
+                        "The object is too large: the limit is %(limit)s MiB "
+                        "(instance settings, largest Git LFS object)."
+                    )
+                    % {"limit": limit // MIB},
                 }
             else:
                 item["actions"] = {
@@ -157,14 +174,21 @@ def batch(request, project, principal):
 def upload(request, project, principal, oid, size):
     size = int(size)
     if not OID.fullmatch(oid):
-        return refusal(422, "The object id must be 64 hex digits.")
+        return refusal(422, gettext("The object id must be 64 hex digits."))
     limit = _max_size()
     if size > limit:
-        return refusal(413, f"The object is too large: the limit is {limit // MIB} MiB.")
+        return refusal(
+            413,
+            gettext("The object is too large: the limit is %(limit)s MiB.")
+            % {"limit": limit // MIB},
+        )
 
     def refuse_size(received: int) -> None:
         if received > size:
-            raise ValidationError(f"The upload is larger than the object's size, {size} bytes.")
+            raise ValidationError(
+                gettext("The upload is larger than the object's size, %(size)s bytes.")
+                % {"size": size}
+            )
 
     length = record_id(request.META.get("CONTENT_LENGTH") or "")
     try:
@@ -172,11 +196,13 @@ def upload(request, project, principal, oid, size):
         with Spool(chunks, refuse_size=refuse_size) as spool:
             if spool.size != size:
                 raise ValidationError(
-                    f"The upload has {spool.size} bytes, not the object's size, {size}."
+                    gettext("The upload has %(received)s bytes, not the object's size, %(size)s.")
+                    % {"received": spool.size, "size": size}
                 )
             if spool.sha256 != oid:
                 raise ValidationError(
-                    f"The upload's sha256 is {spool.sha256}, not its object id: it was damaged."
+                    gettext("The upload's sha256 is %(sha256)s, not its object id: it was damaged.")
+                    % {"sha256": spool.sha256}
                 )
             _store(project, oid, size, spool)
     except ValidationError as error:
@@ -204,7 +230,7 @@ def _store(project, oid: str, size: int, spool: Spool) -> None:
 def download(request, project, principal, oid):
     item = LfsObject.objects.filter(project=project, oid=oid).first()
     if item is None:
-        return refusal(404, "Object does not exist on the server.")
+        return refusal(404, gettext("Object does not exist on the server."))
     response = FileResponse(item.file.open("rb"), content_type="application/octet-stream")
     response["Content-Length"] = str(item.size)
     return response
@@ -222,7 +248,7 @@ def verify(request, project, principal):
         and LfsObject.objects.filter(project=project, oid=oid, size=size)
     ):
         return answer({})
-    return refusal(404, "Object does not exist on the server (or has another size).")
+    return refusal(404, gettext("Object does not exist on the server (or has another size)."))
 
 
 # --- Locks ------------------------------------------------------------------------------------
@@ -273,13 +299,19 @@ def locks(request, project, principal):
         return answer({"locks": [_lock_json(lock) for lock in page], "next_cursor": following})
     person = _person(principal)
     if person is None:
-        return refusal(403, "Deploy tokens cannot lock files: use a personal access token.")
+        return refusal(
+            403, gettext("Deploy tokens cannot lock files: use a personal access token.")
+        )
     body = _json_body(request) or {}
     path = body.get("path")
     if not isinstance(path, str) or not path or not _storable(path):
-        return refusal(422, "`path` must name the file to lock.")
+        return refusal(422, gettext("`path` must name the file to lock."))
     if len(path) > LOCK_PATH_MAX_LENGTH:
-        return refusal(422, f"The path is too long: at most {LOCK_PATH_MAX_LENGTH} characters.")
+        return refusal(
+            422,
+            gettext("The path is too long: at most %(limit)s characters.")
+            % {"limit": LOCK_PATH_MAX_LENGTH},
+        )
     ref = body.get("ref", {}).get("name", "") if isinstance(body.get("ref"), dict) else ""
     ref = ref if isinstance(ref, str) and _storable(ref) else ""
     existing = project.lfs_locks.filter(path=path).select_related("owner").first()
@@ -293,7 +325,11 @@ def locks(request, project, principal):
         except IntegrityError:
             existing = project.lfs_locks.filter(path=path).select_related("owner").first()
     return answer(
-        {"lock": _lock_json(existing), "message": f"{path} is already locked."}, status=409
+        {
+            "lock": _lock_json(existing),
+            "message": gettext("%(path)s is already locked.") % {"path": path},
+        },
+        status=409,
     )
 
 
@@ -302,7 +338,7 @@ def locks(request, project, principal):
 def locks_verify(request, project, principal):
     person = _person(principal)
     if person is None:
-        return refusal(403, "Deploy tokens hold no locks: use a personal access token.")
+        return refusal(403, gettext("Deploy tokens hold no locks: use a personal access token."))
     body = _json_body(request) or {}
     page, following = _page(request, project.lfs_locks.all(), body)
     return answer(
@@ -319,17 +355,19 @@ def locks_verify(request, project, principal):
 def unlock(request, project, principal, lock_id):
     lock = project.lfs_locks.filter(pk=int(lock_id)).select_related("owner").first()
     if lock is None:
-        return refusal(404, "There is no such lock.")
+        return refusal(404, gettext("There is no such lock."))
     person = _person(principal)
     force = bool((_json_body(request) or {}).get("force"))
     if person is None or lock.owner_id != person.pk:
         if not force:
             return refusal(
-                403, f"{lock.path} is locked by {lock.owner.get_username()}: unlock with --force."
+                403,
+                gettext("%(path)s is locked by %(owner)s: unlock with --force.")
+                % {"path": lock.path, "owner": lock.owner.get_username()},
             )
         if person is None or not project_access(person, project).can(Ability.MANAGE_SETTINGS):
             return refusal(
-                403, "You need at least the Maintainer role to unlock another user's lock."
+                403, gettext("You need at least the Maintainer role to unlock another user's lock.")
             )
     data = _lock_json(lock)
     lock.delete()

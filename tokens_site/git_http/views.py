@@ -5,6 +5,7 @@ the authentication pipeline (tokens_site.auth) and the access policy (tokens_sit
 decide. A refusal is plain text, which git prints as `remote: <reason>`.
 """
 
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from tokens_site.access.abilities import Ability
@@ -32,7 +33,9 @@ def ability_for_service(request) -> Ability:
     if service not in SERVICES:
         raise Denied(
             403,
-            "Only Git's smart HTTP protocol is served (git-upload-pack, git-receive-pack).",
+            gettext_lazy(
+                "Only Git's smart HTTP protocol is served (git-upload-pack, git-receive-pack)."
+            ),
         )
     return SERVICES[service]
 

@@ -9,7 +9,8 @@
 - `bots`: the users project and group access tokens act as;
 - `notices`: which expiry notices were sent (tokens_site.expiry_notices);
 - `lfs`: Git LFS objects and locks;
-- `dependency_proxy`: the dependency proxy's cache.
+- `dependency_proxy`: the dependency proxy's cache;
+- `preferences`: what a user chose for themselves (their language).
 
 The package registry's models are in their own app (tokens_site.packages).
 """
@@ -43,6 +44,7 @@ from tokens_site.models.namespaces import (
     repository_relative_path,
 )
 from tokens_site.models.notices import TokenExpiryNotice
+from tokens_site.models.preferences import UserPreferences
 from tokens_site.models.security import (
     AccountLockout,
     AddressBan,
@@ -52,6 +54,7 @@ from tokens_site.models.security import (
 from tokens_site.models.tokens import (
     DESCRIPTION_MAX_LENGTH,
     DESCRIPTION_TOO_LONG,
+    DESCRIPTION_TOO_LONG_SHOWN,
     TokenQuerySet,
     TokenRecord,
     active_condition,
@@ -61,6 +64,7 @@ from tokens_site.models.tokens import (
 __all__ = [
     "DESCRIPTION_MAX_LENGTH",
     "DESCRIPTION_TOO_LONG",
+    "DESCRIPTION_TOO_LONG_SHOWN",
     "FULL_PATH_MAX_LENGTH",
     "LIFETIME_RANGE_MESSAGE",
     "MAX_GROUP_DEPTH",
@@ -92,6 +96,7 @@ __all__ = [
     "TokenExpiryNotice",
     "TokenQuerySet",
     "TokenRecord",
+    "UserPreferences",
     "Visibility",
     "active_condition",
     "expired_condition",

@@ -13,6 +13,9 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import Q
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from tokens_site.token_format import PREFIX_MAX_LENGTH
 from tokens_site.tokens import PERSONAL_TOKEN_PREFIX, utc_today
@@ -22,18 +25,33 @@ from tokens_site.tokens import PERSONAL_TOKEN_PREFIX, utc_today
 MAX_TOKEN_LIFETIME_LIMIT_DAYS = 365
 # What every token form prefills.
 DEFAULT_TOKEN_LIFETIME_DAYS = 30
-LIFETIME_RANGE_MESSAGE = (
-    f"Enter a number of days from 1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}, "
-    f"or leave it empty for no limit."
-)
+# Messages with numbers, translated when shown (lazy, like gettext_lazy, with the number in).
+LIFETIME_RANGE_MESSAGE = lazy(
+    lambda: (
+        gettext("Enter a number of days from 1 to %(max)s, or leave it empty for no limit.")
+        % {"max": MAX_TOKEN_LIFETIME_LIMIT_DAYS}
+    ),
+    str,
+)()
 
 # GitLab's: 48 hours to set up two-factor authentication once it is required.
 TWO_FACTOR_GRACE_PERIOD_HOURS = 48
 TWO_FACTOR_GRACE_PERIOD_MAX_HOURS = 10_000
-GRACE_RANGE_MESSAGE = f"Enter a number of hours from 0 to {TWO_FACTOR_GRACE_PERIOD_MAX_HOURS}."
+GRACE_RANGE_MESSAGE = lazy(
+    lambda: (
+        gettext("Enter a number of hours from 0 to %(max)s.")
+        % {"max": TWO_FACTOR_GRACE_PERIOD_MAX_HOURS}
+    ),
+    str,
+)()
 # The longest a rotation may keep the old value working (tokens_site.rotation): 7 days.
 MAX_ROTATION_OVERLAP_HOURS = 168
-OVERLAP_RANGE_MESSAGE = f"Enter a number of hours from 0 to {MAX_ROTATION_OVERLAP_HOURS}."
+OVERLAP_RANGE_MESSAGE = lazy(
+    lambda: (
+        gettext("Enter a number of hours from 0 to %(max)s.") % {"max": MAX_ROTATION_OVERLAP_HOURS}
+    ),
+    str,
+)()
 
 
 def default_upstream() -> str:
@@ -49,53 +67,74 @@ class InstanceSettings(models.Model):
     _memo: tuple["InstanceSettings", float] | None = None
 
     external_authorization_enabled = models.BooleanField(
-        "external authorization",
+        _("external authorization"),
         default=False,
-        help_text="When on, deploy tokens are refused for Git, packages and the registry.",
+        help_text=_("When on, deploy tokens are refused for Git, packages and the registry."),
     )
     git_password_authentication_enabled = models.BooleanField(
-        "password authentication for Git over HTTP",
+        _("password authentication for Git over HTTP"),
         default=True,
-        help_text="When off, Git over HTTP accepts only tokens, never account passwords.",
+        help_text=_("When off, Git over HTTP accepts only tokens, never account passwords."),
     )
     require_token_expiry = models.BooleanField(
-        "require expiration dates",
+        _("require expiration dates"),
         default=True,
-        help_text="On (as GitLab 16+): a token made without a date (API, command, console) "
-        "expires after the longest allowed lifetime, the maximum below or 365 days. Off: "
-        "tokens without a date never expire. Existing tokens keep their dates.",
+        help_text=_(
+            "On (as GitLab 16+): a token made without a date (API, command, console) "
+            "expires after the longest allowed lifetime, the maximum below or 365 days. Off: "
+            "tokens without a date never expire. Existing tokens keep their dates."
+        ),
     )
     max_rotation_overlap_hours = models.PositiveIntegerField(
-        "longest rotation overlap (hours)",
+        _("longest rotation overlap (hours)"),
         default=MAX_ROTATION_OVERLAP_HOURS,
         validators=[MaxValueValidator(MAX_ROTATION_OVERLAP_HOURS, OVERLAP_RANGE_MESSAGE)],
-        help_text="How long a rotation may keep the old value working (chosen per rotation, "
-        f"none by default), at most {MAX_ROTATION_OVERLAP_HOURS} (7 days). 0: the old value "
-        "stops at once.",
+        help_text=lazy(
+            lambda: (
+                gettext(
+                    "How long a rotation may keep the old value working (chosen per rotation, "
+                    "none by default), at most %(max)s (7 days). 0: the old value stops at once."
+                )
+                % {"max": MAX_ROTATION_OVERLAP_HOURS}
+            ),
+            str,
+        )(),
     )
     require_two_factor_authentication = models.BooleanField(
-        "require two-factor authentication for everyone",
+        _("require two-factor authentication for everyone"),
         default=False,
-        help_text="Every user must set up two-factor authentication: after the grace period, "
-        "every page but the set-up and sign-out sends them there.",
+        help_text=_(
+            "Every user must set up two-factor authentication: after the grace period, "
+            "every page but the set-up and sign-out sends them there."
+        ),
     )
     two_factor_grace_period = models.PositiveIntegerField(
-        "two-factor grace period (hours)",
+        _("two-factor grace period (hours)"),
         default=TWO_FACTOR_GRACE_PERIOD_HOURS,
         validators=[MaxValueValidator(TWO_FACTOR_GRACE_PERIOD_MAX_HOURS, GRACE_RANGE_MESSAGE)],
-        help_text="How long a user may go on without it, reminded on every page, from the "
-        "first page they see once it is required. 0: at once.",
+        help_text=_(
+            "How long a user may go on without it, reminded on every page, from the "
+            "first page they see once it is required. 0: at once."
+        ),
     )
     personal_access_token_max_lifetime_days = models.PositiveIntegerField(
-        "maximum personal access token lifetime (days)",
+        _("maximum personal access token lifetime (days)"),
         null=True,
         blank=True,
         validators=[
             MinValueValidator(1, LIFETIME_RANGE_MESSAGE),
             MaxValueValidator(MAX_TOKEN_LIFETIME_LIMIT_DAYS, LIFETIME_RANGE_MESSAGE),
         ],
-        help_text=f"Empty: no limit. When set (1 to {MAX_TOKEN_LIFETIME_LIMIT_DAYS}), every "
-        f"new token needs an expiry date no later than today plus this many days.",
+        help_text=lazy(
+            lambda: (
+                gettext(
+                    "Empty: no limit. When set (1 to %(max)s), every new token needs an expiry "
+                    "date no later than today plus this many days."
+                )
+                % {"max": MAX_TOKEN_LIFETIME_LIMIT_DAYS}
+            ),
+            str,
+        )(),
     )
     personal_access_token_prefix = models.CharField(
         max_length=PREFIX_MAX_LENGTH,
@@ -103,85 +142,95 @@ class InstanceSettings(models.Model):
         validators=[
             RegexValidator(
                 r"\A[A-Za-z0-9_-]*-\Z",
-                "Use letters, digits, '_' and '-', ending in '-' (e.g. 'mycompany-glpat-').",
+                _("Use letters, digits, '_' and '-', ending in '-' (e.g. 'mycompany-glpat-')."),
             )
         ],
-        help_text="Prefix of new personal access tokens; tokens made with an earlier "
-        "prefix keep working.",
+        help_text=_(
+            "Prefix of new personal access tokens; tokens made with an earlier prefix keep working."
+        ),
     )
     failed_auth_ban_enabled = models.BooleanField(
-        "ban IPs after failed authentication", default=True
+        _("ban IPs after failed authentication"), default=True
     )
     failed_auth_ban_limit = models.PositiveIntegerField(
-        "failed attempts before a ban",
+        _("failed attempts before a ban"),
         default=30,
         validators=[
-            MinValueValidator(1, "Enter at least 1. To never ban an address, turn the ban off.")
+            MinValueValidator(1, _("Enter at least 1. To never ban an address, turn the ban off."))
         ],
     )
     failed_auth_ban_period_seconds = models.PositiveIntegerField(
-        "within this many seconds",
+        _("within this many seconds"),
         default=180,
-        validators=[MinValueValidator(1, "Enter at least 1 second.")],
+        validators=[MinValueValidator(1, _("Enter at least 1 second."))],
     )
     failed_auth_ban_duration_seconds = models.PositiveIntegerField(
-        "ban duration (seconds)",
+        _("ban duration (seconds)"),
         default=3600,
         validators=[
             MinValueValidator(
-                1, "Enter at least 1 second. To never ban an address, turn the ban off."
+                1, _("Enter at least 1 second. To never ban an address, turn the ban off.")
             )
         ],
     )
     package_file_max_size_mb = models.PositiveIntegerField(
-        "largest package file (MiB)",
+        _("largest package file (MiB)"),
         default=1024,
-        help_text="Uploads to the package registry larger than this are refused.",
+        help_text=_("Uploads to the package registry larger than this are refused."),
     )
     package_duplicates_allowed = models.BooleanField(
-        "allow duplicate package versions",
+        _("allow duplicate package versions"),
         default=False,
-        help_text="Publishing an npm or NuGet version that already exists replaces it. Off: "
-        "it is refused (npm: 403, NuGet: 409).",
+        help_text=_(
+            "Publishing an npm or NuGet version that already exists replaces it. Off: "
+            "it is refused (npm: 403, NuGet: 409)."
+        ),
     )
     git_push_max_size_mb = models.PositiveIntegerField(
-        "largest Git push (MiB)",
+        _("largest Git push (MiB)"),
         default=1024,
-        validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
-        help_text="A push whose pack is larger than this is refused (git's receive.maxInputSize).",
+        validators=[MinValueValidator(1, _("Enter at least 1 MiB."))],
+        help_text=_(
+            "A push whose pack is larger than this is refused (git's receive.maxInputSize)."
+        ),
     )
     lfs_object_max_size_mb = models.PositiveIntegerField(
-        "largest Git LFS object (MiB)",
+        _("largest Git LFS object (MiB)"),
         default=1024,
-        validators=[MinValueValidator(1, "Enter at least 1 MiB.")],
-        help_text="A Git LFS object larger than this is refused.",
+        validators=[MinValueValidator(1, _("Enter at least 1 MiB."))],
+        help_text=_("A Git LFS object larger than this is refused."),
     )
     dependency_proxy_upstream_url = models.CharField(
-        "dependency proxy upstream",
+        _("dependency proxy upstream"),
         max_length=1024,
         validators=[URLValidator(schemes=["http", "https"])],
         default=default_upstream,
-        help_text="The registry the dependency proxy pulls images from (Docker Hub unless the "
-        "environment's DEPENDENCY_PROXY_UPSTREAM_URL says otherwise). Credentials for it: "
-        "DEPENDENCY_PROXY_UPSTREAM_USERNAME and _PASSWORD in the environment.",
+        help_text=_(
+            "The registry the dependency proxy pulls images from (Docker Hub unless the "
+            "environment's DEPENDENCY_PROXY_UPSTREAM_URL says otherwise). Credentials for it: "
+            "DEPENDENCY_PROXY_UPSTREAM_USERNAME and _PASSWORD in the environment."
+        ),
     )
     secret_push_protection_enabled = models.BooleanField(
-        "secret push protection",
+        _("secret push protection"),
         default=True,
-        help_text="Refuse a Git push whose added files hold one of this instance's tokens "
-        "(files up to 1 MiB, not binary). `git push -o secret_push_protection.skip_all` "
-        "skips it, recorded in the audit log.",
+        help_text=_(
+            "Refuse a Git push whose added files hold one of this instance's tokens "
+            "(files up to 1 MiB, not binary). `git push -o secret_push_protection.skip_all` "
+            "skips it, recorded in the audit log."
+        ),
     )
     secret_push_protection_third_party = models.BooleanField(
-        "also other services' secrets",
+        _("also other services' secrets"),
         default=False,
-        help_text="Push protection also refuses GitHub tokens, AWS access key IDs and private "
-        "keys.",
+        help_text=_(
+            "Push protection also refuses GitHub tokens, AWS access key IDs and private keys."
+        ),
     )
 
     class Meta:
-        verbose_name = "instance settings"
-        verbose_name_plural = "instance settings"
+        verbose_name = _("instance settings")
+        verbose_name_plural = _("instance settings")
         # The validators above, kept by the database too: a lifetime beyond the range would
         # overflow date arithmetic, a 0 limit would ban on the first failure, a 0 duration
         # would never ban.

@@ -82,7 +82,8 @@ class Membership(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} — {self.get_access_level_display()} of {self.source}"
+        # English, as the audit log records it (its target label), whatever the page's language.
+        return f"{self.user} — {AccessLevel(self.access_level).english} of {self.source}"
 
     @property
     def source(self):

@@ -16,6 +16,7 @@ from django.db.models.functions import Lower
 from django.db.models.lookups import StartsWith
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from tokens_site.access.roles import (
     AccessLevel,
@@ -142,16 +143,18 @@ class Group(PathRecord):
     # at most 19 digits it stays under 410 characters.
     traversal = models.CharField(max_length=1024, editable=False, db_index=True)
     require_two_factor_authentication = models.BooleanField(
-        "require two-factor authentication",
+        _("require two-factor authentication"),
         default=False,
-        help_text="Members of this group, of its subgroups and of their projects must set up "
-        "two-factor authentication.",
+        help_text=_(
+            "Members of this group, of its subgroups and of their projects must set up "
+            "two-factor authentication."
+        ),
     )
     two_factor_grace_period = models.PositiveIntegerField(
-        "grace period (hours)",
+        _("grace period (hours)"),
         default=TWO_FACTOR_GRACE_PERIOD_HOURS,
         validators=[MaxValueValidator(TWO_FACTOR_GRACE_PERIOD_MAX_HOURS, GRACE_RANGE_MESSAGE)],
-        help_text="How long members may go on without it, reminded on every page. 0: at once.",
+        help_text=_("How long members may go on without it, reminded on every page. 0: at once."),
     )
 
     objects = GroupQuerySet.as_manager()

@@ -7,6 +7,7 @@ tokens_site.auth.lockout).
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 # The longest textual IP address (IPv6 with an embedded IPv4 part).
 ADDRESS_MAX_LENGTH = 45
@@ -25,7 +26,7 @@ class FailedAuthCounter(models.Model):
     last_failed_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        verbose_name = "failed authentication counter"
+        verbose_name = _("failed authentication counter")
 
     def __str__(self) -> str:
         return f"{self.ip_address}: {self.failures} failures, {self.previous_failures} before"
@@ -42,7 +43,7 @@ class AddressBan(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "address ban"
+        verbose_name = _("address ban")
 
     def __str__(self) -> str:
         return f"ban of {self.ip_address} until {self.expires_at:%Y-%m-%d %H:%M} UTC"
@@ -62,7 +63,7 @@ class AccountLockout(models.Model):
     locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
-        verbose_name = "account lockout"
+        verbose_name = _("account lockout")
 
     def __str__(self) -> str:
         return f"sign-in lockout of {self.user}"
@@ -79,7 +80,7 @@ class FormKeyClaim(models.Model):
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        verbose_name = "used form key"
+        verbose_name = _("used form key")
 
     def __str__(self) -> str:
         return f"form key used, remembered until {self.expires_at}"

@@ -7,17 +7,23 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from tokens_site.models.instance import MAX_ROTATION_OVERLAP_HOURS, InstanceSettings
 from tokens_site.tokens import DIGEST_LENGTH, token_expired, token_expires_soon, utc_today
 
 DESCRIPTION_MAX_LENGTH = 255  # GitLab's limit for a token's description
-DESCRIPTION_TOO_LONG = f"Description is too long: use at most {DESCRIPTION_MAX_LENGTH} characters."
+# English (what the REST API says, and tests read; its 255 is DESCRIPTION_MAX_LENGTH), translated
+# where it is shown: `gettext(DESCRIPTION_TOO_LONG)`, or DESCRIPTION_TOO_LONG_SHOWN (lazy) where
+# defined at import time.
+DESCRIPTION_TOO_LONG = gettext_noop("Description is too long: use at most 255 characters.")
+DESCRIPTION_TOO_LONG_SHOWN = _(DESCRIPTION_TOO_LONG)
 # How long the pages keep listing a token after it was revoked or expired.
 RECENTLY_INACTIVE_DAYS = 30
 LAST_USED_IPS = 5  # how many distinct client addresses a token remembers
 # What the Rotate confirmations say of the new expiry (TokenRecord.rotated_expiry).
-ROTATED_EXPIRY = (
+ROTATED_EXPIRY = _(
     "The new one lasts as long as this one did, counted from today (within the longest "
     "lifetime allowed)."
 )
@@ -82,7 +88,7 @@ class TokenRecord(models.Model):
         max_length=DESCRIPTION_MAX_LENGTH,
         blank=True,
         default="",
-        error_messages={"max_length": DESCRIPTION_TOO_LONG},
+        error_messages={"max_length": DESCRIPTION_TOO_LONG_SHOWN},
     )
     token_digest = models.CharField(max_length=DIGEST_LENGTH, unique=True, editable=False)
     expires_at = models.DateField(null=True, blank=True, db_index=True)

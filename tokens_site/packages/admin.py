@@ -5,6 +5,7 @@ registry page's and the API's deletions are."""
 from django.contrib import admin
 from django.db.models import Count, Sum
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy
 
 from tokens_site.admin_helpers import CutColumnsAdmin
 from tokens_site.audit import client_ip
@@ -30,11 +31,11 @@ class PackageAdmin(CutColumnsAdmin):
             .annotate(file_count=Count("files"), file_size=Sum("files__size"))
         )
 
-    @admin.display(description="files", ordering="file_count")
+    @admin.display(description=gettext_lazy("files"), ordering="file_count")
     def files(self, package) -> int:
         return package.file_count
 
-    @admin.display(description="size", ordering="file_size")
+    @admin.display(description=gettext_lazy("size"), ordering="file_size")
     def size(self, package) -> str:
         return filesizeformat(package.file_size or 0)
 

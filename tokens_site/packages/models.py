@@ -46,6 +46,11 @@ class Package(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} package {self.display_name} {self.version}"
 
+    @property
+    def label(self) -> str:
+        """Its name and version, as people read them: "@tanuki/hello 1.0.0"."""
+        return f"{self.display_name} {self.version}"
+
 
 def package_file_path(instance: "PackageFile", filename: str) -> str:
     package = instance.package

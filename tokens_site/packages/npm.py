@@ -16,6 +16,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from tokens_site.models import InstanceSettings, Project
 from tokens_site.packages.models import Package, PackageFile, PackageKind, PackageTag
@@ -48,18 +49,25 @@ def check_name(name: str, project: Project) -> str:
     """`name` if it is a valid scoped name in the project's scope; its name without the scope."""
     if len(name) > NAME_MAX_LENGTH:
         raise ValidationError(
-            f"The package name is too long: at most {NAME_MAX_LENGTH} characters."
+            gettext("The package name is too long: at most %(limit)s characters.")
+            % {"limit": NAME_MAX_LENGTH}
         )
     matched = NAME.fullmatch(name)
     if matched is None:
         raise ValidationError(
-            f"'{name[:100]}' is not a valid package name: use a scoped name such as "
-            f"@{scope_of(project)}/my-package (lowercase letters, digits, '-', '.', '_', '~')."
+            gettext(
+                "'%(name)s' is not a valid package name: use a scoped name such as "
+                "@%(scope)s/my-package (lowercase letters, digits, '-', '.', '_', '~')."
+            )
+            % {"name": name[:100], "scope": scope_of(project)}
         )
     if matched.group(1) != scope_of(project):
         raise ValidationError(
-            f"The package's scope must be @{scope_of(project)}, the project's top-level group: "
-            f"{name} is in another scope."
+            gettext(
+                "The package's scope must be @%(scope)s, the project's top-level group: "
+                "%(name)s is in another scope."
+            )
+            % {"scope": scope_of(project), "name": name}
         )
     return matched.group(2)
 
@@ -94,30 +102,44 @@ def parse_json(body: bytes):
         document = json.loads(body, parse_constant=_refuse_constant)
         json.dumps(document, ensure_ascii=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError) as error:
-        raise ValidationError(f"The body is not a JSON document: {str(error)[:200]}") from error
+        raise ValidationError(
+            gettext("The body is not a JSON document: %(error)s") % {"error": str(error)[:200]}
+        ) from error
     return document
 
 
 def _parse(body: bytes) -> dict:
     document = parse_json(body)
     if not isinstance(document, dict):
-        raise ValidationError("The body must be a JSON object, as npm publish sends.")
+        raise ValidationError(gettext("The body must be a JSON object, as npm publish sends."))
     return document
 
 
 def _one_version(document: dict, name: str) -> tuple[str, dict]:
     versions = document.get("versions")
     if not isinstance(versions, dict) or len(versions) != 1:
-        raise ValidationError("`versions` must hold exactly one version, as npm publish sends.")
+        raise ValidationError(
+            gettext("`versions` must hold exactly one version, as npm publish sends.")
+        )
     [(version, manifest)] = versions.items()
     if not isinstance(manifest, dict):
-        raise ValidationError(f"versions[{version[:50]!r}] must be a JSON object.")
+        raise ValidationError(
+            gettext("versions[%(version)s] must be a JSON object.")
+            % {"version": repr(version[:50])}
+        )
     if not SEMVER.fullmatch(version) or len(version) > 255:
-        raise ValidationError(f"'{version[:100]}' is not a valid SemVer 2 version (e.g. 1.2.3).")
+        raise ValidationError(
+            gettext("'%(version)s' is not a valid SemVer 2 version (e.g. 1.2.3).")
+            % {"version": version[:100]}
+        )
     if manifest.get("name", name) != name or manifest.get("version", version) != version:
         raise ValidationError(
-            f"The manifest names {manifest.get('name')!s:.100} {manifest.get('version')!s:.50}, "
-            f"not {name} {version}."
+            gettext("The manifest names %(named)s, not %(name)s %(version)s.")
+            % {
+                "named": f"{manifest.get('name')!s:.100} {manifest.get('version')!s:.50}",
+                "name": name,
+                "version": version,
+            }
         )
     return version, manifest
 
@@ -126,34 +148,39 @@ def _tarball(document: dict, manifest: dict) -> bytes:
     attachments = document.get("_attachments")
     if not isinstance(attachments, dict) or len(attachments) != 1:
         raise ValidationError(
-            "`_attachments` must hold the package's tarball (one file), as npm publish sends."
+            gettext(
+                "`_attachments` must hold the package's tarball (one file), as npm publish sends."
+            )
         )
     [attachment] = attachments.values()
     data = attachment.get("data") if isinstance(attachment, dict) else None
     if not isinstance(data, str):
-        raise ValidationError("The attachment has no `data` (the tarball in base64).")
+        raise ValidationError(gettext("The attachment has no `data` (the tarball in base64)."))
     try:
         tarball = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as error:
-        raise ValidationError("The attachment's `data` is not valid base64.") from error
+        raise ValidationError(gettext("The attachment's `data` is not valid base64.")) from error
     refuse_if_too_large(len(tarball))
     length = attachment.get("length")
     if length is not None and length != len(tarball):
         raise ValidationError(
-            f"The attachment's length is {length} but its data holds {len(tarball)} bytes."
+            gettext("The attachment's length is %(length)s but its data holds %(size)s bytes.")
+            % {"length": length, "size": len(tarball)}
         )
     dist = manifest.get("dist") if isinstance(manifest.get("dist"), dict) else {}
     integrity, shasum = dist.get("integrity"), dist.get("shasum")
     if isinstance(integrity, str) and integrity:
         if not _integrity_matches(integrity, tarball):
             raise ValidationError(
-                "The tarball does not match its integrity (dist.integrity): the upload was "
-                "damaged, or the manifest is not this tarball's."
+                gettext(
+                    "The tarball does not match its integrity (dist.integrity): the upload was "
+                    "damaged, or the manifest is not this tarball's."
+                )
             )
     elif (
         isinstance(shasum, str) and shasum and hashlib.sha1(tarball).hexdigest() != shasum.lower()  # noqa: S324 (npm's shasum)
     ):
-        raise ValidationError("The tarball does not match its shasum (dist.shasum).")
+        raise ValidationError(gettext("The tarball does not match its shasum (dist.shasum)."))
     return tarball
 
 
@@ -162,7 +189,9 @@ def _tags_for(document: dict, version: str) -> list[str]:
     if tags is None:
         return ["latest"]
     if not isinstance(tags, dict):
-        raise ValidationError("`dist-tags` must be a JSON object of tag names and versions.")
+        raise ValidationError(
+            gettext("`dist-tags` must be a JSON object of tag names and versions.")
+        )
     named = [tag for tag, target in tags.items() if target == version]
     for tag in named:
         check_tag(tag)
@@ -172,8 +201,11 @@ def _tags_for(document: dict, version: str) -> list[str]:
 def check_tag(tag: str) -> None:
     if not TAG.fullmatch(tag) or SEMVER.fullmatch(tag):
         raise ValidationError(
-            f"'{tag[:100]}' is not a valid dist-tag: a name such as latest or beta (letters, "
-            f"digits, '.', '_', '-'; not a version)."
+            gettext(
+                "'%(tag)s' is not a valid dist-tag: a name such as latest or beta (letters, "
+                "digits, '.', '_', '-'; not a version)."
+            )
+            % {"tag": tag[:100]}
         )
 
 
@@ -182,7 +214,10 @@ def publish(*, project: Project, name: str, body: bytes) -> PackageFile:
     bare = check_name(name, project)
     document = _parse(body)
     if document.get("name", name) != name:
-        raise ValidationError(f"The body publishes {document.get('name')!s:.100}, not {name}.")
+        raise ValidationError(
+            gettext("The body publishes %(published)s, not %(name)s.")
+            % {"published": f"{document.get('name')!s:.100}", "name": name}
+        )
     version, manifest = _one_version(document, name)
     tarball = _tarball(document, manifest)
     tags = _tags_for(document, version)
@@ -192,8 +227,11 @@ def publish(*, project: Project, name: str, body: bytes) -> PackageFile:
     ).first()
     if old is not None and not InstanceSettings.current().package_duplicates_allowed:
         raise Duplicate(
-            f"Package already exists: {name} {version} is published; publish a new version "
-            f"(the instance does not allow duplicates)."
+            gettext(
+                "Package already exists: %(name)s %(version)s is published; publish a new version "
+                "(the instance does not allow duplicates)."
+            )
+            % {"name": name, "version": version}
         )
     if old is not None:  # replaced: the tags that named it name the new one
         tags = sorted({*tags, *old.tags.values_list("tag", flat=True)})
@@ -245,8 +283,11 @@ def _refuse_in_another_project(project: Project, name: str) -> None:
     )
     if elsewhere is not None:
         raise Duplicate(
-            f"Package already exists: {name} is published by another project of "
-            f"@{scope_of(project)} ({elsewhere.project.full_path}); a name belongs to one project."
+            gettext(
+                "Package already exists: %(name)s is published by another project of "
+                "@%(scope)s (%(project)s); a name belongs to one project."
+            )
+            % {"name": name, "scope": scope_of(project), "project": elsewhere.project.full_path}
         )
 
 

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -98,7 +99,7 @@ def _read_capped(stream, length: int | None, limit: int) -> bytes:
         received += len(chunk)
         if received > limit:
             services.refuse_if_too_large(received * 3 // 4 - DOCUMENT_ALLOWANCE)
-            raise services.TooLarge("The publish document is too large.")
+            raise services.TooLarge(gettext("The publish document is too large."))
         parts.append(chunk)
     return b"".join(parts)
 
@@ -139,7 +140,9 @@ def dist_tag(request, project, principal, name, tag):
     except ValidationError:
         version = None
     if not isinstance(version, str):
-        return message_response(400, 'The body must be the version as a JSON string: "1.2.3".')
+        return message_response(
+            400, gettext('The body must be the version as a JSON string: "1.2.3".')
+        )
     target = Package.objects.filter(
         project=project, kind=PackageKind.NPM, name=name, version=version
     ).first()

@@ -18,6 +18,7 @@ from xml.parsers import expat
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from tokens_site.models import InstanceSettings, Project
 from tokens_site.packages.models import Package, PackageFile, PackageKind
@@ -48,8 +49,11 @@ def normalize_version(version: str) -> str:
     matched = VERSION.fullmatch(version.strip())
     if matched is None or len(version) > 255:
         raise ValidationError(
-            f"'{version[:100]}' is not a valid NuGet version: use SemVer 2 (1.2.3, 1.2.3-beta.1) "
-            f"or four numbers (1.2.3.4)."
+            gettext(
+                "'%(version)s' is not a valid NuGet version: use SemVer 2 (1.2.3, 1.2.3-beta.1) "
+                "or four numbers (1.2.3.4)."
+            )
+            % {"version": version[:100]}
         )
     numbers = [str(int(part)) for part in matched.group("numbers").split(".")]
     while len(numbers) < 3:
@@ -63,8 +67,11 @@ def normalize_version(version: str) -> str:
 def check_id(package_id: str) -> None:
     if len(package_id) > ID_MAX_LENGTH or not ID.fullmatch(package_id):
         raise ValidationError(
-            f"'{package_id[:100]}' is not a valid NuGet package id: letters, digits and '_', "
-            f"parts joined by '.' or '-', at most {ID_MAX_LENGTH} characters."
+            gettext(
+                "'%(id)s' is not a valid NuGet package id: letters, digits and '_', "
+                "parts joined by '.' or '-', at most %(limit)s characters."
+            )
+            % {"id": package_id[:100], "limit": ID_MAX_LENGTH}
         )
 
 
@@ -77,7 +84,9 @@ def read_nuspec(archive_file) -> tuple[dict, bytes]:
     try:
         archive = zipfile.ZipFile(archive_file)
     except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise ValidationError("The package is not a .nupkg: it is not a zip file.") from error
+        raise ValidationError(
+            gettext("The package is not a .nupkg: it is not a zip file.")
+        ) from error
     with archive:
         entries = [
             entry
@@ -86,12 +95,12 @@ def read_nuspec(archive_file) -> tuple[dict, bytes]:
         ]
         if len(entries) != 1:
             raise ValidationError(
-                "The package has no .nuspec at its root (a .nupkg holds exactly one)."
+                gettext("The package has no .nuspec at its root (a .nupkg holds exactly one).")
                 if not entries
-                else "The package has more than one .nuspec at its root."
+                else gettext("The package has more than one .nuspec at its root.")
             )
         if entries[0].file_size > NUSPEC_MAX_BYTES:
-            raise ValidationError("The .nuspec is too large: at most 1 MiB.")
+            raise ValidationError(gettext("The .nuspec is too large: at most 1 MiB."))
         try:
             raw = archive.read(entries[0])
         except (
@@ -103,11 +112,13 @@ def read_nuspec(archive_file) -> tuple[dict, bytes]:
             NotImplementedError,  # an unknown compression method
             zlib.error,
         ) as error:
-            raise ValidationError(f"The package's .nuspec cannot be read: {error}") from error
+            raise ValidationError(
+                gettext("The package's .nuspec cannot be read: %(error)s") % {"error": error}
+            ) from error
     root = _parse_xml(raw)
     metadata = next((child for child in root if _local(child.tag) == "metadata"), None)
     if _local(root.tag) != "package" or metadata is None:
-        raise ValidationError("The .nuspec has no <package><metadata> element.")
+        raise ValidationError(gettext("The .nuspec has no <package><metadata> element."))
     fields: dict = {"dependencyGroups": []}
     for child in metadata:
         name = _local(child.tag)
@@ -123,7 +134,7 @@ def _parse_xml(raw: bytes):
     reports them, whatever the bytes look like), checked in a first pass."""
 
     def refuse(*_args) -> None:
-        raise ValidationError("The .nuspec may not declare a DOCTYPE or entities.")
+        raise ValidationError(gettext("The .nuspec may not declare a DOCTYPE or entities."))
 
     checker = expat.ParserCreate()
     checker.StartDoctypeDeclHandler = refuse
@@ -132,7 +143,9 @@ def _parse_xml(raw: bytes):
         checker.Parse(raw, True)
         return ElementTree.fromstring(raw)  # noqa: S314 (checked: no DOCTYPE, no entities)
     except (expat.ExpatError, ElementTree.ParseError, LookupError, ValueError) as error:
-        raise ValidationError(f"The .nuspec is not valid XML: {error}") from error
+        raise ValidationError(
+            gettext("The .nuspec is not valid XML: %(error)s") % {"error": error}
+        ) from error
 
 
 def _dependency_groups(element) -> list[dict]:
@@ -175,13 +188,17 @@ def push(*, project: Project, chunks, symbols: bool = False) -> PackageFile:
         if symbols:
             if not existing:
                 raise MissingPackage(
-                    f"Push {package_id} {version} (its .nupkg) before its symbol package."
+                    gettext("Push %(id)s %(version)s (its .nupkg) before its symbol package.")
+                    % {"id": package_id, "version": version}
                 )
             version = existing[0].version  # the symbols go beside it
         elif existing and not InstanceSettings.current().package_duplicates_allowed:
             raise Duplicate(
-                f"Package already exists: {package_id} {version} is published; push a new "
-                f"version (the instance does not allow duplicates)."
+                gettext(
+                    "Package already exists: %(id)s %(version)s is published; push a new "
+                    "version (the instance does not allow duplicates)."
+                )
+                % {"id": package_id, "version": version}
             )
         metadata = {
             **fields,

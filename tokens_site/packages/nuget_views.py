@@ -19,6 +19,7 @@ from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -215,22 +216,29 @@ def _uploaded_file(request):
     body is not parsed by Django on its own: it is here, the same way as a POST's."""
     if not request.content_type.startswith("multipart/form-data"):
         raise ValidationError(
-            "The push must be multipart/form-data with the .nupkg as its file, as `nuget push` "
-            "and `dotnet nuget push` send it."
+            gettext(
+                "The push must be multipart/form-data with the .nupkg as its file, as "
+                "`nuget push` and `dotnet nuget push` send it."
+            )
         )
     try:
         _fields, files = request.parse_file_upload(request.META, request)
     except MultiPartParserError as error:
         raise ValidationError(
-            f"The push is not a valid multipart/form-data body: {error}"
+            gettext("The push is not a valid multipart/form-data body: %(error)s")
+            % {"error": error}
         ) from error
     except SuspiciousOperation as error:
-        raise ValidationError(f"The push was refused: {error}") from error
+        raise ValidationError(
+            gettext("The push was refused: %(error)s") % {"error": error}
+        ) from error
     upload = files.get("package") or next(iter(files.values()), None)
     if upload is None:
         raise ValidationError(
-            "The push has no package file: send the .nupkg as multipart/form-data, as "
-            "`nuget push` and `dotnet nuget push` do."
+            gettext(
+                "The push has no package file: send the .nupkg as multipart/form-data, as "
+                "`nuget push` and `dotnet nuget push` do."
+            )
         )
     return upload
 
@@ -252,8 +260,10 @@ def group_push(request, group_ref):
     """A group's feed takes no push (GitLab's neither)."""
     response = message_response(
         405,
-        "A group's NuGet feed is read-only: push to a project's feed "
-        "(/api/v4/projects/<id>/packages/nuget/index.json).",
+        gettext(
+            "A group's NuGet feed is read-only: push to a project's feed "
+            "(/api/v4/projects/<id>/packages/nuget/index.json)."
+        ),
     )
     response["Allow"] = "GET"
     return response

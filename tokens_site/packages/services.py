@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from gunicorn.http.errors import ParseException
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
@@ -50,8 +51,11 @@ def refuse_if_too_large(size: int) -> None:
     limit = max_file_size()
     if size > limit:
         raise TooLarge(
-            f"The file is too large: the limit is {limit // MIB} MiB "
-            f"(instance settings, largest package file)."
+            gettext(
+                "The file is too large: the limit is %(limit)s MiB "
+                "(instance settings, largest package file)."
+            )
+            % {"limit": limit // MIB}
         )
 
 
@@ -94,18 +98,33 @@ def stream_chunks(stream, length: int | None) -> Iterable[bytes]:
             chunk = stream.read(size)
         except OSError as error:  # gunicorn's NoMoreData, a reset connection
             raise IncompleteUpload(
-                f"The upload was interrupted after {received} bytes: the connection was lost."
+                gettext(
+                    "The upload was interrupted after %(received)s bytes: the connection was lost."
+                )
+                % {"received": received}
             ) from error
         except ParseException as error:  # a chunked body cut short or garbled
             raise IncompleteUpload(
-                f"The upload's chunked encoding broke off after {received} bytes."
+                gettext("The upload's chunked encoding broke off after %(received)s bytes.")
+                % {"received": received}
             ) from error
         if not chunk:
             break
         received += len(chunk)
         yield chunk
     if length is not None and received < length:
-        raise IncompleteUpload(f"The upload was incomplete: received {received} of {length} bytes.")
+        raise IncompleteUpload(
+            gettext("The upload was incomplete: received %(received)s of %(length)s bytes.")
+            % {"received": received, "length": length}
+        )
+
+
+def _file_exists(file_name: str, display_name: str, version: str) -> str:
+    return gettext("File already exists: %(file)s is in %(package)s %(version)s.") % {
+        "file": file_name,
+        "package": display_name,
+        "version": version,
+    }
 
 
 def store_file(
@@ -140,10 +159,7 @@ def store_file(
                 defaults={"display_name": display_name, "metadata": metadata or {}},
             )
             if package.files.filter(file_name=file_name).exists():
-                raise ValidationError(
-                    f"File already exists: {file_name} is in {display_name} {version}.",
-                    code="exists",
-                )
+                raise ValidationError(_file_exists(file_name, display_name, version), code="exists")
             record = PackageFile(
                 package=package,
                 file_name=file_name,
@@ -158,7 +174,7 @@ def store_file(
         if stored:
             stored.delete(save=False)
         raise ValidationError(
-            f"File already exists: {file_name} is in {display_name} {version}.", code="exists"
+            _file_exists(file_name, display_name, version), code="exists"
         ) from error
     except BaseException:
         if stored:
@@ -172,10 +188,14 @@ def _check_requires_python(requires_python: str) -> None:
         SpecifierSet(requires_python)
     except InvalidSpecifier as error:
         raise ValidationError(
-            f"requires_python '{requires_python[:100]}' is not a version specifier such as '>=3.9'."
+            gettext("requires_python '%(value)s' is not a version specifier such as '>=3.9'.")
+            % {"value": requires_python[:100]}
         ) from error
     if len(requires_python) > LONGEST_TEXT:
-        raise ValidationError(f"requires_python is too long: at most {LONGEST_TEXT} characters.")
+        raise ValidationError(
+            gettext("requires_python is too long: at most %(limit)s characters.")
+            % {"limit": LONGEST_TEXT}
+        )
 
 
 def _check_python_file_name(name: str, version: Version, file_name: str) -> None:
@@ -186,13 +206,21 @@ def _check_python_file_name(name: str, version: Version, file_name: str) -> None
             parsed_name, parsed_version = parse_sdist_filename(file_name)
     except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as error:
         raise ValidationError(
-            f"'{file_name}' is not a wheel (.whl) or source distribution (.tar.gz, .zip) "
-            f"file name: {error}"
+            gettext(
+                "'%(file)s' is not a wheel (.whl) or source distribution (.tar.gz, .zip) "
+                "file name: %(error)s"
+            )
+            % {"file": file_name, "error": error}
         ) from error
     if canonicalize_name(parsed_name) != canonicalize_name(name) or parsed_version != version:
         raise ValidationError(
-            f"The file {file_name} is not for {name} {version}: its name says "
-            f"{parsed_name} {parsed_version}."
+            gettext("The file %(file)s is not for %(name)s %(version)s: its name says %(says)s.")
+            % {
+                "file": file_name,
+                "name": name,
+                "version": version,
+                "says": f"{parsed_name} {parsed_version}",
+            }
         )
 
 
@@ -209,20 +237,30 @@ def pypi_file_add(
     """A file uploaded by twine (the form's fields and its `content`)."""
     for field, value in [("name", name), ("version", version), ("filename", file_name)]:
         if len(value) > LONGEST_TEXT:
-            raise ValidationError(f"The {field} is too long: at most {LONGEST_TEXT} characters.")
+            raise ValidationError(
+                gettext("The %(field)s is too long: at most %(limit)s characters.")
+                % {"field": field, "limit": LONGEST_TEXT}
+            )
     _check_requires_python(requires_python)
     if not PYPI_NAME.fullmatch(name or ""):
-        raise ValidationError(f"'{name}' is not a valid package name (PEP 508).")
+        raise ValidationError(
+            gettext("'%(name)s' is not a valid package name (PEP 508).") % {"name": name}
+        )
     try:
         parsed_version = Version(version)
     except InvalidVersion as error:
-        raise ValidationError(f"'{version}' is not a valid version (PEP 440).") from error
+        raise ValidationError(
+            gettext("'%(version)s' is not a valid version (PEP 440).") % {"version": version}
+        ) from error
     _check_python_file_name(name, parsed_version, file_name)
     with Spool(chunks) as spool:
         if sha256 and sha256.lower() != spool.sha256:
             raise ValidationError(
-                f"sha256_digest does not match the file: the upload was damaged "
-                f"(expected {sha256}, received {spool.sha256})."
+                gettext(
+                    "sha256_digest does not match the file: the upload was damaged "
+                    "(expected %(expected)s, received %(received)s)."
+                )
+                % {"expected": sha256, "received": spool.sha256}
             )
         return store_file(
             project=project,
@@ -239,15 +277,23 @@ def pypi_file_add(
 def validate_generic(name: str, version: str, file_name: str) -> None:
     if not GENERIC_NAME.fullmatch(name):
         raise ValidationError(
-            f"'{name}' is not a valid package name: use letters, digits, '.', '_', '+' and "
-            f"'-', starting with a letter or digit."
+            gettext(
+                "'%(name)s' is not a valid package name: use letters, digits, '.', '_', '+' and "
+                "'-', starting with a letter or digit."
+            )
+            % {"name": name}
         )
     if not GENERIC_VERSION.fullmatch(version):
-        raise ValidationError(f"'{version}' is not a valid version.")
+        raise ValidationError(
+            gettext("'%(version)s' is not a valid version.") % {"version": version}
+        )
     if not FILE_NAME.fullmatch(file_name):
         raise ValidationError(
-            f"'{file_name}' is not a valid file name: use letters, digits, '.', '_', '~', '+' "
-            f"and '-', starting with a letter or digit (no directories)."
+            gettext(
+                "'%(file)s' is not a valid file name: use letters, digits, '.', '_', '~', '+' "
+                "and '-', starting with a letter or digit (no directories)."
+            )
+            % {"file": file_name}
         )
 
 
@@ -298,7 +344,7 @@ def package_destroy(*, actor, package: Package, ip_address: str | None = None) -
 
     if not access_on(actor, package.project).can(Ability.MANAGE_SETTINGS):
         raise PermissionDenied(
-            "You need at least the Maintainer role in this project to delete packages."
+            gettext("You need at least the Maintainer role in this project to delete packages.")
         )
     with transaction.atomic():
         audit_event_record(

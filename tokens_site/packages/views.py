@@ -15,6 +15,7 @@ from django.core.exceptions import SuspiciousOperation, ValidationError
 from django.http import FileResponse, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from packaging.utils import canonicalize_name
 
@@ -41,6 +42,8 @@ def _content_length(request) -> int | None:
 
 
 def refusal(error: ValidationError) -> JsonResponse:
+    """A refused upload: its reasons (translated when they were made) in the body; the status
+    line keeps an English, ASCII reason phrase (message_response)."""
     if isinstance(error, services.TooLarge):
         return message_response(413, " ".join(error.messages))
     return message_response(400, " ".join(error.messages))
@@ -61,13 +64,15 @@ def pypi_upload(request, project, principal):
         services.refuse_if_too_large(declared - FORM_FIELDS_ALLOWANCE)
         form, files = _upload_form(request)
         if form.get(":action", "file_upload") != "file_upload":
-            raise ValidationError("Only the file_upload action is supported.")
+            raise ValidationError(gettext("Only the file_upload action is supported."))
         upload = files.get("content")
         missing = [field for field in ("name", "version") if not form.get(field)]
         if upload is None:
             missing.append("content")
         if missing:
-            raise ValidationError(f"Missing fields: {', '.join(missing)}.")
+            raise ValidationError(
+                gettext("Missing fields: %(fields)s.") % {"fields": ", ".join(missing)}
+            )
         item = services.pypi_file_add(
             project=project,
             name=form["name"],
@@ -89,10 +94,13 @@ def _upload_form(request):
         return request.POST, request.FILES
     except MultiPartParserError as error:
         raise ValidationError(
-            f"The upload is not a valid multipart/form-data body: {error}"
+            gettext("The upload is not a valid multipart/form-data body: %(error)s")
+            % {"error": error}
         ) from error
     except SuspiciousOperation as error:  # too many fields or files
-        raise ValidationError(f"The upload form was refused: {error}") from error
+        raise ValidationError(
+            gettext("The upload form was refused: %(error)s") % {"error": error}
+        ) from error
 
 
 def _simple_content_type(request) -> str:

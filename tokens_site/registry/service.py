@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
+from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.abilities import Ability
@@ -51,18 +52,27 @@ def parse_scope(value: str) -> Scope:
     requested = [action for action in actions.split(",") if action]
     if kind not in {"repository", "registry"} or not name or not requested:
         raise InvalidScope(
-            f"'{value}' is not a scope: use repository:<name>:<actions>, "
-            f"e.g. repository:group/project:pull,push."
+            gettext(
+                "'%(scope)s' is not a scope: use repository:<name>:<actions>, "
+                "e.g. repository:group/project:pull,push."
+            )
+            % {"scope": value}
         )
     if kind == "repository" and len(name) > REPOSITORY_NAME_MAX_LENGTH:
         raise InvalidScope(
-            f"The repository name is too long: at most {REPOSITORY_NAME_MAX_LENGTH} characters."
+            gettext("The repository name is too long: at most %(limit)s characters.")
+            % {"limit": REPOSITORY_NAME_MAX_LENGTH}
         )
     if kind == "repository" and not REPOSITORY_NAME.fullmatch(name):
-        raise InvalidScope(f"'{name}' is not a valid repository name (lowercase path).")
+        raise InvalidScope(
+            gettext("'%(name)s' is not a valid repository name (lowercase path).") % {"name": name}
+        )
     unknown = set(requested) - KNOWN_ACTIONS
     if unknown:
-        raise InvalidScope(f"Unknown actions in '{value}': {', '.join(sorted(unknown))}.")
+        raise InvalidScope(
+            gettext("Unknown actions in '%(scope)s': %(actions)s.")
+            % {"scope": value, "actions": ", ".join(sorted(unknown))}
+        )
     return Scope(type=kind, name=name, actions=requested)
 
 

@@ -9,6 +9,7 @@ bearer credential: no cache may keep it.
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -29,10 +30,16 @@ MAX_SCOPES = 20
 def token(request):
     service = request.GET.get("service", settings.REGISTRY_SERVICE)
     if service not in (settings.REGISTRY_SERVICE, settings.DEPENDENCY_PROXY_SERVICE):
-        return registry_error(400, "UNSUPPORTED", f"Unknown service '{service}'.")
+        return registry_error(
+            400, "UNSUPPORTED", gettext("Unknown service '%(service)s'.") % {"service": service}
+        )
     asked = request.GET.getlist("scope")
     if len(asked) > MAX_SCOPES:
-        return registry_error(400, "INVALID_SCOPE", f"Ask for at most {MAX_SCOPES} scopes at once.")
+        return registry_error(
+            400,
+            "INVALID_SCOPE",
+            gettext("Ask for at most %(limit)s scopes at once.") % {"limit": MAX_SCOPES},
+        )
     try:
         scopes = [parse_scope(value) for value in asked]
     except InvalidScope as error:

@@ -5,6 +5,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import slugify
 from django.utils.timesince import timesince, timeuntil
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from tokens_site.access.roles import role_name
 from tokens_site.tokens import utc_today
@@ -16,34 +18,37 @@ DAYS_SHOWN_AS_DAYS = 60
 
 @register.filter
 def expires_in(value: date | None) -> str:
-    """How soon a token expires, in words: "today", "tomorrow", "in 5 days", "in 3 months"."""
+    """How soon a token expires, in words (the current language's): "today", "tomorrow", "in 5
+    days", "in 3 months"."""
     if value is None:
         return ""
     days = (value - utc_today()).days
     if days < 0:
-        return "expired"
+        return pgettext("a token expires", "expired")
     if days == 0:
-        return "today"
+        return pgettext("a token expires", "today")
     if days == 1:
-        return "tomorrow"
+        return pgettext("a token expires", "tomorrow")
     if days < DAYS_SHOWN_AS_DAYS:
-        return f"in {days} days"
-    return f"in {timeuntil(value, depth=1)}"
+        return ngettext("in %(count)d day", "in %(count)d days", days) % {"count": days}
+    # timeuntil is Django's, translated ("3 months").
+    return pgettext("a token expires", "in %(time)s") % {"time": timeuntil(value, depth=1)}
 
 
 @register.filter
 def time_ago(value: datetime | None) -> str:
-    """How long ago, in words: "just now" within a minute, else "3 hours ago"."""
+    """How long ago, in words (the current language's): "just now" within a minute, else "3
+    hours ago" (timesince is Django's, translated)."""
     if value is None:
         return ""
     if timezone.now() - value < timedelta(minutes=1):
-        return "just now"
-    return f"{timesince(value, depth=1)} ago"
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(value, depth=1)}
 
 
 @register.filter
 def role(level: int | None) -> str:
-    """A role's name: 40 is "Maintainer"."""
+    """A role's name in the current language: 40 is "Maintainer"."""
     return role_name(level or 0)
 
 

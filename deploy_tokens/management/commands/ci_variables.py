@@ -3,6 +3,8 @@
 no active such token (at project level or in one of its groups)."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.debug import sensitive_variables
 
 from deploy_tokens.selectors import ci_deploy_token_for
@@ -11,20 +13,25 @@ from tokens_site.tokens import TokenDecryptionError, token_decrypt
 
 
 class Command(BaseCommand):
-    help = (
-        "Print CI_DEPLOY_USER and CI_DEPLOY_PASSWORD for the project's gitlab-deploy-token, "
-        "or nothing when it has none."
-    )
+    @property
+    def help(self) -> str:  # argparse wants a str: translated when asked for
+        return _(
+            "Print CI_DEPLOY_USER and CI_DEPLOY_PASSWORD for the project's gitlab-deploy-token, "
+            "or nothing when it has none."
+        )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("project", help="the project's full path, e.g. tanuki/awesome_project")
+        parser.add_argument(
+            "project", help=gettext_lazy("the project's full path, e.g. tanuki/awesome_project")
+        )
 
     @sensitive_variables()
     def handle(self, *args, project: str, **options) -> None:
         found = Project.objects.select_related("group").by_full_path(project.strip("/")).first()
         if found is None:
             raise CommandError(
-                f"There is no project at '{project}'. Give its full path, e.g. group/project."
+                _("There is no project at '%(path)s'. Give its full path, e.g. group/project.")
+                % {"path": project}
             )
         token = ci_deploy_token_for(found)
         if token is None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tokens_site.auth.store import store
 from tokens_site.git_http.housekeeping import quarantine_remove, stale_quarantines
@@ -16,14 +18,18 @@ COUNTER_MIN_AGE_SECONDS = 3600
 
 
 class Command(BaseCommand):
-    help = (
-        "Remove quarantine directories that interrupted pushes left in the repositories, and "
-        "purge expired failed-authentication bans, counters and form keys. Run it hourly."
-    )
+    @property
+    def help(self) -> str:  # argparse wants a str: translated when asked for
+        return _(
+            "Remove quarantine directories that interrupted pushes left in the repositories, and "
+            "purge expired failed-authentication bans, counters and form keys. Run it hourly."
+        )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--dry-run", action="store_true", help="list what would be removed, remove nothing"
+            "--dry-run",
+            action="store_true",
+            help=gettext_lazy("list what would be removed, remove nothing"),
         )
 
     def handle(self, *args, dry_run: bool, **options) -> None:
@@ -31,17 +37,26 @@ class Command(BaseCommand):
         failed = 0
         for path in stale:
             if dry_run:
-                self.stdout.write(f"Would remove {path}")
+                self.stdout.write(_("Would remove %(path)s") % {"path": path})
             elif quarantine_remove(path):
-                self.stdout.write(f"Removed {path}")
+                self.stdout.write(_("Removed %(path)s") % {"path": path})
             else:
                 failed += 1
         if dry_run:
-            self.stdout.write(f"Quarantine directories to remove: {len(stale)} (dry run).")
+            self.stdout.write(
+                _("Quarantine directories to remove: %(count)d (dry run).") % {"count": len(stale)}
+            )
             return
-        self.stdout.write(f"Quarantine directories removed: {len(stale) - failed}.")
+        self.stdout.write(
+            _("Quarantine directories removed: %(count)d.") % {"count": len(stale) - failed}
+        )
         ban_period = InstanceSettings.current().failed_auth_ban_period_seconds
         purged = store().purge(counter_age_seconds=max(ban_period, COUNTER_MIN_AGE_SECONDS))
-        self.stdout.write(f"Expired bans, failure counters and form keys purged: {purged}.")
+        self.stdout.write(
+            _("Expired bans, failure counters and form keys purged: %(count)d.") % {"count": purged}
+        )
         if failed:
-            raise CommandError(f"Quarantine directories that could not be removed: {failed}.")
+            raise CommandError(
+                _("Quarantine directories that could not be removed: %(count)d.")
+                % {"count": failed}
+            )

@@ -5,18 +5,24 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tokens_site.registry.keys import certificate_pem
 
 
 class Command(BaseCommand):
-    help = "Write the registry's root certificate and print its auth settings (YAML)."
+    @property
+    def help(self) -> str:  # argparse wants a str: translated when asked for
+        return _("Write the registry's root certificate and print its auth settings (YAML).")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--certificate",
             default=str(Path(settings.REGISTRY_SIGNING_KEY).with_name("registry-token.crt")),
-            help="where to write the certificate the registry trusts (rootcertbundle)",
+            help=gettext_lazy(
+                "where to write the certificate the registry trusts (rootcertbundle)"
+            ),
         )
 
     def handle(self, *args, certificate: str, **options) -> None:

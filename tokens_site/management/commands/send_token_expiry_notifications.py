@@ -5,15 +5,18 @@ each notice once, one email per person per run (tokens_site.expiry_notices). Saf
 number of times, on several hosts at once."""
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext as _
 
 from tokens_site.expiry_notices import send_expiry_notices
 
 
 class Command(BaseCommand):
-    help = (
-        "Email the owners and managers of tokens that expire within 60, 30 or 7 days or expired "
-        "today (each notice once)."
-    )
+    @property
+    def help(self) -> str:  # argparse wants a str: translated when asked for
+        return _(
+            "Email the owners and managers of tokens that expire within 60, 30 or 7 days or "
+            "expired today (each notice once)."
+        )
 
     def handle(self, *args, **options) -> None:
         self.stdout.write(send_expiry_notices().summary())

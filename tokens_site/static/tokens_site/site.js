@@ -3,7 +3,8 @@
 
 document.documentElement.classList.add("js");
 
-// Copy buttons: <button class="copy-button" data-copy-target="element-id">.
+// Copy buttons: <button class="copy-button" data-copy-target="element-id"
+// data-copied-label="Copied">; the page gives the label in its language.
 document.addEventListener("click", async (event) => {
   const button = event.target.closest(".copy-button");
   if (!button) return;
@@ -17,7 +18,7 @@ document.addEventListener("click", async (event) => {
     document.execCommand("copy");
   }
   button.dataset.copied = "";
-  button.setAttribute("aria-label", "Copied");
+  button.setAttribute("aria-label", button.dataset.copiedLabel || "Copied");
   setTimeout(() => delete button.dataset.copied, 2000);
 });
 
@@ -106,9 +107,21 @@ document.addEventListener("keydown", (event) => {
   }
 });
 // A dialog whose form came back with errors is rendered open: make it modal again.
+// Its first field with an error (else its first field) takes the focus.
 document.querySelectorAll("dialog[data-open-modal]").forEach((dialog) => {
   dialog.close();
   dialog.showModal();
+  const field = dialog.querySelector("[aria-invalid='true'], input:not([type=hidden])");
+  field?.focus();
+});
+// A closed dialog gives the focus back to the button that opens it (also when a script, not
+// the button, opened it).
+document.querySelectorAll("dialog.confirm-dialog").forEach((dialog) => {
+  dialog.addEventListener("close", () => {
+    const active = document.activeElement;
+    if (active && active !== document.body && !dialog.contains(active)) return;
+    document.querySelector(`button[commandfor="${dialog.id}"][command="show-modal"]`)?.focus();
+  });
 });
 
 // Small screens: the sidebar folds under its name; the Menu button unfolds it.
@@ -125,7 +138,8 @@ document.querySelectorAll(".sidebar").forEach((sidebar) => {
   toggle.addEventListener("click", () => fold(!sidebar.hasAttribute("data-collapsed")));
 });
 
-// A paste longer than a field allows is cut by the browser without a word: say so.
+// A paste longer than a field allows is cut by the browser without a word: say so, in the
+// words the page gives (includes/field.html: data-paste-cut on the field's box, in its language).
 document.addEventListener("paste", (event) => {
   const field = event.target;
   if (!(field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement)) return;
@@ -142,5 +156,6 @@ document.addEventListener("paste", (event) => {
     note.setAttribute("role", "status");
     field.after(note);
   }
-  note.textContent = `The pasted text was cut to fit: at most ${limit} characters.`;
+  note.textContent = field.closest("[data-paste-cut]")?.dataset.pasteCut
+    ?? `The pasted text was cut to fit: at most ${limit} characters.`;
 });
