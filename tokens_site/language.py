@@ -51,6 +51,41 @@ def activate_for(user) -> None:
         translation.activate(language)
 
 
+class ResetLanguageMiddleware:
+    """First of all: each request starts in the site's default language and leaves none
+    behind, so an answer made before LocaleMiddleware (a refused URL) or after a token
+    owner's language was taken on (`activate_for`) never carries the previous request's."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        translation.activate(settings.LANGUAGE_CODE)
+        try:
+            return self.get_response(request)
+        finally:
+            translation.deactivate()
+
+
+def shell_language(environ) -> str:
+    """The site's language closest to a shell's locale (LANGUAGE, LC_ALL, LC_MESSAGES, LANG:
+    "ja_JP.UTF-8" is ja, "zh_CN" is zh-hans), or "": what `manage.py` speaks."""
+    from django.utils.translation import get_supported_language_variant
+
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        for value in environ.get(name, "").split(":"):
+            code = value.split(".")[0].split("@")[0].replace("_", "-").lower()
+            if not code or code in ("c", "posix"):
+                continue
+            try:
+                return get_supported_language_variant(code)
+            except LookupError:
+                continue
+        if environ.get(name):
+            return ""
+    return ""
+
+
 def is_rest_api(view_func) -> bool:
     from rest_framework.views import APIView
 
@@ -80,12 +115,13 @@ class LanguageMiddleware:
             translation.activate(chosen)
             request.LANGUAGE_CODE = chosen
         response = self.get_response(request)
-        if asked:
+        if asked and not getattr(request, "rest_api", False):
             set_language_cookie(response, asked)
         return response
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         if is_rest_api(view_func):
+            request.rest_api = True
             translation.activate(settings.LANGUAGE_CODE)
             request.LANGUAGE_CODE = settings.LANGUAGE_CODE
 

@@ -122,7 +122,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that every response carries the Content-Security-Policy, early refusals too.
+    # Each request starts in English and leaves no language behind (tokens_site.language).
+    "tokens_site.language.ResetLanguageMiddleware",
+    # Then, so that every response carries the Content-Security-Policy, early refusals too.
     "csp.middleware.CSPMiddleware",
     "tokens_site.middleware.RejectNulMiddleware",
     "tokens_site.api.middleware.ApiRawPathMiddleware",

@@ -203,3 +203,22 @@ def test_a_clean_50_mb_push_is_accepted_and_big_or_binary_files_are_not_scanned(
     assert pushed.returncode == 0, pushed.stderr
     assert bare_git(project, "rev-parse", "main").stdout.strip() == commit
     assert not AuditEvent.objects.filter(action__startswith="secret_push_protection.").exists()
+
+
+def test_the_refusal_is_in_the_pushers_language(site_server, tanuki, tmp_path):
+    """Issue 21: the hook's lines come from the site's catalogues, in the pusher's language."""
+    from django.contrib.auth import get_user_model
+
+    from tokens_site.models import UserPreferences
+
+    work, _ = developer_clone(site_server, tanuki, tmp_path / "work")
+    developer = get_user_model().objects.get(personal_access_tokens__name="token")
+    UserPreferences.objects.create(user=developer, language="ja")
+    _, value = make_personal_token(name="leaked")
+    commit = commit_files(work, {"config/settings.py": settings_file(value)})
+    refused = push(work)
+    assert refused.returncode != 0
+    assert "remote: プッシュがブロックされました" in refused.stderr
+    assert f"コミット {commit} で次のシークレットが見つかりました" in refused.stderr
+    assert "remote: -- config/settings.py:3 GitLab personal access token" in refused.stderr
+    assert "PUSH BLOCKED" not in refused.stderr and value not in refused.stderr

@@ -151,3 +151,64 @@ def test_the_rest_api_answers_in_english_whatever_is_asked(client):
     assert response.status_code == 401 and response.json() == {"message": "401 Unauthorized"}
     answer = client.get("/api/v4/projects?language=ja", headers={"private-token": secret})
     assert answer.status_code == 200 and answer.get("Content-Language", "en") == "en"
+
+
+def test_no_language_is_left_behind_for_the_next_request(client):
+    client.get(SIGN_IN, headers={"accept-language": "ko"})
+    refused = client.get("/explore?x=%00", headers={"accept-language": "en"})
+    assert refused.status_code == 400 and "NUL character" in refused.content.decode()
+    api = client.get("/api/v4/version?x=%00", headers={"accept-language": "en"})
+    assert "NUL character" in api.content.decode()
+
+
+def test_a_language_parameter_on_the_api_sets_no_cookie(client):
+    response = client.get("/api/v4/version", {"language": "ja"})
+    assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
+
+
+def test_each_language_is_named_in_itself_in_the_switchers(client):
+    page = client.get(SIGN_IN, headers={"accept-language": "ja"}).content.decode()
+    assert '<a href="?language=en" lang="en" hreflang="en">English</a>' in page
+
+
+def test_a_package_error_is_in_the_token_owners_language(client):
+    """npm sends no Accept-Language: a duplicate version is refused in the owner's language."""
+    from tests.factories import GroupFactory, MembershipFactory, ProjectFactory
+    from tests.site.test_npm import document, publish
+    from tokens_site.models import AccessLevel
+
+    owner = UserFactory(username="kenji")
+    UserPreferences.objects.create(user=owner, language="ja")
+    project = ProjectFactory(group=GroupFactory(path="tanuki", owner=owner), path="web")
+    MembershipFactory(user=owner, project=project, access_level=AccessLevel.OWNER)
+    _, secret = make_personal_token(owner, scopes=["api"])
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    assert publish(client, project, auth, document()).status_code == 200
+    again = publish(client, project, auth, document())
+    assert again.status_code == 403
+    message = again.json()["message"]
+    assert "Package already exists" not in message and "@tanuki/hello" in message
+    assert any("\u3040" <= char <= "\u30ff" for char in message)  # kana
+
+
+def test_commands_speak_the_shells_language():
+    import os
+    import subprocess
+    import sys
+
+    def help_text(**env) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", "find_tokens", "--help"],
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "tokens_site.test_settings", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=settings.BASE_DIR,
+        ).stdout
+
+    english = help_text(LANGUAGE="", LC_ALL="C.UTF-8", LANG="C.UTF-8")
+    japanese = help_text(LANGUAGE="ja", LC_ALL="C.UTF-8")
+    korean = help_text(LANGUAGE="", LC_ALL="", LANG="ko_KR.UTF-8")
+    assert english != japanese and english != korean
+    assert any("\u3040" <= char <= "\u30ff" for char in japanese)
+    assert any("\uac00" <= char <= "\ud7a3" for char in korean)

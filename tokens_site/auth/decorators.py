@@ -37,6 +37,9 @@ def load_project_by_ref(kwargs) -> Project | None:
     return find(_projects(), unquote(kwargs.pop("project_ref")))
 
 
+OWNER_LANGUAGE_FAMILIES = {"packages", "npm"}
+
+
 def credential_required(
     ability: Ability | Callable[[object], Ability] | None,
     *,
@@ -70,6 +73,10 @@ def credential_required(
                 if principal is not None:  # a known user is refused in their language
                     activate_for(principal.user)
                 return refuse(request, denied, family)
+            if family.name in OWNER_LANGUAGE_FAMILIES:
+                # npm, pip/twine and NuGet send no Accept-Language: their errors (a duplicate
+                # version, a bad package) are in the token owner's language.
+                activate_for(principal.user)
             response = view(request, project, principal, *args, **kwargs)
             if not principal.is_anonymous:
                 # Credentials travel in headers shared caches do not know (`PRIVATE-TOKEN:`,

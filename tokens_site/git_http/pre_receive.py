@@ -22,6 +22,7 @@ and the hook's protocol is git's own.
 """
 
 import contextlib
+import gettext
 import json
 import os
 import subprocess
@@ -34,6 +35,21 @@ from tokens_site.token_format import digest
 from tokens_site.token_scan import Found, scan
 
 SKIP_OPTION = "secret_push_protection.skip_all"
+
+# The refusal in the language the site passes (TOKENS_LANGUAGE), from the site's compiled
+# catalogues (TOKENS_LOCALE_DIR) through the standard library: English when either is missing.
+_translation = gettext.translation(
+    "django",
+    localedir=os.environ.get("TOKENS_LOCALE_DIR") or None,
+    languages=[os.environ.get("TOKENS_LANGUAGE") or "en"],
+    fallback=True,
+)
+
+
+def _(message: str) -> str:
+    return _translation.gettext(message)
+
+
 BLOB_MAX_BYTES = 1024 * 1024  # larger blobs are not scanned
 BINARY_SNIFF_BYTES = 8000  # a NUL byte among these: binary, not scanned (as git decides)
 SHOWN_MAX = 50  # finds listed in the refusal; the rest are counted
@@ -178,25 +194,27 @@ def _wait(process: subprocess.Popen) -> None:
 
 def refusal(findings: list[Finding]) -> list[str]:
     """The lines git shows as `remote:` lines, GitLab's wording, one block per commit."""
-    lines = ["PUSH BLOCKED: Secrets detected in code changes"]
+    lines = [_("PUSH BLOCKED: Secrets detected in code changes")]
     by_commit: dict[str, list[Finding]] = {}
     for finding in findings[:SHOWN_MAX]:
         by_commit.setdefault(finding.commit, []).append(finding)
     for commit, items in by_commit.items():
-        lines += ["", f"Secret push protection found the following secrets in commit: {commit}"]
+        found_in = _("Secret push protection found the following secrets in commit: %(commit)s")
+        lines += ["", found_in % {"commit": commit}]
         lines += [""] + [
             f"-- {item.path}:{item.found.line} {item.found.kind} ({item.found.masked})"
             for item in items
         ]
     if len(findings) > SHOWN_MAX:
-        lines += ["", f"... and {len(findings) - SHOWN_MAX} more."]
+        lines += ["", _("... and %(count)s more.") % {"count": len(findings) - SHOWN_MAX}]
     return [
         *lines,
         "",
-        "To push your changes you must remove the identified secrets.",
-        "A token that was committed should be revoked, even if the push never landed.",
-        f"If these are not secrets, push again with: git push -o {SKIP_OPTION}",
-        "(the skip is recorded in the audit log).",
+        _("To push your changes you must remove the identified secrets."),
+        _("A token that was committed should be revoked, even if the push never landed."),
+        _("If these are not secrets, push again with: git push -o %(option)s")
+        % {"option": SKIP_OPTION},
+        _("(the skip is recorded in the audit log)."),
     ]
 
 
@@ -218,7 +236,8 @@ def main() -> int:
     new_values = [update[1] for update in updates if set(update[1]) != {"0"}]
     if SKIP_OPTION in push_options():
         _report({"skipped": True, "refs": refs})
-        _say([f"Secret push protection skipped ({SKIP_OPTION}): recorded in the audit log."])
+        skipped = _("Secret push protection skipped (%(option)s): recorded in the audit log.")
+        _say([skipped % {"option": SKIP_OPTION}])
         return 0
     try:
         findings = scan_push(
@@ -228,7 +247,12 @@ def main() -> int:
         # Refuse rather than let a push through unscanned; the site logs the reason.
         _report({"error": repr(error), "refs": refs})
         _say(
-            ["Secret push protection could not scan this push; try again, or ask an administrator."]
+            [
+                _(
+                    "Secret push protection could not scan this push; try again, or ask an "
+                    "administrator."
+                )
+            ]
         )
         return 1
     if not findings:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import translation
 
 from tokens_site.audit import audit_event_record
 from tokens_site.models import AuditAction, InstanceSettings
@@ -57,6 +58,9 @@ class PushProtection:
             "TOKENS_PUSH_THIRD_PARTY": "1" if self.third_party else "0",
             # The hook reports our tokens by their stored digests, never their values.
             "TOKENS_DIGEST_KEY": settings.TOKEN_DIGEST_KEY,
+            # Its refusal in this answer's language, from the compiled catalogues.
+            "TOKENS_LANGUAGE": translation.to_locale(translation.get_language() or "en"),
+            "TOKENS_LOCALE_DIR": str(settings.LOCALE_PATHS[0]),
         }
 
     def record(self, *, project, principal, ip_address: str | None) -> None:

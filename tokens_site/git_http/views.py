@@ -15,6 +15,7 @@ from tokens_site.auth.decorators import credential_required
 from tokens_site.auth.families import GIT
 from tokens_site.git_http.backend import run_http_backend
 from tokens_site.git_http.push_protection import PushProtection
+from tokens_site.language import activate_for
 from tokens_site.models import InstanceSettings
 
 MIB = 1024 * 1024
@@ -77,6 +78,7 @@ def receive_pack(request, project, principal):
         },
         "leftover_max_bytes": None,
     }
+    activate_for(principal.user)  # the hook's refusal in the pusher's language, if they chose
     protection = PushProtection.for_push(instance)
     if protection is not None:
         ip_address = client_ip(request)
