@@ -40,7 +40,8 @@ from django.utils.translation import gettext, gettext_noop, ngettext
 
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import members_who_may
-from tokens_site.mail import email_user, language_of
+from tokens_site.language import email_language
+from tokens_site.mail import email_user
 from tokens_site.models import TokenExpiryNotice
 
 STAGES = (60, 30, 7, 0)  # days before expiry; 0 is the expiry date itself
@@ -295,7 +296,7 @@ def send_expiry_notices(*, now: datetime | None = None) -> RunResult:
     for person_id, items in items_of.items():
         person = people[person_id]
         context = {"items": items, "site_url": settings.EXTERNAL_URL}
-        with translation.override(language_of(person)):
+        with translation.override(email_language(person)):
             sent = email_user(
                 person,
                 subject=_subject(items),

@@ -1,9 +1,10 @@
 """One email to one user, as text and HTML from a pair of templates (`<name>.txt`,
-`<name>.html`), in the recipient's language (`language_of`). For notices that must not undo
-what they tell of: the mail server's trouble is logged, never raised.
+`<name>.html`), in the recipient's language (`tokens_site.language.email_language`). For
+notices that must not undo what they tell of: the mail server's trouble is logged, never
+raised.
 
 A sender builds the subject and any other translated text of the context in the recipient's
-language too: `with translation.override(language_of(user)): email_user(user, subject=_(…), …)`.
+language too: `with translation.override(email_language(user)): email_user(user, subject=_(…), …)`.
 """
 
 import logging
@@ -17,18 +18,13 @@ from tokens_site.language import email_language
 logger = logging.getLogger(__name__)
 
 
-def language_of(user) -> str:
-    """The language of an email to `user` (tokens_site.language.email_language)."""
-    return email_language(user)
-
-
 def email_user(user, *, subject: str, template: str, context: dict) -> bool:
     """Send it if the user has an address; whether it went. The templates are rendered in the
     user's language."""
     if not user.email:
         return False
     context = {"user": user, **context}
-    language = language_of(user)
+    language = email_language(user)
     with translation.override(language):  # a lazy subject too
         subject = " ".join(str(subject).splitlines())  # a token's name may hold a line break
     try:

@@ -18,7 +18,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.audit import audit_event_record
 from tokens_site.expiry_notices import kind
-from tokens_site.mail import email_user, language_of
+from tokens_site.language import email_language
+from tokens_site.mail import email_user
 from tokens_site.models import AuditAction, Bot, Project
 from tokens_site.token_scan import Found, scan
 from tokens_site.tokens import DEPLOY_TOKEN_PREFIX, token_digest, token_is_well_formed
@@ -232,7 +233,7 @@ def _tell(record, *, actor, where: str) -> None:
     by = actor.get_username() if actor is not None and actor.is_authenticated else None
     prefetch_related_objects(addressees.people, "preferences")  # their languages (mail.py)
     for person in addressees.people:
-        with translation.override(language_of(person)):
+        with translation.override(email_language(person)):
             words = in_words(record)
             email_user(
                 person,

@@ -13,7 +13,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record
-from tokens_site.mail import email_user, language_of
+from tokens_site.language import email_language
+from tokens_site.mail import email_user
 from tokens_site.models import AuditAction
 from tokens_site.tokens import token_digest
 from two_factor import security_keys
@@ -209,7 +210,7 @@ def two_factor_reset(*, user, actor, ip_address: str | None = None) -> bool:
 
 
 def _notify_reset(user) -> None:
-    with translation.override(language_of(user)):
+    with translation.override(email_language(user)):
         email_user(
             user,
             subject=_("Two-factor authentication was reset on your account"),

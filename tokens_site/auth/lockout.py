@@ -29,7 +29,8 @@ from django.utils.translation import gettext
 
 from tokens_site.access.policy import require_administrator
 from tokens_site.audit import audit_event_record, client_ip
-from tokens_site.mail import email_user, language_of
+from tokens_site.language import email_language
+from tokens_site.mail import email_user
 from tokens_site.models import AccountLockout, AuditAction, is_bot
 from two_factor.selectors import two_factor_enabled
 
@@ -135,7 +136,7 @@ def _notify_in_background(user, ip_address: str | None) -> None:
     account must not wait for the mail server (it would take longer than any other refused
     attempt, telling that the account exists). The owner's language is read here (and kept on
     `user`): the thread makes no query."""
-    language = language_of(user)
+    language = email_language(user)
     threading.Thread(
         target=_notify_locked,
         args=(user, ip_address, language),
