@@ -211,6 +211,10 @@ class InstanceSettingsAdmin(admin.ModelAdmin):
                     "lfs_object_max_size_mb",
                     "secret_push_protection_enabled",
                     "secret_push_protection_third_party",
+                    "git_advertisement_cache_enabled",
+                    "git_advertisement_cache_max_mb",
+                    "git_pack_cache_enabled",
+                    "git_pack_cache_max_mb",
                 ]
             },
         ),

@@ -332,6 +332,9 @@ if REGISTRY_URL and not REGISTRY_URL.startswith(("http://", "https://")):
 
 # Bare git repositories of projects live here, one per project.
 REPOSITORIES_ROOT = Path(env.str("REPOSITORIES_ROOT", default=str(VAR_DIR / "repositories")))
+# The Git caches (REPOSITORIES_ROOT/.cache; sizes in the instance settings) write nothing while
+# the disk has less than this free: the space pushes need comes first.
+GIT_CACHE_MIN_FREE_MB = env.int("GIT_CACHE_MIN_FREE_MB", default=1024)
 
 # HTTPS: on by default in production. It turns on the redirect to https, secure cookies and
 # HSTS. Set HTTPS=off only to serve plain http on a trusted network (e.g. loopback).

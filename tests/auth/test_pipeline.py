@@ -169,11 +169,12 @@ class TestProjectPaths:
 
 
 class TestDeployTokens:
-    def test_git_answers_are_streamed_not_buffered(self, client, project):
+    def test_git_answers_with_the_advertisement(self, client, project):
+        # Kept whole by the advertisement cache (small); packs stream (tests/e2e).
         token, value = make_deploy_token(project, scopes=["read_repository"])
         response = get(client, CLONE, basic(token.username, value))
-        assert response.status_code == 200 and response.streaming
-        assert b"# service=git-upload-pack" in b"".join(response.streaming_content)
+        assert response.status_code == 200
+        assert b"# service=git-upload-pack" in response.content
 
     def test_project_token_clones_and_never_pushes(self, client, project):
         token, value = make_deploy_token(project, scopes=["read_repository"])

@@ -71,16 +71,22 @@ class LiveServer:
 
 
 def start_server(
-    tmp_path: Path, *, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1"
+    tmp_path: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    host: str = "127.0.0.1",
+    wrapper: list[str] | None = None,
 ) -> LiveServer:
     """gunicorn on a free loopback port, serving the site as http://<host>:<port> (`host`
-    "localhost" for what browsers refuse at an IP address: WebAuthn)."""
+    "localhost" for what browsers refuse at an IP address: WebAuthn), started through
+    `wrapper` (a command that ends by running its arguments) if given."""
     port = free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
     env = process_env(EXTERNAL_URL=f"http://{host}:{port}", **(extra_env or {}))
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [
+                *(wrapper or []),
                 sys.executable,
                 "-m",
                 "gunicorn",

@@ -62,7 +62,10 @@ def test_dry_run_lists_without_removing(repository):
     old = make_quarantine(repository, "old", age_seconds=2 * HOUR)
     out = run("--dry-run")
     assert old.exists()
-    assert out == f"Would remove {old}\nQuarantine directories to remove: 1 (dry run).\n"
+    assert out == (
+        f"Would remove {old}\nQuarantine directories to remove: 1 (dry run).\n"
+        "Git cache entries to remove: 0 (dry run).\n"
+    )
 
 
 def test_finds_quarantines_of_every_repository(settings, db):

@@ -116,12 +116,14 @@ def run_http_backend(
     config: dict[str, str] | None = None,
     environment: dict[str, str] | None = None,
     leftover_max_bytes: int | None = LEFTOVER_MAX_BYTES,
-    finished: Callable[[], None] | None = None,
+    finished: Callable[[int], None] | None = None,
+    body=None,
 ):
     """Answer `request` with what `git http-backend` says for `<repository>/<suffix>`, with
     `config` (git configuration keys and values) and `environment` (variables, for hooks) set
-    for this run. Up to `leftover_max_bytes` (None: all) of a body git did not read to its end
-    are read and thrown away after git's answer. `finished` is called once git has exited."""
+    for this run. `body` is what git reads (anything with `read(n)`), by default the request's
+    body. Up to `leftover_max_bytes` (None: all) of a body git did not read to its end are read
+    and thrown away after git's answer. `finished(returncode)` is called once git has exited."""
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the stream ends)
     process = subprocess.Popen(
         ["git", "http-backend"],
@@ -133,7 +135,8 @@ def run_http_backend(
         process_group=0,
     )
     # The raw WSGI stream: Django's own wrapper would read nothing of a chunked body.
-    body = request.META["wsgi.input"] if request.method == "POST" else None
+    if body is None and request.method == "POST":
+        body = request.META["wsgi.input"]
     if body is None:
         process.stdin.close()
         feeder = None
@@ -164,7 +167,7 @@ def _finish(
     stderr,
     body,
     leftover_max_bytes: int | None,
-    finished: Callable[[], None] | None,
+    finished: Callable[[int], None] | None,
 ) -> None:
     """Let git finish, then the request body. Git's answer is read to its end even when the
     client is gone (closing git's stdout instead would kill a push with SIGPIPE), then git is
@@ -195,7 +198,7 @@ def _finish(
         )
     stderr.close()
     if finished is not None:
-        finished()
+        finished(returncode)
 
 
 def _drain(stdout, deadline: float) -> bool:

@@ -2,7 +2,9 @@
 
 Clone and fetch need read access to the repository, push needs write access: the Git family of
 the authentication pipeline (tokens_site.auth) and the access policy (tokens_site.access)
-decide. A refusal is plain text, which git prints as `remote: <reason>`.
+decide. A refusal is plain text, which git prints as `remote: <reason>`. What clones and
+fetches ask is answered from the caches when it can be (tokens_site.git_http.caches): only
+after access is granted, so a cached answer is never a way around it.
 """
 
 from django.utils.translation import gettext_lazy
@@ -13,6 +15,7 @@ from tokens_site.access.policy import Denied
 from tokens_site.audit import client_ip
 from tokens_site.auth.decorators import credential_required
 from tokens_site.auth.families import GIT
+from tokens_site.git_http import caches
 from tokens_site.git_http.backend import run_http_backend
 from tokens_site.git_http.push_protection import PushProtection
 from tokens_site.language import activate_for
@@ -22,6 +25,8 @@ MIB = 1024 * 1024
 # `git push -o ...` (secret_push_protection.skip_all) is refused by the client unless the
 # server advertises push options (info/refs) and then accepts them (the push).
 PUSH_OPTIONS = {"receive.advertisePushOptions": "true"}
+# Partial clones (`git clone --filter=blob:none`), as GitLab allows them.
+UPLOAD_PACK_CONFIG = {"uploadpack.allowFilter": "true"}
 
 SERVICES = {
     "git-upload-pack": Ability.READ_REPOSITORY,
@@ -54,14 +59,29 @@ def serve(request, project, principal, suffix: str, **options):
 @require_GET
 @credential_required(ability_for_service, family=GIT)
 def info_refs(request, project, principal):
-    pushing = request.GET.get("service") == "git-receive-pack"
-    return serve(request, project, principal, "info/refs", config=PUSH_OPTIONS if pushing else {})
+    if request.GET.get("service") == "git-receive-pack":
+        return serve(request, project, principal, "info/refs", config=PUSH_OPTIONS)
+    return caches.advertisement(
+        request,
+        project.repository_path,
+        lambda **options: serve(
+            request, project, principal, "info/refs", config=UPLOAD_PACK_CONFIG, **options
+        ),
+        config=UPLOAD_PACK_CONFIG,
+    )
 
 
 @require_POST
 @credential_required(Ability.READ_REPOSITORY, family=GIT)
 def upload_pack(request, project, principal):
-    return serve(request, project, principal, "git-upload-pack")
+    return caches.upload_pack(
+        request,
+        project.repository_path,
+        lambda **options: serve(
+            request, project, principal, "git-upload-pack", config=UPLOAD_PACK_CONFIG, **options
+        ),
+        config=UPLOAD_PACK_CONFIG,
+    )
 
 
 @require_POST
@@ -84,7 +104,7 @@ def receive_pack(request, project, principal):
         ip_address = client_ip(request)
         options["config"].update(protection.config)
         options["environment"] = protection.environment
-        options["finished"] = lambda: protection.record(
+        options["finished"] = lambda returncode: protection.record(
             project=project, principal=principal, ip_address=ip_address
         )
     return serve(request, project, principal, "git-receive-pack", **options)

@@ -194,6 +194,35 @@ class InstanceSettings(models.Model):
             "A push whose pack is larger than this is refused (git's receive.maxInputSize)."
         ),
     )
+    git_advertisement_cache_enabled = models.BooleanField(
+        _("cache Git ref advertisements"),
+        default=True,
+        help_text=_(
+            "Answer info/refs and ls-refs from a cache kept under the repositories' directory "
+            "(until a ref changes) instead of starting git for each."
+        ),
+    )
+    git_advertisement_cache_max_mb = models.PositiveIntegerField(
+        _("Git ref advertisement cache size (MiB)"),
+        default=64,
+        validators=[MinValueValidator(1, _("Enter at least 1 MiB."))],
+        help_text=_("The least recently used advertisements are removed beyond this."),
+    )
+    git_pack_cache_enabled = models.BooleanField(
+        _("cache Git packs"),
+        default=True,
+        help_text=_(
+            "Clones and fetches asking for the same commits share one pack: written once while "
+            "the first client receives it, until a ref changes. Not for shallow or partial "
+            "clones."
+        ),
+    )
+    git_pack_cache_max_mb = models.PositiveIntegerField(
+        _("Git pack cache size (MiB)"),
+        default=10240,
+        validators=[MinValueValidator(1, _("Enter at least 1 MiB."))],
+        help_text=_("The least recently used packs are removed beyond this."),
+    )
     lfs_object_max_size_mb = models.PositiveIntegerField(
         _("largest Git LFS object (MiB)"),
         default=1024,
@@ -263,6 +292,10 @@ class InstanceSettings(models.Model):
             models.CheckConstraint(
                 condition=Q(git_push_max_size_mb__gte=1),
                 name="instancesettings_git_push_max_size_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(git_advertisement_cache_max_mb__gte=1, git_pack_cache_max_mb__gte=1),
+                name="instancesettings_git_cache_sizes_positive",
             ),
         ]
 

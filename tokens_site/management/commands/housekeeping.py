@@ -1,6 +1,7 @@
 """`python manage.py housekeeping`, hourly from cron: removes what interrupted pushes left in
-the repositories (quarantine directories untouched for an hour) and purges the expired rows of
-the failed-authentication ban and the form keys."""
+the repositories (quarantine directories untouched for an hour), keeps the Git caches tidy and
+within their sizes (tokens_site.git_http.caches.tidy) and purges the expired rows of the
+failed-authentication ban and the form keys."""
 
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tokens_site.auth.store import store
+from tokens_site.git_http import caches
 from tokens_site.git_http.housekeeping import quarantine_remove, stale_quarantines
 from tokens_site.models import InstanceSettings
 
@@ -21,8 +23,9 @@ class Command(BaseCommand):
     @property
     def help(self) -> str:  # argparse wants a str: translated when asked for
         return _(
-            "Remove quarantine directories that interrupted pushes left in the repositories, and "
-            "purge expired failed-authentication bans, counters and form keys. Run it hourly."
+            "Remove quarantine directories that interrupted pushes left in the repositories, "
+            "keep the Git caches within their sizes, and purge expired failed-authentication "
+            "bans, counters and form keys. Run it hourly."
         )
 
     def add_arguments(self, parser) -> None:
@@ -42,15 +45,21 @@ class Command(BaseCommand):
                 self.stdout.write(_("Removed %(path)s") % {"path": path})
             else:
                 failed += 1
+        instance = InstanceSettings.current()
+        tidied = caches.tidy(instance, dry_run=dry_run)
         if dry_run:
             self.stdout.write(
                 _("Quarantine directories to remove: %(count)d (dry run).") % {"count": len(stale)}
+            )
+            self.stdout.write(
+                _("Git cache entries to remove: %(count)d (dry run).") % {"count": len(tidied)}
             )
             return
         self.stdout.write(
             _("Quarantine directories removed: %(count)d.") % {"count": len(stale) - failed}
         )
-        ban_period = InstanceSettings.current().failed_auth_ban_period_seconds
+        self.stdout.write(_("Git cache entries removed: %(count)d.") % {"count": len(tidied)})
+        ban_period = instance.failed_auth_ban_period_seconds
         purged = store().purge(counter_age_seconds=max(ban_period, COUNTER_MIN_AGE_SECONDS))
         self.stdout.write(
             _("Expired bans, failure counters and form keys purged: %(count)d.") % {"count": purged}

@@ -1,0 +1,964 @@
+"""Caches that make a clone storm cost one pack (issue 22): fifty CI runners cloning the same
+commit get what one `git upload-pack` produced, instead of fifty.
+
+Two caches on disk under `REPOSITORIES_ROOT/.cache`, shared by every server process:
+
+- **Advertisements** (`info-refs/`): the answer to `GET info/refs?service=git-upload-pack` and
+  to protocol v2's `command=ls-refs`. They are small: kept whole, written at once.
+- **Packs** (`upload-pack/`): the answer to a fetch (v2's `command=fetch`, or v0's wants ending
+  in `done`). The first client's answer is written to the entry while git streams it to that
+  client; clients asking the same while it is written follow the file as it grows (no one waits
+  for the whole pack); later ones get the finished file (sendfile). A client that leaves early
+  does not stop the entry: git's answer is still read to its end (see backend) and written.
+
+Both are keyed by what decides git's answer: the repository, git's version, the request (service,
+`Git-Protocol`, the body: wants, haves, capabilities) and the repository's refs state (HEAD,
+packed-refs, every loose ref, config; for packs also the pack files). Any ref change, by a push
+or otherwise, makes a new key, so an update is never hidden; an answer made while the state
+changed is served to the clients that asked for it but not kept. Requests that cannot be keyed
+safely pass through uncached: shallow and partial fetches (`deepen`, `shallow`, `filter`), a body
+over MAX_KEYED_BODY_BYTES, anything unparseable.
+
+An entry is a 64-byte header (state, length and SHA-256 of the rest), the answer's status and
+headers (JSON), then git's bytes. A finished entry is checked against its digest before it is
+served (a pack once per server process until its file changes); a corrupt one is removed and
+rebuilt, never served. Each cache is bounded (instance settings), least recently used first. An
+entry is not written when the disk has less than GIT_CACHE_MIN_FREE_MB free (settings), nor
+kept when a write fails (the answer is served uncached, and logged). `manage.py housekeeping`
+removes what a stopped server left and enforces the bounds.
+
+We write our own because nothing maintained does this for a Python server: Gitaly's info-refs
+and pack-objects caches, which this follows, are part of Gitaly (Go).
+"""
+
+import contextlib
+import errno
+import fcntl
+import functools
+import hashlib
+import json
+import logging
+import os
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+
+from tokens_site.models import InstanceSettings
+
+logger = logging.getLogger(__name__)
+
+ADVERTISEMENTS = "info-refs"
+PACKS = "upload-pack"
+MIB = 1024 * 1024
+# Bump when what goes into a key or an entry changes: older entries are then never read.
+KEY_VERSION = b"tokens-git-cache 1"
+MAGIC = b"TKGC"
+HEADER = struct.Struct(">4sBBxxQ32s")  # magic, format, state, length of the rest, its SHA-256
+HEADER_SIZE = 64
+FORMAT = 1
+META_LENGTH = struct.Struct(">I")
+# An entry's states. WRITING: its writer holds an exclusive flock on it.
+WRITING, COMPLETE, DISCARDED, FAILED = 0, 1, 2, 3
+# The answer header that says what the cache did: hit, follow (a pack being written), store
+# (this request's answer is being kept), bypass (not cacheable, or the cache is off or full).
+CACHE_HEADER = "X-Git-Cache"
+
+# A request body longer than this is not read ahead for a key: it goes to git uncached.
+MAX_KEYED_BODY_BYTES = 1 * MIB
+# An advertisement longer than this is served but not kept.
+MAX_ADVERTISEMENT_BYTES = 4 * MIB
+CHUNK_SIZE = 1 * MIB
+# A follower at the end of what is written so far waits this long, doubling, before it looks
+# again.
+FOLLOW_FIRST_WAIT_SECONDS = 0.001
+FOLLOW_LONGEST_WAIT_SECONDS = 0.05
+# A small file (a ref, packed-refs, config) is part of a key by content; a larger one by its
+# inode, size and modification time.
+SMALL_FILE_BYTES = 1 * MIB
+# Fetch arguments that make an answer depend on more than the key holds.
+UNCACHEABLE_ARGUMENTS = (b"shallow ", b"deepen", b"filter", b"packfile-uris")
+# How often one process scans an advertisement cache to keep it in its bound (it also runs
+# after every pack stored, and in housekeeping).
+ADVERTISEMENT_EVICTION_INTERVAL_SECONDS = 30
+# Housekeeping removes entries not used for this long, and temporary files this old.
+UNUSED_MAX_AGE_SECONDS = 7 * 24 * 3600
+LEFT_OVER_AGE_SECONDS = 3600
+# A hit refreshes an entry's access time (its place in the LRU order) at most this often.
+TOUCH_INTERVAL_SECONDS = 60
+LOG_INTERVAL_SECONDS = 60
+# Pack entries this process has checked against their digest, by (device, inode, size,
+# modification time): a file that changes is checked again.
+_verified: dict[tuple, bool] = {}
+VERIFIED_MEMO_SIZE = 4096
+_last_eviction: dict[Path, float] = {}
+_last_log: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+def cache_root() -> Path:
+    return Path(settings.REPOSITORIES_ROOT) / ".cache"
+
+
+def cache_directory(name: str) -> Path:
+    return cache_root() / name
+
+
+# Keys.
+
+
+@functools.cache
+def git_version() -> bytes:
+    return subprocess.run(["git", "--version"], capture_output=True, check=False).stdout
+
+
+def _add_file(digest, path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        digest.update(b"-\0")
+        return
+    try:
+        stat = os.fstat(fd)
+        digest.update(struct.pack(">QQQ", stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        if stat.st_size <= SMALL_FILE_BYTES:
+            while chunk := os.read(fd, SMALL_FILE_BYTES):
+                digest.update(chunk)
+    finally:
+        os.close(fd)
+
+
+def _add_tree(digest, directory: str) -> None:
+    with os.scandir(directory) as found:
+        entries = sorted(found, key=lambda entry: entry.name)
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            digest.update(b"d" + os.fsencode(entry.name) + b"\0")
+            _add_tree(digest, entry.path)
+        else:
+            digest.update(b"f" + os.fsencode(entry.name) + b"\0")
+            _add_file(digest, entry.path)
+
+
+def refs_state(repository: Path) -> bytes:
+    """A digest of everything that decides the repository's refs as git reads them: HEAD,
+    packed-refs, every loose ref (by content, and by inode and modification time, so a ref
+    that moves and comes back still counts as a change), config and shallow. Raises OSError
+    when the repository is not there."""
+    digest = hashlib.sha256()
+    root = str(repository)
+    for name in ("HEAD", "packed-refs", "config", "shallow"):
+        _add_file(digest, os.path.join(root, name))
+    _add_tree(digest, os.path.join(root, "refs"))
+    return digest.digest()
+
+
+def objects_state(repository: Path) -> bytes:
+    """A digest of the repository's pack files and alternates: a repack makes a new one."""
+    digest = hashlib.sha256()
+    objects = os.path.join(str(repository), "objects")
+    with os.scandir(os.path.join(objects, "pack")) as found:
+        for name, stat in sorted((entry.name, entry.stat()) for entry in found):
+            digest.update(os.fsencode(name))
+            digest.update(struct.pack(">QQQ", stat.st_ino, stat.st_size, stat.st_mtime_ns))
+    _add_file(digest, os.path.join(objects, "info", "alternates"))
+    return digest.digest()
+
+
+def _key(*parts: bytes | str) -> str:
+    digest = hashlib.sha256(KEY_VERSION)
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(struct.pack(">Q", len(data)))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _entry_path(cache: str, key: str) -> Path:
+    return cache_directory(cache) / key[:2] / key
+
+
+# Request bodies.
+
+
+class PrefixedBody:
+    """What git reads: the part of the body read ahead for the key, then the rest of it."""
+
+    def __init__(self, prefix: bytes, rest=None):
+        self.prefix, self.rest = prefix, rest
+
+    def read(self, size: int) -> bytes:
+        if self.prefix:
+            chunk, self.prefix = self.prefix[:size], self.prefix[size:]
+            return chunk
+        return self.rest.read(size) if self.rest is not None else b""
+
+
+def read_ahead(request) -> tuple[bytes, bool]:
+    """Up to MAX_KEYED_BODY_BYTES + 1 of the request body: (bytes, whether that is all)."""
+    stream = request.META["wsgi.input"]
+    length = request.META.get("CONTENT_LENGTH")
+    remaining = int(length) if length and length.isdigit() else None
+    parts, size = [], 0
+    while size <= MAX_KEYED_BODY_BYTES and remaining != 0:
+        wanted = MAX_KEYED_BODY_BYTES + 1 - size
+        chunk = stream.read(wanted if remaining is None else min(wanted, remaining))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+        if remaining is not None:
+            remaining -= len(chunk)
+    return b"".join(parts), size <= MAX_KEYED_BODY_BYTES
+
+
+def pkt_lines(data: bytes) -> list[bytes] | None:
+    """The payloads of a pkt-line stream (flush, delimiter and end packets left out), or None
+    if it is not one."""
+    lines, offset = [], 0
+    while offset < len(data):
+        try:
+            length = int(data[offset : offset + 4], 16)
+        except ValueError:
+            return None
+        if length < 4:  # 0000 flush, 0001 delimiter, 0002 response end
+            offset += 4
+            continue
+        if offset + length > len(data):
+            return None
+        lines.append(data[offset + 4 : offset + length].rstrip(b"\n"))
+        offset += length
+    return lines
+
+
+def request_kind(body: bytes, encoding: str) -> str | None:
+    """Which cache an upload-pack request belongs in: ADVERTISEMENTS (v2 ls-refs), PACKS (a v2
+    fetch, or v0 wants with `done`), or None (anything else, or what cannot be keyed safely)."""
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflater.decompress(body, MAX_KEYED_BODY_BYTES * 4)
+        except zlib.error:
+            return None
+        if inflater.unconsumed_tail or not inflater.eof:
+            return None
+    elif encoding:
+        return None
+    lines = pkt_lines(body)
+    if not lines:
+        return None
+    if any(line.startswith(UNCACHEABLE_ARGUMENTS) for line in lines):
+        return None
+    if lines[0] == b"command=ls-refs":
+        return ADVERTISEMENTS
+    if lines[0] == b"command=fetch":
+        return PACKS
+    if lines[0].startswith(b"want ") and lines[-1] == b"done":
+        return PACKS
+    return None
+
+
+# Entries.
+
+
+def _header(state: int, length: int = 0, digest: bytes = bytes(32)) -> bytes:
+    return HEADER.pack(MAGIC, FORMAT, state, length, digest).ljust(HEADER_SIZE, b"\0")
+
+
+def _read_header(fd: int) -> tuple[int, int, bytes] | None:
+    """(state, length, digest) of an entry, or None if it is not one of ours."""
+    data = os.pread(fd, HEADER.size, 0)
+    if len(data) < HEADER.size:
+        return None
+    magic, version, state, length, digest = HEADER.unpack(data)
+    if magic != MAGIC or version != FORMAT:
+        return None
+    return state, length, digest
+
+
+def _meta(status: int, headers: list[tuple[str, str]]) -> bytes:
+    meta = json.dumps({"status": status, "headers": headers}).encode()
+    return META_LENGTH.pack(len(meta)) + meta
+
+
+def _read_meta(fd: int) -> tuple[int, list, int] | None:
+    """(status, headers, offset of the body) of an entry, or None if unreadable."""
+    data = os.pread(fd, META_LENGTH.size, HEADER_SIZE)
+    if len(data) < META_LENGTH.size:
+        return None
+    (length,) = META_LENGTH.unpack(data)
+    try:
+        meta = json.loads(os.pread(fd, length, HEADER_SIZE + META_LENGTH.size))  # or too short
+        return meta["status"], meta["headers"], HEADER_SIZE + META_LENGTH.size + length
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _writer_alive(fd: int) -> bool:
+    """Whether the entry's writer still holds it (its flock goes with its process)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return False
+
+
+def _remove_if_same(path: Path, fd: int) -> None:
+    """Remove `path` if it is still the file open as `fd` (a new writer may have replaced it)."""
+    with contextlib.suppress(OSError):
+        if os.stat(path).st_ino == os.fstat(fd).st_ino:
+            os.unlink(path)
+
+
+def _log_once_a_while(topic: str, message: str, *args) -> None:
+    now = time.monotonic()
+    if now - _last_log.get(topic, -LOG_INTERVAL_SECONDS) >= LOG_INTERVAL_SECONDS:
+        _last_log[topic] = now
+        logger.warning(message, *args)
+
+
+def has_room(directory: Path) -> bool:
+    """Whether the disk holding `directory` has at least GIT_CACHE_MIN_FREE_MB free: never
+    take the last of the disk that pushes need."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        stat = os.statvfs(directory)
+    except OSError as error:
+        _log_once_a_while("room", "Git cache %s unusable, serving uncached: %s", directory, error)
+        return False
+    if stat.f_bavail * stat.f_frsize < settings.GIT_CACHE_MIN_FREE_MB * MIB:
+        _log_once_a_while(
+            "room",
+            "Less than %d MiB free for the Git cache in %s: serving uncached",
+            settings.GIT_CACHE_MIN_FREE_MB,
+            directory,
+        )
+        return False
+    return True
+
+
+def _digest_of(fd: int, start: int, length: int) -> bytes:
+    digest = hashlib.sha256()
+    offset, end = start, start + length
+    while offset < end:
+        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.digest()
+
+
+def _intact(fd: int, length: int, digest: bytes, *, memo: bool) -> bool:
+    """Whether a finished entry's bytes match its digest (and its size its length)."""
+    stat = os.fstat(fd)
+    if stat.st_size != HEADER_SIZE + length:
+        return False
+    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if memo and _verified.get(identity):
+        return True
+    intact = _digest_of(fd, HEADER_SIZE, length) == digest
+    if intact and memo:
+        with _lock:
+            if len(_verified) >= VERIFIED_MEMO_SIZE:
+                _verified.clear()
+            _verified[identity] = True
+    return intact
+
+
+def _touch(path: Path, fd: int) -> None:
+    """Mark the entry used now (its access time: the LRU order), keeping its mtime."""
+    stat = os.fstat(fd)
+    if time.time() - stat.st_atime > TOUCH_INTERVAL_SECONDS:
+        with contextlib.suppress(OSError):
+            os.utime(path, ns=(time.time_ns(), stat.st_mtime_ns))
+
+
+class EntryWriter:
+    """Writes one entry while its answer streams. It claims the entry before git starts (so
+    that requests arriving meanwhile follow it instead of starting git too): a file holding an
+    exclusive flock (followers see a live writer), linked into place only if no other writer
+    got there first. Then git's status and headers, then its bytes, then the header that says
+    how it ended."""
+
+    def __init__(self, fd: int, path: Path):
+        self.fd, self.path = fd, path
+        self.digest, self.length, self.failed = hashlib.sha256(), 0, False
+
+    @classmethod
+    def claim(cls, path: Path) -> "EntryWriter | None":
+        """The writer of a new entry at `path`. Raises FileExistsError if another writer has
+        it; None if it cannot be written (logged)."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+        except OSError as error:
+            _log_once_a_while("write", "Git cache entry not written: %s", error)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _write_all(fd, _header(WRITING))
+            os.link(temporary, path)
+        except OSError as error:
+            os.close(fd)
+            if error.errno == errno.EEXIST:
+                raise FileExistsError(path) from error
+            _log_once_a_while("write", "Git cache entry not written: %s", error)
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        return cls(fd, path)
+
+    def start(self, status: int, headers: list) -> None:
+        """git's status and headers: followers start their answers with them."""
+        self.write(_meta(status, headers))
+
+    def write(self, chunk: bytes) -> None:
+        if self.failed:
+            return
+        try:
+            _write_all(self.fd, chunk)
+        except OSError as error:
+            self.failed = True
+            logger.warning(
+                "Git cache entry %s not kept, its answer is served uncached: %s",
+                self.path.name,
+                error,
+            )
+            return
+        self.digest.update(chunk)
+        self.length += len(chunk)
+
+    def finish(self, *, complete: bool, keep: bool) -> bool:
+        """Mark the entry finished (COMPLETE if `keep`, else DISCARDED and removed: followers
+        still read it to its end) or FAILED (followers stop), and let it go. True if kept."""
+        kept = complete and keep and not self.failed
+        if complete and not self.failed:
+            state = COMPLETE if kept else DISCARDED
+            header = _header(state, self.length, self.digest.digest())
+        else:
+            header = _header(FAILED)
+        try:
+            os.pwrite(self.fd, header, 0)
+        except OSError as error:
+            logger.warning("Git cache entry %s could not be finished: %s", self.path.name, error)
+            kept = False
+        if not kept:
+            _remove_if_same(self.path, self.fd)
+        os.close(self.fd)  # and with it the flock
+        return kept
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# Eviction.
+
+
+def entries(directory: Path) -> list[tuple[int, int, Path]]:
+    """(access time, size, path) of every entry in a cache directory."""
+    found = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(directory) as shards:
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(shard.path) as files:
+                for entry in files:
+                    if entry.name.startswith("."):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        stat = entry.stat(follow_symlinks=False)
+                        found.append((stat.st_atime_ns, stat.st_size, Path(entry.path)))
+    return found
+
+
+def evict(directory: Path, max_bytes: int, *, dry_run: bool = False) -> list[Path]:
+    """Remove the least recently used entries until the cache holds at most `max_bytes`
+    (an entry still being written is left). Returns what was (or would be) removed."""
+    found = entries(directory)
+    total = sum(size for _, size, _ in found)
+    removed = []
+    for _, size, path in sorted(found):
+        if total <= max_bytes:
+            break
+        if _being_written(path):
+            continue
+        if not dry_run:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        removed.append(path)
+        total -= size
+    return removed
+
+
+def _open_to_look(path: Path) -> int:
+    """Open an entry to read its header without counting as a use (its access time is the
+    LRU order)."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOATIME)
+    except PermissionError:  # O_NOATIME is for the file's owner
+        return os.open(path, os.O_RDONLY)
+
+
+def _being_written(path: Path) -> bool:
+    try:
+        fd = _open_to_look(path)
+    except OSError:
+        return False
+    try:
+        header = _read_header(fd)
+        return header is not None and header[0] == WRITING and _writer_alive(fd)
+    finally:
+        os.close(fd)
+
+
+def _left_over(path: Path, stat: os.stat_result, now: float) -> bool:
+    """A temporary file older than LEFT_OVER_AGE_SECONDS, an entry not used for
+    UNUSED_MAX_AGE_SECONDS, or one no live writer holds that never finished."""
+    if path.name.startswith("."):
+        return stat.st_mtime < now - LEFT_OVER_AGE_SECONDS
+    if stat.st_atime < now - UNUSED_MAX_AGE_SECONDS:
+        return not _being_written(path)
+    fd = _open_to_look(path)
+    try:
+        header = _read_header(fd)
+        return header is None or (header[0] != COMPLETE and not _writer_alive(fd))
+    finally:
+        os.close(fd)
+
+
+def tidy(instance, *, dry_run: bool = False) -> list[Path]:
+    """What housekeeping removes from the caches: everything of a cache that is turned off,
+    what stopped writers left, entries unused for UNUSED_MAX_AGE_SECONDS, then the least
+    recently used beyond each cache's size. Returns what was (or would be) removed."""
+    removed = []
+    now = time.time()
+    for name, enabled, max_mb in (
+        (
+            ADVERTISEMENTS,
+            instance.git_advertisement_cache_enabled,
+            instance.git_advertisement_cache_max_mb,
+        ),
+        (PACKS, instance.git_pack_cache_enabled, instance.git_pack_cache_max_mb),
+    ):
+        directory = cache_directory(name)
+        shards = (
+            [shard for shard in directory.iterdir() if shard.is_dir()] if directory.is_dir() else []
+        )
+        for shard in shards:
+            for path in sorted(shard.iterdir()):
+                try:
+                    stat = path.stat()
+                    gone = (not enabled and not _being_written(path)) or _left_over(path, stat, now)
+                except FileNotFoundError:
+                    continue
+                if gone:
+                    removed.append(path)
+                    if not dry_run:
+                        with contextlib.suppress(FileNotFoundError):
+                            path.unlink()
+        if enabled:
+            removed += evict(directory, max_mb * MIB, dry_run=dry_run)
+    return removed
+
+
+def _evict_now_and_then(directory: Path, max_bytes: int, *, always: bool) -> None:
+    now = time.monotonic()
+    last = _last_eviction.get(directory)
+    if always or last is None or now - last >= ADVERTISEMENT_EVICTION_INTERVAL_SECONDS:
+        _last_eviction[directory] = now
+        evict(directory, max_bytes)
+
+
+# Answers.
+
+
+def _answer(status: int, headers: list, content: bytes, cache_state: str) -> HttpResponse:
+    response = HttpResponse(content, status=status)
+    for name, value in headers:
+        response[name] = value
+    response[CACHE_HEADER] = cache_state
+    return response
+
+
+def _streaming(status: int, headers: list, content, cache_state: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(content, status=status)
+    for name, value in headers:
+        response[name] = value
+    response[CACHE_HEADER] = cache_state
+    return response
+
+
+def _bypass(response):
+    response[CACHE_HEADER] = "bypass"
+    return response
+
+
+def _load_small(path: Path) -> tuple[int, list, bytes] | None:
+    """A finished advertisement entry: (status, headers, body); a corrupt one is removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        header = _read_header(fd)
+        if header is None or header[0] != COMPLETE:
+            return None
+        _, length, digest = header
+        data = os.pread(fd, length + 1, HEADER_SIZE)
+        if len(data) != length or hashlib.sha256(data).digest() != digest:
+            logger.warning("Git cache entry %s is corrupt: removed, rebuilt", path.name)
+            _remove_if_same(path, fd)
+            return None
+        _touch(path, fd)
+    finally:
+        os.close(fd)
+    (meta_length,) = META_LENGTH.unpack_from(data)
+    meta = json.loads(data[META_LENGTH.size : META_LENGTH.size + meta_length])
+    return meta["status"], meta["headers"], data[META_LENGTH.size + meta_length :]
+
+
+def _store_small(path: Path, status: int, headers: list, body: bytes) -> None:
+    if not has_room(path.parent.parent):
+        return
+    rest = _meta(status, headers) + body
+    data = _header(COMPLETE, len(rest), hashlib.sha256(rest).digest()) + rest
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
+    except OSError as error:
+        _log_once_a_while("write", "Git cache entry not written: %s", error)
+        return
+    try:
+        _write_all(fd, data)
+        os.replace(temporary, path)
+    except OSError as error:
+        _log_once_a_while("write", "Git cache entry not written: %s", error)
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+    finally:
+        os.close(fd)
+
+
+def _collect(response, limit: int) -> tuple[bytes, Iterator[bytes] | None]:
+    """Read a streaming answer into memory up to `limit` bytes: (what was read, the rest of
+    the stream if it is longer, else None)."""
+    iterator = iter(response.streaming_content)
+    parts, size = [], 0
+    for chunk in iterator:
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(parts), iterator
+    return b"".join(parts), None
+
+
+def _config_part(config: dict[str, str]) -> str:
+    return json.dumps(config, sort_keys=True)
+
+
+def advertisement(
+    request, repository: Path, run: Callable, *, config: dict[str, str], parts: tuple = ()
+):
+    """Answer an advertisement (info/refs, or ls-refs with `parts` holding its body) from the
+    cache, or with `run(finished=...)` (git, run with `config`) and keep that answer."""
+    instance = InstanceSettings.current()
+    if not instance.git_advertisement_cache_enabled:
+        return _bypass(run())
+    try:
+        state = refs_state(repository)
+    except OSError:
+        return _bypass(run())
+    key = _key(
+        ADVERTISEMENTS,
+        git_version(),
+        str(repository),
+        request.GET.get("service", ""),
+        request.META.get("HTTP_GIT_PROTOCOL", ""),
+        _config_part(config),
+        state,
+        *parts,
+    )
+    path = _entry_path(ADVERTISEMENTS, key)
+    found = _load_small(path)
+    if found is not None:
+        return _answer(*found, "hit")
+    exit_codes = []
+    response = run(finished=exit_codes.append)
+    if response.status_code != 200 or not response.streaming:
+        return _bypass(response)
+    content, rest = _collect(response, MAX_ADVERTISEMENT_BYTES)
+    headers = list(response.items())
+    if rest is not None:
+        content = _Closing(_chain(content, rest), _Once(response.close))
+        return _streaming(response.status_code, headers, content, "bypass")
+    unchanged = _same_state(repository, state)
+    if exit_codes == [0] and unchanged:
+        _store_small(path, 200, headers, content)
+        directory = cache_directory(ADVERTISEMENTS)
+        _evict_now_and_then(directory, instance.git_advertisement_cache_max_mb * MIB, always=False)
+    return _answer(200, headers, content, "store")
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _same_state(repository: Path, state: bytes, objects: bytes | None = None) -> bool:
+    try:
+        same = refs_state(repository) == state
+        return same and (objects is None or objects_state(repository) == objects)
+    except OSError:
+        return False
+
+
+def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, str]):
+    """Answer a `git-upload-pack` POST: ls-refs from the advertisement cache, a fetch from the
+    pack cache, anything else with `run(body=...)` (git, run with `config`) uncached."""
+    instance = InstanceSettings.current()
+    prefix, whole = read_ahead(request)
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "")
+    kind = request_kind(prefix, encoding) if whole else None
+    if kind == ADVERTISEMENTS:
+        return advertisement(
+            request,
+            repository,
+            lambda **options: run(body=PrefixedBody(prefix), **options),
+            config=config,
+            parts=(encoding, prefix),
+        )
+    if kind != PACKS or not instance.git_pack_cache_enabled:
+        rest = None if whole else request.META["wsgi.input"]
+        return _bypass(run(body=PrefixedBody(prefix, rest)))
+    try:
+        state, objects = refs_state(repository), objects_state(repository)
+    except OSError:
+        return _bypass(run(body=PrefixedBody(prefix)))
+    key = _key(
+        PACKS,
+        git_version(),
+        str(repository),
+        request.META.get("HTTP_GIT_PROTOCOL", ""),
+        _config_part(config),
+        encoding,
+        state,
+        objects,
+        prefix,
+    )
+    cache = PackCache(
+        path=_entry_path(PACKS, key),
+        repository=repository,
+        state=(state, objects),
+        max_bytes=instance.git_pack_cache_max_mb * MIB,
+        run=lambda **options: run(body=PrefixedBody(prefix), **options),
+    )
+    return cache.respond()
+
+
+class PackCache:
+    """One pack request's way through the pack cache: hit (a finished entry), follow (one being
+    written), store (this request's answer becomes the entry) or bypass."""
+
+    def __init__(self, *, path: Path, repository: Path, state: tuple, max_bytes: int, run):
+        self.path, self.repository, self.state = path, repository, state
+        self.max_bytes, self.run = max_bytes, run
+
+    def respond(self):
+        for _ in range(3):  # an entry may end, or be claimed, between two looks
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except FileNotFoundError:
+                if not has_room(self.path.parent.parent):
+                    return _bypass(self.run())
+                try:
+                    writer = EntryWriter.claim(self.path)
+                except FileExistsError:
+                    continue
+                return _bypass(self.run()) if writer is None else self.store(writer)
+            except OSError:
+                break
+            try:
+                response = self._from_entry(fd)
+            except OSError as error:
+                logger.warning("Git cache entry %s unreadable: %s", self.path.name, error)
+                response = None
+            if response is not None:
+                return response
+            os.close(fd)
+        return _bypass(self.run())
+
+    def _from_entry(self, fd: int):
+        """The answer from an entry open as `fd` (which it then owns), or None if it cannot
+        give one (a broken or abandoned entry is removed)."""
+        header = _read_header(fd)
+        if header is None:
+            _remove_if_same(self.path, fd)
+            return None
+        state, length, digest = header
+        if state == WRITING:
+            meta = self._wait_for_start(fd)
+            if meta is None:
+                return None
+            status, headers, start = meta
+            closer = _Once(os.close, fd)
+            content = _Closing(self._follow(fd, start, closer), closer)
+            return _streaming(status, headers, content, "follow")
+        meta = _read_meta(fd)
+        if state != COMPLETE or meta is None or not _intact(fd, length, digest, memo=True):
+            if state == COMPLETE:
+                logger.warning("Git cache entry %s is corrupt: removed, rebuilt", self.path.name)
+            _remove_if_same(self.path, fd)
+            return None
+        status, headers, start = meta
+        _touch(self.path, fd)
+        file = os.fdopen(fd, "rb")
+        file.seek(start)
+        response = FileResponse(file, status=status)
+        response.headers.pop("Content-Disposition", None)
+        for name, value in headers:
+            response[name] = value
+        response[CACHE_HEADER] = "hit"
+        return response
+
+    def _wait_for_start(self, fd: int) -> tuple | None:
+        """An entry being written: its status and headers once its writer has them, or None
+        if the writer failed or is gone before (the entry is then removed)."""
+        wait = FOLLOW_FIRST_WAIT_SECONDS
+        while True:
+            meta = _read_meta(fd)
+            if meta is not None:
+                return meta
+            header = _read_header(fd)
+            if header is None or header[0] != WRITING or not _writer_alive(fd):
+                if header is None or header[0] != COMPLETE:
+                    _remove_if_same(self.path, fd)
+                return None
+            time.sleep(wait)
+            wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
+
+    def _follow(self, fd: int, start: int, closer: "_Once") -> Iterator[bytes]:
+        """The entry's bytes as its writer writes them. If the writer fails before anything
+        was sent, git is run for this request instead; after, the answer ends where the entry
+        did (git reports the broken pack) and it is logged."""
+        offset, wait = start, FOLLOW_FIRST_WAIT_SECONDS
+        try:
+            while True:
+                chunk = os.pread(fd, CHUNK_SIZE, offset)
+                if chunk:
+                    offset += len(chunk)
+                    wait = FOLLOW_FIRST_WAIT_SECONDS
+                    yield chunk
+                    continue
+                state, length, _ = _read_header(fd)
+                if state in (COMPLETE, DISCARDED):
+                    end = HEADER_SIZE + length
+                    while offset < end:
+                        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
+                        if not chunk:
+                            break
+                        offset += len(chunk)
+                        yield chunk
+                    return
+                if state == FAILED or not _writer_alive(fd):
+                    if _read_header(fd)[0] in (COMPLETE, DISCARDED):
+                        continue  # it finished between the two looks
+                    if offset == start:
+                        logger.warning("Git cache entry %s failed: served uncached", self.path.name)
+                        response = self.run()
+                        try:
+                            yield from response.streaming_content
+                        finally:
+                            response.close()
+                    else:
+                        logger.warning(
+                            "Git cache entry %s failed after %d bytes were sent from it",
+                            self.path.name,
+                            offset - start,
+                        )
+                    return
+                time.sleep(wait)
+                wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
+        finally:
+            closer()
+
+    def store(self, writer: EntryWriter):
+        """Run git for this request, its answer going into the claimed entry as it streams."""
+        exit_codes = []
+        try:
+            response = self.run(finished=exit_codes.append)
+        except BaseException:
+            writer.finish(complete=False, keep=False)
+            raise
+        if response.status_code != 200 or not response.streaming:
+            writer.finish(complete=False, keep=False)
+            return _bypass(response)
+        headers = list(response.items())
+        writer.start(response.status_code, headers)
+        # A new response: closing git's (which a finished response does) would throw the rest
+        # of its answer away, and the entry needs it.
+        answer = iter(response.streaming_content)
+        finisher = _Once(self._finish, answer, writer, exit_codes)
+        content = _Closing(self._tee(answer, writer, finisher), finisher)
+        return _streaming(response.status_code, headers, content, "store")
+
+    def _tee(self, answer: Iterator[bytes], writer: EntryWriter, finisher: "_Once"):
+        """git's answer to the client and into the entry."""
+        try:
+            for chunk in answer:
+                writer.write(chunk)
+                yield chunk
+        finally:
+            finisher()
+
+    def _finish(self, answer: Iterator[bytes], writer: EntryWriter, exit_codes: list) -> None:
+        """The rest of git's answer into the entry (all of it, if the client left early or never
+        started reading: other clients may be following it), then the entry finished."""
+        for chunk in answer:
+            writer.write(chunk)
+        complete = exit_codes == [0]
+        keep = complete and _same_state(self.repository, *self.state)
+        if writer.finish(complete=complete, keep=keep):
+            evict(self.path.parent.parent, self.max_bytes)
+
+
+class _Once:
+    """`function(*args)`, run the first time it is called only."""
+
+    def __init__(self, function, *args):
+        self.function, self.args, self.done = function, args, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            self.function(*self.args)
+
+
+class _Closing:
+    """A response's content: iterates `iterator`; closing it (Django closes a response's
+    content when the response ends, whether it was read or not) also runs `closer`."""
+
+    def __init__(self, iterator: Iterator[bytes], closer: _Once):
+        self.iterator, self.closer = iterator, closer
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.iterator
+
+    def close(self) -> None:
+        try:
+            self.iterator.close()
+        finally:
+            self.closer()
