@@ -15,6 +15,7 @@ a stopped git leaves.
 """
 
 import contextlib
+import fcntl
 import logging
 import os
 import select
@@ -32,6 +33,9 @@ from django.utils.translation import gettext
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 64 * 1024
+# git's answer is read in pieces of up to this much, from a pipe made this large (Linux's
+# default is 64 KiB): a pack streams in a sixteenth of the reads and writes.
+ANSWER_CHUNK_SIZE = 1024 * 1024
 # Request headers git http-backend understands, passed on as CGI variables.
 PASSED_HEADERS = ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL")
 # How long git may go on after the answer has stopped streaming (the client left, or the answer
@@ -134,6 +138,8 @@ def run_http_backend(
         # Its own process group: stopping git stops receive-pack and its helpers with it.
         process_group=0,
     )
+    with contextlib.suppress(OSError, AttributeError):  # Linux only; may be over its limit
+        fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, ANSWER_CHUNK_SIZE)
     # The raw WSGI stream: Django's own wrapper would read nothing of a chunked body.
     if body is None and request.method == "POST":
         body = request.META["wsgi.input"]
@@ -147,7 +153,7 @@ def run_http_backend(
 
     def stream() -> Iterator[bytes]:
         try:
-            while chunk := process.stdout.read1(CHUNK_SIZE):
+            while chunk := process.stdout.read1(ANSWER_CHUNK_SIZE):
                 yield chunk
         finally:
             _finish(process, feeder, stderr, body, leftover_max_bytes, finished)

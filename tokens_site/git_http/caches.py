@@ -78,8 +78,10 @@ MAX_ADVERTISEMENT_BYTES = 4 * MIB
 CHUNK_SIZE = 1 * MIB
 # A follower at the end of what is written so far waits this long, doubling, before it looks
 # again.
-FOLLOW_FIRST_WAIT_SECONDS = 0.001
+FOLLOW_FIRST_WAIT_SECONDS = 0.005
 FOLLOW_LONGEST_WAIT_SECONDS = 0.05
+# A follower sends what it has at least this often, even when it is less than CHUNK_SIZE.
+FOLLOW_BATCH_SECONDS = 0.02
 # A small file (a ref, packed-refs, config) is part of a key by content; a larger one by its
 # inode, size and modification time.
 SMALL_FILE_BYTES = 1 * MIB
@@ -851,20 +853,33 @@ class PackCache:
             wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
 
     def _follow(self, fd: int, start: int, closer: "_Once") -> Iterator[bytes]:
-        """The entry's bytes as its writer writes them. If the writer fails before anything
-        was sent, git is run for this request instead; after, the answer ends where the entry
-        did (git reports the broken pack) and it is logged."""
-        offset, wait = start, FOLLOW_FIRST_WAIT_SECONDS
+        """The entry's bytes as its writer writes them, in pieces of CHUNK_SIZE (or what came
+        within FOLLOW_BATCH_SECONDS). If the writer fails before anything was sent, git is run
+        for this request instead; after, the answer ends where the entry did (git reports the
+        broken pack) and it is logged."""
+        pieces: list[bytes] = []
+        offset, filled, sent = start, 0, 0
+        wait, batch_started = FOLLOW_FIRST_WAIT_SECONDS, time.monotonic()
+
+        def batch() -> bytes:
+            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
         try:
             while True:
-                chunk = os.pread(fd, CHUNK_SIZE, offset)
+                chunk = os.pread(fd, CHUNK_SIZE - filled, offset)
                 if chunk:
+                    pieces.append(chunk)
                     offset += len(chunk)
-                    wait = FOLLOW_FIRST_WAIT_SECONDS
-                    yield chunk
+                    filled += len(chunk)
+                if filled == CHUNK_SIZE:
+                    yield batch()
+                    sent, filled, pieces = sent + filled, 0, []
+                    wait, batch_started = FOLLOW_FIRST_WAIT_SECONDS, time.monotonic()
                     continue
                 state, length, _ = _read_header(fd)
                 if state in (COMPLETE, DISCARDED):
+                    if filled:
+                        yield batch()
                     end = HEADER_SIZE + length
                     while offset < end:
                         chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
@@ -876,7 +891,7 @@ class PackCache:
                 if state == FAILED or not _writer_alive(fd):
                     if _read_header(fd)[0] in (COMPLETE, DISCARDED):
                         continue  # it finished between the two looks
-                    if offset == start:
+                    if sent == 0:
                         logger.warning("Git cache entry %s failed: served uncached", self.path.name)
                         response = self.run()
                         try:
@@ -887,9 +902,13 @@ class PackCache:
                         logger.warning(
                             "Git cache entry %s failed after %d bytes were sent from it",
                             self.path.name,
-                            offset - start,
+                            sent,
                         )
                     return
+                if filled and time.monotonic() - batch_started >= FOLLOW_BATCH_SECONDS:
+                    yield batch()
+                    sent, filled, pieces = sent + filled, 0, []
+                    batch_started = time.monotonic()
                 time.sleep(wait)
                 wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
         finally:
