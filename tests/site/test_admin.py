@@ -55,6 +55,10 @@ INSTANCE_SETTINGS_FORM = {
     "secret_push_protection_third_party": "on",
     "two_factor_grace_period": "48",
     "max_rotation_overlap_hours": "168",
+    "git_advertisement_cache_enabled": "on",
+    "git_advertisement_cache_max_mb": "64",
+    "git_pack_cache_enabled": "on",
+    "git_pack_cache_max_mb": "10240",
 }
 
 
@@ -201,10 +205,13 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert "maximum personal access token lifetime" in form.lower()
     assert "largest git push (mib)" in form.lower()
     assert "secret push protection" in form.lower()
+    assert "git pack cache size (mib)" in form.lower()
     data = {
         **INSTANCE_SETTINGS_FORM,
         "external_authorization_enabled": "on",
         "git_push_max_size_mb": "50",
+        "git_pack_cache_enabled": "",
+        "git_pack_cache_max_mb": "500",
     }
     admin_client.post(response["Location"], data)
     current = InstanceSettings.current()
@@ -213,6 +220,8 @@ def test_instance_settings_open_as_one_row(admin_client):
     assert current.git_push_max_size_mb == 50
     assert current.secret_push_protection_enabled
     assert current.secret_push_protection_third_party
+    assert not current.git_pack_cache_enabled and current.git_pack_cache_max_mb == 500
+    assert current.git_advertisement_cache_enabled
     assert InstanceSettings.objects.count() == 1
 
 

@@ -60,7 +60,7 @@ def test_personal_token_keeps_working(client, user):
     _, token = make_personal_token(user, scopes=["read_repository"])
     response = clone(client, token)
     assert response.status_code == 200
-    assert b"# service=git-upload-pack" in b"".join(response.streaming_content)
+    assert b"# service=git-upload-pack" in response.content
 
 
 def test_a_refused_right_password_does_not_reset_failed_codes(client, user):
