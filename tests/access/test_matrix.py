@@ -329,9 +329,7 @@ def git_probe(service: str):
         if permitted:
             banner = f"# service={service}\n"
             line = f"{len(banner) + 4:04x}{banner}0000".encode()
-            body = (
-                b"".join(response.streaming_content) if response.streaming else response.content
-            )
+            body = b"".join(response.streaming_content) if response.streaming else response.content
             assert body.startswith(line), body[:80]
         return permitted
 
