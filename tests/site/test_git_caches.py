@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from tests.e2e.conftest import GIT_ENV
+from tests.e2e.test_git_caches import deframed, fetch_request
 from tests.factories import GroupFactory, ProjectFactory, make_deploy_token
 from tokens_site.git_http import caches
 from tokens_site.models import InstanceSettings
@@ -52,6 +53,12 @@ V2_FETCH = (
         (pkt("command=fetch\n") + b"0001" + pkt(WANT) + pkt("deepen-since 1700000000"), None),
         (pkt("command=fetch\n") + b"0001" + pkt(WANT) + pkt("filter blob:none\n"), None),
         (pkt("command=object-info\n") + b"0000", None),
+        # v0 shallow, deepened and partial fetches: their lines, whatever the capabilities.
+        (pkt(WANT.rstrip("\n") + " shallow\n") + pkt("deepen 1\n") + b"0000" + pkt("done\n"), None),
+        (pkt(WANT) + pkt("shallow " + "c" * 40 + "\n") + b"0000" + pkt("done\n"), None),
+        (pkt(WANT.rstrip("\n") + " deepen-relative\n") + pkt("deepen 2\n") + b"0000", None),
+        (pkt(WANT.rstrip("\n") + " filter\n") + pkt("filter blob:none\n") + b"0000", None),
+        (b"0x1fcommand=fetch\n" + b"0000", None),
         (b"not pkt-lines", None),
         (b"00ffshort", None),
         (b"", None),
@@ -63,6 +70,8 @@ def test_which_requests_are_cached(body, kind):
 
 def test_a_gzipped_request_is_read_and_other_encodings_are_not():
     assert caches.request_kind(gzip.compress(V2_FETCH), "gzip") == caches.PACKS
+    deepened = V2_FETCH.replace(pkt("done\n"), pkt("deepen 1\n") + pkt("done\n"))
+    assert caches.request_kind(gzip.compress(deepened), "gzip") is None
     assert caches.request_kind(V2_FETCH, "br") is None
     assert caches.request_kind(b"not gzip", "gzip") is None
 
@@ -114,7 +123,8 @@ def test_the_objects_state_changes_with_a_repack(repository):
 def make_entry(directory, name: str, *, age_seconds: int = 0, state=caches.COMPLETE, size=1000):
     """An entry written as the pack cache writes one, last used `age_seconds` ago."""
     path = caches.cache_directory(directory) / name[:2] / name
-    writer = caches.EntryWriter.claim(path)
+    writer = caches.EntryWriter.claim(path, size)
+    os.close(writer.reader)
     writer.start(200, [("Content-Type", "application/x-git-upload-pack-result")])
     writer.write(b"x" * size)
     if state == caches.WRITING:
@@ -251,3 +261,34 @@ def test_turned_off_the_advertisement_cache_keeps_nothing(client, repository, au
     instance.save()
     assert advertise(client, authorization)[:2] == (200, "bypass")
     assert caches.entries(caches.cache_directory("info-refs")) == []
+
+
+def fetch(client, authorization, body: bytes):
+    response = client.post(
+        "/tanuki/app.git/git-upload-pack",
+        body,
+        content_type="application/x-git-upload-pack-request",
+        HTTP_AUTHORIZATION=authorization,
+        HTTP_GIT_PROTOCOL="version=2",
+    )
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return response.status_code, response.get("X-Git-Cache"), content
+
+
+def test_an_entry_its_writer_left_unfinished_is_never_served(
+    client, repository, authorization, caplog
+):
+    head = git("--git-dir", str(repository), "rev-parse", "main")
+    body = fetch_request(head, version=2)
+    status, state, first = fetch(client, authorization, body)
+    assert (status, state) == (200, "store")
+    assert fetch(client, authorization, body) == (200, "hit", first)
+    (entry,) = [path for _, _, path in caches.entries(caches.cache_directory(caches.PACKS))]
+    # As a server process stopped mid-pack leaves it: WRITING, cut short, no writer.
+    data = entry.read_bytes()
+    entry.write_bytes(data[:5] + bytes([caches.WRITING]) + data[6 : len(data) - 20])
+    status, state, second = fetch(client, authorization, body)
+    assert (status, state) == (200, "store")
+    assert deframed(second) == deframed(first)
+    assert "was left unfinished: removed" in caplog.text
+    assert fetch(client, authorization, body) == (200, "hit", second)

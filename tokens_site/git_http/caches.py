@@ -6,10 +6,12 @@ Two caches on disk under `REPOSITORIES_ROOT/.cache`, shared by every server proc
 - **Advertisements** (`info-refs/`): the answer to `GET info/refs?service=git-upload-pack` and
   to protocol v2's `command=ls-refs`. They are small: kept whole, written at once.
 - **Packs** (`upload-pack/`): the answer to a fetch (v2's `command=fetch`, or v0's wants ending
-  in `done`). The first client's answer is written to the entry while git streams it to that
-  client; clients asking the same while it is written follow the file as it grows (no one waits
-  for the whole pack); later ones get the finished file (sendfile). A client that leaves early
-  does not stop the entry: git's answer is still read to its end (see backend) and written.
+  in `done`). The first request claims the entry (and the disk space the pack may take) and
+  starts git; a thread of its own writes git's answer into the entry at git's pace. That
+  client, and every one asking the same meanwhile, follows the file as it grows (no one waits
+  for the whole pack, and a slow or stalled client holds up no one); later ones get the
+  finished file (sendfile). An entry whose writer stopped (its process killed) is never
+  finished: the next reader removes it.
 
 Both are keyed by what decides git's answer: the repository, git's version, the request (service,
 `Git-Protocol`, the body: wants, haves, capabilities) and the repository's refs state (HEAD,
@@ -32,6 +34,8 @@ and pack-objects caches, which this follows, are part of Gitaly (Go).
 """
 
 import contextlib
+import ctypes
+import ctypes.util
 import errno
 import fcntl
 import functools
@@ -50,6 +54,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from gunicorn.http.errors import ParseException
 
 from tokens_site.models import InstanceSettings
 
@@ -82,9 +87,12 @@ FOLLOW_FIRST_WAIT_SECONDS = 0.005
 FOLLOW_LONGEST_WAIT_SECONDS = 0.05
 # A follower sends what it has at least this often, even when it is less than CHUNK_SIZE.
 FOLLOW_BATCH_SECONDS = 0.02
+# A follower whose entry has not grown for this long gives up on it (git is stuck).
+FOLLOW_STALL_SECONDS = 300
 # A small file (a ref, packed-refs, config) is part of a key by content; a larger one by its
 # inode, size and modification time.
 SMALL_FILE_BYTES = 1 * MIB
+HEX_DIGITS = "0123456789abcdefABCDEF"
 # Fetch arguments that make an answer depend on more than the key holds.
 UNCACHEABLE_ARGUMENTS = (b"shallow ", b"deepen", b"filter", b"packfile-uris")
 # How often one process scans an advertisement cache to keep it in its bound (it also runs
@@ -97,7 +105,7 @@ LEFT_OVER_AGE_SECONDS = 3600
 TOUCH_INTERVAL_SECONDS = 60
 LOG_INTERVAL_SECONDS = 60
 # Pack entries this process has checked against their digest, by (device, inode, size,
-# modification time): a file that changes is checked again.
+# modification and change times): a file that changes is checked again.
 _verified: dict[tuple, bool] = {}
 VERIFIED_MEMO_SIZE = 4096
 _last_eviction: dict[Path, float] = {}
@@ -204,14 +212,19 @@ class PrefixedBody:
 
 
 def read_ahead(request) -> tuple[bytes, bool]:
-    """Up to MAX_KEYED_BODY_BYTES + 1 of the request body: (bytes, whether that is all)."""
+    """Up to MAX_KEYED_BODY_BYTES + 1 of the request body: (bytes, whether that is all). A
+    body cut short or garbled ends where it broke: git answers what it got (and fails)."""
     stream = request.META["wsgi.input"]
     length = request.META.get("CONTENT_LENGTH")
     remaining = int(length) if length and length.isdigit() else None
     parts, size = [], 0
     while size <= MAX_KEYED_BODY_BYTES and remaining != 0:
         wanted = MAX_KEYED_BODY_BYTES + 1 - size
-        chunk = stream.read(wanted if remaining is None else min(wanted, remaining))
+        try:
+            chunk = stream.read(wanted if remaining is None else min(wanted, remaining))
+        except (OSError, ParseException) as error:  # gunicorn's NoMoreData, a bad chunk
+            logger.info("The request body stopped: %r", error)
+            break
         if not chunk:
             break
         parts.append(chunk)
@@ -226,10 +239,10 @@ def pkt_lines(data: bytes) -> list[bytes] | None:
     if it is not one."""
     lines, offset = [], 0
     while offset < len(data):
-        try:
-            length = int(data[offset : offset + 4], 16)
-        except ValueError:
+        digits = data[offset : offset + 4]
+        if len(digits) < 4 or not all(chr(byte) in HEX_DIGITS for byte in digits):
             return None
+        length = int(digits, 16)
         if length < 4:  # 0000 flush, 0001 delimiter, 0002 response end
             offset += 4
             continue
@@ -327,24 +340,61 @@ def _log_once_a_while(topic: str, message: str, *args) -> None:
         logger.warning(message, *args)
 
 
-def has_room(directory: Path) -> bool:
-    """Whether the disk holding `directory` has at least GIT_CACHE_MIN_FREE_MB free: never
-    take the last of the disk that pushes need."""
+def has_room(directory: Path, needed: int = 0) -> bool:
+    """Whether the disk holding `directory` has `needed` bytes free beyond
+    GIT_CACHE_MIN_FREE_MB: never take the last of the disk that pushes need."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         stat = os.statvfs(directory)
     except OSError as error:
         _log_once_a_while("room", "Git cache %s unusable, serving uncached: %s", directory, error)
         return False
-    if stat.f_bavail * stat.f_frsize < settings.GIT_CACHE_MIN_FREE_MB * MIB:
+    if stat.f_bavail * stat.f_frsize < settings.GIT_CACHE_MIN_FREE_MB * MIB + needed:
         _log_once_a_while(
             "room",
-            "Less than %d MiB free for the Git cache in %s: serving uncached",
-            settings.GIT_CACHE_MIN_FREE_MB,
+            "Not enough free space for the Git cache in %s (%d MiB for the entry, and %d MiB "
+            "kept free): serving uncached",
             directory,
+            -(-needed // MIB),
+            settings.GIT_CACHE_MIN_FREE_MB,
         )
         return False
     return True
+
+
+def pack_size_bound(repository: Path) -> int:
+    """About the most a pack of this repository can take: its packs and loose objects, and
+    a margin. What a pack entry reserves on disk before anyone follows it."""
+    objects = repository / "objects"
+    total = 0
+    with contextlib.suppress(FileNotFoundError), os.scandir(objects) as found:
+        for entry in found:
+            if entry.name == "pack":
+                with os.scandir(entry.path) as packs:
+                    total += sum(
+                        pack.stat().st_size for pack in packs if pack.name.endswith(".pack")
+                    )
+            elif len(entry.name) == 2 and entry.is_dir(follow_symlinks=False):
+                with os.scandir(entry.path) as loose:
+                    total += sum(item.stat().st_size for item in loose)
+    return total + total // 10 + MIB
+
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE = 1, 2
+
+
+def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
+    """Linux's fallocate(2); nothing where the filesystem cannot (writes may then fail)."""
+    if length <= 0:
+        return
+    result = _libc.fallocate(
+        ctypes.c_int(fd), ctypes.c_int(mode), ctypes.c_longlong(offset), ctypes.c_longlong(length)
+    )
+    if result != 0:
+        code = ctypes.get_errno()
+        if code not in (errno.EOPNOTSUPP, errno.ENOSYS):
+            raise OSError(code, os.strerror(code))
 
 
 def _digest_of(fd: int, start: int, length: int) -> bytes:
@@ -364,7 +414,8 @@ def _intact(fd: int, length: int, digest: bytes, *, memo: bool) -> bool:
     stat = os.fstat(fd)
     if stat.st_size != HEADER_SIZE + length:
         return False
-    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    # The change time moves with any write (and with _touch, at most once a minute).
+    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if memo and _verified.get(identity):
         return True
     intact = _digest_of(fd, HEADER_SIZE, length) == digest
@@ -385,20 +436,20 @@ def _touch(path: Path, fd: int) -> None:
 
 
 class EntryWriter:
-    """Writes one entry while its answer streams. It claims the entry before git starts (so
-    that requests arriving meanwhile follow it instead of starting git too): a file holding an
-    exclusive flock (followers see a live writer), linked into place only if no other writer
-    got there first. Then git's status and headers, then its bytes, then the header that says
-    how it ended."""
+    """Writes one entry as git's answer comes. It claims the entry before git starts (so that
+    requests arriving meanwhile follow it instead of starting git too): a file holding an
+    exclusive flock (followers see a live writer) and the disk space the pack may take, linked
+    into place only if no other writer got there first. Then git's status and headers, then
+    its bytes, then the header that says how it ended."""
 
-    def __init__(self, fd: int, path: Path):
-        self.fd, self.path = fd, path
+    def __init__(self, fd: int, path: Path, reader: int, reserved: int):
+        self.fd, self.path, self.reader, self.reserved = fd, path, reader, reserved
         self.digest, self.length, self.failed = hashlib.sha256(), 0, False
 
     @classmethod
-    def claim(cls, path: Path) -> "EntryWriter | None":
-        """The writer of a new entry at `path`. Raises FileExistsError if another writer has
-        it; None if it cannot be written (logged)."""
+    def claim(cls, path: Path, reserve: int) -> "EntryWriter | None":
+        """The writer of a new entry at `path`, with `reserve` bytes of disk set aside. Raises
+        FileExistsError if another writer has it; None if it cannot be written (logged)."""
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
@@ -408,7 +459,9 @@ class EntryWriter:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             _write_all(fd, _header(WRITING))
+            _fallocate(fd, FALLOC_FL_KEEP_SIZE, HEADER_SIZE, reserve)
             os.link(temporary, path)
+            reader = os.open(path, os.O_RDONLY)  # the first client's: it follows too
         except OSError as error:
             os.close(fd)
             if error.errno == errno.EEXIST:
@@ -418,11 +471,17 @@ class EntryWriter:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-        return cls(fd, path)
+        return cls(fd, path, reader, reserve)
+
+    @property
+    def body_start(self) -> int:
+        return HEADER_SIZE + META_LENGTH.size + len(self._meta_json)
 
     def start(self, status: int, headers: list) -> None:
         """git's status and headers: followers start their answers with them."""
-        self.write(_meta(status, headers))
+        meta = _meta(status, headers)
+        self._meta_json = meta[META_LENGTH.size :]
+        self.write(meta)
 
     def write(self, chunk: bytes) -> None:
         if self.failed:
@@ -436,26 +495,42 @@ class EntryWriter:
                 self.path.name,
                 error,
             )
+            self._set_state(FAILED)  # followers stop now; the header's place is written
+            _remove_if_same(self.path, self.fd)
             return
         self.digest.update(chunk)
         self.length += len(chunk)
+
+    def _set_state(self, state: int, length: int = 0, digest: bytes = bytes(32)) -> None:
+        """The length and digest first, then the state: a reader never sees a finished state
+        with a length that is not yet there."""
+        header = _header(state, length, digest)
+        os.pwrite(self.fd, header[8:48], 8)
+        os.pwrite(self.fd, header[5:6], 5)
 
     def finish(self, *, complete: bool, keep: bool) -> bool:
         """Mark the entry finished (COMPLETE if `keep`, else DISCARDED and removed: followers
         still read it to its end) or FAILED (followers stop), and let it go. True if kept."""
         kept = complete and keep and not self.failed
-        if complete and not self.failed:
-            state = COMPLETE if kept else DISCARDED
-            header = _header(state, self.length, self.digest.digest())
-        else:
-            header = _header(FAILED)
         try:
-            os.pwrite(self.fd, header, 0)
+            if self.failed:
+                pass
+            elif complete:
+                self._set_state(COMPLETE if kept else DISCARDED, self.length, self.digest.digest())
+                with contextlib.suppress(OSError):  # the reserved space it did not need
+                    end = HEADER_SIZE + self.length
+                    unused = HEADER_SIZE + self.reserved - end
+                    _fallocate(self.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, end, unused)
+            else:
+                self._set_state(FAILED)
         except OSError as error:
             logger.warning("Git cache entry %s could not be finished: %s", self.path.name, error)
             kept = False
         if not kept:
             _remove_if_same(self.path, self.fd)
+        else:
+            with contextlib.suppress(OSError):  # its place in the LRU order: now
+                os.utime(self.path, ns=(time.time_ns(), os.fstat(self.fd).st_mtime_ns))
         os.close(self.fd)  # and with it the flock
         return kept
 
@@ -705,7 +780,7 @@ def advertisement(
     content, rest = _collect(response, MAX_ADVERTISEMENT_BYTES)
     headers = list(response.items())
     if rest is not None:
-        content = _Closing(_chain(content, rest), _Once(response.close))
+        content = _Closing(_chain(content, rest), _Once(close_content, response))
         return _streaming(response.status_code, headers, content, "bypass")
     unchanged = _same_state(repository, state)
     if exit_codes == [0] and unchanged:
@@ -773,7 +848,8 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
 
 class PackCache:
     """One pack request's way through the pack cache: hit (a finished entry), follow (one being
-    written), store (this request's answer becomes the entry) or bypass."""
+    written), store (this request's answer becomes the entry: git's answer goes into it in a
+    thread of its own, at git's pace, and this client follows it like the others) or bypass."""
 
     def __init__(self, *, path: Path, repository: Path, state: tuple, max_bytes: int, run):
         self.path, self.repository, self.state = path, repository, state
@@ -784,10 +860,11 @@ class PackCache:
             try:
                 fd = os.open(self.path, os.O_RDONLY)
             except FileNotFoundError:
-                if not has_room(self.path.parent.parent):
+                reserve = pack_size_bound(self.repository)
+                if reserve > self.max_bytes or not has_room(self.path.parent.parent, reserve):
                     return _bypass(self.run())
                 try:
-                    writer = EntryWriter.claim(self.path)
+                    writer = EntryWriter.claim(self.path, reserve)
                 except FileExistsError:
                     continue
                 return _bypass(self.run()) if writer is None else self.store(writer)
@@ -836,30 +913,44 @@ class PackCache:
         response[CACHE_HEADER] = "hit"
         return response
 
+    def _writer_gone(self, fd: int) -> bool:
+        """Whether the entry is still WRITING with no live writer (its process stopped):
+        then it is removed (it will never be finished)."""
+        header = _read_header(fd)
+        if header is None or header[0] != WRITING or _writer_alive(fd):
+            return False
+        if (_read_header(fd) or (None,))[0] != WRITING:
+            return False  # it finished between the two looks
+        logger.warning("Git cache entry %s was left unfinished: removed", self.path.name)
+        _remove_if_same(self.path, fd)
+        return True
+
     def _wait_for_start(self, fd: int) -> tuple | None:
         """An entry being written: its status and headers once its writer has them, or None
-        if the writer failed or is gone before (the entry is then removed)."""
+        if the writer failed or is gone (an abandoned entry is removed)."""
         wait = FOLLOW_FIRST_WAIT_SECONDS
         while True:
+            if self._writer_gone(fd):
+                return None
             meta = _read_meta(fd)
             if meta is not None:
                 return meta
             header = _read_header(fd)
-            if header is None or header[0] != WRITING or not _writer_alive(fd):
-                if header is None or header[0] != COMPLETE:
-                    _remove_if_same(self.path, fd)
+            if header is None or header[0] != WRITING:
                 return None
             time.sleep(wait)
             wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
 
     def _follow(self, fd: int, start: int, closer: "_Once") -> Iterator[bytes]:
         """The entry's bytes as its writer writes them, in pieces of CHUNK_SIZE (or what came
-        within FOLLOW_BATCH_SECONDS). If the writer fails before anything was sent, git is run
-        for this request instead; after, the answer ends where the entry did (git reports the
-        broken pack) and it is logged."""
+        within FOLLOW_BATCH_SECONDS). If the writer fails, stops or makes no progress for
+        FOLLOW_STALL_SECONDS before anything was sent, git is run for this request instead;
+        after, the answer ends where the entry did (git reports the broken pack) and it is
+        logged."""
         pieces: list[bytes] = []
         offset, filled, sent = start, 0, 0
         wait, batch_started = FOLLOW_FIRST_WAIT_SECONDS, time.monotonic()
+        progress = time.monotonic()
 
         def batch() -> bytes:
             return pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -871,6 +962,7 @@ class PackCache:
                     pieces.append(chunk)
                     offset += len(chunk)
                     filled += len(chunk)
+                    progress = time.monotonic()
                 if filled == CHUNK_SIZE:
                     yield batch()
                     sent, filled, pieces = sent + filled, 0, []
@@ -888,16 +980,15 @@ class PackCache:
                         offset += len(chunk)
                         yield chunk
                     return
-                if state == FAILED or not _writer_alive(fd):
-                    if _read_header(fd)[0] in (COMPLETE, DISCARDED):
-                        continue  # it finished between the two looks
+                stalled = time.monotonic() - progress > FOLLOW_STALL_SECONDS
+                if state == FAILED or stalled or self._writer_gone(fd):
                     if sent == 0:
                         logger.warning("Git cache entry %s failed: served uncached", self.path.name)
                         response = self.run()
                         try:
                             yield from response.streaming_content
                         finally:
-                            response.close()
+                            close_content(response)
                     else:
                         logger.warning(
                             "Git cache entry %s failed after %d bytes were sent from it",
@@ -915,43 +1006,61 @@ class PackCache:
             closer()
 
     def store(self, writer: EntryWriter):
-        """Run git for this request, its answer going into the claimed entry as it streams."""
+        """Run git for this request; its answer goes into the claimed entry in a thread of its
+        own, and this client follows the entry."""
         exit_codes = []
         try:
             response = self.run(finished=exit_codes.append)
         except BaseException:
+            os.close(writer.reader)
             writer.finish(complete=False, keep=False)
             raise
         if response.status_code != 200 or not response.streaming:
+            os.close(writer.reader)
             writer.finish(complete=False, keep=False)
             return _bypass(response)
         headers = list(response.items())
         writer.start(response.status_code, headers)
-        # A new response: closing git's (which a finished response does) would throw the rest
-        # of its answer away, and the entry needs it.
-        answer = iter(response.streaming_content)
-        finisher = _Once(self._finish, answer, writer, exit_codes)
-        content = _Closing(self._tee(answer, writer, finisher), finisher)
+        threading.Thread(
+            target=self._fill,
+            args=(response, writer, exit_codes),
+            name=f"git-cache-{self.path.name[:12]}",
+            daemon=True,
+        ).start()
+        closer = _Once(os.close, writer.reader)
+        content = _Closing(self._follow(writer.reader, writer.body_start, closer), closer)
         return _streaming(response.status_code, headers, content, "store")
 
-    def _tee(self, answer: Iterator[bytes], writer: EntryWriter, finisher: "_Once"):
-        """git's answer to the client and into the entry."""
+    def _fill(self, response, writer: EntryWriter, exit_codes: list) -> None:
+        """git's whole answer into the entry, then the entry finished (always: followers wait
+        for it)."""
+        complete = False
         try:
-            for chunk in answer:
+            for chunk in response.streaming_content:
                 writer.write(chunk)
-                yield chunk
+            complete = exit_codes == [0]
+        except Exception:
+            logger.exception("Git cache entry %s: git's answer broke off", self.path.name)
         finally:
-            finisher()
+            try:
+                close_content(response)
+            finally:
+                keep = (
+                    complete
+                    and writer.length <= self.max_bytes
+                    and _same_state(self.repository, *self.state)
+                )
+                if writer.finish(complete=complete, keep=keep):
+                    evict(self.path.parent.parent, self.max_bytes)
 
-    def _finish(self, answer: Iterator[bytes], writer: EntryWriter, exit_codes: list) -> None:
-        """The rest of git's answer into the entry (all of it, if the client left early or never
-        started reading: other clients may be following it), then the entry finished."""
-        for chunk in answer:
-            writer.write(chunk)
-        complete = exit_codes == [0]
-        keep = complete and _same_state(self.repository, *self.state)
-        if writer.finish(complete=complete, keep=keep):
-            evict(self.path.parent.parent, self.max_bytes)
+
+def close_content(response) -> None:
+    """Close what a response streams (git's answer: git is let finish), without what
+    HttpResponse.close() also does (the request_finished signal: this request, or this
+    thread, is not finished)."""
+    for closer in response._resource_closers:
+        closer()
+    response._resource_closers.clear()
 
 
 class _Once:
