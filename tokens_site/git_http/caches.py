@@ -816,7 +816,7 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
             repository,
             lambda **options: run(body=PrefixedBody(prefix), **options),
             config=config,
-            parts=(encoding, prefix),
+            parts=(encoding, request.META.get("CONTENT_TYPE", ""), prefix),
         )
     if kind != PACKS or not instance.git_pack_cache_enabled:
         rest = None if whole else request.META["wsgi.input"]
@@ -832,6 +832,7 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
         request.META.get("HTTP_GIT_PROTOCOL", ""),
         _config_part(config),
         encoding,
+        request.META.get("CONTENT_TYPE", ""),  # git refuses another (415): so does a hit
         state,
         objects,
         prefix,
