@@ -42,12 +42,10 @@ sys.path.insert(0, str(BASE_DIR))
 
 from bench.auth_bench import (  # noqa: E402 (after the path is set)
     configure_environment,
-    recreate_database,
     start_gunicorn,
-    use_database,
     wrk,
 )
-from bench.push_bench import GIT_ENV, git, make_commit, server_cpu  # noqa: E402
+from bench.push_bench import GIT_ENV, git, server_cpu, set_up  # noqa: E402
 
 DATABASE = "tokens_bench_git"
 TARGETS = {
@@ -151,17 +149,8 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="tokens-git-bench-"))
     env = configure_environment(workdir)
-    import django
-
-    django.setup()
-    from django.core.cache import cache
-
-    cache.clear()
-    print(f"Preparing a repository of {options.megabytes} MB of text...")
     work = workdir / "work"
-    make_commit(work, options.megabytes)
-    recreate_database(DATABASE)
-    use_database(DATABASE)
+    set_up(DATABASE, work, options.megabytes)
     project, username, secret, personal = prepare()
     path, bare = project.full_path, project.repository_path
     git("push", "-q", str(bare), "main", cwd=work)

@@ -82,6 +82,21 @@ def make_commit(work: Path, megabytes: int) -> None:
     git("commit", "-q", "-m", "Bench", cwd=work)
 
 
+def set_up(database: str, work: Path, megabytes: int) -> None:
+    """Django on a new `database` (the shared cache cleared), and a commit of `megabytes` MB
+    of text in the repository `work`."""
+    import django
+
+    django.setup()
+    from django.core.cache import cache
+
+    cache.clear()
+    print(f"Preparing a commit of {megabytes} MB of text...")
+    make_commit(work, megabytes)
+    recreate_database(database)
+    use_database(database)
+
+
 def prepare(pushes: int) -> tuple[str, list[str]]:
     """A user with a write_repository token and `pushes` empty projects: (token, paths)."""
     from django.contrib.auth import get_user_model
@@ -134,17 +149,8 @@ def main() -> None:
     env = configure_environment(workdir)
     env["INSTANCE_SETTINGS_CACHE_SECONDS"] = "0"  # a mode change reaches the server at once
     os.environ["INSTANCE_SETTINGS_CACHE_SECONDS"] = "0"
-    import django
-
-    django.setup()
-    from django.core.cache import cache
-
-    cache.clear()
-    print(f"Preparing a commit of {options.megabytes} MB of text...")
     work = workdir / "work"
-    make_commit(work, options.megabytes)
-    recreate_database(DATABASE)
-    use_database(DATABASE)
+    set_up(DATABASE, work, options.megabytes)
     token, paths = prepare(len(MODES) * (options.rounds + 1))
     server, url = start_gunicorn(env, DATABASE)
     host = url.removeprefix("http://")

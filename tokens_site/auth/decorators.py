@@ -26,9 +26,7 @@ PROJECT_FIELDS = ("id", "full_path", "visibility", "group__id", "group__traversa
 # info/refs request's time).
 _project_by_full_path = CompiledLookup(
     lambda full_path: (
-        Project.objects.order_by()
-        .by_full_path(full_path)
-        .values_list("id", "full_path", "visibility", "group_id", "group__traversal")
+        Project.objects.order_by().by_full_path(full_path).values_list(*PROJECT_FIELDS)
     ),
     sentinel="__full_path__",
 )

@@ -590,16 +590,23 @@ def _open_to_look(path: Path) -> int:
         return os.open(path, os.O_RDONLY)
 
 
-def _being_written(path: Path) -> bool:
-    try:
-        fd = _open_to_look(path)
-    except OSError:
-        return False
+def _look(path: Path) -> tuple[int | None, bool]:
+    """An entry's state (None if it is not one) and whether a writer holds it, read without
+    counting as a use."""
+    fd = _open_to_look(path)
     try:
         header = _read_header(fd)
-        return header is not None and header[0] == WRITING and _writer_alive(fd)
+        return (None, False) if header is None else (header[0], _writer_alive(fd))
     finally:
         os.close(fd)
+
+
+def _being_written(path: Path) -> bool:
+    try:
+        state, alive = _look(path)
+    except OSError:
+        return False
+    return state == WRITING and alive
 
 
 def _left_over(path: Path, stat: os.stat_result, now: float) -> bool:
@@ -609,12 +616,8 @@ def _left_over(path: Path, stat: os.stat_result, now: float) -> bool:
         return stat.st_mtime < now - LEFT_OVER_AGE_SECONDS
     if stat.st_atime < now - UNUSED_MAX_AGE_SECONDS:
         return not _being_written(path)
-    fd = _open_to_look(path)
-    try:
-        header = _read_header(fd)
-        return header is None or (header[0] != COMPLETE and not _writer_alive(fd))
-    finally:
-        os.close(fd)
+    state, alive = _look(path)
+    return state is None or (state != COMPLETE and not alive)
 
 
 def tidy(instance, *, dry_run: bool = False) -> list[Path]:
@@ -652,10 +655,11 @@ def tidy(instance, *, dry_run: bool = False) -> list[Path]:
     return removed
 
 
-def _evict_now_and_then(directory: Path, max_bytes: int, *, always: bool) -> None:
+def _evict_now_and_then(directory: Path, max_bytes: int) -> None:
+    """evict(), at most every ADVERTISEMENT_EVICTION_INTERVAL_SECONDS in this process."""
     now = time.monotonic()
     last = _last_eviction.get(directory)
-    if always or last is None or now - last >= ADVERTISEMENT_EVICTION_INTERVAL_SECONDS:
+    if last is None or now - last >= ADVERTISEMENT_EVICTION_INTERVAL_SECONDS:
         _last_eviction[directory] = now
         evict(directory, max_bytes)
 
@@ -663,16 +667,8 @@ def _evict_now_and_then(directory: Path, max_bytes: int, *, always: bool) -> Non
 # Answers.
 
 
-def _answer(status: int, headers: list, content: bytes, cache_state: str) -> HttpResponse:
-    response = HttpResponse(content, status=status)
-    for name, value in headers:
-        response[name] = value
-    response[CACHE_HEADER] = cache_state
-    return response
-
-
-def _streaming(status: int, headers: list, content, cache_state: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(content, status=status)
+def _answer(response, headers: list, cache_state: str):
+    """`response` with git's `headers` and what the cache did."""
     for name, value in headers:
         response[name] = value
     response[CACHE_HEADER] = cache_state
@@ -751,7 +747,8 @@ def advertisement(
     request, repository: Path, run: Callable, *, config: dict[str, str], parts: tuple = ()
 ):
     """Answer an advertisement (info/refs, or ls-refs with `parts` holding its body) from the
-    cache, or with `run(finished=...)` (git, run with `config`) and keep that answer."""
+    cache, or with `run(config=config, finished=...)` (git) and keep that answer."""
+    run = functools.partial(run, config=config)
     instance = InstanceSettings.current()
     if not instance.git_advertisement_cache_enabled:
         return _bypass(run())
@@ -772,7 +769,8 @@ def advertisement(
     path = _entry_path(ADVERTISEMENTS, key)
     found = _load_small(path)
     if found is not None:
-        return _answer(*found, "hit")
+        status, headers, content = found
+        return _answer(HttpResponse(content, status=status), headers, "hit")
     exit_codes = []
     response = run(finished=exit_codes.append)
     if response.status_code != 200 or not response.streaming:
@@ -781,13 +779,15 @@ def advertisement(
     headers = list(response.items())
     if rest is not None:
         content = _Closing(_chain(content, rest), _Once(close_content, response))
-        return _streaming(response.status_code, headers, content, "bypass")
+        return _answer(
+            StreamingHttpResponse(content, status=response.status_code), headers, "bypass"
+        )
     unchanged = _same_state(repository, state)
     if exit_codes == [0] and unchanged:
         _store_small(path, 200, headers, content)
         directory = cache_directory(ADVERTISEMENTS)
-        _evict_now_and_then(directory, instance.git_advertisement_cache_max_mb * MIB, always=False)
-    return _answer(200, headers, content, "store")
+        _evict_now_and_then(directory, instance.git_advertisement_cache_max_mb * MIB)
+    return _answer(HttpResponse(content), headers, "store")
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -805,26 +805,31 @@ def _same_state(repository: Path, state: bytes, objects: bytes | None = None) ->
 
 def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, str]):
     """Answer a `git-upload-pack` POST: ls-refs from the advertisement cache, a fetch from the
-    pack cache, anything else with `run(body=...)` (git, run with `config`) uncached."""
+    pack cache, anything else with `run(config=config, body=...)` (git) uncached."""
     instance = InstanceSettings.current()
     prefix, whole = read_ahead(request)
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "")
+    content_type = request.META.get("CONTENT_TYPE", "")  # git refuses another (415): so does a hit
     kind = request_kind(prefix, encoding) if whole else None
     if kind == ADVERTISEMENTS:
         return advertisement(
             request,
             repository,
-            lambda **options: run(body=PrefixedBody(prefix), **options),
+            functools.partial(run, body=PrefixedBody(prefix)),
             config=config,
-            parts=(encoding, request.META.get("CONTENT_TYPE", ""), prefix),
+            parts=(encoding, content_type, prefix),
         )
+
+    def git(**options):  # a fresh body each time: a follower may need to run it again
+        return run(config=config, body=PrefixedBody(prefix), **options)
+
     if kind != PACKS or not instance.git_pack_cache_enabled:
         rest = None if whole else request.META["wsgi.input"]
-        return _bypass(run(body=PrefixedBody(prefix, rest)))
+        return _bypass(run(config=config, body=PrefixedBody(prefix, rest)))
     try:
         state, objects = refs_state(repository), objects_state(repository)
     except OSError:
-        return _bypass(run(body=PrefixedBody(prefix)))
+        return _bypass(git())
     key = _key(
         PACKS,
         git_version(),
@@ -832,7 +837,7 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
         request.META.get("HTTP_GIT_PROTOCOL", ""),
         _config_part(config),
         encoding,
-        request.META.get("CONTENT_TYPE", ""),  # git refuses another (415): so does a hit
+        content_type,
         state,
         objects,
         prefix,
@@ -842,7 +847,7 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
         repository=repository,
         state=(state, objects),
         max_bytes=instance.git_pack_cache_max_mb * MIB,
-        run=lambda **options: run(body=PrefixedBody(prefix), **options),
+        run=git,
     )
     return cache.respond()
 
@@ -896,7 +901,7 @@ class PackCache:
             status, headers, start = meta
             closer = _Once(os.close, fd)
             content = _Closing(self._follow(fd, start, closer), closer)
-            return _streaming(status, headers, content, "follow")
+            return _answer(StreamingHttpResponse(content, status=status), headers, "follow")
         meta = _read_meta(fd)
         if state != COMPLETE or meta is None or not _intact(fd, length, digest, memo=True):
             if state == COMPLETE:
@@ -909,10 +914,7 @@ class PackCache:
         file.seek(start)
         response = FileResponse(file, status=status)
         response.headers.pop("Content-Disposition", None)
-        for name, value in headers:
-            response[name] = value
-        response[CACHE_HEADER] = "hit"
-        return response
+        return _answer(response, headers, "hit")
 
     def _writer_gone(self, fd: int) -> bool:
         """Whether the entry is still WRITING with no live writer (its process stopped):
@@ -1030,7 +1032,9 @@ class PackCache:
         ).start()
         closer = _Once(os.close, writer.reader)
         content = _Closing(self._follow(writer.reader, writer.body_start, closer), closer)
-        return _streaming(response.status_code, headers, content, "store")
+        return _answer(
+            StreamingHttpResponse(content, status=response.status_code), headers, "store"
+        )
 
     def _fill(self, response, writer: EntryWriter, exit_codes: list) -> None:
         """git's whole answer into the entry, then the entry finished (always: followers wait

@@ -7,6 +7,8 @@ fetches ask is answered from the caches when it can be (tokens_site.git_http.cac
 after access is granted, so a cached answer is never a way around it.
 """
 
+import functools
+
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
@@ -64,9 +66,7 @@ def info_refs(request, project, principal):
     return caches.advertisement(
         request,
         project.repository_path,
-        lambda **options: serve(
-            request, project, principal, "info/refs", config=UPLOAD_PACK_CONFIG, **options
-        ),
+        functools.partial(serve, request, project, principal, "info/refs"),
         config=UPLOAD_PACK_CONFIG,
     )
 
@@ -77,9 +77,7 @@ def upload_pack(request, project, principal):
     return caches.upload_pack(
         request,
         project.repository_path,
-        lambda **options: serve(
-            request, project, principal, "git-upload-pack", config=UPLOAD_PACK_CONFIG, **options
-        ),
+        functools.partial(serve, request, project, principal, "git-upload-pack"),
         config=UPLOAD_PACK_CONFIG,
     )
 
