@@ -125,8 +125,11 @@ def make_entry(directory, name: str, *, age_seconds: int = 0, state=caches.COMPL
     path = caches.cache_directory(directory) / name[:2] / name
     writer = caches.EntryWriter.claim(path, size)
     os.close(writer.reader)
-    writer.start(200, [("Content-Type", "application/x-git-upload-pack-result")])
-    writer.write(b"x" * size)
+    # As git http-backend writes into it: its CGI head, then the body.
+    os.write(writer.output, b"Content-Type: application/x-git-upload-pack-result\r\n\r\n")
+    os.write(writer.output, b"x" * size)
+    writer.close_output()
+    assert writer.absorb()
     if state == caches.WRITING:
         return path, writer
     writer.finish(complete=True, keep=True)
@@ -292,3 +295,23 @@ def test_an_entry_its_writer_left_unfinished_is_never_served(
     assert deframed(second) == deframed(first)
     assert "was left unfinished: removed" in caplog.text
     assert fetch(client, authorization, body) == (200, "hit", second)
+
+
+def test_an_answer_git_ends_with_an_error_is_served_but_not_kept(
+    client, repository, authorization, caplog
+):
+    # A want the repository does not have: git answers with an error and exits non-zero.
+    body = fetch_request("b" * 40, version=2)
+    direct = subprocess.run(
+        ["git", "upload-pack", "--stateless-rpc", str(repository)],
+        input=body,
+        env={**GIT_ENV, "GIT_PROTOCOL": "version=2"},
+        capture_output=True,
+    )
+    assert direct.returncode != 0
+    for _ in range(2):
+        status, state, content = fetch(client, authorization, body)
+        assert (status, state) == (200, "store")
+        assert content == direct.stdout
+    assert caches.entries(caches.cache_directory(caches.PACKS)) == []
+    assert "git http-backend exited with" in caplog.text

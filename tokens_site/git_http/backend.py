@@ -97,9 +97,10 @@ def _copy_body(source, sink) -> None:
             sink.close()
 
 
-def _read_headers(stdout) -> tuple[int, list[tuple[str, str]]]:
+def parse_headers(lines) -> tuple[int, list[tuple[str, str]]]:
+    """The status and headers of a CGI answer's head (its lines, up to the empty one)."""
     status, headers = 200, []
-    while line := stdout.readline():
+    for line in lines:
         line = line.rstrip(b"\r\n")
         if not line:
             break
@@ -109,6 +110,31 @@ def _read_headers(stdout) -> tuple[int, list[tuple[str, str]]]:
         else:
             headers.append((name.strip(), value.strip()))
     return status, headers
+
+
+def _start(request, repository, suffix, remote_user, config, environment, body, stdout):
+    """git http-backend started, the request body (`body`, or the request's) going to it in a
+    thread of its own: (process, feeder thread or None, stderr file, body)."""
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _finish)
+    process = subprocess.Popen(
+        ["git", "http-backend"],
+        stdin=subprocess.PIPE,
+        stdout=stdout,
+        stderr=stderr,
+        env=_environment(request, repository, suffix, remote_user, config or {}, environment or {}),
+        # Its own process group: stopping git stops receive-pack and its helpers with it.
+        process_group=0,
+    )
+    # The raw WSGI stream: Django's own wrapper would read nothing of a chunked body.
+    if body is None and request.method == "POST":
+        body = request.META["wsgi.input"]
+    if body is None:
+        process.stdin.close()
+        feeder = None
+    else:
+        feeder = threading.Thread(target=_copy_body, args=(body, process.stdin), daemon=True)
+        feeder.start()
+    return process, feeder, stderr, body
 
 
 def run_http_backend(
@@ -128,28 +154,12 @@ def run_http_backend(
     for this run. `body` is what git reads (anything with `read(n)`), by default the request's
     body. Up to `leftover_max_bytes` (None: all) of a body git did not read to its end are read
     and thrown away after git's answer. `finished(returncode)` is called once git has exited."""
-    stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the stream ends)
-    process = subprocess.Popen(
-        ["git", "http-backend"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        env=_environment(request, repository, suffix, remote_user, config or {}, environment or {}),
-        # Its own process group: stopping git stops receive-pack and its helpers with it.
-        process_group=0,
+    process, feeder, stderr, body = _start(
+        request, repository, suffix, remote_user, config, environment, body, subprocess.PIPE
     )
     with contextlib.suppress(OSError, AttributeError):  # Linux only; may be over its limit
         fcntl.fcntl(process.stdout.fileno(), fcntl.F_SETPIPE_SZ, ANSWER_CHUNK_SIZE)
-    # The raw WSGI stream: Django's own wrapper would read nothing of a chunked body.
-    if body is None and request.method == "POST":
-        body = request.META["wsgi.input"]
-    if body is None:
-        process.stdin.close()
-        feeder = None
-    else:
-        feeder = threading.Thread(target=_copy_body, args=(body, process.stdin), daemon=True)
-        feeder.start()
-    status, headers = _read_headers(process.stdout)
+    status, headers = parse_headers(iter(process.stdout.readline, b""))
 
     def stream() -> Iterator[bytes]:
         try:
@@ -167,6 +177,58 @@ def run_http_backend(
     return response
 
 
+def write_http_backend(
+    request,
+    *,
+    repository: Path,
+    suffix: str,
+    remote_user: str,
+    output: int,
+    config: dict[str, str] | None = None,
+    body=None,
+) -> "GitWriter":
+    """Start `git http-backend` as run_http_backend() does, with its whole answer (the CGI
+    head, then the body) written straight into the file open as `output`, from its offset:
+    the pack cache's writer. git then writes at its own pace, never waiting for us to read a
+    pipe (read piece by piece in Python, a pack took git twice as long)."""
+    process, feeder, stderr, body = _start(
+        request, repository, suffix, remote_user, config, None, body, output
+    )
+    return GitWriter(process, feeder, stderr, body)
+
+
+class GitWriter:
+    """git http-backend writing its answer into a file (write_http_backend())."""
+
+    def __init__(self, process: subprocess.Popen, feeder, stderr, body):
+        self.process, self.feeder, self.stderr, self.body = process, feeder, stderr, body
+        try:  # wakes wait() the moment git exits (Linux >= 5.3)
+            self._pidfd = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):
+            self._pidfd = None
+
+    def wait(self, timeout: float) -> int | None:
+        """git's exit status, waiting up to `timeout` seconds for it; None if still running."""
+        if self._pidfd is not None:
+            select.select([self._pidfd], [], [], timeout)
+        elif self.process.poll() is None:
+            time.sleep(timeout)
+        return self.process.poll()
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def finish(self) -> int:
+        """git's exit status, once it has exited (stopped if need be; its errors logged)."""
+        returncode = []
+        _finish(
+            self.process, self.feeder, self.stderr, self.body, LEFTOVER_MAX_BYTES, returncode.append
+        )
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+        return returncode[0]
+
+
 def _finish(
     process: subprocess.Popen,
     feeder: threading.Thread | None,
@@ -181,7 +243,7 @@ def _finish(
     `finished`."""
     deadline = time.monotonic() + FINISH_TIMEOUT_SECONDS
     returncode = None
-    if _drain(process.stdout, deadline):
+    if process.stdout is None or _drain(process.stdout, deadline):  # or it writes to a file
         with contextlib.suppress(subprocess.TimeoutExpired):
             returncode = process.wait(timeout=max(deadline - time.monotonic(), 0))
     if returncode is None:
@@ -189,7 +251,8 @@ def _finish(
             "git http-backend did not finish within %ss; stopping it", FINISH_TIMEOUT_SECONDS
         )
         returncode = _stop(process)
-    process.stdout.close()
+    if process.stdout is not None:
+        process.stdout.close()
     if feeder is not None:
         feeder.join(timeout=FEEDER_JOIN_TIMEOUT_SECONDS)
         # Never while the feeder may still read the body (it is stuck on a silent client).

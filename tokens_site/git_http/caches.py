@@ -7,11 +7,13 @@ Two caches on disk under `REPOSITORIES_ROOT/.cache`, shared by every server proc
   to protocol v2's `command=ls-refs`. They are small: kept whole, written at once.
 - **Packs** (`upload-pack/`): the answer to a fetch (v2's `command=fetch`, or v0's wants ending
   in `done`). The first request claims the entry (and the disk space the pack may take) and
-  starts git; a thread of its own writes git's answer into the entry at git's pace. That
-  client, and every one asking the same meanwhile, follows the file as it grows (no one waits
-  for the whole pack, and a slow or stalled client holds up no one); later ones get the
-  finished file (sendfile). An entry whose writer stopped (its process killed) is never
-  finished: the next reader removes it.
+  starts git, which writes its answer straight into the entry at its own pace; a thread of
+  our own waits for it, hashing what arrives, and finishes the entry. The first client, and
+  every one asking the same meanwhile, follows the file as it grows (no one waits for the
+  whole pack, and a slow or stalled client holds up no one; under gunicorn each piece goes out
+  with sendfile, tokens_site.git_http.sendfile); later ones get the finished file (sendfile).
+  An entry whose writer stopped (its process killed) is never finished: the next reader
+  removes it.
 
 Both are keyed by what decides git's answer: the repository, git's version, the request (service,
 `Git-Protocol`, the body: wants, haves, capabilities) and the repository's refs state (HEAD,
@@ -21,12 +23,13 @@ changed is served to the clients that asked for it but not kept. Requests that c
 safely pass through uncached: shallow and partial fetches (`deepen`, `shallow`, `filter`), a body
 over MAX_KEYED_BODY_BYTES, anything unparseable.
 
-An entry is a 64-byte header (state, length and SHA-256 of the rest), the answer's status and
-headers (JSON), then git's bytes. A finished entry is checked against its digest before it is
-served (a pack once per server process until its file changes); a corrupt one is removed and
-rebuilt, never served. Each cache is bounded (instance settings), least recently used first. An
-entry is not written when the disk has less than GIT_CACHE_MIN_FREE_MB free (settings), nor
-kept when a write fails (the answer is served uncached, and logged). `manage.py housekeeping`
+An entry is a 64-byte header (state, length and SHA-256 of the rest), then a CGI answer: the
+status and headers (git http-backend's own, for a pack), an empty line, then git's bytes. A
+finished entry is checked against its digest before it is served (a pack once per server
+process until its file changes); a corrupt one is removed and rebuilt, never served. Each cache
+is bounded (instance settings), least recently used first. An entry is not written when the
+disk has less than GIT_CACHE_MIN_FREE_MB free (settings), nor kept when a write fails or git
+ends with an error (the answer is served uncached, and logged). `manage.py housekeeping`
 removes what a stopped server left and enforces the bounds.
 
 We write our own because nothing maintained does this for a Python server: Gitaly's info-refs
@@ -42,6 +45,7 @@ import functools
 import hashlib
 import json
 import logging
+import mmap
 import os
 import struct
 import subprocess
@@ -56,6 +60,8 @@ from django.conf import settings
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from gunicorn.http.errors import ParseException
 
+from tokens_site.git_http.backend import GitWriter, parse_headers, write_http_backend
+from tokens_site.git_http.sendfile import file_sender
 from tokens_site.models import InstanceSettings
 
 logger = logging.getLogger(__name__)
@@ -68,8 +74,10 @@ KEY_VERSION = b"tokens-git-cache 1"
 MAGIC = b"TKGC"
 HEADER = struct.Struct(">4sBBxxQ32s")  # magic, format, state, length of the rest, its SHA-256
 HEADER_SIZE = 64
-FORMAT = 1
-META_LENGTH = struct.Struct(">I")
+FORMAT = 2
+# After the header, an entry holds a CGI answer: its head (status and headers, then an empty
+# line: git http-backend's own, for a pack), then the body. A head is at most this long.
+MAX_HEAD_BYTES = 16 * 1024
 # An entry's states. WRITING: its writer holds an exclusive flock on it.
 WRITING, COMPLETE, DISCARDED, FAILED = 0, 1, 2, 3
 # The answer header that says what the cache did: hit, follow (a pack being written), store
@@ -81,6 +89,10 @@ MAX_KEYED_BODY_BYTES = 1 * MIB
 # An advertisement longer than this is served but not kept.
 MAX_ADVERTISEMENT_BYTES = 4 * MIB
 CHUNK_SIZE = 1 * MIB
+# The pack cache's writer hashes what git wrote into an entry this often, in pieces of up to
+# this much.
+FILL_LOOK_SECONDS = 0.02
+ABSORB_CHUNK_SIZE = 4 * MIB
 # A follower at the end of what is written so far waits this long, doubling, before it looks
 # again.
 FOLLOW_FIRST_WAIT_SECONDS = 0.005
@@ -107,6 +119,8 @@ LOG_INTERVAL_SECONDS = 60
 # Pack entries this process has checked against their digest, by (device, inode, size,
 # modification and change times): a file that changes is checked again.
 _verified: dict[tuple, bool] = {}
+# The checks under way in this process, by the same: one lock each.
+_checking: dict[tuple, threading.Lock] = {}
 VERIFIED_MEMO_SIZE = 4096
 _last_eviction: dict[Path, float] = {}
 _last_log: dict[str, float] = {}
@@ -298,22 +312,34 @@ def _read_header(fd: int) -> tuple[int, int, bytes] | None:
     return state, length, digest
 
 
-def _meta(status: int, headers: list[tuple[str, str]]) -> bytes:
-    meta = json.dumps({"status": status, "headers": headers}).encode()
-    return META_LENGTH.pack(len(meta)) + meta
+def _cgi_head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"Status: {status}\r\n", *(f"{name}: {value}\r\n" for name, value in headers)]
+    return ("".join(lines) + "\r\n").encode("latin-1")
 
 
-def _read_meta(fd: int) -> tuple[int, list, int] | None:
-    """(status, headers, offset of the body) of an entry, or None if unreadable."""
-    data = os.pread(fd, META_LENGTH.size, HEADER_SIZE)
-    if len(data) < META_LENGTH.size:
+def _parse_head(data: bytes) -> tuple[int, list, int] | None:
+    """(status, headers, length of the head) of the CGI answer `data` starts with, or None if
+    its head is not all there (or is not one)."""
+    lines, offset = [], 0
+    while (newline := data.find(b"\n", offset)) >= 0:
+        line, offset = data[offset : newline + 1], newline + 1
+        if not line.rstrip(b"\r\n"):
+            try:
+                return (*parse_headers(lines), offset)
+            except (ValueError, IndexError):
+                return None
+        lines.append(line)
+    return None
+
+
+def _read_head(fd: int) -> tuple[int, list, int] | None:
+    """(status, headers, offset of the body) of an entry, or None if its head is not (yet)
+    all there."""
+    parsed = _parse_head(os.pread(fd, MAX_HEAD_BYTES, HEADER_SIZE))
+    if parsed is None:
         return None
-    (length,) = META_LENGTH.unpack(data)
-    try:
-        meta = json.loads(os.pread(fd, length, HEADER_SIZE + META_LENGTH.size))  # or too short
-        return meta["status"], meta["headers"], HEADER_SIZE + META_LENGTH.size + length
-    except (ValueError, KeyError, TypeError):
-        return None
+    status, headers, length = parsed
+    return status, headers, HEADER_SIZE + length
 
 
 def _writer_alive(fd: int) -> bool:
@@ -398,53 +424,79 @@ def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
 
 
 def _digest_of(fd: int, start: int, length: int) -> bytes:
-    digest = hashlib.sha256()
-    offset, end = start, start + length
-    while offset < end:
-        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
-        if not chunk:
-            break
-        digest.update(chunk)
-        offset += len(chunk)
-    return digest.digest()
+    """SHA-256 of bytes [start, start + length) of a file, hashed where they lie (mapped):
+    read into Python, a pack would be copied once more."""
+    if os.fstat(fd).st_size < start + length:
+        return b""
+    with (
+        mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped,
+        memoryview(mapped) as view,
+        view[start : start + length] as part,
+    ):
+        return hashlib.sha256(part).digest()
 
 
-def _intact(fd: int, length: int, digest: bytes, *, memo: bool) -> bool:
-    """Whether a finished entry's bytes match its digest (and its size its length)."""
+def _identity(stat: os.stat_result) -> tuple:
+    # The change time moves with any write, and with a change of the times themselves.
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def _remember_intact(identity: tuple) -> None:
+    with _lock:
+        if len(_verified) >= VERIFIED_MEMO_SIZE:
+            _verified.clear()
+        _verified[identity] = True
+
+
+def _intact(fd: int, length: int, digest: bytes) -> bool:
+    """Whether a finished entry's bytes match its digest (and its size its length). Checked
+    once per process while the file does not change: the requests of a storm that ask at
+    once wait for the one check instead of each hashing the pack."""
     stat = os.fstat(fd)
     if stat.st_size != HEADER_SIZE + length:
         return False
-    # The change time moves with any write (and with _touch, at most once a minute).
-    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    if memo and _verified.get(identity):
-        return True
-    intact = _digest_of(fd, HEADER_SIZE, length) == digest
-    if intact and memo:
+    identity = _identity(stat)
+    with _lock:
+        if _verified.get(identity):
+            return True
+        checking = _checking.setdefault(identity, threading.Lock())
+    try:
+        with checking:
+            if _verified.get(identity):
+                return True
+            intact = _digest_of(fd, HEADER_SIZE, length) == digest
+            if intact:
+                _remember_intact(identity)
+            return intact
+    finally:
         with _lock:
-            if len(_verified) >= VERIFIED_MEMO_SIZE:
-                _verified.clear()
-            _verified[identity] = True
-    return intact
+            _checking.pop(identity, None)
 
 
 def _touch(path: Path, fd: int) -> None:
-    """Mark the entry used now (its access time: the LRU order), keeping its mtime."""
+    """Mark the entry used now (its access time: the LRU order), keeping its mtime. An entry
+    found intact stays so (its change time moves, its bytes do not)."""
     stat = os.fstat(fd)
     if time.time() - stat.st_atime > TOUCH_INTERVAL_SECONDS:
         with contextlib.suppress(OSError):
             os.utime(path, ns=(time.time_ns(), stat.st_mtime_ns))
+            if _verified.get(_identity(stat)):
+                _remember_intact(_identity(os.fstat(fd)))
 
 
 class EntryWriter:
-    """Writes one entry as git's answer comes. It claims the entry before git starts (so that
-    requests arriving meanwhile follow it instead of starting git too): a file holding an
-    exclusive flock (followers see a live writer) and the disk space the pack may take, linked
-    into place only if no other writer got there first. Then git's status and headers, then
-    its bytes, then the header that says how it ended."""
+    """Keeps one pack entry while git writes its answer into it. It claims the entry before git
+    starts (so that requests arriving meanwhile follow it instead of starting git too): a file
+    holding an exclusive flock (followers see a live writer) and the disk space the pack may
+    take, linked into place only if no other writer got there first. git writes its whole
+    answer (its CGI head, then the pack) into the entry through a descriptor of its own
+    (`output`: not sharing the flock, which goes with this process), the writer hashes what
+    arrives, then writes the header that says how it ended."""
 
-    def __init__(self, fd: int, path: Path, reader: int, reserved: int):
-        self.fd, self.path, self.reader, self.reserved = fd, path, reader, reserved
-        self.digest, self.length, self.failed = hashlib.sha256(), 0, False
+    def __init__(self, fd: int, path: Path, reader: int, output: int, reserved: int):
+        self.fd, self.path, self.reader, self.output = fd, path, reader, output
+        self.reserved = reserved
+        self.digest, self.length = hashlib.sha256(), 0
 
     @classmethod
     def claim(cls, path: Path, reserve: int) -> "EntryWriter | None":
@@ -456,14 +508,18 @@ class EntryWriter:
         except OSError as error:
             _log_once_a_while("write", "Git cache entry not written: %s", error)
             return None
+        opened = []
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             _write_all(fd, _header(WRITING))
             _fallocate(fd, FALLOC_FL_KEEP_SIZE, HEADER_SIZE, reserve)
             os.link(temporary, path)
-            reader = os.open(path, os.O_RDONLY)  # the first client's: it follows too
+            opened.append(os.open(temporary, os.O_RDONLY))  # the first client's: it follows
+            opened.append(os.open(temporary, os.O_WRONLY))  # git's
+            os.lseek(opened[1], HEADER_SIZE, os.SEEK_SET)
         except OSError as error:
-            os.close(fd)
+            for descriptor in (fd, *opened):
+                os.close(descriptor)
             if error.errno == errno.EEXIST:
                 raise FileExistsError(path) from error
             _log_once_a_while("write", "Git cache entry not written: %s", error)
@@ -471,35 +527,26 @@ class EntryWriter:
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-        return cls(fd, path, reader, reserve)
+        return cls(fd, path, *opened, reserve)
 
-    @property
-    def body_start(self) -> int:
-        return HEADER_SIZE + META_LENGTH.size + len(self._meta_json)
+    def close_output(self) -> None:
+        """git has its own copy of `output` once it has started."""
+        if self.output is not None:
+            os.close(self.output)
+            self.output = None
 
-    def start(self, status: int, headers: list) -> None:
-        """git's status and headers: followers start their answers with them."""
-        meta = _meta(status, headers)
-        self._meta_json = meta[META_LENGTH.size :]
-        self.write(meta)
-
-    def write(self, chunk: bytes) -> None:
-        if self.failed:
-            return
-        try:
-            _write_all(self.fd, chunk)
-        except OSError as error:
-            self.failed = True
-            logger.warning(
-                "Git cache entry %s not kept, its answer is served uncached: %s",
-                self.path.name,
-                error,
-            )
-            self._set_state(FAILED)  # followers stop now; the header's place is written
-            _remove_if_same(self.path, self.fd)
-            return
-        self.digest.update(chunk)
-        self.length += len(chunk)
+    def absorb(self) -> bool:
+        """Hash what git has written since the last look. True if there was something."""
+        offset, end = HEADER_SIZE + self.length, os.fstat(self.fd).st_size
+        while offset < end:
+            chunk = os.pread(self.fd, min(ABSORB_CHUNK_SIZE, end - offset), offset)
+            if not chunk:
+                break
+            self.digest.update(chunk)
+            offset += len(chunk)
+        found = offset > HEADER_SIZE + self.length
+        self.length = offset - HEADER_SIZE
+        return found
 
     def _set_state(self, state: int, length: int = 0, digest: bytes = bytes(32)) -> None:
         """The length and digest first, then the state: a reader never sees a finished state
@@ -511,11 +558,10 @@ class EntryWriter:
     def finish(self, *, complete: bool, keep: bool) -> bool:
         """Mark the entry finished (COMPLETE if `keep`, else DISCARDED and removed: followers
         still read it to its end) or FAILED (followers stop), and let it go. True if kept."""
-        kept = complete and keep and not self.failed
+        self.close_output()
+        kept = complete and keep
         try:
-            if self.failed:
-                pass
-            elif complete:
+            if complete:
                 self._set_state(COMPLETE if kept else DISCARDED, self.length, self.digest.digest())
                 with contextlib.suppress(OSError):  # the reserved space it did not need
                     end = HEADER_SIZE + self.length
@@ -531,6 +577,8 @@ class EntryWriter:
         else:
             with contextlib.suppress(OSError):  # its place in the LRU order: now
                 os.utime(self.path, ns=(time.time_ns(), os.fstat(self.fd).st_mtime_ns))
+            # What git wrote was hashed as it came: this process need not read it again.
+            _remember_intact(_identity(os.fstat(self.fd)))
         os.close(self.fd)  # and with it the flock
         return kept
 
@@ -696,18 +744,22 @@ def _load_small(path: Path) -> tuple[int, list, bytes] | None:
             logger.warning("Git cache entry %s is corrupt: removed, rebuilt", path.name)
             _remove_if_same(path, fd)
             return None
+        parsed = _parse_head(data)
+        if parsed is None:
+            logger.warning("Git cache entry %s is corrupt: removed, rebuilt", path.name)
+            _remove_if_same(path, fd)
+            return None
         _touch(path, fd)
     finally:
         os.close(fd)
-    (meta_length,) = META_LENGTH.unpack_from(data)
-    meta = json.loads(data[META_LENGTH.size : META_LENGTH.size + meta_length])
-    return meta["status"], meta["headers"], data[META_LENGTH.size + meta_length :]
+    status, headers, head_length = parsed
+    return status, headers, data[head_length:]
 
 
 def _store_small(path: Path, status: int, headers: list, body: bytes) -> None:
     if not has_room(path.parent.parent):
         return
-    rest = _meta(status, headers) + body
+    rest = _cgi_head(status, headers) + body
     data = _header(COMPLETE, len(rest), hashlib.sha256(rest).digest()) + rest
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -848,6 +900,7 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
         state=(state, objects),
         max_bytes=instance.git_pack_cache_max_mb * MIB,
         run=git,
+        sender=file_sender(request.META),
     )
     return cache.respond()
 
@@ -857,9 +910,9 @@ class PackCache:
     written), store (this request's answer becomes the entry: git's answer goes into it in a
     thread of its own, at git's pace, and this client follows it like the others) or bypass."""
 
-    def __init__(self, *, path: Path, repository: Path, state: tuple, max_bytes: int, run):
+    def __init__(self, *, path: Path, repository: Path, state: tuple, max_bytes: int, run, sender):
         self.path, self.repository, self.state = path, repository, state
-        self.max_bytes, self.run = max_bytes, run
+        self.max_bytes, self.run, self.sender = max_bytes, run, sender
 
     def respond(self):
         for _ in range(3):  # an entry may end, or be claimed, between two looks
@@ -895,15 +948,9 @@ class PackCache:
             return None
         state, length, digest = header
         if state == WRITING:
-            meta = self._wait_for_start(fd)
-            if meta is None:
-                return None
-            status, headers, start = meta
-            closer = _Once(os.close, fd)
-            content = _Closing(self._follow(fd, start, closer), closer)
-            return _answer(StreamingHttpResponse(content, status=status), headers, "follow")
-        meta = _read_meta(fd)
-        if state != COMPLETE or meta is None or not _intact(fd, length, digest, memo=True):
+            return self._following(fd, "follow")
+        meta = _read_head(fd)
+        if state != COMPLETE or meta is None or not _intact(fd, length, digest):
             if state == COMPLETE:
                 logger.warning("Git cache entry %s is corrupt: removed, rebuilt", self.path.name)
             _remove_if_same(self.path, fd)
@@ -928,16 +975,28 @@ class PackCache:
         _remove_if_same(self.path, fd)
         return True
 
+    def _following(self, fd: int, cache_state: str):
+        """The answer that follows the entry being written open as `fd` (which it then owns),
+        or None if there will be none: git's answer is not a 200, or its writer failed."""
+        head = self._wait_for_start(fd)
+        if head is None:
+            return None
+        status, headers, start = head
+        closer = _Once(os.close, fd)
+        content = _Closing(self._follow(fd, start, closer), closer)
+        return _answer(StreamingHttpResponse(content, status=status), headers, cache_state)
+
     def _wait_for_start(self, fd: int) -> tuple | None:
-        """An entry being written: its status and headers once its writer has them, or None
-        if the writer failed or is gone (an abandoned entry is removed)."""
+        """An entry being written: git's status and headers once it has written them, or None
+        if they are not a 200 or the writer failed or is gone (an abandoned entry is
+        removed)."""
         wait = FOLLOW_FIRST_WAIT_SECONDS
         while True:
             if self._writer_gone(fd):
                 return None
-            meta = _read_meta(fd)
-            if meta is not None:
-                return meta
+            head = _read_head(fd)
+            if head is not None:
+                return head if head[0] == 200 else None
             header = _read_header(fd)
             if header is None or header[0] != WRITING:
                 return None
@@ -945,118 +1004,119 @@ class PackCache:
             wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
 
     def _follow(self, fd: int, start: int, closer: "_Once") -> Iterator[bytes]:
-        """The entry's bytes as its writer writes them, in pieces of CHUNK_SIZE (or what came
-        within FOLLOW_BATCH_SECONDS). If the writer fails, stops or makes no progress for
-        FOLLOW_STALL_SECONDS before anything was sent, git is run for this request instead;
-        after, the answer ends where the entry did (git reports the broken pack) and it is
-        logged."""
-        pieces: list[bytes] = []
-        offset, filled, sent = start, 0, 0
-        wait, batch_started = FOLLOW_FIRST_WAIT_SECONDS, time.monotonic()
-        progress = time.monotonic()
-
-        def batch() -> bytes:
-            return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
+        """The entry's bytes as its writer writes them: what is there once it is CHUNK_SIZE,
+        or FOLLOW_BATCH_SECONDS after the last piece. Under gunicorn each piece goes out with
+        sendfile (tokens_site.git_http.sendfile), else it is read and yielded. If the writer
+        fails, stops or makes no progress for FOLLOW_STALL_SECONDS before anything was sent,
+        git is run for this request instead; after, the answer ends where the entry did (git
+        reports the broken pack) and it is logged."""
+        offset = written = start
+        sent_at = progress = time.monotonic()
+        wait = FOLLOW_FIRST_WAIT_SECONDS
         try:
             while True:
-                chunk = os.pread(fd, CHUNK_SIZE - filled, offset)
-                if chunk:
-                    pieces.append(chunk)
-                    offset += len(chunk)
-                    filled += len(chunk)
-                    progress = time.monotonic()
-                if filled == CHUNK_SIZE:
-                    yield batch()
-                    sent, filled, pieces = sent + filled, 0, []
-                    wait, batch_started = FOLLOW_FIRST_WAIT_SECONDS, time.monotonic()
+                state, length, _ = _read_header(fd) or (FAILED, 0, None)
+                if state == FAILED:
+                    yield from self._instead(offset - start)
+                    return
+                finished = state in (COMPLETE, DISCARDED)
+                end = HEADER_SIZE + length if finished else os.fstat(fd).st_size
+                now = time.monotonic()
+                if end > written:
+                    written, progress = end, now
+                if end > offset and (
+                    finished or end - offset >= CHUNK_SIZE or now - sent_at >= FOLLOW_BATCH_SECONDS
+                ):
+                    yield from self._piece(fd, offset, end)
+                    offset, sent_at, wait = end, now, FOLLOW_FIRST_WAIT_SECONDS
                     continue
-                state, length, _ = _read_header(fd)
-                if state in (COMPLETE, DISCARDED):
-                    if filled:
-                        yield batch()
-                    end = HEADER_SIZE + length
-                    while offset < end:
-                        chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
-                        if not chunk:
-                            break
-                        offset += len(chunk)
-                        yield chunk
+                if finished:
                     return
-                stalled = time.monotonic() - progress > FOLLOW_STALL_SECONDS
-                if state == FAILED or stalled or self._writer_gone(fd):
-                    if sent == 0:
-                        logger.warning("Git cache entry %s failed: served uncached", self.path.name)
-                        response = self.run()
-                        try:
-                            yield from response.streaming_content
-                        finally:
-                            close_content(response)
-                    else:
-                        logger.warning(
-                            "Git cache entry %s failed after %d bytes were sent from it",
-                            self.path.name,
-                            sent,
-                        )
+                stalled = now - progress > FOLLOW_STALL_SECONDS
+                if stalled or self._writer_gone(fd):
+                    yield from self._instead(offset - start)
                     return
-                if filled and time.monotonic() - batch_started >= FOLLOW_BATCH_SECONDS:
-                    yield batch()
-                    sent, filled, pieces = sent + filled, 0, []
-                    batch_started = time.monotonic()
                 time.sleep(wait)
                 wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
         finally:
             closer()
 
-    def store(self, writer: EntryWriter):
-        """Run git for this request; its answer goes into the claimed entry in a thread of its
-        own, and this client follows the entry."""
-        exit_codes = []
+    def _piece(self, fd: int, offset: int, end: int) -> Iterator[bytes]:
+        """Bytes [offset, end) of the entry to the client: sent with sendfile, or yielded."""
+        if self.sender is not None and self.sender.usable():
+            self.sender.send(fd, offset, end - offset)
+            return
+        while offset < end:
+            chunk = os.pread(fd, min(CHUNK_SIZE, end - offset), offset)
+            if not chunk:
+                raise OSError(f"Git cache entry {self.path.name} ended early")
+            offset += len(chunk)
+            yield chunk
+
+    def _instead(self, sent: int) -> Iterator[bytes]:
+        """After the entry failed: git's own answer if nothing was sent yet, else nothing."""
+        if sent:
+            logger.warning(
+                "Git cache entry %s failed after %d bytes were sent from it", self.path.name, sent
+            )
+            return
+        logger.warning("Git cache entry %s failed: served uncached", self.path.name)
+        response = self.run()
         try:
-            response = self.run(finished=exit_codes.append)
+            yield from response.streaming_content
+        finally:
+            close_content(response)
+
+    def store(self, writer: EntryWriter):
+        """Start git writing its answer into the claimed entry; a thread of its own waits for
+        it and finishes the entry, and this client follows the entry like the others."""
+        try:
+            git = self.run(backend=write_http_backend, output=writer.output)
         except BaseException:
             os.close(writer.reader)
             writer.finish(complete=False, keep=False)
             raise
-        if response.status_code != 200 or not response.streaming:
-            os.close(writer.reader)
-            writer.finish(complete=False, keep=False)
-            return _bypass(response)
-        headers = list(response.items())
-        writer.start(response.status_code, headers)
+        finally:
+            writer.close_output()
         threading.Thread(
             target=self._fill,
-            args=(response, writer, exit_codes),
+            args=(git, writer),
             name=f"git-cache-{self.path.name[:12]}",
             daemon=True,
         ).start()
-        closer = _Once(os.close, writer.reader)
-        content = _Closing(self._follow(writer.reader, writer.body_start, closer), closer)
-        return _answer(
-            StreamingHttpResponse(content, status=response.status_code), headers, "store"
-        )
+        response = self._following(writer.reader, "store")
+        if response is None:
+            os.close(writer.reader)
+            return _bypass(self.run())
+        return response
 
-    def _fill(self, response, writer: EntryWriter, exit_codes: list) -> None:
-        """git's whole answer into the entry, then the entry finished (always: followers wait
-        for it)."""
+    def _fill(self, git: GitWriter, writer: EntryWriter) -> None:
+        """Wait for git, hashing what it writes as it comes (a git that writes nothing for
+        FOLLOW_STALL_SECONDS is stopped), then finish the entry (always: followers wait for
+        it). It is kept if git's answer is a whole 200 and the repository did not change."""
         complete = False
         try:
-            for chunk in response.streaming_content:
-                writer.write(chunk)
-            complete = exit_codes == [0]
+            progress = time.monotonic()
+            while git.wait(FILL_LOOK_SECONDS) is None:
+                if writer.absorb():
+                    progress = time.monotonic()
+                elif time.monotonic() - progress > FOLLOW_STALL_SECONDS:
+                    logger.warning("Git cache entry %s: git stalled, stopped", self.path.name)
+                    git.stop()
+            returncode = git.finish()
+            writer.absorb()
+            head = _read_head(writer.fd)
+            complete = returncode == 0 and head is not None and head[0] == 200
         except Exception:
             logger.exception("Git cache entry %s: git's answer broke off", self.path.name)
         finally:
-            try:
-                close_content(response)
-            finally:
-                keep = (
-                    complete
-                    and writer.length <= self.max_bytes
-                    and _same_state(self.repository, *self.state)
-                )
-                if writer.finish(complete=complete, keep=keep):
-                    evict(self.path.parent.parent, self.max_bytes)
+            keep = (
+                complete
+                and writer.length <= self.max_bytes
+                and _same_state(self.repository, *self.state)
+            )
+            if writer.finish(complete=complete, keep=keep):
+                evict(self.path.parent.parent, self.max_bytes)
 
 
 def close_content(response) -> None:

@@ -48,8 +48,10 @@ def ability_for_service(request) -> Ability:
     return SERVICES[service]
 
 
-def serve(request, project, principal, suffix: str, **options):
-    return run_http_backend(
+def serve(request, project, principal, suffix: str, *, backend=run_http_backend, **options):
+    """git http-backend for this request: run_http_backend(), or as `backend` says (the pack
+    cache has git write into a file: write_http_backend())."""
+    return backend(
         request,
         repository=project.repository_path,
         suffix=suffix,
