@@ -202,6 +202,7 @@ class GitWriter:
 
     def __init__(self, process: subprocess.Popen, feeder, stderr, body):
         self.process, self.feeder, self.stderr, self.body = process, feeder, stderr, body
+        self.returncode: int | None = None
         try:  # wakes wait() the moment git exits (Linux >= 5.3)
             self._pidfd = os.pidfd_open(process.pid)
         except (AttributeError, OSError):
@@ -210,23 +211,35 @@ class GitWriter:
     def wait(self, timeout: float) -> int | None:
         """git's exit status, waiting up to `timeout` seconds for it; None if still running."""
         if self._pidfd is not None:
-            select.select([self._pidfd], [], [], timeout)
+            exited = select.poll()  # not select(): descriptors may be over 1023
+            exited.register(self._pidfd, select.POLLIN)
+            exited.poll(timeout * 1000)
         elif self.process.poll() is None:
             time.sleep(timeout)
         return self.process.poll()
 
     def stop(self) -> None:
-        _stop(self.process)
+        if self.process.poll() is None:
+            _stop(self.process)
 
     def finish(self) -> int:
-        """git's exit status, once it has exited (stopped if need be; its errors logged)."""
-        returncode = []
-        _finish(
-            self.process, self.feeder, self.stderr, self.body, LEFTOVER_MAX_BYTES, returncode.append
-        )
-        if self._pidfd is not None:
-            os.close(self._pidfd)
-        return returncode[0]
+        """git's exit status, once it has exited (stopped if need be; its errors logged). Once:
+        later calls return the same."""
+        if self.returncode is None:
+            returncode = []
+            _finish(
+                self.process,
+                self.feeder,
+                self.stderr,
+                self.body,
+                LEFTOVER_MAX_BYTES,
+                returncode.append,
+            )
+            self.returncode = returncode[0]
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
+        return self.returncode
 
 
 def _finish(

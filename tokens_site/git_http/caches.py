@@ -28,8 +28,9 @@ status and headers (git http-backend's own, for a pack), an empty line, then git
 finished entry is checked against its digest before it is served (a pack once per server
 process until its file changes); a corrupt one is removed and rebuilt, never served. Each cache
 is bounded (instance settings), least recently used first. An entry is not written when the
-disk has less than GIT_CACHE_MIN_FREE_MB free (settings), nor kept when a write fails or git
-ends with an error (the answer is served uncached, and logged). `manage.py housekeeping`
+disk has less than GIT_CACHE_MIN_FREE_MB free (settings); it is not kept when git ends with
+an error (a write that fails, on a full disk, is git's: clients that had part of the answer get
+git's error, the others are served uncached; logged). `manage.py housekeeping`
 removes what a stopped server left and enforces the bounds.
 
 We write our own because nothing maintained does this for a Python server: Gitaly's info-refs
@@ -470,7 +471,8 @@ def _intact(fd: int, length: int, digest: bytes) -> bool:
             return intact
     finally:
         with _lock:
-            _checking.pop(identity, None)
+            if _checking.get(identity) is checking:
+                del _checking[identity]
 
 
 def _touch(path: Path, fd: int) -> None:
@@ -1017,7 +1019,7 @@ class PackCache:
             while True:
                 state, length, _ = _read_header(fd) or (FAILED, 0, None)
                 if state == FAILED:
-                    yield from self._instead(offset - start)
+                    yield from self._instead(fd, offset, start)
                     return
                 finished = state in (COMPLETE, DISCARDED)
                 end = HEADER_SIZE + length if finished else os.fstat(fd).st_size
@@ -1034,7 +1036,7 @@ class PackCache:
                     return
                 stalled = now - progress > FOLLOW_STALL_SECONDS
                 if stalled or self._writer_gone(fd):
-                    yield from self._instead(offset - start)
+                    yield from self._instead(fd, offset, start)
                     return
                 time.sleep(wait)
                 wait = min(wait * 2, FOLLOW_LONGEST_WAIT_SECONDS)
@@ -1043,6 +1045,8 @@ class PackCache:
 
     def _piece(self, fd: int, offset: int, end: int) -> Iterator[bytes]:
         """Bytes [offset, end) of the entry to the client: sent with sendfile, or yielded."""
+        if end <= offset:
+            return
         if self.sender is not None and self.sender.usable():
             self.sender.send(fd, offset, end - offset)
             return
@@ -1053,17 +1057,25 @@ class PackCache:
             offset += len(chunk)
             yield chunk
 
-    def _instead(self, sent: int) -> Iterator[bytes]:
-        """After the entry failed: git's own answer if nothing was sent yet, else nothing."""
-        if sent:
+    def _instead(self, fd: int, offset: int, start: int) -> Iterator[bytes]:
+        """After the entry failed, having sent it up to `offset`: git's own answer if nothing
+        was sent yet; else the rest of what git wrote before it failed (its error, or a pack
+        cut short, which the client reports), as git itself would have ended."""
+        if offset > start:
             logger.warning(
-                "Git cache entry %s failed after %d bytes were sent from it", self.path.name, sent
+                "Git cache entry %s failed after %d bytes were sent from it",
+                self.path.name,
+                offset - start,
             )
+            yield from self._piece(fd, offset, os.fstat(fd).st_size)
             return
         logger.warning("Git cache entry %s failed: served uncached", self.path.name)
         response = self.run()
         try:
-            yield from response.streaming_content
+            if response.streaming:
+                yield from response.streaming_content
+            else:  # git could not start: its 500 cannot replace the 200 already sent
+                raise OSError(f"git could not answer for {self.path.name}")
         finally:
             close_content(response)
 
@@ -1078,23 +1090,38 @@ class PackCache:
             raise
         finally:
             writer.close_output()
-        threading.Thread(
+        watcher = threading.Thread(
             target=self._fill,
             args=(git, writer),
             name=f"git-cache-{self.path.name[:12]}",
             daemon=True,
-        ).start()
-        response = self._following(writer.reader, "store")
+        )
+        try:
+            watcher.start()
+            response = self._following(writer.reader, "store")
+        except BaseException:
+            os.close(writer.reader)
+            if not watcher.is_alive():
+                self._fill_failed(git, writer)
+            raise
         if response is None:
             os.close(writer.reader)
             return _bypass(self.run())
         return response
 
+    @staticmethod
+    def _fill_failed(git: GitWriter, writer: EntryWriter) -> None:
+        """git stopped and waited for, the entry failed: when the watcher could not run."""
+        with contextlib.suppress(Exception):
+            git.stop()
+            git.finish()
+        writer.finish(complete=False, keep=False)
+
     def _fill(self, git: GitWriter, writer: EntryWriter) -> None:
         """Wait for git, hashing what it writes as it comes (a git that writes nothing for
         FOLLOW_STALL_SECONDS is stopped), then finish the entry (always: followers wait for
         it). It is kept if git's answer is a whole 200 and the repository did not change."""
-        complete = False
+        complete, finished = False, False
         try:
             progress = time.monotonic()
             while git.wait(FILL_LOOK_SECONDS) is None:
@@ -1103,13 +1130,17 @@ class PackCache:
                 elif time.monotonic() - progress > FOLLOW_STALL_SECONDS:
                     logger.warning("Git cache entry %s: git stalled, stopped", self.path.name)
                     git.stop()
-            returncode = git.finish()
+            returncode, finished = git.finish(), True
             writer.absorb()
             head = _read_head(writer.fd)
             complete = returncode == 0 and head is not None and head[0] == 200
         except Exception:
             logger.exception("Git cache entry %s: git's answer broke off", self.path.name)
         finally:
+            if not finished:  # never leave git running unwatched
+                with contextlib.suppress(Exception):
+                    git.stop()
+                    git.finish()
             keep = (
                 complete
                 and writer.length <= self.max_bytes
