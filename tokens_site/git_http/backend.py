@@ -203,17 +203,19 @@ class GitWriter:
     def __init__(self, process: subprocess.Popen, feeder, stderr, body):
         self.process, self.feeder, self.stderr, self.body = process, feeder, stderr, body
         self.returncode: int | None = None
-        try:  # wakes wait() the moment git exits (Linux >= 5.3)
+        # Wakes wait() the moment git exits (Linux >= 5.3); poll(), not select(): descriptors
+        # may be over 1023.
+        self._exited = select.poll()
+        try:
             self._pidfd = os.pidfd_open(process.pid)
+            self._exited.register(self._pidfd, select.POLLIN)
         except (AttributeError, OSError):
             self._pidfd = None
 
     def wait(self, timeout: float) -> int | None:
         """git's exit status, waiting up to `timeout` seconds for it; None if still running."""
         if self._pidfd is not None:
-            exited = select.poll()  # not select(): descriptors may be over 1023
-            exited.register(self._pidfd, select.POLLIN)
-            exited.poll(timeout * 1000)
+            self._exited.poll(timeout * 1000)
         elif self.process.poll() is None:
             time.sleep(timeout)
         return self.process.poll()
@@ -221,6 +223,13 @@ class GitWriter:
     def stop(self) -> None:
         if self.process.poll() is None:
             _stop(self.process)
+
+    def abandon(self) -> None:
+        """Stop git if it still runs and wait for it (a no-op once finished): what becomes of
+        it when its watcher fails."""
+        with contextlib.suppress(Exception):
+            self.stop()
+            self.finish()
 
     def finish(self) -> int:
         """git's exit status, once it has exited (stopped if need be; its errors logged). Once:

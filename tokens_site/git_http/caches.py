@@ -46,7 +46,6 @@ import functools
 import hashlib
 import json
 import logging
-import mmap
 import os
 import struct
 import subprocess
@@ -90,10 +89,10 @@ MAX_KEYED_BODY_BYTES = 1 * MIB
 # An advertisement longer than this is served but not kept.
 MAX_ADVERTISEMENT_BYTES = 4 * MIB
 CHUNK_SIZE = 1 * MIB
-# The pack cache's writer hashes what git wrote into an entry this often, in pieces of up to
-# this much.
+# The pack cache's writer hashes what git wrote into an entry this often.
 FILL_LOOK_SECONDS = 0.02
-ABSORB_CHUNK_SIZE = 4 * MIB
+# Entries are hashed in pieces of this size.
+HASH_CHUNK_SIZE = 4 * MIB
 # A follower at the end of what is written so far waits this long, doubling, before it looks
 # again.
 FOLLOW_FIRST_WAIT_SECONDS = 0.005
@@ -424,17 +423,24 @@ def _fallocate(fd: int, mode: int, offset: int, length: int) -> None:
             raise OSError(code, os.strerror(code))
 
 
+def _hash_range(digest, fd: int, start: int, end: int) -> int:
+    """Add bytes [start, end) of a file to `digest`, in pieces of HASH_CHUNK_SIZE; returns
+    where it stopped (before `end` if the file is shorter). Read, not mapped: a file cut
+    short under a mapping would kill the process (SIGBUS)."""
+    offset = start
+    while offset < end:
+        chunk = os.pread(fd, min(HASH_CHUNK_SIZE, end - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return offset
+
+
 def _digest_of(fd: int, start: int, length: int) -> bytes:
-    """SHA-256 of bytes [start, start + length) of a file, hashed where they lie (mapped):
-    read into Python, a pack would be copied once more."""
-    if os.fstat(fd).st_size < start + length:
-        return b""
-    with (
-        mmap.mmap(fd, 0, access=mmap.ACCESS_READ) as mapped,
-        memoryview(mapped) as view,
-        view[start : start + length] as part,
-    ):
-        return hashlib.sha256(part).digest()
+    digest = hashlib.sha256()
+    _hash_range(digest, fd, start, start + length)
+    return digest.digest()
 
 
 def _identity(stat: os.stat_result) -> tuple:
@@ -539,16 +545,10 @@ class EntryWriter:
 
     def absorb(self) -> bool:
         """Hash what git has written since the last look. True if there was something."""
-        offset, end = HEADER_SIZE + self.length, os.fstat(self.fd).st_size
-        while offset < end:
-            chunk = os.pread(self.fd, min(ABSORB_CHUNK_SIZE, end - offset), offset)
-            if not chunk:
-                break
-            self.digest.update(chunk)
-            offset += len(chunk)
-        found = offset > HEADER_SIZE + self.length
-        self.length = offset - HEADER_SIZE
-        return found
+        start = HEADER_SIZE + self.length
+        end = _hash_range(self.digest, self.fd, start, os.fstat(self.fd).st_size)
+        self.length = end - HEADER_SIZE
+        return end > start
 
     def _set_state(self, state: int, length: int = 0, digest: bytes = bytes(32)) -> None:
         """The length and digest first, then the state: a reader never sees a finished state
@@ -742,11 +742,8 @@ def _load_small(path: Path) -> tuple[int, list, bytes] | None:
             return None
         _, length, digest = header
         data = os.pread(fd, length + 1, HEADER_SIZE)
-        if len(data) != length or hashlib.sha256(data).digest() != digest:
-            logger.warning("Git cache entry %s is corrupt: removed, rebuilt", path.name)
-            _remove_if_same(path, fd)
-            return None
-        parsed = _parse_head(data)
+        intact = len(data) == length and hashlib.sha256(data).digest() == digest
+        parsed = _parse_head(data) if intact else None
         if parsed is None:
             logger.warning("Git cache entry %s is corrupt: removed, rebuilt", path.name)
             _remove_if_same(path, fd)
@@ -909,8 +906,8 @@ def upload_pack(request, repository: Path, run: Callable, *, config: dict[str, s
 
 class PackCache:
     """One pack request's way through the pack cache: hit (a finished entry), follow (one being
-    written), store (this request's answer becomes the entry: git's answer goes into it in a
-    thread of its own, at git's pace, and this client follows it like the others) or bypass."""
+    written), store (this request's answer becomes the entry: git writes it there at its own
+    pace, and this client follows it like the others) or bypass."""
 
     def __init__(self, *, path: Path, repository: Path, state: tuple, max_bytes: int, run, sender):
         self.path, self.repository, self.state = path, repository, state
@@ -951,13 +948,13 @@ class PackCache:
         state, length, digest = header
         if state == WRITING:
             return self._following(fd, "follow")
-        meta = _read_head(fd)
-        if state != COMPLETE or meta is None or not _intact(fd, length, digest):
+        head = _read_head(fd)
+        if state != COMPLETE or head is None or not _intact(fd, length, digest):
             if state == COMPLETE:
                 logger.warning("Git cache entry %s is corrupt: removed, rebuilt", self.path.name)
             _remove_if_same(self.path, fd)
             return None
-        status, headers, start = meta
+        status, headers, start = head
         _touch(self.path, fd)
         file = os.fdopen(fd, "rb")
         file.seek(start)
@@ -1009,9 +1006,7 @@ class PackCache:
         """The entry's bytes as its writer writes them: what is there once it is CHUNK_SIZE,
         or FOLLOW_BATCH_SECONDS after the last piece. Under gunicorn each piece goes out with
         sendfile (tokens_site.git_http.sendfile), else it is read and yielded. If the writer
-        fails, stops or makes no progress for FOLLOW_STALL_SECONDS before anything was sent,
-        git is run for this request instead; after, the answer ends where the entry did (git
-        reports the broken pack) and it is logged."""
+        fails, stops or makes no progress for FOLLOW_STALL_SECONDS, see _instead()."""
         offset = written = start
         sent_at = progress = time.monotonic()
         wait = FOLLOW_FIRST_WAIT_SECONDS
@@ -1101,27 +1096,20 @@ class PackCache:
             response = self._following(writer.reader, "store")
         except BaseException:
             os.close(writer.reader)
-            if not watcher.is_alive():
-                self._fill_failed(git, writer)
+            if not watcher.is_alive():  # it never ran: nothing else will end git or the entry
+                git.abandon()
+                writer.finish(complete=False, keep=False)
             raise
         if response is None:
             os.close(writer.reader)
             return _bypass(self.run())
         return response
 
-    @staticmethod
-    def _fill_failed(git: GitWriter, writer: EntryWriter) -> None:
-        """git stopped and waited for, the entry failed: when the watcher could not run."""
-        with contextlib.suppress(Exception):
-            git.stop()
-            git.finish()
-        writer.finish(complete=False, keep=False)
-
     def _fill(self, git: GitWriter, writer: EntryWriter) -> None:
         """Wait for git, hashing what it writes as it comes (a git that writes nothing for
         FOLLOW_STALL_SECONDS is stopped), then finish the entry (always: followers wait for
         it). It is kept if git's answer is a whole 200 and the repository did not change."""
-        complete, finished = False, False
+        complete = False
         try:
             progress = time.monotonic()
             while git.wait(FILL_LOOK_SECONDS) is None:
@@ -1130,17 +1118,14 @@ class PackCache:
                 elif time.monotonic() - progress > FOLLOW_STALL_SECONDS:
                     logger.warning("Git cache entry %s: git stalled, stopped", self.path.name)
                     git.stop()
-            returncode, finished = git.finish(), True
+            returncode = git.finish()
             writer.absorb()
             head = _read_head(writer.fd)
             complete = returncode == 0 and head is not None and head[0] == 200
         except Exception:
             logger.exception("Git cache entry %s: git's answer broke off", self.path.name)
         finally:
-            if not finished:  # never leave git running unwatched
-                with contextlib.suppress(Exception):
-                    git.stop()
-                    git.finish()
+            git.abandon()  # if something above failed: never leave git running unwatched
             keep = (
                 complete
                 and writer.length <= self.max_bytes
