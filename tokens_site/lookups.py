@@ -7,10 +7,17 @@ then EXECUTE): the server then skips parsing and planning it, which for the pers
 join with its user was a third of the request's database time. Rows come back as model
 instances made with `Model.from_db` (fields not selected are deferred, as with `.only()`), so
 the rest of the code works with ordinary models.
+
+Two lookups of one request can share a statement (`Companion`): Git's project is read by the
+statement that checks the credential, so each request of a clone costs one round trip, not two
+(the second was a fifth of a cached `info/refs` request's time).
 """
 
+import contextlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from typing import NamedTuple
 from weakref import WeakKeyDictionary
 
 from django.db import connection
@@ -21,6 +28,25 @@ _SENTINEL = "__compiled-lookup-parameter__"
 _names = itertools.count()
 # The statements prepared on each open PostgreSQL connection (they live as long as it does).
 _prepared: WeakKeyDictionary = WeakKeyDictionary()
+
+
+class _Part(NamedTuple):
+    """One lookup's row within a statement's row: its columns [start, end), its converters
+    (by column, as the ORM's compiler gives them), and the column that says whether it was
+    found (None: the statement returns no row when it is not)."""
+
+    start: int
+    end: int
+    converters: dict
+    found: int | None = None
+
+
+class _Statement(NamedTuple):
+    name: str  # prepared under this name on PostgreSQL
+    sql: str
+    order: list[int]  # for each placeholder, the argument it takes
+    arguments: int
+    parts: tuple[_Part, ...]
 
 
 class CompiledLookup:
@@ -41,13 +67,12 @@ class CompiledLookup:
         self._sentinels = sentinels if sentinels is not None else (sentinel,)
         if len(set(self._sentinels)) != len(self._sentinels):
             raise ValueError("Each parameter needs a sentinel of its own.")
-        self._compiled: dict[str, tuple[str, dict, list[int]]] = {}
-        self.statement_name = f"tokens_site_lookup_{next(_names)}"
+        self._compiled: dict[tuple, _Statement] = {}
+        self.number = next(_names)
+        self.statement_name = f"tokens_site_lookup_{self.number}"
 
-    def _compile(self) -> tuple[str, dict, list[int]]:
-        """The SQL, its converters, and for each of its placeholders, in order, the argument it
-        takes (an argument may appear more than once)."""
-        key = connection.alias + ":" + connection.vendor
+    def _compile(self) -> _Statement:
+        key = (connection.alias, connection.vendor)
         compiled = self._compiled.get(key)
         if compiled is None:
             queryset = self._build(*self._sentinels)[:1]
@@ -64,45 +89,129 @@ class CompiledLookup:
             if sorted(set(order)) != list(range(len(self._sentinels))):
                 raise ValueError("Every argument of a compiled lookup must be used.")
             converters = compiler.get_converters([column for column, _, _ in compiler.select])
-            compiled = self._compiled[key] = (sql, converters, order)
+            part = _Part(0, len(compiler.select), converters)
+            compiled = _Statement(self.statement_name, sql, order, len(self._sentinels), (part,))
+            self._compiled[key] = compiled
         return compiled
 
-    def _prepared(self, sql: str, order: list[int]) -> str:
-        """EXECUTE of the statement prepared on this PostgreSQL connection (preparing it on
-        first use), taking the arguments in their own order."""
-        connection.ensure_connection()
-        prepared = _prepared.setdefault(connection.connection, set())
-        if self.statement_name not in prepared:
-            # Connection set-up, like the SET statements Django runs on connecting: straight
-            # on the driver's connection, so it is no request's query. A prepared statement
-            # outlives the transaction it was made in, rolled back or not.
-            parts = sql.split("%s")
-            numbered = parts[0] + "".join(
-                f"${argument + 1}{part}" for argument, part in zip(order, parts[1:], strict=True)
+    def _compile_with(self, other: "CompiledLookup") -> _Statement:
+        """One statement for this lookup's row and `other`'s (its arguments are this lookup's,
+        then `other`'s): each a subquery LEFT JOINed to a single row, after a column that is
+        NULL when it found nothing."""
+        key = (connection.alias, connection.vendor, other.number)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            mine, theirs = self._compile(), other._compile()
+            joins, parts, column = [], [], 0
+            for alias, statement in (("a", mine), ("b", theirs)):
+                (part,) = statement.parts
+                # The ORM's compiled SQL, placeholders and all: no value is put in the text.
+                joins.append(
+                    f"LEFT JOIN (SELECT 1 AS found, {alias}0.* FROM ({statement.sql}) AS"  # noqa: S608
+                    f" {alias}0) AS {alias} ON 1 = 1"
+                )
+                start = column + 1
+                converters = {start + index: value for index, value in part.converters.items()}
+                parts.append(_Part(start, start + part.end, converters, found=column))
+                column = start + part.end
+            compiled = _Statement(
+                f"{self.statement_name}_with_{other.number}",
+                f"SELECT a.*, b.* FROM (SELECT 1) AS one {' '.join(joins)}",  # noqa: S608
+                mine.order + [mine.arguments + argument for argument in theirs.order],
+                mine.arguments + theirs.arguments,
+                tuple(parts),
             )
-            with connection.connection.cursor() as cursor:
-                cursor.execute(f"PREPARE {self.statement_name} AS {numbered}")
-            prepared.add(self.statement_name)
-        return f"EXECUTE {self.statement_name}({', '.join(['%s'] * len(self._sentinels))})"
+            self._compiled[key] = compiled
+        return compiled
 
     def row(self, *values) -> tuple | None:
         if len(values) != len(self._sentinels):
             raise TypeError(f"This lookup takes {len(self._sentinels)} values, not {len(values)}.")
-        sql, converters, order = self._compile()
-        if connection.vendor == "postgresql":
-            statement, parameters = self._prepared(sql, order), list(values)
-        else:
-            statement, parameters = sql, [values[argument] for argument in order]
-        with connection.cursor() as cursor:
-            cursor.execute(statement, parameters)
-            found = cursor.fetchone()
-        if found is None:
-            return None
-        found = list(found)
-        for position, (functions, expression) in converters.items():
+        companion = _waiting.get()
+        if companion is None or companion.read or companion.lookup is self:
+            (found,) = _run(self._compile(), values)
+            return found
+        found, theirs = _run(self._compile_with(companion.lookup), values + companion.values)
+        companion.found(theirs)
+        return found
+
+
+def _prepared_statement(statement: _Statement) -> str:
+    """EXECUTE of the statement prepared on this PostgreSQL connection (preparing it on first
+    use), taking the arguments in their own order."""
+    connection.ensure_connection()
+    prepared = _prepared.setdefault(connection.connection, set())
+    if statement.name not in prepared:
+        # Connection set-up, like the SET statements Django runs on connecting: straight on
+        # the driver's connection, so it is no request's query. A prepared statement outlives
+        # the transaction it was made in, rolled back or not.
+        pieces = statement.sql.split("%s")
+        numbered = pieces[0] + "".join(
+            f"${argument + 1}{piece}"
+            for argument, piece in zip(statement.order, pieces[1:], strict=True)
+        )
+        with connection.connection.cursor() as cursor:
+            cursor.execute(f"PREPARE {statement.name} AS {numbered}")
+        prepared.add(statement.name)
+    return f"EXECUTE {statement.name}({', '.join(['%s'] * statement.arguments)})"
+
+
+def _run(statement: _Statement, values: tuple) -> list[tuple | None]:
+    """Each of the statement's lookups' row (converted), or None where it found none."""
+    if connection.vendor == "postgresql":
+        sql, parameters = _prepared_statement(statement), list(values)
+    else:
+        sql, parameters = statement.sql, [values[argument] for argument in statement.order]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        found = cursor.fetchone()
+    if found is None:
+        return [None] * len(statement.parts)
+    rows = []
+    for part in statement.parts:
+        if part.found is not None and found[part.found] is None:
+            rows.append(None)
+            continue
+        row = list(found[part.start : part.end])
+        for position, (functions, expression) in part.converters.items():
             for function in functions:
-                found[position] = function(found[position], expression, connection)
-        return tuple(found)
+                row[position - part.start] = function(
+                    row[position - part.start], expression, connection
+                )
+        rows.append(tuple(row))
+    return rows
+
+
+class Companion:
+    """A compiled lookup's row, read by the same statement as the next compiled lookup that
+    runs inside `alongside(companion)` (one round trip for both). `row()` gives it, reading it
+    on its own if none ran. Whatever the other lookup finds, this row is the same: the two are
+    independent subqueries of one statement."""
+
+    def __init__(self, lookup: CompiledLookup, *values):
+        self.lookup, self.values = lookup, values
+        self.read, self._row = False, None
+
+    def found(self, row: tuple | None) -> None:
+        self.read, self._row = True, row
+
+    def row(self) -> tuple | None:
+        if not self.read:
+            self.found(self.lookup.row(*self.values))
+        return self._row
+
+
+_waiting: ContextVar[Companion | None] = ContextVar("compiled_lookup_companion", default=None)
+
+
+@contextlib.contextmanager
+def alongside(companion: Companion | None) -> Iterator[None]:
+    """Inside, the first compiled lookup that runs also reads `companion`'s row (None: none)."""
+    reset = _waiting.set(companion)
+    try:
+        yield
+    finally:
+        _waiting.reset(reset)
 
 
 def instance_from(model, values: dict):

@@ -17,6 +17,9 @@ urlpatterns = [
     path("-/liveness", views.liveness, name="liveness"),
     path("-/readiness", views.readiness, name="readiness"),
     path("-/whoami", views.whoami, name="whoami"),
+    # Git first: each request of a clone is matched before the pages' patterns are tried (a
+    # Git path ends in `.git/<service>`, which no page's path does).
+    path("", include("tokens_site.git_http.urls")),
     path("jwt/auth", registry_views.token, name="registry_token"),
     path("-/autocomplete/users", views.user_search, name="user_search"),
     # The dependency proxy (tokens_site.dependency_proxy): the site is the registry of its paths.
@@ -83,7 +86,6 @@ urlpatterns = [
         views.ContainerRegistryView.as_view(),
         name="container_registry",
     ),
-    path("", include("tokens_site.git_http.urls")),
     path("", include("personal_tokens.urls")),
     path("", include("deploy_tokens.urls")),
     path("", include("access_tokens.urls")),

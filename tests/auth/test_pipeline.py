@@ -395,7 +395,8 @@ class TestQueryCounts:
         MembershipFactory(user=reporter, group=project.group, access_level=AccessLevel.REPORTER)
         _, value = make_personal_token(reporter, scopes=["read_repository"])
         get(client, CLONE, basic("x", value))  # first use records last_used_at
-        with django_assert_num_queries(3):  # the token and user; the project; the user's role
+        # The token, its user and the project in one statement; the user's role.
+        with django_assert_num_queries(2):
             assert get(client, CLONE, basic("x", value)).status_code == 200
 
     def test_on_a_project_a_deploy_token_adds_only_the_project(
@@ -403,7 +404,7 @@ class TestQueryCounts:
     ):
         token, value = make_deploy_token(project.group)  # reach: from the project's group path
         get(client, CLONE, basic(token.username, value))  # last used: written once
-        with django_assert_num_queries(2):  # the token; the project
+        with django_assert_num_queries(1):  # the token and the project, in one statement
             assert get(client, CLONE, basic(token.username, value)).status_code == 200
 
     @pytest.mark.parametrize("prefix", ["glpat-", "gldt-"])
@@ -500,8 +501,10 @@ class TestBanQueries:
         group = GroupFactory(path="open", visibility=Visibility.PUBLIC)
         ProjectFactory(group=group, path="lib", visibility=Visibility.PUBLIC)
         url = "/open/lib.git/info/refs?service=git-upload-pack"
-        with django_assert_num_queries(2):  # the address's ban; the project
+        with django_assert_num_queries(1):  # the address's ban and the project, one statement
             assert get(client, url).status_code == 200
+        with django_assert_num_queries(1):  # no such project: the same statement, then 401
+            assert get(client, url.replace("lib", "nothing")).status_code == 401
 
     def test_an_unknown_token_costs_its_lookup_the_ban_check_and_the_count(
         self, client, django_assert_num_queries

@@ -228,7 +228,7 @@ def test_an_advertisement_is_made_once_per_refs_state(
     status, state, first = advertise(client, authorization)
     assert (status, state) == (200, "store")
     assert f"{head} refs/heads/main".encode() in first
-    with django_assert_num_queries(2):  # the token, the project: no git, no more
+    with django_assert_num_queries(1):  # the token and the project in one: no git, no more
         assert advertise(client, authorization) == (200, "hit", first)
     # Protocol v2's advertisement is another entry.
     status, state, v2 = advertise(client, authorization, HTTP_GIT_PROTOCOL="version=2")

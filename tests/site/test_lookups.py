@@ -5,7 +5,7 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 
 from tests.factories import GroupFactory, MembershipFactory, UserFactory
-from tokens_site.lookups import CompiledLookup, attach, instance_from
+from tokens_site.lookups import Companion, CompiledLookup, alongside, attach, instance_from
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,75 @@ def test_a_lookup_refuses_arguments_it_does_not_use():
     )
     with pytest.raises(ValueError, match="Every argument"):
         unused.row("ann", "x")
+
+
+# A second lookup, with a converted column (a datetime), to read alongside the others.
+group_by_path = CompiledLookup(
+    lambda path, name: (
+        GroupFactory._meta.model.objects.order_by()
+        .filter(path=path, name=name)
+        .values_list("id", "created_at", "require_two_factor_authentication")
+    ),
+    sentinels=("__path__", "__name__"),
+)
+
+
+def test_a_companion_is_read_by_the_next_lookups_statement(django_assert_num_queries):
+    user = UserFactory(username="ann", first_name="Ann")
+    group = GroupFactory(path="tanuki", name="Tanuki")
+    group.require_two_factor_authentication = True
+    group.save(update_fields=["require_two_factor_authentication"])
+    found_group = (group.pk, group.created_at, True)
+    for username, path, expected in (
+        ("ann", "tanuki", ((user.pk, user.pk), found_group)),
+        ("nobody", "tanuki", (None, found_group)),
+        ("ann", "nowhere", ((user.pk, user.pk), None)),
+        ("nobody", "nowhere", (None, None)),
+    ):
+        companion = Companion(group_by_path, path, "Tanuki")
+        with django_assert_num_queries(1), alongside(companion):
+            # Arguments in both lookups' own orders: each takes its own two.
+            mine = by_username_and_active.row(username, "Ann")
+            assert (mine, companion.row()) == expected
+        with django_assert_num_queries(0):  # read once
+            assert companion.row() == expected[1]
+
+
+def test_a_companion_rides_with_one_lookup_only_and_never_with_itself(
+    django_assert_num_queries,
+):
+    user = UserFactory(username="ann")
+    group = GroupFactory(path="tanuki", name="Tanuki")
+    companion = Companion(group_by_path, "tanuki", "Tanuki")
+    with alongside(companion):
+        with django_assert_num_queries(1):
+            assert group_by_path.row("tanuki", "Tanuki")[0] == group.pk  # its own: alone
+        assert not companion.read
+        with django_assert_num_queries(1):
+            assert by_username.row("ann")[0] == user.pk
+        assert companion.read
+        with django_assert_num_queries(1):  # a later lookup: nothing more to read
+            assert by_username.row("ann")[0] == user.pk
+        with django_assert_num_queries(0):
+            assert companion.row()[0] == group.pk
+    alone = Companion(group_by_path, "tanuki", "Tanuki")
+    with alongside(alone):
+        pass
+    with django_assert_num_queries(1):  # no lookup ran: it reads its row itself
+        assert alone.row()[0] == group.pk
+    with django_assert_num_queries(1):  # outside alongside(), lookups run alone
+        assert by_username.row("ann")[0] == user.pk
+
+
+def test_on_postgresql_a_shared_statement_is_prepared_once_per_connection(postgresql):
+    UserFactory(username="ann")
+    GroupFactory(path="tanuki", name="Tanuki")
+    prepared = []
+    for _ in range(2):
+        companion = Companion(group_by_path, "tanuki", "Tanuki")
+        with alongside(companion):
+            by_username.row("ann")
+        assert companion.row() is not None
+        prepared.append(prepared_here())
+    assert f"{by_username.statement_name}_with_{group_by_path.number}" in prepared[0]
+    assert prepared[1] == prepared[0]

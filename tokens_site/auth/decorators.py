@@ -17,7 +17,7 @@ from tokens_site.auth.families import Family
 from tokens_site.auth.pipeline import authenticate
 from tokens_site.auth.refusals import refuse
 from tokens_site.language import activate_for
-from tokens_site.lookups import CompiledLookup, attach, instance_from
+from tokens_site.lookups import Companion, CompiledLookup, attach, instance_from
 from tokens_site.models import Group, Project
 
 # What checking access to a project needs of it (and of its group); nothing else is read.
@@ -36,23 +36,44 @@ def _projects():
     return Project.objects.select_related("group").only(*PROJECT_FIELDS)
 
 
-def load_project_by_full_path(kwargs) -> Project | None:
-    """`full_path` from the URL (Git): the project at that path, ignoring case."""
-    row = _project_by_full_path.row(kwargs.pop("full_path").lower())
-    if row is None:
-        return None
-    project_id, full_path, visibility, group_id, traversal = row
-    project = instance_from(
-        Project,
-        {"id": project_id, "full_path": full_path, "visibility": visibility, "group_id": group_id},
-    )
-    attach(project, "group", instance_from(Group, {"id": group_id, "traversal": traversal}))
-    return project
+class ProjectAtFullPath(Companion):
+    """`full_path` from the URL (Git): the project at that path, ignoring case. Its row is read
+    by the statement that checks the credential (one round trip for both)."""
+
+    def __init__(self, kwargs):
+        super().__init__(_project_by_full_path, kwargs.pop("full_path").lower())
+
+    def project(self) -> Project | None:
+        row = self.row()
+        if row is None:
+            return None
+        project_id, full_path, visibility, group_id, traversal = row
+        project = instance_from(
+            Project,
+            {
+                "id": project_id,
+                "full_path": full_path,
+                "visibility": visibility,
+                "group_id": group_id,
+            },
+        )
+        attach(project, "group", instance_from(Group, {"id": group_id, "traversal": traversal}))
+        return project
 
 
-def load_project_by_ref(kwargs) -> Project | None:
+class ProjectByRef:
     """`project_ref` is a project's id or its URL-encoded full path (API style)."""
-    return find(_projects(), unquote(kwargs.pop("project_ref")))
+
+    def __init__(self, kwargs):
+        self.ref = unquote(kwargs.pop("project_ref"))
+
+    def project(self) -> Project | None:
+        return find(_projects(), self.ref)
+
+
+# What `credential_required(load_project=...)` takes: made from the URL's kwargs (taking what it
+# reads of them), its `project()` is the project (None: not found).
+ProjectLoader = type[ProjectAtFullPath] | type[ProjectByRef]
 
 
 OWNER_LANGUAGE_FAMILIES = {"packages", "npm"}
@@ -62,7 +83,7 @@ def credential_required(
     ability: Ability | Callable[[object], Ability] | None,
     *,
     family: Family,
-    load_project: Callable[[dict], Project | None] | None = load_project_by_full_path,
+    load_project: ProjectLoader | None = ProjectAtFullPath,
 ):
     """Protect a downstream view. It is called as `view(request, project, principal,
     **remaining_url_kwargs)`. With `load_project=None` (and `ability=None`) the view serves no
@@ -78,9 +99,12 @@ def credential_required(
             principal = None
             try:
                 wanted = ability(request) if callable(ability) else ability
-                principal = authenticate(request, family)
-                # Only now the project: refused credentials cost no query for it.
-                project = load_project(kwargs) if load_project else None
+                loader = load_project(kwargs) if load_project else None
+                companion = loader if isinstance(loader, Companion) else None
+                principal = authenticate(request, family, companion=companion)
+                # Only now the project (its row read with the credential's, if it could be): a
+                # refused credential costs no query for it.
+                project = loader.project() if loader else None
                 if project is None and principal.is_anonymous:
                     raise Denied(401, "")
                 if project is None and load_project is not None:

@@ -3,7 +3,8 @@ family (Git, packages, the registry's token service, the API, whoami):
 
 1. the credentials are read from the family's sources (tokens_site.auth.credentials);
 2. nothing presented: anonymous (the policy decides what anonymous may do);
-3. the family's authenticators try the secret in order; the first that proves it wins;
+3. the family's authenticators try the secret in order; the first that proves it wins (the
+   endpoint's project, where it is looked up by path, is read by the same statement);
 4. the client's address must not be banned (tokens_site.auth.bans) — else 403, whatever the
    credentials. A token's lookup reads the ban in its own statement: "not banned" spares the
    ban its own query, "banned" is confirmed by that query, the one every other banned
@@ -36,6 +37,7 @@ from tokens_site.auth.families import API, Family
 from tokens_site.auth.principal import ANONYMOUS, Principal
 from tokens_site.auth.store import store
 from tokens_site.language import activate_for
+from tokens_site.lookups import Companion, alongside
 from tokens_site.rotation import detect_reuse
 
 logger = logging.getLogger(__name__)
@@ -70,16 +72,20 @@ class _Ban:
 
 
 @sensitive_variables("presented")
-def identify(request, presented: Presented, family: Family, ban: _Ban) -> Outcome:
+def identify(
+    request, presented: Presented, family: Family, ban: _Ban, companion: Companion | None
+) -> Outcome:
     """The outcome of the first of the family's authenticators that proves the secret; else
-    a refusal (naming a rotated-out token, if one was found)."""
+    a refusal (naming a rotated-out token, if one was found). `companion` is read by the
+    first authenticator's lookup, if it makes a compiled one (tokens_site.lookups)."""
     refused = NOT_PROVEN
     for authenticator in family.authenticators:
         if not authenticator.accepts(presented):
             continue
         if not authenticator.reads_ban:
             ban.check()
-        outcome = authenticator.authenticate(request, presented, ban.address)
+        with alongside(companion):
+            outcome = authenticator.authenticate(request, presented, ban.address)
         ban.learn(outcome.address_banned)
         if outcome.principal is not None:
             return outcome
@@ -89,20 +95,26 @@ def identify(request, presented: Presented, family: Family, ban: _Ban) -> Outcom
 
 
 @sensitive_variables("presented")
-def authenticate(request, family: Family, *, detects_reuse: bool = False) -> Principal:
+def authenticate(
+    request, family: Family, *, detects_reuse: bool = False, companion: Companion | None = None
+) -> Principal:
     """Who `request` acts as on `family`'s endpoints; raises Denied (401 or 403) otherwise.
     `detects_reuse` (the API's rotate endpoints): a rotated-out token refused here revokes
-    its family (tokens_site.rotation.detect_reuse); the answer is the same 401."""
+    its family (tokens_site.rotation.detect_reuse); the answer is the same 401. `companion`:
+    a row the endpoint needs (Git's project), read by the statement that looks the credential
+    up (or, for an anonymous request, the address's ban) if it makes a compiled one; a
+    credential refused unread leaves it unread."""
     ban = _Ban(ban_address(request))
     presented = read_credentials(request, family.sources)
     if presented.nothing and not any(name in request.META for name in family.refused_headers):
-        ban.check()
+        with alongside(companion):  # anonymous: the endpoint's row is needed all the same
+            ban.check()
         return ANONYMOUS
     if not presented.nothing and request.META.get("HTTP_SEC_FETCH_SITE") in OTHER_SITE:
         raise Denied(401, "")
     outcome = NOT_PROVEN
     if not presented.nothing and not presented.malformed:
-        outcome = identify(request, presented, family, ban)
+        outcome = identify(request, presented, family, ban, companion)
     ban.check()
     principal = outcome.principal
     if principal is None:

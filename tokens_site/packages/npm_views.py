@@ -23,7 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from tokens_site.access.abilities import Ability
 from tokens_site.access.policy import Denied, projects_allowed
 from tokens_site.audit import client_ip
-from tokens_site.auth.decorators import credential_required, load_project_by_ref
+from tokens_site.auth.decorators import ProjectByRef, credential_required
 from tokens_site.auth.families import NPM
 from tokens_site.auth.pipeline import authenticate
 from tokens_site.auth.refusals import message_response, refuse
@@ -37,7 +37,7 @@ DOCUMENT_ALLOWANCE = 1024 * 1024
 
 
 def protected(ability):
-    return credential_required(ability, family=NPM, load_project=load_project_by_ref)
+    return credential_required(ability, family=NPM, load_project=ProjectByRef)
 
 
 def _by_method(request) -> Ability:

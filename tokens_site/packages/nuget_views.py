@@ -27,7 +27,7 @@ from tokens_site.access.abilities import Ability
 from tokens_site.access.lookups import find
 from tokens_site.access.policy import Denied, projects_allowed
 from tokens_site.audit import client_ip
-from tokens_site.auth.decorators import credential_required, load_project_by_ref
+from tokens_site.auth.decorators import ProjectByRef, credential_required
 from tokens_site.auth.families import PACKAGES
 from tokens_site.auth.pipeline import authenticate
 from tokens_site.auth.refusals import message_response, refuse
@@ -52,7 +52,7 @@ def project_feed(ability: Ability):
     """A project's feed: `view(request, [project], base, principal, **kwargs)`."""
 
     def decorator(view):
-        @credential_required(ability, family=PACKAGES, load_project=load_project_by_ref)
+        @credential_required(ability, family=PACKAGES, load_project=ProjectByRef)
         def wrapper(request, project, principal, **kwargs):
             return view(request, [project], _project_base(request, project), principal, **kwargs)
 

@@ -21,7 +21,7 @@ from packaging.utils import canonicalize_name
 
 from tokens_site.access.abilities import Ability
 from tokens_site.audit import client_ip
-from tokens_site.auth.decorators import credential_required, load_project_by_ref
+from tokens_site.auth.decorators import ProjectByRef, credential_required
 from tokens_site.auth.families import PACKAGES
 from tokens_site.auth.refusals import message_response
 from tokens_site.packages import services
@@ -50,7 +50,7 @@ def refusal(error: ValidationError) -> JsonResponse:
 
 
 def protected(ability):
-    return credential_required(ability, family=PACKAGES, load_project=load_project_by_ref)
+    return credential_required(ability, family=PACKAGES, load_project=ProjectByRef)
 
 
 # --- PyPI -------------------------------------------------------------------------------------
