@@ -42,6 +42,10 @@ class Scope(models.TextChoices):
     )
 
 
+# The scopes in their order, once (Scope.values builds its list anew at every use).
+SCOPES = tuple(Scope.values)
+
+
 class DeployTokenQuerySet(TokenQuerySet):
     def reaching(self, project: Project) -> "DeployTokenQuerySet":
         """Tokens of the project and of its group and every ancestor group."""
@@ -95,7 +99,7 @@ class DeployToken(TokenRecord):
 
     @property
     def scopes(self) -> list[str]:
-        return [scope for scope in Scope.values if getattr(self, scope)]
+        return [scope for scope in SCOPES if getattr(self, scope)]
 
     @scopes.setter
     def scopes(self, values: list[str]) -> None:

@@ -128,11 +128,17 @@ _lock = threading.Lock()
 
 
 def cache_root() -> Path:
-    return Path(settings.REPOSITORIES_ROOT) / ".cache"
+    return _directory(settings.REPOSITORIES_ROOT, "")
 
 
 def cache_directory(name: str) -> Path:
-    return cache_root() / name
+    return _directory(settings.REPOSITORIES_ROOT, name)
+
+
+@functools.lru_cache(maxsize=16)
+def _directory(root: str | Path, name: str) -> Path:
+    """Made once per settings value: every cached Git answer asks for it."""
+    return Path(root, ".cache", name)
 
 
 # Keys.
@@ -206,7 +212,7 @@ def _key(*parts: bytes | str) -> str:
 
 
 def _entry_path(cache: str, key: str) -> Path:
-    return cache_directory(cache) / key[:2] / key
+    return cache_directory(cache).joinpath(key[:2], key)
 
 
 # Request bodies.
