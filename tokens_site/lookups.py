@@ -9,8 +9,9 @@ instances made with `Model.from_db` (fields not selected are deferred, as with `
 the rest of the code works with ordinary models.
 
 Two lookups of one request can share a statement (`Companion`): Git's project is read by the
-statement that checks the credential, so each request of a clone costs one round trip, not two
-(the second was a fifth of a cached `info/refs` request's time).
+statement that looks the token up (or the address's ban), so each request of a clone with a
+deploy token costs one round trip, not two (the second was a fifth of a cached `info/refs`
+request's time).
 """
 
 import contextlib
@@ -183,10 +184,10 @@ def _run(statement: _Statement, values: tuple) -> list[tuple | None]:
 
 
 class Companion:
-    """A compiled lookup's row, read by the same statement as the next compiled lookup that
-    runs inside `alongside(companion)` (one round trip for both). `row()` gives it, reading it
-    on its own if none ran. Whatever the other lookup finds, this row is the same: the two are
-    independent subqueries of one statement."""
+    """A compiled lookup's row, read by the same statement as the next compiled lookup (other
+    than its own) that runs inside `alongside(companion)` (one round trip for both). `row()`
+    gives it, reading it on its own if none ran. Whatever the other lookup finds, this row is
+    the same: the two are independent subqueries of one statement."""
 
     def __init__(self, lookup: CompiledLookup, *values):
         self.lookup, self.values = lookup, values
@@ -206,7 +207,8 @@ _waiting: ContextVar[Companion | None] = ContextVar("compiled_lookup_companion",
 
 @contextlib.contextmanager
 def alongside(companion: Companion | None) -> Iterator[None]:
-    """Inside, the first compiled lookup that runs also reads `companion`'s row (None: none)."""
+    """Inside, the first compiled lookup that runs (other than the companion's own) also reads
+    `companion`'s row (None: none)."""
     reset = _waiting.set(companion)
     try:
         yield

@@ -103,7 +103,7 @@ def credential_required(
                 companion = loader if isinstance(loader, Companion) else None
                 principal = authenticate(request, family, companion=companion)
                 # Only now the project (its row read with the credential's, if it could be): a
-                # refused credential costs no query for it.
+                # refused credential costs no query of its own for it.
                 project = loader.project() if loader else None
                 if project is None and principal.is_anonymous:
                     raise Denied(401, "")

@@ -77,7 +77,7 @@ def identify(
 ) -> Outcome:
     """The outcome of the first of the family's authenticators that proves the secret; else
     a refusal (naming a rotated-out token, if one was found). `companion` is read by the
-    first authenticator's lookup, if it makes a compiled one (tokens_site.lookups)."""
+    first compiled lookup an authenticator makes (tokens_site.lookups)."""
     refused = NOT_PROVEN
     for authenticator in family.authenticators:
         if not authenticator.accepts(presented):
