@@ -4,7 +4,7 @@ import hmac
 
 from django.views.decorators.debug import sensitive_variables
 
-from deploy_tokens.models import GITLAB_DEPLOY_TOKEN_NAME, PREFIX, DeployToken, Scope
+from deploy_tokens.models import GITLAB_DEPLOY_TOKEN_NAME, PREFIX, SCOPES, DeployToken
 from tokens_site.auth.store import ADDRESS_SENTINEL, NO_ADDRESS, ban_expiry_of
 from tokens_site.lookups import CompiledLookup, instance_from
 from tokens_site.models import Project
@@ -22,7 +22,7 @@ TOKEN_FIELDS = (
     "works_until",
     "last_used_at",
     "last_used_ips",
-    *Scope.values,
+    *SCOPES,
 )
 
 _by_digest = CompiledLookup(

@@ -33,8 +33,8 @@ _prepared: WeakKeyDictionary = WeakKeyDictionary()
 
 class _Part(NamedTuple):
     """One lookup's row within a statement's row: its columns [start, end), its converters
-    (by column, as the ORM's compiler gives them), and the column that says whether it was
-    found (None: the statement returns no row when it is not)."""
+    (by column of the lookup's own row, as the ORM's compiler gives them), and the column that
+    says whether it was found (None: the statement returns no row when it is not)."""
 
     start: int
     end: int
@@ -112,8 +112,7 @@ class CompiledLookup:
                     f" {alias}0) AS {alias} ON 1 = 1"
                 )
                 start = column + 1
-                converters = {start + index: value for index, value in part.converters.items()}
-                parts.append(_Part(start, start + part.end, converters, found=column))
+                parts.append(_Part(start, start + part.end, part.converters, found=column))
                 column = start + part.end
             compiled = _Statement(
                 f"{self.statement_name}_with_{other.number}",
@@ -176,9 +175,7 @@ def _run(statement: _Statement, values: tuple) -> list[tuple | None]:
         row = list(found[part.start : part.end])
         for position, (functions, expression) in part.converters.items():
             for function in functions:
-                row[position - part.start] = function(
-                    row[position - part.start], expression, connection
-                )
+                row[position] = function(row[position], expression, connection)
         rows.append(tuple(row))
     return rows
 
